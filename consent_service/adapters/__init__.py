@@ -1,0 +1,1 @@
+"""Adapters that implement domain ports on the outside world."""

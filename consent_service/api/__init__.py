@@ -1,0 +1,1 @@
+"""The HTTP face of the service (Litestar): controllers, schemas, guards and problem details."""

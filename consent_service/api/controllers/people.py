@@ -1,0 +1,107 @@
+"""People, their consents and history: registration forms write, staff read and write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from consent_service.api import presenters
+from consent_service.api import schemas as s
+from consent_service.api.inputs import choices_input, idempotent_write, person_input
+from consent_service.api.security import needs
+from consent_service.domain.channels import ContactKind
+from consent_service.domain.errors import InvalidInput
+from consent_service.domain.keys import ApiKey, Scope
+from consent_service.domain.ports import UnitOfWork
+from consent_service.services import choices, people
+from consent_service.services.context import Context
+
+
+class RegistrationController(Controller):
+    path = "/v1/registrations"
+    tags = ["people"]
+
+    @post("/", opt=needs(Scope.FORMS, Scope.STAFF), summary="Record a registration form", status_code=201)
+    async def register(
+        self, ctx: Context, request: Request[ApiKey, Any, Any], data: s.RegistrationIn
+    ) -> Response[s.RegistrationOut]:
+        async def work(uow: UnitOfWork) -> s.RegistrationOut:
+            person, events = await choices.register(
+                uow, ctx, person_input(data.person), choices_input(data, request.user)
+            )
+            return s.RegistrationOut(
+                person_id=person.id, receipt=presenters.receipt(person.id, ctx.clock.now(), events)
+            )
+
+        return await idempotent_write(ctx, request, data, work)
+
+
+class PeopleController(Controller):
+    path = "/v1/people"
+    tags = ["people"]
+
+    @post("/", opt=needs(Scope.FORMS, Scope.STAFF), summary="Create a person", status_code=201)
+    async def create(
+        self, ctx: Context, request: Request[ApiKey, Any, Any], data: s.PersonIn
+    ) -> Response[s.PersonOut]:
+        async def work(uow: UnitOfWork) -> s.PersonOut:
+            return presenters.person(await choices.create_person(uow, ctx, person_input(data)))
+
+        return await idempotent_write(ctx, request, data, work)
+
+    @get("/", opt=needs(Scope.STAFF), summary="Find people by email, phone or reference")
+    async def find(
+        self,
+        ctx: Context,
+        email: Annotated[str | None, Parameter(max_length=320)] = None,
+        phone: Annotated[str | None, Parameter(max_length=64)] = None,
+        reference: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> s.PeopleOut:
+        given = [(k, v) for k, v in (("email", email), ("phone", phone), ("reference", reference)) if v]
+        if len(given) != 1:
+            raise InvalidInput.one("query", "give exactly one of email, phone or reference")
+        name, value = given[0]
+        if name == "reference":
+            found = await people.find(ctx, None, None, value)
+        else:
+            found = await people.find(ctx, ContactKind(name), value, None)
+        return s.PeopleOut(items=[presenters.person(p) for p in found])
+
+    @get("/{person_id:uuid}", opt=needs(Scope.STAFF), summary="A person with contacts and current choices")
+    async def read(self, ctx: Context, person_id: UUID) -> s.PersonOut:
+        person = await people.get(ctx, str(person_id))
+        states = await people.choices(ctx, person.id)
+        return presenters.person(person, [presenters.choice_state(ctx.catalogue, st) for st in states])
+
+    @post(
+        "/{person_id:uuid}/consents",
+        opt=needs(Scope.FORMS, Scope.STAFF),
+        summary="Record choices for a person",
+        status_code=201,
+    )
+    async def record(
+        self, ctx: Context, request: Request[ApiKey, Any, Any], person_id: UUID, data: s.ConsentsIn
+    ) -> Response[s.ConsentsOut]:
+        async def work(uow: UnitOfWork) -> s.ConsentsOut:
+            events = await choices.record_choices(uow, ctx, str(person_id), choices_input(data, request.user))
+            return s.ConsentsOut(receipt=presenters.receipt(str(person_id), ctx.clock.now(), events))
+
+        return await idempotent_write(ctx, request, data, work)
+
+    @get("/{person_id:uuid}/consents", opt=needs(Scope.STAFF), summary="Current (or past, with at=) choices")
+    async def consents(
+        self, ctx: Context, person_id: UUID, at: Annotated[datetime | None, Parameter()] = None
+    ) -> s.ChoiceStatesOut:
+        if at is not None and at.tzinfo is None:
+            raise InvalidInput.one("query.at", "give a time zone, e.g. 2026-01-31T12:00:00Z")
+        states = await people.choices(ctx, str(person_id), at)
+        return s.ChoiceStatesOut(items=[presenters.choice_state(ctx.catalogue, st) for st in states])
+
+    @get("/{person_id:uuid}/history", opt=needs(Scope.STAFF), summary="Every recorded event, oldest first")
+    async def history(self, ctx: Context, person_id: UUID) -> s.HistoryOut:
+        events = await people.history(ctx, str(person_id))
+        return s.HistoryOut(items=[presenters.event(ctx.catalogue, e) for e in events])

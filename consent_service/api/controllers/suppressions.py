@@ -1,0 +1,88 @@
+"""The suppression list: staff add and lift entries; mailing tools list and look them up."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from litestar import Controller, Request, delete, get, post
+from litestar.params import Parameter
+
+from consent_service.api import presenters
+from consent_service.api import schemas as s
+from consent_service.api.inputs import actor, contact_value
+from consent_service.api.security import needs
+from consent_service.domain.channels import Channel
+from consent_service.domain.errors import InvalidInput
+from consent_service.domain.keys import ApiKey, Scope
+from consent_service.domain.suppressions import SuppressionReason
+from consent_service.services import suppressions
+from consent_service.services.context import Context
+
+
+def _cursor_out(after: tuple[datetime, str] | None) -> str | None:
+    if after is None:
+        return None
+    return base64.urlsafe_b64encode(f"{after[0].isoformat()}|{after[1]}".encode()).decode()
+
+
+def _cursor_in(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        at, _, last_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(at), last_id
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidInput.one("query.cursor", "not a cursor this service gave out") from exc
+
+
+class SuppressionController(Controller):
+    path = "/v1/suppressions"
+    tags = ["suppressions"]
+
+    @post("/", opt=needs(Scope.STAFF), status_code=201, summary="Add an address to the suppression list")
+    async def add(self, ctx: Context, request: Request[ApiKey, Any, Any], data: s.SuppressionIn) -> s.SuppressionOut:
+        entry = await suppressions.suppress(
+            ctx,
+            suppressions.SuppressionInput(
+                to=contact_value(data.to),
+                channel=None if data.channel == "all" else Channel(data.channel),
+                scope=data.scope,
+                reason=data.reason,
+                actor=actor(request.user),
+                purpose=data.purpose,
+                note=data.note,
+            ),
+        )
+        return presenters.suppression(entry)
+
+    @get("/", opt=needs(Scope.CHECKS, Scope.STAFF), summary="List entries (fingerprints, never addresses)")
+    async def page(
+        self,
+        ctx: Context,
+        channel: Channel | None = None,
+        reason: SuppressionReason | None = None,
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> s.SuppressionsOut:
+        entries, after = await suppressions.page(ctx, channel, reason, _cursor_in(cursor))
+        return s.SuppressionsOut(items=[presenters.suppression(e) for e in entries], next_cursor=_cursor_out(after))
+
+    @get("/lookup", opt=needs(Scope.CHECKS, Scope.STAFF), summary="Entries for one address")
+    async def lookup(
+        self,
+        ctx: Context,
+        to: Annotated[str, Parameter(min_length=1, max_length=320)],
+        channel: Channel | Literal["all"],
+    ) -> s.SuppressionsOut:
+        found = await suppressions.lookup(ctx, to, None if channel == "all" else Channel(channel))
+        return s.SuppressionsOut(items=[presenters.suppression(e) for e in found])
+
+    @delete("/{entry_id:uuid}", opt=needs(Scope.STAFF), status_code=200, summary="Lift an entry, with a reason")
+    async def lift(
+        self, ctx: Context, request: Request[ApiKey, Any, Any], entry_id: UUID, data: s.LiftIn
+    ) -> s.SuppressionOut:
+        entry = await suppressions.lift(ctx, str(entry_id), data.reason, actor(request.user))
+        return presenters.suppression(entry)

@@ -1,0 +1,313 @@
+"""Request and response bodies. Inputs reject unknown fields; constraints live in the types (one source
+for validation and for the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from consent_service.domain.channels import Channel, ContactKind
+from consent_service.domain.decision import Reason
+from consent_service.domain.keys import Scope
+from consent_service.domain.ledger import Decision
+from consent_service.domain.purposes import Basis, Category
+from consent_service.domain.suppressions import Scope as SuppressionScope
+from consent_service.domain.suppressions import SuppressionReason
+
+
+class In(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Base of every input body."""
+
+
+class Out(msgspec.Struct, kw_only=True):
+    """Base of every response body."""
+
+
+Text200 = Annotated[str, Meta(min_length=1, max_length=200)]
+Note = Annotated[str, Meta(max_length=2000)]
+Code = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,63}$", examples=["marketing"])]
+Uuid = Annotated[str, Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+Time = Annotated[datetime, Meta(tz=True, description="RFC 3339 with a time zone")]
+ApiSource = Literal["web_form", "paper_form", "phone_call", "email", "letter", "in_person", "import"]
+
+
+class PostalAddress(In, kw_only=True):
+    lines: Annotated[list[Annotated[str, Meta(max_length=200)]], Meta(min_length=1, max_length=8)]
+    postcode: Annotated[str, Meta(min_length=2, max_length=16)]
+
+
+ContactValue = Annotated[str, Meta(min_length=1, max_length=320)] | PostalAddress
+
+
+class ContactIn(In, kw_only=True):
+    kind: ContactKind
+    value: ContactValue
+
+
+class PersonIn(In, kw_only=True):
+    reference: Text200 | None = None
+    household: Text200 | None = None
+    display_name: Text200 | None = None
+    contacts: Annotated[list[ContactIn], Meta(max_length=20)] = []
+
+
+class NoticeRef(In, kw_only=True):
+    purpose: Code
+    version: Annotated[int, Meta(ge=1)]
+
+
+class CollectionContext(In, kw_only=True):
+    """How details were collected, for a soft opt-in (PECR reg 22(3)/(3A))."""
+
+    relationship: Literal["supporter", "enquirer", "service_user", "customer"]
+    opt_out_offered: bool
+    note: Note | None = None
+
+
+class ChoiceIn(In, kw_only=True):
+    purpose: Code
+    channel: Channel | None = None
+    decision: Decision
+    notice: NoticeRef | None = None
+    collection_context: CollectionContext | None = None
+
+
+class EvidenceIn(In, kw_only=True):
+    form_id: Text200 | None = None
+    ip: Annotated[str, Meta(max_length=64)] | None = None
+    user_agent: Annotated[str, Meta(max_length=500)] | None = None
+    staff_member: Text200 | None = None
+    on_behalf_of: Text200 | None = None
+    note: Note | None = None
+
+
+Choices = Annotated[list[ChoiceIn], Meta(max_length=50)]
+
+
+class RegistrationIn(In, kw_only=True):
+    person: PersonIn
+    choices: Choices = []
+    source: ApiSource
+    effective_at: Time | None = None
+    evidence: EvidenceIn | None = None
+
+
+class ConsentsIn(In, kw_only=True):
+    choices: Annotated[list[ChoiceIn], Meta(min_length=1, max_length=50)]
+    source: ApiSource
+    effective_at: Time | None = None
+    evidence: EvidenceIn | None = None
+
+
+class CheckIn(In, kw_only=True):
+    purpose: Code
+    channel: Channel | None = None
+    to: ContactValue | None = None
+    person_id: Uuid | None = None
+    at: Time | None = None
+
+
+class BulkCheckIn(In, kw_only=True):
+    purpose: Code
+    channel: Channel
+    to: Annotated[list[ContactValue], Meta(min_length=1, max_length=10_000)]
+
+
+class SuppressionIn(In, kw_only=True):
+    to: ContactValue
+    channel: Channel | Literal["all"]
+    scope: SuppressionScope = SuppressionScope.MARKETING
+    reason: SuppressionReason
+    purpose: Code | None = None
+    note: Note | None = None
+
+
+class LiftIn(In, kw_only=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class PurposeIn(In, kw_only=True):
+    code: Code
+    category: Category
+    description: Note = ""
+    bases: Annotated[dict[Channel | Literal["none"], Basis], Meta(min_length=1)]
+
+
+class NoticeIn(In, kw_only=True):
+    purpose: Code
+    text: Annotated[str, Meta(min_length=1, max_length=20_000)]
+    language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    published_at: Time | None = None
+
+
+class KeyIn(In, kw_only=True):
+    name: Text200
+    scopes: Annotated[list[Scope], Meta(min_length=1)]
+
+
+# Responses
+
+
+class ContactOut(Out, kw_only=True):
+    id: str
+    kind: ContactKind
+    value: str
+
+
+class NoticeRefOut(Out, kw_only=True):
+    purpose: str
+    version: int
+
+
+class ChoiceStateOut(Out, kw_only=True):
+    purpose: str
+    channel: Channel | None
+    status: Literal["granted", "withdrawn", "none"]
+    basis: Basis
+    effective_at: datetime | None
+    event_id: str | None
+    notice: NoticeRefOut | None
+    source: str | None
+
+
+class PersonOut(Out, kw_only=True):
+    id: str
+    reference: str | None
+    household: str | None
+    display_name: str | None
+    created_at: datetime
+    contacts: list[ContactOut]
+    choices: list[ChoiceStateOut] | None = None
+
+
+class PeopleOut(Out, kw_only=True):
+    items: list[PersonOut]
+
+
+class ReceiptEventOut(Out, kw_only=True):
+    id: str
+    seq: int
+    purpose: str
+    channel: Channel | None
+    decision: Decision
+    effective_at: datetime
+    hash: str
+    prev_hash: str
+
+
+class ReceiptOut(Out, kw_only=True):
+    person_id: str
+    recorded_at: datetime
+    events: list[ReceiptEventOut]
+
+
+class RegistrationOut(Out, kw_only=True):
+    person_id: str
+    receipt: ReceiptOut
+
+
+class ConsentsOut(Out, kw_only=True):
+    receipt: ReceiptOut
+
+
+class ChoiceStatesOut(Out, kw_only=True):
+    items: list[ChoiceStateOut]
+
+
+class EventOut(Out, kw_only=True):
+    id: str
+    seq: int
+    purpose: str
+    channel: Channel | None
+    decision: Decision
+    effective_at: datetime
+    recorded_at: datetime
+    source: str
+    actor: str
+    notice: NoticeRefOut | None
+    evidence: dict[str, Any]
+    hash: str
+    prev_hash: str
+
+
+class HistoryOut(Out, kw_only=True):
+    items: list[EventOut]
+
+
+class CheckOut(Out, kw_only=True):
+    allowed: bool
+    reason: Reason
+    basis: Basis | None
+    evidence: dict[str, Any] | None
+    degraded: bool
+
+
+class BulkResultOut(Out, kw_only=True):
+    to: ContactValue
+    allowed: bool
+    reason: Reason
+
+
+class BulkCheckOut(Out, kw_only=True):
+    results: list[BulkResultOut]
+
+
+class SuppressionOut(Out, kw_only=True):
+    id: str
+    fingerprint: str
+    channel: Channel | Literal["all"]
+    scope: SuppressionScope
+    reason: SuppressionReason
+    purpose: str | None
+    source: str
+    actor: str
+    note: str | None
+    effective_at: datetime
+    recorded_at: datetime
+    lifted_at: datetime | None
+    lift_reason: str | None
+    lifted_by: str | None
+
+
+class SuppressionsOut(Out, kw_only=True):
+    items: list[SuppressionOut]
+    next_cursor: str | None = None
+
+
+class PurposeOut(Out, kw_only=True):
+    code: str
+    category: Category
+    description: str
+    bases: dict[str, Basis]
+
+
+class PurposesOut(Out, kw_only=True):
+    items: list[PurposeOut]
+
+
+class NoticeOut(Out, kw_only=True):
+    id: str
+    purpose: str
+    version: int
+    language: str
+    text: str
+    sha256: str
+    published_at: datetime
+
+
+class NoticesOut(Out, kw_only=True):
+    items: list[NoticeOut]
+
+
+class KeyOut(Out, kw_only=True):
+    id: str
+    name: str
+    scopes: list[Scope]
+    key: str = msgspec.field(name="key")
+
+
+class Health(Out, kw_only=True):
+    status: str

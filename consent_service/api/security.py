@@ -1,0 +1,54 @@
+"""Authentication by API key and one declared scope requirement per route (DESIGN §4.7).
+
+Every route says what it needs in its ``opt``: ``needs(Scope.X, ...)`` (any one of them suffices) or
+``PUBLIC``. The guard denies a route that declares nothing, so a forgotten declaration fails closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
+
+from consent_service.domain.keys import ApiKey, Scope
+from consent_service.services.keys import KeyRing
+
+SCOPES_OPT = "scopes"
+PUBLIC_OPT = "public"
+PUBLIC: dict[str, Any] = {PUBLIC_OPT: True}
+
+
+def needs(*scopes: Scope) -> dict[str, Any]:
+    return {SCOPES_OPT: frozenset(scopes)}
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise NotAuthorizedException("An API key is needed: Authorization: Bearer <key>")
+        ring: KeyRing = connection.app.state.key_ring
+        key = await ring.recognise(secret.strip())
+        if key is None:
+            raise NotAuthorizedException("The API key is not recognised")
+        return AuthenticationResult(user=key, auth=secret)
+
+
+def authentication() -> DefineMiddleware:
+    return DefineMiddleware(
+        ApiKeyAuthentication, exclude_from_auth_key=PUBLIC_OPT, exclude=["^/schema", "^/docs"]
+    )
+
+
+def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    if handler.opt.get(PUBLIC_OPT) or connection.url.path.startswith(("/schema", "/docs")):
+        return
+    required: frozenset[Scope] | None = handler.opt.get(SCOPES_OPT)
+    key: ApiKey = connection.user
+    if not required or not (key.scopes & required):
+        wanted = " or ".join(sorted(required or ())) or "(undeclared)"
+        raise PermissionDeniedException(f"This route needs a key with scope {wanted}")

@@ -1,0 +1,108 @@
+"""Settings, read from the environment in one place (``Settings.from_env``) and passed to ``create_app``.
+
+With no settings the service runs embedded: SQLite and generated secrets in ``CONSENT_DATA_DIR``
+(default ``./var``). With a PostgreSQL URL, secrets must come from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET_NAMES = ("CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY")
+
+
+class SettingsError(Exception):
+    """The environment does not describe a service that can start; the message says what to set."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    fingerprint_key: bytes
+    link_signing_key: bytes
+    redis_url: str | None = None
+    default_region: str = "GB"
+    #: How long a check waits for the database before it fails closed (DESIGN §4.2).
+    check_timeout: float = 0.2
+    public_base_url: str = "http://127.0.0.1:8000"
+    docs: bool = True
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("CONSENT_DATA_DIR", "var")).resolve()
+        url = env.get("CONSENT_DATABASE_URL", "")
+        if url:
+            keys = _secrets_from_env(env)
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite+aiosqlite:///{data_dir / 'consent.db'}"
+            keys = {**_secrets_from_file(data_dir / "secrets.json"), **_present(env)}
+        return cls(
+            database_url=_async_driver(url),
+            data_dir=data_dir,
+            fingerprint_key=_key(keys, "CONSENT_FINGERPRINT_KEY"),
+            link_signing_key=_key(keys, "CONSENT_LINK_SIGNING_KEY"),
+            redis_url=env.get("CONSENT_REDIS_URL") or None,
+            default_region=env.get("CONSENT_DEFAULT_REGION", "GB"),
+            check_timeout=float(env.get("CONSENT_CHECK_TIMEOUT", "0.2")),
+            public_base_url=env.get("CONSENT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            docs=env.get("CONSENT_DOCS", "1") not in ("0", "false", "no"),
+        )
+
+
+def _async_driver(url: str) -> str:
+    for plain, driver in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://")):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def _present(env: Mapping[str, str]) -> dict[str, str]:
+    return {name: env[name] for name in SECRET_NAMES if env.get(name)}
+
+
+def _secrets_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    missing = [name for name in SECRET_NAMES if not env.get(name)]
+    if missing:
+        raise SettingsError(
+            f"CONSENT_DATABASE_URL is set, so secrets must come from the environment; missing: {', '.join(missing)}"
+            " (each at least 32 hex characters, e.g. from `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+        )
+    return _present(env)
+
+
+def _secrets_from_file(path: Path) -> dict[str, str]:
+    """Generated once on first start, readable by the service's user alone."""
+    if path.exists():
+        stored = json.loads(path.read_text())
+        if not all(name in stored for name in SECRET_NAMES):
+            raise SettingsError(f"{path} lacks one of {', '.join(SECRET_NAMES)}")
+        return {name: str(stored[name]) for name in SECRET_NAMES}
+    generated = {name: secrets.token_hex(32) for name in SECRET_NAMES}
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(generated, handle)
+    return generated
+
+
+def _key(keys: Mapping[str, str], name: str) -> bytes:
+    try:
+        key = bytes.fromhex(keys[name])
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be hexadecimal") from exc
+    if len(key) < 16:
+        raise SettingsError(f"{name} must be at least 128 bits (32 hex characters)")
+    return key

@@ -1,0 +1,89 @@
+"""Engines and transactions: durable commits on PostgreSQL and SQLite alike (DESIGN §4.1)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from consent_service.db.repositories import SqlUnitOfWork
+from consent_service.domain.errors import Conflict, StoreUnavailable
+
+#: Errors that mean "the database did not answer", as opposed to "the database said no".
+UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, say BEGIN, so that writers can take the lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+        # another writer committed in between; taking the write lock at BEGIN makes writers queue.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class SqlStore:
+    """The ``Store`` port on SQLAlchemy: a reading and a writing transaction, each a unit of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dialect = make_url(url).get_backend_name()
+        if self.dialect == "sqlite":
+            self._reader = _sqlite_engine(url, immediate=False)
+            self._writer = _sqlite_engine(url, immediate=True)
+        else:
+            self._reader = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self._writer = self._reader
+
+    @asynccontextmanager
+    async def _transaction(self, engine: AsyncEngine, write: bool) -> AsyncIterator[SqlUnitOfWork]:
+        try:
+            async with engine.begin() as connection:
+                if write and self.dialect == "postgresql":
+                    # An acknowledged opt-out must survive a crash: never let a session relax this.
+                    await connection.exec_driver_sql("SET LOCAL synchronous_commit = on")
+                yield SqlUnitOfWork(connection, self.dialect)
+        except exc.IntegrityError as error:
+            raise Conflict("a concurrent change got there first; nothing was recorded, try again") from error
+        except UNAVAILABLE as error:
+            raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+
+    def reading(self) -> AbstractAsyncContextManager[SqlUnitOfWork]:
+        return self._transaction(self._reader, write=False)
+
+    def writing(self) -> AbstractAsyncContextManager[SqlUnitOfWork]:
+        return self._transaction(self._writer, write=True)
+
+    async def ping(self) -> None:
+        try:
+            async with self._reader.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except UNAVAILABLE as error:
+            raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+
+    async def dispose(self) -> None:
+        await self._reader.dispose()
+        if self._writer is not self._reader:
+            await self._writer.dispose()
+
+
+def connect(url: str) -> SqlStore:
+    return SqlStore(url)

@@ -1,0 +1,182 @@
+"""Tables. Times are stored as UTC; channel '' stands for "no channel" so it can sit in a primary key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite has no time zones and hands back naive values; SQLAlchemy has no built-in type that
+    normalises both directions, hence this small decorator (the recipe from its documentation).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+metadata = Base.metadata
+
+Id = String(36)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class PurposeRow(Base):
+    __tablename__ = "purposes"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    #: channel (or "" for none) -> basis
+    bases: Mapped[dict[str, Any]]
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class NoticeRow(Base):
+    __tablename__ = "notice_versions"
+    __table_args__ = (UniqueConstraint("purpose", "version", name="uq_notice_versions_purpose_version"),)
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    purpose: Mapped[str] = mapped_column(ForeignKey("purposes.code"))
+    version: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime]
+
+
+class PersonRow(Base):
+    __tablename__ = "people"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(200), unique=True)
+    household: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]
+
+
+class ContactPointRow(Base):
+    __tablename__ = "contact_points"
+    __table_args__ = (
+        UniqueConstraint("person_id", "fingerprint", name="uq_contact_points_person_fingerprint"),
+    )
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(400))
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+
+
+class LedgerHeadRow(Base):
+    """One row: the last sequence number and hash. Locking it serialises appends to the chain."""
+
+    __tablename__ = "ledger_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConsentEventRow(Base):
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consent_events_person", "person_id", "purpose", "channel", "effective_at"),)
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    purpose: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(16))
+    effective_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    notice_id: Mapped[str | None] = mapped_column(ForeignKey("notice_versions.id"))
+    evidence: Mapped[dict[str, Any]]
+    evidence_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class CurrentConsentRow(Base):
+    """The fold of the ledger per person, purpose and channel, kept in the same transaction as the events."""
+
+    __tablename__ = "current_consents"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    effective_at: Mapped[datetime]
+    event_id: Mapped[str] = mapped_column(ForeignKey("consent_events.id"))
+    notice_id: Mapped[str | None] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(String(32))
+    collection_context: Mapped[dict[str, Any] | None]
+
+
+class SuppressionRow(Base):
+    __tablename__ = "suppressions"
+    __table_args__ = (Index("ix_suppressions_listing", "recorded_at", "id"),)
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    #: a channel, or "all"
+    channel: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    effective_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    lifted_at: Mapped[datetime | None]
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    lifted_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class IdempotencyRow(Base):
+    __tablename__ = "idempotency_keys"
+    owner: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]

@@ -1,0 +1,473 @@
+"""Repositories over one connection (one transaction), mapping rows to domain objects and back."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consent_service.db.models import (
+    ApiKeyRow,
+    ConsentEventRow,
+    ContactPointRow,
+    CurrentConsentRow,
+    IdempotencyRow,
+    LedgerHeadRow,
+    NoticeRow,
+    PersonRow,
+    PurposeRow,
+    SuppressionRow,
+)
+from consent_service.domain.channels import Channel, ContactKind
+from consent_service.domain.keys import ApiKey, Scope
+from consent_service.domain.ledger import GENESIS_HASH, ConsentEvent, CurrentConsent, Decision, Evidence, Source
+from consent_service.domain.notices import NoticeVersion, text_digest
+from consent_service.domain.people import Person, RecordedContact
+from consent_service.domain.purposes import Basis, Category, Purpose
+from consent_service.domain.suppressions import Scope as SuppressionScope
+from consent_service.domain.suppressions import Suppression, SuppressionReason
+
+# Batches stay well under SQLite's and asyncpg's bound-parameter limits.
+BATCH = 1000
+
+people_t = PersonRow.__table__
+contacts_t = ContactPointRow.__table__
+events_t = ConsentEventRow.__table__
+current_t = CurrentConsentRow.__table__
+suppressions_t = SuppressionRow.__table__
+
+
+def _channel_in(channel: Channel | None) -> str:
+    return channel.value if channel else ""
+
+
+def _channel_out(value: str) -> Channel | None:
+    return Channel(value) if value else None
+
+
+def _batches(values: Sequence[str]) -> list[Sequence[str]]:
+    return [values[i : i + BATCH] for i in range(0, len(values), BATCH)]
+
+
+class SqlCatalogue:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def purposes(self) -> list[Purpose]:
+        rows = await self._c.execute(select(PurposeRow.__table__).order_by(PurposeRow.code))
+        return [
+            Purpose(
+                row.code,
+                Category(row.category),
+                {_channel_out(ch): Basis(basis) for ch, basis in row.bases.items()},
+                row.description,
+            )
+            for row in rows
+        ]
+
+    async def add_purpose(self, purpose: Purpose, at: datetime) -> None:
+        await self._c.execute(
+            insert(PurposeRow).values(
+                code=purpose.code,
+                category=purpose.category.value,
+                bases={_channel_in(ch): basis.value for ch, basis in purpose.bases.items()},
+                description=purpose.description,
+                created_at=at,
+            )
+        )
+
+    async def notices(self, purpose: str | None = None) -> list[NoticeVersion]:
+        query = select(NoticeRow.__table__).order_by(NoticeRow.purpose, NoticeRow.version)
+        if purpose is not None:
+            query = query.where(NoticeRow.purpose == purpose)
+        return [
+            NoticeVersion(r.id, r.purpose, r.version, r.language, r.text, r.sha256, r.published_at)
+            for r in await self._c.execute(query)
+        ]
+
+    async def add_notice(self, purpose: str, text: str, language: str, published_at: datetime) -> NoticeVersion:
+        latest = await self._c.scalar(
+            select(func.max(NoticeRow.version)).where(NoticeRow.purpose == purpose)
+        )
+        notice = NoticeVersion(
+            str(uuid.uuid4()), purpose, (latest or 0) + 1, language, text, text_digest(text), published_at
+        )
+        await self._c.execute(
+            insert(NoticeRow).values(
+                id=notice.id,
+                purpose=purpose,
+                version=notice.version,
+                language=language,
+                text=text,
+                sha256=notice.sha256,
+                published_at=published_at,
+            )
+        )
+        return notice
+
+
+class SqlPeople:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, person: Person) -> None:
+        await self._c.execute(
+            insert(PersonRow).values(
+                id=person.id,
+                reference=person.reference,
+                household=person.household,
+                display_name=person.display_name,
+                created_at=person.created_at,
+            )
+        )
+
+    async def _person(self, row: Row[Any] | None) -> Person | None:
+        if row is None:
+            return None
+        contacts = await self._c.execute(
+            select(contacts_t).where(contacts_t.c.person_id == row.id).order_by(contacts_t.c.created_at)
+        )
+        return Person(
+            row.id,
+            row.created_at,
+            row.reference,
+            row.household,
+            row.display_name,
+            row.erased_at,
+            tuple(
+                RecordedContact(c.id, c.person_id, ContactKind(c.kind), c.value, c.fingerprint, c.created_at)
+                for c in contacts
+            ),
+        )
+
+    async def get(self, person_id: str) -> Person | None:
+        row = (await self._c.execute(select(people_t).where(people_t.c.id == person_id))).first()
+        return await self._person(row)
+
+    async def by_reference(self, reference: str) -> Person | None:
+        row = (await self._c.execute(select(people_t).where(people_t.c.reference == reference))).first()
+        return await self._person(row)
+
+    async def by_fingerprint(self, fingerprint: str) -> list[Person]:
+        rows = await self._c.execute(
+            select(people_t)
+            .join(contacts_t, contacts_t.c.person_id == people_t.c.id)
+            .where(contacts_t.c.fingerprint == fingerprint)
+            .distinct()
+        )
+        found = [await self._person(row) for row in rows.all()]
+        return [person for person in found if person is not None]
+
+    async def add_contact(self, contact: RecordedContact) -> RecordedContact:
+        existing = (
+            await self._c.execute(
+                select(contacts_t).where(
+                    contacts_t.c.person_id == contact.person_id, contacts_t.c.fingerprint == contact.fingerprint
+                )
+            )
+        ).first()
+        if existing is not None:
+            return RecordedContact(
+                existing.id,
+                existing.person_id,
+                ContactKind(existing.kind),
+                existing.value,
+                existing.fingerprint,
+                existing.created_at,
+            )
+        await self._c.execute(
+            insert(ContactPointRow).values(
+                id=contact.id,
+                person_id=contact.person_id,
+                kind=contact.kind.value,
+                value=contact.value,
+                fingerprint=contact.fingerprint,
+                created_at=contact.created_at,
+            )
+        )
+        return contact
+
+    async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
+        found: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        for batch in _batches(fingerprints):
+            rows = await self._c.execute(
+                select(contacts_t.c.fingerprint, people_t.c.id, people_t.c.erased_at)
+                .join(people_t, contacts_t.c.person_id == people_t.c.id)
+                .where(contacts_t.c.fingerprint.in_(batch))
+            )
+            for fingerprint, person_id, erased_at in rows:
+                found[fingerprint].append((person_id, erased_at is not None))
+        return found
+
+
+def _event(row: Row[Any]) -> ConsentEvent:
+    return ConsentEvent(
+        id=row.id,
+        seq=row.seq,
+        person_id=row.person_id,
+        purpose=row.purpose,
+        channel=_channel_out(row.channel),
+        decision=Decision(row.decision),
+        effective_at=row.effective_at,
+        recorded_at=row.recorded_at,
+        source=Source(row.source),
+        actor=row.actor,
+        notice_id=row.notice_id,
+        evidence=Evidence(**row.evidence),
+        evidence_hash=row.evidence_hash,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _current(row: Row[Any]) -> CurrentConsent:
+    return CurrentConsent(
+        row.purpose,
+        _channel_out(row.channel),
+        Decision(row.decision),
+        row.effective_at,
+        row.event_id,
+        row.notice_id,
+        Source(row.source),
+        row.collection_context,
+    )
+
+
+class SqlLedger:
+    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+        self._c = connection
+        self._dialect = dialect
+
+    async def head_for_update(self) -> tuple[int, str]:
+        head = LedgerHeadRow.__table__
+        row = (await self._c.execute(select(head).where(head.c.id == 1).with_for_update())).first()
+        if row is None:
+            await self._c.execute(insert(LedgerHeadRow).values(id=1, seq=0, hash=GENESIS_HASH))
+            return 0, GENESIS_HASH
+        return row.seq, row.hash
+
+    async def set_head(self, seq: int, hash_: str) -> None:
+        await self._c.execute(update(LedgerHeadRow).where(LedgerHeadRow.id == 1).values(seq=seq, hash=hash_))
+
+    async def append(self, event: ConsentEvent) -> None:
+        await self._c.execute(
+            insert(ConsentEventRow).values(
+                id=event.id,
+                seq=event.seq,
+                person_id=event.person_id,
+                purpose=event.purpose,
+                channel=_channel_in(event.channel),
+                decision=event.decision.value,
+                effective_at=event.effective_at,
+                recorded_at=event.recorded_at,
+                source=event.source.value,
+                actor=event.actor,
+                notice_id=event.notice_id,
+                evidence=event.evidence.as_dict(),
+                evidence_hash=event.evidence_hash,
+                prev_hash=event.prev_hash,
+                hash=event.hash,
+            )
+        )
+
+    async def events(self, person_ids: Sequence[str], purpose: str | None = None) -> list[ConsentEvent]:
+        found: list[ConsentEvent] = []
+        for batch in _batches(person_ids):
+            query = select(events_t).where(events_t.c.person_id.in_(batch))
+            if purpose is not None:
+                query = query.where(events_t.c.purpose == purpose)
+            found.extend(_event(row) for row in await self._c.execute(query))
+        return sorted(found, key=lambda e: e.seq)
+
+    async def current(
+        self, person_ids: Sequence[str], purpose: str | None = None, channel: Channel | None = None
+    ) -> dict[str, list[CurrentConsent]]:
+        found: dict[str, list[CurrentConsent]] = defaultdict(list)
+        for batch in _batches(person_ids):
+            query = select(current_t).where(current_t.c.person_id.in_(batch))
+            if purpose is not None:
+                query = query.where(current_t.c.purpose == purpose, current_t.c.channel == _channel_in(channel))
+            for row in await self._c.execute(query):
+                found[row.person_id].append(_current(row))
+        return found
+
+    async def save_current(self, person_id: str, consent: CurrentConsent) -> None:
+        values = {
+            "decision": consent.decision.value,
+            "effective_at": consent.effective_at,
+            "event_id": consent.event_id,
+            "notice_id": consent.notice_id,
+            "source": consent.source.value,
+            "collection_context": consent.collection_context,
+        }
+        key = {"person_id": person_id, "purpose": consent.purpose, "channel": _channel_in(consent.channel)}
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(CurrentConsentRow).values(**key, **values)
+        await self._c.execute(
+            statement.on_conflict_do_update(index_elements=list(key), set_=values)
+        )
+
+
+def _suppression(row: Row[Any]) -> Suppression:
+    return Suppression(
+        id=row.id,
+        fingerprint=row.fingerprint,
+        channel=None if row.channel == "all" else Channel(row.channel),
+        scope=SuppressionScope(row.scope),
+        reason=SuppressionReason(row.reason),
+        purpose=row.purpose,
+        source=row.source,
+        actor=row.actor,
+        effective_at=row.effective_at,
+        recorded_at=row.recorded_at,
+        note=row.note,
+        lifted_at=row.lifted_at,
+        lift_reason=row.lift_reason,
+        lifted_by=row.lifted_by,
+    )
+
+
+class SqlSuppressions:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, entry: Suppression) -> None:
+        await self._c.execute(
+            insert(SuppressionRow).values(
+                id=entry.id,
+                fingerprint=entry.fingerprint,
+                channel=entry.channel.value if entry.channel else "all",
+                scope=entry.scope.value,
+                reason=entry.reason.value,
+                purpose=entry.purpose,
+                source=entry.source,
+                actor=entry.actor,
+                note=entry.note,
+                effective_at=entry.effective_at,
+                recorded_at=entry.recorded_at,
+            )
+        )
+
+    async def get(self, entry_id: str) -> Suppression | None:
+        row = (await self._c.execute(select(suppressions_t).where(suppressions_t.c.id == entry_id))).first()
+        return _suppression(row) if row else None
+
+    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> None:
+        await self._c.execute(
+            update(SuppressionRow)
+            .where(SuppressionRow.id == entry_id, SuppressionRow.lifted_at.is_(None))
+            .values(lifted_at=at, lift_reason=reason, lifted_by=by)
+        )
+
+    async def for_fingerprints(
+        self, fingerprints: Sequence[str], channel: Channel | None, include_lifted: bool
+    ) -> dict[str, list[Suppression]]:
+        found: dict[str, list[Suppression]] = defaultdict(list)
+        channels = ["all"] if channel is None else [channel.value, "all"]
+        for batch in _batches(fingerprints):
+            query = select(suppressions_t).where(
+                suppressions_t.c.fingerprint.in_(batch), suppressions_t.c.channel.in_(channels)
+            )
+            if not include_lifted:
+                query = query.where(suppressions_t.c.lifted_at.is_(None))
+            for row in await self._c.execute(query.order_by(suppressions_t.c.effective_at)):
+                found[row.fingerprint].append(_suppression(row))
+        return found
+
+    async def page(
+        self,
+        channel: Channel | None,
+        reason: SuppressionReason | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Suppression]:
+        query = select(suppressions_t)
+        if channel is not None:
+            query = query.where(suppressions_t.c.channel == channel.value)
+        if reason is not None:
+            query = query.where(suppressions_t.c.reason == reason.value)
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                or_(
+                    suppressions_t.c.recorded_at > at,
+                    and_(suppressions_t.c.recorded_at == at, suppressions_t.c.id > last_id),
+                )
+            )
+        query = query.order_by(suppressions_t.c.recorded_at, suppressions_t.c.id).limit(limit)
+        return [_suppression(row) for row in await self._c.execute(query)]
+
+
+class SqlApiKeys:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, key: ApiKey, digest: str) -> None:
+        await self._c.execute(
+            insert(ApiKeyRow).values(
+                id=key.id,
+                name=key.name,
+                digest=digest,
+                scopes=" ".join(sorted(key.scopes)),
+                created_at=key.created_at,
+            )
+        )
+
+    async def by_digest(self, digest: str) -> ApiKey | None:
+        table = ApiKeyRow.__table__
+        row = (await self._c.execute(select(table).where(table.c.digest == digest))).first()
+        if row is None:
+            return None
+        scopes = frozenset(Scope(s) for s in row.scopes.split())
+        return ApiKey(row.id, row.name, scopes, row.created_at, row.revoked_at)
+
+    async def count(self) -> int:
+        return int(await self._c.scalar(select(func.count()).select_from(ApiKeyRow)) or 0)
+
+
+class SqlIdempotency:
+    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+        self._c = connection
+        self._dialect = dialect
+
+    async def claim(self, owner: str, key: str, request_digest: str, at: datetime) -> tuple[str, int, str] | None:
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        # On PostgreSQL a concurrent claim of the same key waits here until the first one commits.
+        inserted = await self._c.execute(
+            dialect_insert(IdempotencyRow)
+            .values(owner=owner, key=key, request_digest=request_digest, status=0, body="", created_at=at)
+            .on_conflict_do_nothing()
+        )
+        if inserted.rowcount == 1:
+            return None
+        table = IdempotencyRow.__table__
+        row = (
+            await self._c.execute(select(table).where(table.c.owner == owner, table.c.key == key))
+        ).one()
+        return row.request_digest, row.status, row.body
+
+    async def complete(self, owner: str, key: str, status: int, body: str) -> None:
+        await self._c.execute(
+            update(IdempotencyRow)
+            .where(IdempotencyRow.owner == owner, IdempotencyRow.key == key)
+            .values(status=status, body=body)
+        )
+
+
+class SqlUnitOfWork:
+    """Every repository over the one connection of a transaction."""
+
+    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+        self.catalogue = SqlCatalogue(connection)
+        self.people = SqlPeople(connection)
+        self.ledger = SqlLedger(connection, dialect)
+        self.suppressions = SqlSuppressions(connection)
+        self.keys = SqlApiKeys(connection)
+        self.idempotency = SqlIdempotency(connection, dialect)

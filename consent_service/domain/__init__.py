@@ -1,0 +1,1 @@
+"""The rules of the privacy notice, in pure Python: no framework, ORM, cache or serialiser here."""

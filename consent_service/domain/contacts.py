@@ -1,0 +1,100 @@
+"""Contact points and their normalisation (DESIGN §2).
+
+Two spellings of the same address must land on the same normalised value, because the fingerprint
+of that value is what the suppression list remembers after everything else is gone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import email_validator
+import phonenumbers
+
+from consent_service.domain.channels import ContactKind
+from consent_service.domain.errors import InvalidContact
+
+DEFAULT_REGION = "GB"
+
+# The shape of a UK postcode (outward code, optional space, inward code), including GIR 0AA.
+_POSTCODE = re.compile(r"^(GIR0AA|[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2})$")
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """A normalised email address, phone number (E.164) or postal address (postcode | first line)."""
+
+    kind: ContactKind
+    value: str
+
+
+def normalise_email(raw: str) -> str:
+    """Trim, validate the syntax (no DNS look-up), lowercase and IDNA-encode the domain.
+
+    The local part keeps its case: RFC 5321 lets a mail server treat it as case-sensitive. Matching is
+    made case-insensitive anyway by folding the local part too, since no mail provider families use
+    distinguishes ``Jo@`` from ``jo@`` and a suppression must not be dodged by a capital letter.
+    """
+    try:
+        info = email_validator.validate_email(raw.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise InvalidContact(str(exc)) from exc
+    domain = info.ascii_domain.lower()
+    return f"{info.local_part.lower()}@{domain}"
+
+
+def normalise_phone(raw: str, default_region: str = DEFAULT_REGION) -> str:
+    """Parse any common UK or international spelling into E.164 (``+447912345678``)."""
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidContact(f"not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidContact("not a valid phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def normalise_postcode(raw: str) -> str:
+    compact = re.sub(r"\s+", "", raw).upper()
+    if not _POSTCODE.match(compact):
+        raise InvalidContact("not a UK postcode")
+    return f"{compact[:-3]} {compact[-3:]}"
+
+
+def normalise_postal(lines: Sequence[str], postcode: str) -> str:
+    """A postal address is identified by its postcode and its first line, case and punctuation folded."""
+    first = next((line for line in lines if line.strip()), "")
+    if not first:
+        raise InvalidContact("a postal address needs at least one address line")
+    folded = _NOT_WORD.sub(" ", first.casefold()).strip()
+    return f"{normalise_postcode(postcode)}|{folded}"
+
+
+def contact_point(
+    kind: ContactKind, value: str | Mapping[str, object], default_region: str = DEFAULT_REGION
+) -> ContactPoint:
+    """Normalise a raw contact value of a known kind; raises InvalidContact."""
+    if kind is ContactKind.POSTAL:
+        if not isinstance(value, Mapping):
+            raise InvalidContact('a postal address is an object {"lines": [...], "postcode": "..."}')
+        lines, postcode = value.get("lines"), value.get("postcode")
+        if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+            raise InvalidContact("lines must be a list of strings")
+        if not isinstance(postcode, str):
+            raise InvalidContact("postcode must be a string")
+        return ContactPoint(kind, normalise_postal(lines, postcode))
+    if not isinstance(value, str):
+        raise InvalidContact(f"an {kind.value} contact is a string")
+    if kind is ContactKind.EMAIL:
+        return ContactPoint(kind, normalise_email(value))
+    return ContactPoint(kind, normalise_phone(value, default_region))
+
+
+def guess_kind(value: str | Mapping[str, object]) -> ContactKind:
+    """For channel ``all`` a caller gives only the value: an object is postal, an ``@`` an email."""
+    if isinstance(value, Mapping):
+        return ContactKind.POSTAL
+    return ContactKind.EMAIL if "@" in value else ContactKind.PHONE

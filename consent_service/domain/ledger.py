@@ -1,0 +1,176 @@
+"""The consent ledger: append-only events, hash-chained, and the fold that gives the current state.
+
+Order is by *effective* time (when the person said it), not by arrival: a late-arriving older event
+goes into history but never overrides a newer one, and on a tie a withdrawal wins (DESIGN §2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from consent_service.domain.channels import Channel
+
+GENESIS_HASH = "0" * 64
+
+
+class Decision(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class Source(StrEnum):
+    WEB_FORM = "web_form"
+    PAPER_FORM = "paper_form"
+    PHONE_CALL = "phone_call"
+    EMAIL = "email"
+    LETTER = "letter"
+    IN_PERSON = "in_person"
+    UNSUBSCRIBE_LINK = "unsubscribe_link"
+    PREFERENCE_CENTRE = "preference_centre"
+    IMPORT = "import"
+
+
+#: Sources where the person themselves made the choice; an import is the organisation's word, not theirs.
+FROM_THE_PERSON = frozenset(Source) - {Source.IMPORT}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What backs a choice. ``collection_context`` is the soft opt-in's proof (how the details came in)."""
+
+    form_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    staff_member: str | None = None
+    on_behalf_of: str | None = None
+    note: str | None = None
+    collection_context: Mapping[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEvent:
+    """One choice as stated by the person. ``hash`` chains it to the event recorded before it."""
+
+    id: str
+    seq: int
+    person_id: str
+    purpose: str
+    channel: Channel | None
+    decision: Decision
+    effective_at: datetime
+    recorded_at: datetime
+    source: Source
+    actor: str
+    notice_id: str | None
+    evidence: Evidence = field(default_factory=Evidence)
+    evidence_hash: str = ""
+    prev_hash: str = GENESIS_HASH
+    hash: str = ""
+
+
+ConsentKey = tuple[str, Channel | None]
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentConsent:
+    """The state of one purpose on one channel for one person, folded from the ledger."""
+
+    purpose: str
+    channel: Channel | None
+    decision: Decision
+    effective_at: datetime
+    event_id: str
+    notice_id: str | None
+    source: Source
+    collection_context: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_event(cls, event: ConsentEvent) -> CurrentConsent:
+        return cls(
+            event.purpose,
+            event.channel,
+            event.decision,
+            event.effective_at,
+            event.id,
+            event.notice_id,
+            event.source,
+            event.evidence.collection_context,
+        )
+
+
+def _rank(effective_at: datetime, decision: Decision, event_id: str) -> tuple[datetime, bool, str]:
+    # The event id breaks the last tie so that the fold never depends on arrival order.
+    return (effective_at, decision is Decision.WITHDRAWN, event_id)
+
+
+def supersedes(event: ConsentEvent, current: CurrentConsent | None) -> bool:
+    """Whether ``event`` becomes the current state over ``current``."""
+    if current is None:
+        return True
+    return _rank(event.effective_at, event.decision, event.id) > _rank(
+        current.effective_at, current.decision, current.event_id
+    )
+
+
+def fold(events: Iterable[ConsentEvent], at: datetime | None = None) -> dict[ConsentKey, CurrentConsent]:
+    """Current state per (purpose, channel); with ``at``, as it stood at that effective time."""
+    state: dict[ConsentKey, CurrentConsent] = {}
+    for event in events:
+        if at is not None and event.effective_at > at:
+            continue
+        key = (event.purpose, event.channel)
+        if supersedes(event, state.get(key)):
+            state[key] = CurrentConsent.from_event(event)
+    return state
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def evidence_digest(evidence: Evidence) -> str:
+    """Hashed apart from the event, so erasing personal evidence leaves the chain verifiable."""
+    return hashlib.sha256(_canonical(evidence.as_dict())).hexdigest()
+
+
+def event_digest(event: ConsentEvent, prev_hash: str) -> str:
+    """SHA-256 over the previous hash and every field of the event but the evidence itself."""
+    body = {
+        "id": event.id,
+        "seq": event.seq,
+        "person_id": event.person_id,
+        "purpose": event.purpose,
+        "channel": event.channel.value if event.channel else None,
+        "decision": event.decision.value,
+        "effective_at": event.effective_at.isoformat(),
+        "recorded_at": event.recorded_at.isoformat(),
+        "source": event.source.value,
+        "actor": event.actor,
+        "notice_id": event.notice_id,
+        "evidence_hash": event.evidence_hash,
+    }
+    return hashlib.sha256(prev_hash.encode() + _canonical(body)).hexdigest()
+
+
+def first_broken_link(events: Iterable[ConsentEvent]) -> ConsentEvent | None:
+    """Walk the chain in ``seq`` order; the first event whose stored hashes do not verify, if any."""
+    prev = GENESIS_HASH
+    for event in events:
+        if (
+            event.prev_hash != prev
+            or event.evidence_hash != evidence_digest(event.evidence)
+            or event.hash != event_digest(event, prev)
+        ):
+            return event
+        prev = event.hash
+    return None

@@ -1,0 +1,116 @@
+"""What the use cases need from the outside world, as protocols the persistence layer implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
+
+from consent_service.domain.channels import Channel
+from consent_service.domain.keys import ApiKey
+from consent_service.domain.ledger import ConsentEvent, CurrentConsent
+from consent_service.domain.notices import NoticeVersion
+from consent_service.domain.people import Person, RecordedContact
+from consent_service.domain.purposes import Purpose
+from consent_service.domain.suppressions import Suppression, SuppressionReason
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, aware, in UTC."""
+        ...
+
+
+class CatalogueRepository(Protocol):
+    async def purposes(self) -> list[Purpose]: ...
+    async def add_purpose(self, purpose: Purpose, at: datetime) -> None: ...
+    async def notices(self, purpose: str | None = None) -> list[NoticeVersion]: ...
+    async def add_notice(self, purpose: str, text: str, language: str, published_at: datetime) -> NoticeVersion:
+        """Stores the wording as the purpose's next version."""
+        ...
+
+
+class PeopleRepository(Protocol):
+    async def add(self, person: Person) -> None: ...
+    async def get(self, person_id: str) -> Person | None: ...
+    async def by_reference(self, reference: str) -> Person | None: ...
+    async def by_fingerprint(self, fingerprint: str) -> list[Person]: ...
+    async def add_contact(self, contact: RecordedContact) -> RecordedContact:
+        """Adds the contact point unless the person has it already; returns the one stored."""
+        ...
+
+    async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
+        """For each fingerprint, the people holding it as (person id, erased)."""
+        ...
+
+
+class Ledger(Protocol):
+    async def head_for_update(self) -> tuple[int, str]:
+        """The last sequence number and hash, locked until the transaction ends."""
+        ...
+
+    async def set_head(self, seq: int, hash_: str) -> None: ...
+    async def append(self, event: ConsentEvent) -> None: ...
+    async def events(self, person_ids: Sequence[str], purpose: str | None = None) -> list[ConsentEvent]:
+        """Events of these people (and purpose), in recording order."""
+        ...
+
+    async def current(
+        self, person_ids: Sequence[str], purpose: str | None = None, channel: Channel | None = None
+    ) -> dict[str, list[CurrentConsent]]: ...
+    async def save_current(self, person_id: str, consent: CurrentConsent) -> None: ...
+
+
+class SuppressionList(Protocol):
+    async def add(self, entry: Suppression) -> None: ...
+    async def get(self, entry_id: str) -> Suppression | None: ...
+    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> None: ...
+    async def for_fingerprints(
+        self, fingerprints: Sequence[str], channel: Channel | None, include_lifted: bool
+    ) -> dict[str, list[Suppression]]:
+        """Entries for these fingerprints on ``channel`` or every channel; lifted ones only if asked."""
+        ...
+
+    async def page(
+        self,
+        channel: Channel | None,
+        reason: SuppressionReason | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Suppression]: ...
+
+
+class ApiKeys(Protocol):
+    async def add(self, key: ApiKey, digest: str) -> None: ...
+    async def by_digest(self, digest: str) -> ApiKey | None: ...
+    async def count(self) -> int: ...
+
+
+class IdempotencyRecords(Protocol):
+    async def claim(self, owner: str, key: str, request_digest: str, at: datetime) -> tuple[str, int, str] | None:
+        """Reserve ``key``; if it was taken already, return what it holds: (request digest, status, body)."""
+        ...
+
+    async def complete(self, owner: str, key: str, status: int, body: str) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository. Leaving the block without an error commits it."""
+
+    catalogue: CatalogueRepository
+    people: PeopleRepository
+    ledger: Ledger
+    suppressions: SuppressionList
+    keys: ApiKeys
+    idempotency: IdempotencyRecords
+
+
+class Store(Protocol):
+    def reading(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+    def writing(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction that holds the write lock from its start and commits durably on exit."""
+        ...
+
+    async def ping(self) -> None: ...
+

@@ -1,0 +1,105 @@
+"""Purposes: why the organisation contacts people or uses their data, each with a legal basis per channel.
+
+The catalogue is data, not code: this module holds the shape, the default entries seeded on first
+start, and the checks a choice must pass against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from consent_service.domain.channels import Channel
+from consent_service.domain.errors import InvalidInput
+
+
+class Category(StrEnum):
+    MARKETING = "marketing"
+    ADMINISTRATIVE = "administrative"
+
+
+class Basis(StrEnum):
+    CONSENT = "consent"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+    #: PECR reg 22(3), and for charities reg 22(3A): details collected while the person supported or
+    #: asked about the work, an opt-out offered then, and not taken since.
+    SOFT_OPT_IN = "soft_opt_in"
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """A purpose and the basis it rests on for each channel (``None`` = a purpose with no channel)."""
+
+    code: str
+    category: Category
+    bases: Mapping[Channel | None, Basis]
+    description: str = ""
+
+    @property
+    def channels(self) -> tuple[Channel | None, ...]:
+        return tuple(self.bases)
+
+    def basis_for(self, channel: Channel | None) -> Basis | None:
+        return self.bases.get(channel)
+
+
+_CONTACT_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE)
+
+DEFAULT_CATALOGUE: tuple[Purpose, ...] = (
+    Purpose(
+        "marketing",
+        Category.MARKETING,
+        {**dict.fromkeys(_CONTACT_CHANNELS, Basis.CONSENT), Channel.POST: Basis.LEGITIMATE_INTERESTS},
+        "News, appeals and invitations from the organisation.",
+    ),
+    Purpose(
+        "testimonial",
+        Category.MARKETING,
+        {None: Basis.CONSENT},
+        "Using the family's story in leaflets or on the website.",
+    ),
+    Purpose(
+        "administrative",
+        Category.ADMINISTRATIVE,
+        dict.fromkeys(Channel, Basis.LEGITIMATE_INTERESTS),
+        "Service messages: appointments, changes, closures. Never blocked by a marketing opt-out.",
+    ),
+)
+
+
+@dataclass(slots=True)
+class Catalogue:
+    """The purposes in force, looked up by code."""
+
+    purposes: dict[str, Purpose] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, purposes: Iterable[Purpose]) -> Catalogue:
+        return cls({purpose.code: purpose for purpose in purposes})
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.purposes
+
+    def __iter__(self) -> Iterator[Purpose]:
+        return iter(self.purposes.values())
+
+    def get(self, code: str) -> Purpose | None:
+        return self.purposes.get(code)
+
+    def add(self, purpose: Purpose) -> None:
+        self.purposes[purpose.code] = purpose
+
+    def require(self, code: str, channel: Channel | None, field_prefix: str = "") -> Purpose:
+        """The purpose, if it exists and is used on ``channel``; otherwise a field-level error."""
+        purpose = self.purposes.get(code)
+        if purpose is None:
+            raise InvalidInput.one(f"{field_prefix}purpose", f"unknown purpose {code!r}")
+        if channel not in purpose.bases:
+            allowed = ", ".join(c.value if c else "(none)" for c in purpose.bases) or "none"
+            raise InvalidInput.one(
+                f"{field_prefix}channel",
+                f"purpose {code!r} is not used on channel {channel.value if channel else '(none)'};"
+                f" its channels: {allowed}",
+            )
+        return purpose

@@ -1,0 +1,88 @@
+"""The suppression list: fingerprints of contact points that must not be marketed to (DESIGN §2).
+
+An entry holds no plaintext contact detail, so it outlives the person's erasure. It can be lifted,
+and the lifting is kept on the entry; ``at=`` answers see an entry only while it was in force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from consent_service.domain.channels import Channel
+from consent_service.domain.ledger import FROM_THE_PERSON, ConsentEvent, Decision
+from consent_service.domain.purposes import Basis, Category
+
+
+class Scope(StrEnum):
+    MARKETING = "marketing"
+    ALL = "all"
+
+
+class SuppressionReason(StrEnum):
+    UNSUBSCRIBED = "unsubscribed"
+    WITHDRAWN = "withdrawn"
+    OBJECTED = "objected"
+    STAFF_REQUEST = "staff_request"
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+    ERASED = "erased"
+    IMPORTED = "imported"
+
+
+#: A grant never lifts these: a bounced address must be confirmed working by staff, and an erased
+#: person's tombstone stays until staff lift it for a new person record.
+NOT_LIFTED_BY_A_GRANT = frozenset({SuppressionReason.HARD_BOUNCE, SuppressionReason.ERASED})
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """``channel`` None means every channel; ``purpose`` None means every purpose in the scope."""
+
+    id: str
+    fingerprint: str
+    channel: Channel | None
+    scope: Scope
+    reason: SuppressionReason
+    purpose: str | None
+    source: str
+    actor: str
+    effective_at: datetime
+    recorded_at: datetime
+    note: str | None = None
+    lifted_at: datetime | None = None
+    lift_reason: str | None = None
+    lifted_by: str | None = None
+
+    def in_force_at(self, at: datetime) -> bool:
+        return self.effective_at <= at and (self.lifted_at is None or self.lifted_at > at)
+
+    def covers(self, channel: Channel | None, purpose: str, category: Category) -> bool:
+        """Whether this entry applies to a message of ``purpose`` (of ``category``) on ``channel``."""
+        if self.channel is not None and self.channel != channel:
+            return False
+        if self.scope is Scope.MARKETING and category is not Category.MARKETING:
+            return False
+        return self.purpose is None or self.purpose == purpose
+
+
+def reason_for_withdrawal(basis: Basis) -> SuppressionReason:
+    """Withdrawing consent and objecting to legitimate interests are recorded under their own names."""
+    return SuppressionReason.WITHDRAWN if basis is Basis.CONSENT else SuppressionReason.OBJECTED
+
+
+def lifted_by_grant(entry: Suppression, grant: ConsentEvent) -> bool:
+    """A re-grant by the person themselves, after the entry and with its notice, lifts it for that channel."""
+    return (
+        grant.decision is Decision.GRANTED
+        and grant.source in FROM_THE_PERSON
+        and grant.notice_id is not None
+        and grant.channel is not None
+        and entry.lifted_at is None
+        and entry.channel == grant.channel
+        and entry.scope is Scope.MARKETING
+        and entry.purpose in (None, grant.purpose)
+        and entry.reason not in NOT_LIFTED_BY_A_GRANT
+        and grant.effective_at > entry.effective_at
+    )

@@ -1,0 +1,1 @@
+"""Use cases: register, record choices, check, suppress, manage the catalogue and keys. Domain only."""

@@ -1,0 +1,87 @@
+"""The purpose catalogue and notice versions: seeded once, read from memory, refreshed on a miss.
+
+Purposes and notice versions are immutable once written, so a copy in memory can never be stale,
+only incomplete (another worker added one); a miss reloads it from the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from consent_service.domain.channels import Channel
+from consent_service.domain.errors import Conflict, InvalidInput
+from consent_service.domain.notices import DEFAULT_WORDING, NoticeVersion
+from consent_service.domain.ports import Clock, Store
+from consent_service.domain.purposes import DEFAULT_CATALOGUE, Catalogue, Purpose
+
+
+@dataclass(slots=True)
+class CatalogueView:
+    store: Store
+    catalogue: Catalogue = field(default_factory=Catalogue)
+    notices_by_id: dict[str, NoticeVersion] = field(default_factory=dict)
+    notices_by_version: dict[tuple[str, int], NoticeVersion] = field(default_factory=dict)
+
+    async def reload(self) -> None:
+        async with self.store.reading() as uow:
+            purposes = await uow.catalogue.purposes()
+            notices = await uow.catalogue.notices()
+        self.catalogue = Catalogue.of(purposes)
+        self.notices_by_id = {n.id: n for n in notices}
+        self.notices_by_version = {(n.purpose, n.version): n for n in notices}
+
+    async def purpose(self, code: str, channel: Channel | None, field_prefix: str = "") -> Purpose:
+        await self.has(code)
+        return self.catalogue.require(code, channel, field_prefix)
+
+    async def notice(self, purpose: str, version: int) -> NoticeVersion | None:
+        if (purpose, version) not in self.notices_by_version:
+            await self.reload()
+        return self.notices_by_version.get((purpose, version))
+
+    async def has(self, code: str) -> bool:
+        if code not in self.catalogue:
+            await self.reload()
+        return code in self.catalogue
+
+    def notice_by_id(self, notice_id: str | None) -> NoticeVersion | None:
+        return self.notices_by_id.get(notice_id) if notice_id else None
+
+
+async def seed(store: Store, clock: Clock) -> bool:
+    """On first start, write the default catalogue and a first wording for each consent purpose."""
+    async with store.writing() as uow:
+        if await uow.catalogue.purposes():
+            return False
+        now = clock.now()
+        for purpose in DEFAULT_CATALOGUE:
+            await uow.catalogue.add_purpose(purpose, now)
+        for code, text in DEFAULT_WORDING.items():
+            await uow.catalogue.add_notice(code, text, "en", now)
+    return True
+
+
+async def add_purpose(view: CatalogueView, clock: Clock, purpose: Purpose) -> Purpose:
+    if not purpose.bases:
+        raise InvalidInput.one("bases", "a purpose needs a basis for at least one channel (or none)")
+    await view.reload()
+    if purpose.code in view.catalogue:
+        raise Conflict(f"purpose {purpose.code!r} exists; purposes are immutable, create a new code")
+    async with view.store.writing() as uow:
+        if purpose.code in {p.code for p in await uow.catalogue.purposes()}:
+            raise Conflict(f"purpose {purpose.code!r} exists; purposes are immutable, create a new code")
+        await uow.catalogue.add_purpose(purpose, clock.now())
+    await view.reload()
+    return purpose
+
+
+async def add_notice(
+    view: CatalogueView, clock: Clock, purpose: str, text: str, language: str, published_at: datetime | None
+) -> NoticeVersion:
+    if not await view.has(purpose):
+        raise InvalidInput.one("purpose", f"unknown purpose {purpose!r}")
+    async with view.store.writing() as uow:
+        notice = await uow.catalogue.add_notice(purpose, text, language, published_at or clock.now())
+    await view.reload()
+    return notice

@@ -1,0 +1,180 @@
+"""Answering "may I contact?" for one address or person, or for a list of addresses (DESIGN §3, §4.2).
+
+If the database cannot answer within the time budget, a marketing check is an explicit deny and an
+administrative one an allow, both marked degraded; a bulk check is answered whole or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from consent_service.domain.channels import CHANNEL_KIND, Channel
+from consent_service.domain.contacts import contact_point
+from consent_service.domain.decision import Answer, Facts, Reason, all_of, may_contact
+from consent_service.domain.errors import InvalidContact, InvalidInput, NotFound, StoreUnavailable
+from consent_service.domain.ledger import CurrentConsent, fold
+from consent_service.domain.ports import UnitOfWork
+from consent_service.domain.purposes import Category, Purpose
+from consent_service.domain.suppressions import Suppression
+from consent_service.services.context import Context
+
+ContactValue = str | Mapping[str, Any]
+
+BULK_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInput:
+    purpose: str
+    channel: Channel | None = None
+    to: ContactValue | None = None
+    person_id: str | None = None
+    at: datetime | None = None
+
+
+def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:
+    if purpose.category is Category.ADMINISTRATIVE:
+        return Answer(True, Reason.ADMINISTRATIVE, purpose.basis_for(channel), degraded=True)
+    return Answer(False, Reason.STORE_UNAVAILABLE, purpose.basis_for(channel), degraded=True)
+
+
+async def check(ctx: Context, request: CheckInput) -> Answer:
+    purpose = await ctx.catalogue.purpose(request.purpose, request.channel)
+    if request.to is None and request.person_id is None:
+        raise InvalidInput.one("to", "give the address to check (to) or the person (person_id)")
+    if request.to is not None and request.channel is None:
+        raise InvalidInput.one("channel", "checking an address needs its channel")
+    fingerprint = None
+    if request.to is not None:
+        assert request.channel is not None
+        try:
+            point = contact_point(CHANNEL_KIND[request.channel], request.to, ctx.default_region)
+        except InvalidContact as exc:
+            raise InvalidInput.one("to", str(exc)) from exc
+        fingerprint = ctx.fingerprint(point)
+    at = request.at or ctx.clock.now()
+    try:
+        async with asyncio.timeout(ctx.check_timeout):
+            answer = await _check_in_store(ctx, purpose, request, fingerprint, at)
+    except (TimeoutError, StoreUnavailable):
+        return _degraded(purpose, request.channel)
+    return _with_notice(ctx, answer)
+
+
+async def _check_in_store(
+    ctx: Context, purpose: Purpose, request: CheckInput, fingerprint: str | None, at: datetime
+) -> Answer:
+    channel = request.channel
+    point_in_time = request.at is not None
+    async with ctx.store.reading() as uow:
+        if fingerprint is not None:
+            linked = (await uow.people.linked([fingerprint])).get(fingerprint, [])
+            people = [(pid, erased) for pid, erased in linked if request.person_id in (None, pid)]
+            fingerprints = [fingerprint]
+        else:
+            assert request.person_id is not None
+            person = await uow.people.get(request.person_id)
+            if person is None:
+                raise NotFound(f"no person {request.person_id}")
+            people = [(person.id, person.erased_at is not None)]
+            kind = CHANNEL_KIND[channel] if channel else None
+            fingerprints = [c.fingerprint for c in person.contacts if c.kind is kind]
+        suppressions = await _suppressions(uow, fingerprints, channel, point_in_time)
+        consents = await _consents(uow, [pid for pid, _ in people], purpose, channel, request.at)
+    entries = [entry for group in suppressions.values() for entry in group]
+    if not people:
+        return may_contact(purpose, channel, Facts(suppressions=entries), at)
+    return all_of(
+        [
+            may_contact(purpose, channel, Facts(consents.get(pid), entries, erased=erased), at)
+            for pid, erased in people
+        ]
+    )
+
+
+async def _suppressions(
+    uow: UnitOfWork, fingerprints: Sequence[str], channel: Channel | None, point_in_time: bool
+) -> dict[str, list[Suppression]]:
+    if not fingerprints:
+        return {}
+    return await uow.suppressions.for_fingerprints(fingerprints, channel, include_lifted=point_in_time)
+
+
+async def _consents(
+    uow: UnitOfWork, person_ids: Sequence[str], purpose: Purpose, channel: Channel | None, at: datetime | None
+) -> dict[str, CurrentConsent]:
+    """The current state, or with ``at`` the state folded from the ledger as it stood then."""
+    if not person_ids:
+        return {}
+    if at is None:
+        current = await uow.ledger.current(person_ids, purpose.code, channel)
+        return {pid: states[0] for pid, states in current.items() if states}
+    events = await uow.ledger.events(person_ids, purpose.code)
+    result: dict[str, CurrentConsent] = {}
+    for pid in person_ids:
+        state = fold((e for e in events if e.person_id == pid), at).get((purpose.code, channel))
+        if state is not None:
+            result[pid] = state
+    return result
+
+
+def _with_notice(ctx: Context, answer: Answer) -> Answer:
+    """Name the notice version behind a consent answer, as mailing tools keep it for their records."""
+    if not answer.evidence or "notice_id" not in answer.evidence:
+        return answer
+    notice = ctx.catalogue.notice_by_id(answer.evidence["notice_id"])
+    evidence = dict(answer.evidence)
+    evidence["notice"] = {"purpose": notice.purpose, "version": notice.version} if notice else None
+    return replace(answer, evidence=evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkAnswer:
+    allowed: bool
+    reason: Reason
+    degraded: bool = False
+
+
+async def check_many(ctx: Context, purpose_code: str, channel: Channel, addresses: Sequence[ContactValue]) -> list[BulkAnswer]:
+    """One answer per address, in input order; invalid addresses are denied as ``contact_invalid``."""
+    purpose = await ctx.catalogue.purpose(purpose_code, channel)
+    if len(addresses) > BULK_LIMIT:
+        raise InvalidInput.one("to", f"at most {BULK_LIMIT} addresses per request; use NDJSON for more")
+    kind = CHANNEL_KIND[channel]
+    fingerprints: list[str | None] = []
+    for value in addresses:
+        try:
+            fingerprints.append(ctx.fingerprint(contact_point(kind, value, ctx.default_region)))
+        except InvalidContact:
+            fingerprints.append(None)
+    known = list(dict.fromkeys(fp for fp in fingerprints if fp is not None))
+    now = ctx.clock.now()
+    try:
+        async with asyncio.timeout(max(ctx.check_timeout, ctx.check_timeout * len(known) / 500)):
+            async with ctx.store.reading() as uow:
+                linked = await uow.people.linked(known)
+                suppressions = await _suppressions(uow, known, channel, point_in_time=False)
+                person_ids = list(dict.fromkeys(pid for group in linked.values() for pid, _ in group))
+                consents = await _consents(uow, person_ids, purpose, channel, None)
+    except (TimeoutError, StoreUnavailable):
+        degraded = _degraded(purpose, channel)
+        return [BulkAnswer(degraded.allowed, degraded.reason, True)] * len(addresses)
+
+    answers: dict[str, Answer] = {}
+    for fp in known:
+        entries = suppressions.get(fp, [])
+        people = linked.get(fp, [])
+        if not people:
+            answers[fp] = may_contact(purpose, channel, Facts(suppressions=entries), now)
+        else:
+            answers[fp] = all_of(
+                [may_contact(purpose, channel, Facts(consents.get(pid), entries, erased=e), now) for pid, e in people]
+            )
+    invalid = BulkAnswer(False, Reason.CONTACT_INVALID)
+    return [
+        BulkAnswer(answers[fp].allowed, answers[fp].reason) if fp is not None else invalid for fp in fingerprints
+    ]

@@ -1,0 +1,19 @@
+"""What every use case is handed: the store, the clock, the fingerprint key and the catalogue in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consent_service.domain.fingerprints import Fingerprinter
+from consent_service.domain.ports import Clock, Store
+from consent_service.services.catalogue import CatalogueView
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    store: Store
+    clock: Clock
+    fingerprint: Fingerprinter
+    catalogue: CatalogueView
+    default_region: str = "GB"
+    check_timeout: float = 0.2

@@ -1,0 +1,91 @@
+"""The suppression list as staff and mailing tools use it: add, look up, list, lift with a reason."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from consent_service.domain.channels import CHANNEL_KIND, Channel
+from consent_service.domain.contacts import contact_point, guess_kind
+from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
+from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
+from consent_service.services.context import Context
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionInput:
+    to: str | Mapping[str, Any]
+    channel: Channel | None
+    scope: Scope
+    reason: SuppressionReason
+    actor: str
+    source: str = "staff"
+    purpose: str | None = None
+    note: str | None = None
+    effective_at: datetime | None = None
+
+
+def fingerprint_of(ctx: Context, to: str | Mapping[str, Any], channel: Channel | None) -> str:
+    kind = CHANNEL_KIND[channel] if channel else guess_kind(to)
+    try:
+        return ctx.fingerprint(contact_point(kind, to, ctx.default_region))
+    except InvalidContact as exc:
+        raise InvalidInput.one("to", str(exc)) from exc
+
+
+async def suppress(ctx: Context, request: SuppressionInput) -> Suppression:
+    if request.purpose is not None and not await ctx.catalogue.has(request.purpose):
+        raise InvalidInput.one("purpose", f"unknown purpose {request.purpose!r}")
+    now = ctx.clock.now()
+    entry = Suppression(
+        id=str(uuid.uuid4()),
+        fingerprint=fingerprint_of(ctx, request.to, request.channel),
+        channel=request.channel,
+        scope=request.scope,
+        reason=request.reason,
+        purpose=request.purpose,
+        source=request.source,
+        actor=request.actor,
+        effective_at=min(request.effective_at or now, now),
+        recorded_at=now,
+        note=request.note,
+    )
+    async with ctx.store.writing() as uow:
+        await uow.suppressions.add(entry)
+    return entry
+
+
+async def lift(ctx: Context, entry_id: str, reason: str, actor: str) -> Suppression:
+    """Staff lift an entry (a bounced address confirmed working, a mistake); the lifting stays on record."""
+    async with ctx.store.writing() as uow:
+        entry = await uow.suppressions.get(entry_id)
+        if entry is None:
+            raise NotFound(f"no suppression {entry_id}")
+        if entry.lifted_at is not None:
+            raise Conflict(f"suppression {entry_id} was lifted already")
+        await uow.suppressions.lift(entry_id, ctx.clock.now(), reason, actor)
+        lifted = await uow.suppressions.get(entry_id)
+    assert lifted is not None
+    return lifted
+
+
+async def lookup(ctx: Context, to: str | Mapping[str, Any], channel: Channel | None) -> list[Suppression]:
+    fingerprint = fingerprint_of(ctx, to, channel)
+    async with ctx.store.reading() as uow:
+        found = await uow.suppressions.for_fingerprints([fingerprint], channel, include_lifted=True)
+    return found.get(fingerprint, [])
+
+
+async def page(
+    ctx: Context, channel: Channel | None, reason: SuppressionReason | None, after: tuple[datetime, str] | None
+) -> tuple[list[Suppression], tuple[datetime, str] | None]:
+    async with ctx.store.reading() as uow:
+        entries = await uow.suppressions.page(channel, reason, after, PAGE_SIZE + 1)
+    more = len(entries) > PAGE_SIZE
+    entries = entries[:PAGE_SIZE]
+    return entries, (entries[-1].recorded_at, entries[-1].id) if more else None
