@@ -1,3 +1,6 @@
-"""consent-service: consents, communication preferences and a suppression list for family-support organisations."""
+"""consent-service: consents, communication preferences and a suppression list.
+
+For family-support organisations: charities, Family Hubs and Early Help teams.
+"""
 
 __version__ = "0.1.0"

@@ -8,9 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config as AlembicConfig
 
+from alembic import command
 from consent_service.api.app import build_context, create_app
 from consent_service.config import Settings, SettingsError
 from consent_service.domain.keys import Scope
@@ -30,7 +30,7 @@ async def _first_key(settings: Settings) -> str | None:
     try:
         return await keys.ensure_first_key(ctx.store, ctx.clock)
     finally:
-        await ctx.store.dispose()  # type: ignore[attr-defined]
+        await ctx.store.dispose()
 
 
 async def _create_key(settings: Settings, name: str, scopes: frozenset[Scope]) -> str:
@@ -39,7 +39,7 @@ async def _create_key(settings: Settings, name: str, scopes: frozenset[Scope]) -
         _, secret = await keys.create_key(ctx.store, ctx.clock, name, scopes, None)
         return secret
     finally:
-        await ctx.store.dispose()  # type: ignore[attr-defined]
+        await ctx.store.dispose()
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:

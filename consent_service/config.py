@@ -62,7 +62,10 @@ class Settings:
 
 
 def _async_driver(url: str) -> str:
-    for plain, driver in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://")):
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
         if url.startswith(plain):
             return driver + url[len(plain) :]
     if url.startswith("sqlite:///"):
@@ -78,8 +81,9 @@ def _secrets_from_env(env: Mapping[str, str]) -> dict[str, str]:
     missing = [name for name in SECRET_NAMES if not env.get(name)]
     if missing:
         raise SettingsError(
-            f"CONSENT_DATABASE_URL is set, so secrets must come from the environment; missing: {', '.join(missing)}"
-            " (each at least 32 hex characters, e.g. from `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            "CONSENT_DATABASE_URL is set, so secrets must come from the environment; missing: "
+            f"{', '.join(missing)} (each at least 32 hex characters, for example from "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`)"
         )
     return _present(env)
 

@@ -8,6 +8,7 @@ Create Date: 2026-11-22 02:56:00.079226
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0001"

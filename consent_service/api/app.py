@@ -49,11 +49,13 @@ def openapi_config(docs: bool = True) -> OpenAPIConfig:
     return OpenAPIConfig(
         title="consent-service",
         version=__version__,
-        description="Consents, communication preferences and a suppression list for family-support organisations.",
+        description="Consents, communication preferences and a suppression list for family support.",
         path="/docs" if docs else "/schema",
         render_plugins=[ScalarRenderPlugin()],
         components=Components(
-            security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="An API key")}
+            security_schemes={
+                "apiKey": SecurityScheme(type="http", scheme="bearer", description="An API key")
+            }
         ),
         security=[{"apiKey": []}],
     )
@@ -69,7 +71,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         try:
             yield
         finally:
-            await ctx.store.dispose()  # type: ignore[attr-defined]
+            await ctx.store.dispose()
 
     config = AppConfig(
         route_handlers=[

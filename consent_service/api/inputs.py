@@ -46,7 +46,9 @@ def choices_input(body: s.RegistrationIn | s.ConsentsIn, key: ApiKey) -> Choices
                 channel=c.channel,
                 decision=Decision(c.decision),
                 notice=(c.notice.purpose, c.notice.version) if c.notice else None,
-                collection_context=msgspec.structs.asdict(c.collection_context) if c.collection_context else None,
+                collection_context=msgspec.structs.asdict(c.collection_context)
+                if c.collection_context
+                else None,
             )
             for c in body.choices
         ],

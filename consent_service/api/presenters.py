@@ -99,7 +99,7 @@ def suppression(e: Suppression) -> s.SuppressionOut:
     return s.SuppressionOut(
         id=e.id,
         fingerprint=e.fingerprint,
-        channel=e.channel if e.channel else "all",
+        channel=e.channel.value if e.channel else "all",
         scope=e.scope,
         reason=e.reason,
         purpose=e.purpose,

@@ -9,7 +9,11 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from consent_service.domain.errors import (
@@ -46,21 +50,21 @@ _NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 
 
 def _field_errors(extra: Any) -> list[dict[str, str]]:
+    """Litestar's validation messages as ``{field, message}``, the field a dotted path into the body."""
     errors: list[dict[str, str]] = []
     for item in extra if isinstance(extra, list) else []:
-        message = str(item.get("message", "invalid")) if isinstance(item, dict) else str(item)
-        match = _AT.match(message)
+        item = item if isinstance(item, dict) else {"message": str(item)}
+        match = _AT.match(str(item.get("message", "invalid")))
+        message = match.group("message") if match else str(item.get("message"))
+        key, source = str(item.get("key") or ""), item.get("source")
         path = (match.group("path") or "").lstrip(".") if match else ""
-        key = item.get("key") if isinstance(item, dict) else None
-        source = item.get("source") if isinstance(item, dict) else None
+        path = path or ("" if key in ("", "data") else key.removeprefix("data."))
         named = _NAMED.search(message)
         if named:
             path = f"{path}.{named.group('name')}".lstrip(".")
-        if not path and key and key != "data":
-            path = str(key)
         if source in ("query", "header", "path") and key:
             path = f"{source}.{key}"
-        errors.append({"field": path or "body", "message": match.group("message") if match else message})
+        errors.append({"field": path or "body", "message": message})
     return errors
 
 

@@ -31,10 +31,14 @@ Note = Annotated[str, Meta(max_length=2000)]
 Code = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,63}$", examples=["marketing"])]
 Uuid = Annotated[str, Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 Time = Annotated[datetime, Meta(tz=True, description="RFC 3339 with a time zone")]
+#: A suppression can name one channel or every channel.
+ChannelOrAll = Literal["email", "sms", "phone", "post", "all"]
+#: A purpose's basis is given per channel, or for "none" when it has no channel (a testimonial).
+ChannelOrNone = Literal["email", "sms", "phone", "post", "none"]
 ApiSource = Literal["web_form", "paper_form", "phone_call", "email", "letter", "in_person", "import"]
 
 
-class PostalAddress(In, kw_only=True):
+class PostalAddress(In, kw_only=True, frozen=True):
     lines: Annotated[list[Annotated[str, Meta(max_length=200)]], Meta(min_length=1, max_length=8)]
     postcode: Annotated[str, Meta(min_length=2, max_length=16)]
 
@@ -42,24 +46,24 @@ class PostalAddress(In, kw_only=True):
 ContactValue = Annotated[str, Meta(min_length=1, max_length=320)] | PostalAddress
 
 
-class ContactIn(In, kw_only=True):
+class ContactIn(In, kw_only=True, frozen=True):
     kind: ContactKind
     value: ContactValue
 
 
-class PersonIn(In, kw_only=True):
+class PersonIn(In, kw_only=True, frozen=True):
     reference: Text200 | None = None
     household: Text200 | None = None
     display_name: Text200 | None = None
     contacts: Annotated[list[ContactIn], Meta(max_length=20)] = []
 
 
-class NoticeRef(In, kw_only=True):
+class NoticeRef(In, kw_only=True, frozen=True):
     purpose: Code
     version: Annotated[int, Meta(ge=1)]
 
 
-class CollectionContext(In, kw_only=True):
+class CollectionContext(In, kw_only=True, frozen=True):
     """How details were collected, for a soft opt-in (PECR reg 22(3)/(3A))."""
 
     relationship: Literal["supporter", "enquirer", "service_user", "customer"]
@@ -67,7 +71,7 @@ class CollectionContext(In, kw_only=True):
     note: Note | None = None
 
 
-class ChoiceIn(In, kw_only=True):
+class ChoiceIn(In, kw_only=True, frozen=True):
     purpose: Code
     channel: Channel | None = None
     decision: Decision
@@ -75,7 +79,7 @@ class ChoiceIn(In, kw_only=True):
     collection_context: CollectionContext | None = None
 
 
-class EvidenceIn(In, kw_only=True):
+class EvidenceIn(In, kw_only=True, frozen=True):
     form_id: Text200 | None = None
     ip: Annotated[str, Meta(max_length=64)] | None = None
     user_agent: Annotated[str, Meta(max_length=500)] | None = None
@@ -87,7 +91,7 @@ class EvidenceIn(In, kw_only=True):
 Choices = Annotated[list[ChoiceIn], Meta(max_length=50)]
 
 
-class RegistrationIn(In, kw_only=True):
+class RegistrationIn(In, kw_only=True, frozen=True):
     person: PersonIn
     choices: Choices = []
     source: ApiSource
@@ -95,14 +99,14 @@ class RegistrationIn(In, kw_only=True):
     evidence: EvidenceIn | None = None
 
 
-class ConsentsIn(In, kw_only=True):
+class ConsentsIn(In, kw_only=True, frozen=True):
     choices: Annotated[list[ChoiceIn], Meta(min_length=1, max_length=50)]
     source: ApiSource
     effective_at: Time | None = None
     evidence: EvidenceIn | None = None
 
 
-class CheckIn(In, kw_only=True):
+class CheckIn(In, kw_only=True, frozen=True):
     purpose: Code
     channel: Channel | None = None
     to: ContactValue | None = None
@@ -110,40 +114,40 @@ class CheckIn(In, kw_only=True):
     at: Time | None = None
 
 
-class BulkCheckIn(In, kw_only=True):
+class BulkCheckIn(In, kw_only=True, frozen=True):
     purpose: Code
     channel: Channel
     to: Annotated[list[ContactValue], Meta(min_length=1, max_length=10_000)]
 
 
-class SuppressionIn(In, kw_only=True):
+class SuppressionIn(In, kw_only=True, frozen=True):
     to: ContactValue
-    channel: Channel | Literal["all"]
+    channel: ChannelOrAll
     scope: SuppressionScope = SuppressionScope.MARKETING
     reason: SuppressionReason
     purpose: Code | None = None
     note: Note | None = None
 
 
-class LiftIn(In, kw_only=True):
+class LiftIn(In, kw_only=True, frozen=True):
     reason: Annotated[str, Meta(min_length=1, max_length=2000)]
 
 
-class PurposeIn(In, kw_only=True):
+class PurposeIn(In, kw_only=True, frozen=True):
     code: Code
     category: Category
     description: Note = ""
-    bases: Annotated[dict[Channel | Literal["none"], Basis], Meta(min_length=1)]
+    bases: Annotated[dict[ChannelOrNone, Basis], Meta(min_length=1)]
 
 
-class NoticeIn(In, kw_only=True):
+class NoticeIn(In, kw_only=True, frozen=True):
     purpose: Code
     text: Annotated[str, Meta(min_length=1, max_length=20_000)]
     language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
     published_at: Time | None = None
 
 
-class KeyIn(In, kw_only=True):
+class KeyIn(In, kw_only=True, frozen=True):
     name: Text200
     scopes: Annotated[list[Scope], Meta(min_length=1)]
 
@@ -258,7 +262,7 @@ class BulkCheckOut(Out, kw_only=True):
 class SuppressionOut(Out, kw_only=True):
     id: str
     fingerprint: str
-    channel: Channel | Literal["all"]
+    channel: ChannelOrAll
     scope: SuppressionScope
     reason: SuppressionReason
     purpose: str | None

@@ -27,7 +27,14 @@ from consent_service.db.models import (
 )
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.keys import ApiKey, Scope
-from consent_service.domain.ledger import GENESIS_HASH, ConsentEvent, CurrentConsent, Decision, Evidence, Source
+from consent_service.domain.ledger import (
+    GENESIS_HASH,
+    ConsentEvent,
+    CurrentConsent,
+    Decision,
+    Evidence,
+    Source,
+)
 from consent_service.domain.notices import NoticeVersion, text_digest
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.purposes import Basis, Category, Purpose
@@ -92,10 +99,10 @@ class SqlCatalogue:
             for r in await self._c.execute(query)
         ]
 
-    async def add_notice(self, purpose: str, text: str, language: str, published_at: datetime) -> NoticeVersion:
-        latest = await self._c.scalar(
-            select(func.max(NoticeRow.version)).where(NoticeRow.purpose == purpose)
-        )
+    async def add_notice(
+        self, purpose: str, text: str, language: str, published_at: datetime
+    ) -> NoticeVersion:
+        latest = await self._c.scalar(select(func.max(NoticeRow.version)).where(NoticeRow.purpose == purpose))
         notice = NoticeVersion(
             str(uuid.uuid4()), purpose, (latest or 0) + 1, language, text, text_digest(text), published_at
         )
@@ -169,7 +176,8 @@ class SqlPeople:
         existing = (
             await self._c.execute(
                 select(contacts_t).where(
-                    contacts_t.c.person_id == contact.person_id, contacts_t.c.fingerprint == contact.fingerprint
+                    contacts_t.c.person_id == contact.person_id,
+                    contacts_t.c.fingerprint == contact.fingerprint,
                 )
             )
         ).first()
@@ -293,7 +301,9 @@ class SqlLedger:
         for batch in _batches(person_ids):
             query = select(current_t).where(current_t.c.person_id.in_(batch))
             if purpose is not None:
-                query = query.where(current_t.c.purpose == purpose, current_t.c.channel == _channel_in(channel))
+                query = query.where(
+                    current_t.c.purpose == purpose, current_t.c.channel == _channel_in(channel)
+                )
             for row in await self._c.execute(query):
                 found[row.person_id].append(_current(row))
         return found
@@ -310,9 +320,7 @@ class SqlLedger:
         key = {"person_id": person_id, "purpose": consent.purpose, "channel": _channel_in(consent.channel)}
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         statement = dialect_insert(CurrentConsentRow).values(**key, **values)
-        await self._c.execute(
-            statement.on_conflict_do_update(index_elements=list(key), set_=values)
-        )
+        await self._c.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
 
 
 def _suppression(row: Row[Any]) -> Suppression:
@@ -437,7 +445,9 @@ class SqlIdempotency:
         self._c = connection
         self._dialect = dialect
 
-    async def claim(self, owner: str, key: str, request_digest: str, at: datetime) -> tuple[str, int, str] | None:
+    async def claim(
+        self, owner: str, key: str, request_digest: str, at: datetime
+    ) -> tuple[str, int, str] | None:
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         # On PostgreSQL a concurrent claim of the same key waits here until the first one commits.
         inserted = await self._c.execute(
@@ -448,9 +458,7 @@ class SqlIdempotency:
         if inserted.rowcount == 1:
             return None
         table = IdempotencyRow.__table__
-        row = (
-            await self._c.execute(select(table).where(table.c.owner == owner, table.c.key == key))
-        ).one()
+        row = (await self._c.execute(select(table).where(table.c.owner == owner, table.c.key == key))).one()
         return row.request_digest, row.status, row.body
 
     async def complete(self, owner: str, key: str, status: int, body: str) -> None:

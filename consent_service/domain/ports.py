@@ -26,7 +26,9 @@ class CatalogueRepository(Protocol):
     async def purposes(self) -> list[Purpose]: ...
     async def add_purpose(self, purpose: Purpose, at: datetime) -> None: ...
     async def notices(self, purpose: str | None = None) -> list[NoticeVersion]: ...
-    async def add_notice(self, purpose: str, text: str, language: str, published_at: datetime) -> NoticeVersion:
+    async def add_notice(
+        self, purpose: str, text: str, language: str, published_at: datetime
+    ) -> NoticeVersion:
         """Stores the wording as the purpose's next version."""
         ...
 
@@ -88,7 +90,9 @@ class ApiKeys(Protocol):
 
 
 class IdempotencyRecords(Protocol):
-    async def claim(self, owner: str, key: str, request_digest: str, at: datetime) -> tuple[str, int, str] | None:
+    async def claim(
+        self, owner: str, key: str, request_digest: str, at: datetime
+    ) -> tuple[str, int, str] | None:
         """Reserve ``key``; if it was taken already, return what it holds: (request digest, status, body)."""
         ...
 
@@ -98,12 +102,18 @@ class IdempotencyRecords(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the block without an error commits it."""
 
-    catalogue: CatalogueRepository
-    people: PeopleRepository
-    ledger: Ledger
-    suppressions: SuppressionList
-    keys: ApiKeys
-    idempotency: IdempotencyRecords
+    @property
+    def catalogue(self) -> CatalogueRepository: ...
+    @property
+    def people(self) -> PeopleRepository: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def suppressions(self) -> SuppressionList: ...
+    @property
+    def keys(self) -> ApiKeys: ...
+    @property
+    def idempotency(self) -> IdempotencyRecords: ...
 
 
 class Store(Protocol):
@@ -113,4 +123,4 @@ class Store(Protocol):
         ...
 
     async def ping(self) -> None: ...
-
+    async def dispose(self) -> None: ...

@@ -49,8 +49,7 @@ async def check(ctx: Context, request: CheckInput) -> Answer:
     if request.to is not None and request.channel is None:
         raise InvalidInput.one("channel", "checking an address needs its channel")
     fingerprint = None
-    if request.to is not None:
-        assert request.channel is not None
+    if request.to is not None and request.channel is not None:
         try:
             point = contact_point(CHANNEL_KIND[request.channel], request.to, ctx.default_region)
         except InvalidContact as exc:
@@ -76,8 +75,7 @@ async def _check_in_store(
             people = [(pid, erased) for pid, erased in linked if request.person_id in (None, pid)]
             fingerprints = [fingerprint]
         else:
-            assert request.person_id is not None
-            person = await uow.people.get(request.person_id)
+            person = await uow.people.get(request.person_id or "")
             if person is None:
                 raise NotFound(f"no person {request.person_id}")
             people = [(person.id, person.erased_at is not None)]
@@ -139,7 +137,9 @@ class BulkAnswer:
     degraded: bool = False
 
 
-async def check_many(ctx: Context, purpose_code: str, channel: Channel, addresses: Sequence[ContactValue]) -> list[BulkAnswer]:
+async def check_many(
+    ctx: Context, purpose_code: str, channel: Channel, addresses: Sequence[ContactValue]
+) -> list[BulkAnswer]:
     """One answer per address, in input order; invalid addresses are denied as ``contact_invalid``."""
     purpose = await ctx.catalogue.purpose(purpose_code, channel)
     if len(addresses) > BULK_LIMIT:
@@ -172,9 +172,13 @@ async def check_many(ctx: Context, purpose_code: str, channel: Channel, addresse
             answers[fp] = may_contact(purpose, channel, Facts(suppressions=entries), now)
         else:
             answers[fp] = all_of(
-                [may_contact(purpose, channel, Facts(consents.get(pid), entries, erased=e), now) for pid, e in people]
+                [
+                    may_contact(purpose, channel, Facts(consents.get(pid), entries, erased=e), now)
+                    for pid, e in people
+                ]
             )
     invalid = BulkAnswer(False, Reason.CONTACT_INVALID)
     return [
-        BulkAnswer(answers[fp].allowed, answers[fp].reason) if fp is not None else invalid for fp in fingerprints
+        BulkAnswer(answers[fp].allowed, answers[fp].reason) if fp is not None else invalid
+        for fp in fingerprints
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,7 +64,7 @@ class ChoicesInput:
     source: Source
     actor: str
     effective_at: datetime | None = None
-    evidence: Evidence = Evidence()
+    evidence: Evidence = field(default_factory=Evidence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,27 +86,40 @@ async def _check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> li
         except InvalidInput as exc:
             errors.extend(exc.errors)
             continue
-        basis = purpose.basis_for(choice.channel)
-        assert basis is not None
+        basis = purpose.bases[choice.channel]
         notice_id = None
         if choice.notice is not None:
             notice = await ctx.catalogue.notice(*choice.notice)
             if notice is None:
-                errors.append(FieldError(f"{at}notice", f"no notice version {choice.notice[1]} of {choice.notice[0]!r}"))
+                errors.append(
+                    FieldError(f"{at}notice", f"no notice version {choice.notice[1]} of {choice.notice[0]!r}")
+                )
                 continue
             if notice.purpose != purpose.code:
-                errors.append(FieldError(f"{at}notice", f"the notice is for {notice.purpose!r}, not {purpose.code!r}"))
+                errors.append(
+                    FieldError(f"{at}notice", f"the notice is for {notice.purpose!r}, not {purpose.code!r}")
+                )
                 continue
             notice_id = notice.id
         if choice.decision is Decision.GRANTED and notice_id is None:
-            errors.append(FieldError(f"{at}notice", "a grant must name the notice version the person was shown"))
+            errors.append(
+                FieldError(f"{at}notice", "a grant must name the notice version the person was shown")
+            )
             continue
         if choice.collection_context is not None and basis is not Basis.SOFT_OPT_IN:
-            errors.append(FieldError(f"{at}collection_context", "only a soft opt-in records a collection context"))
-            continue
-        if choice.collection_context is not None and choice.collection_context.get("opt_out_offered") is not True:
             errors.append(
-                FieldError(f"{at}collection_context.opt_out_offered", "a soft opt-in needs an opt-out offered at collection")
+                FieldError(f"{at}collection_context", "only a soft opt-in records a collection context")
+            )
+            continue
+        if (
+            choice.collection_context is not None
+            and choice.collection_context.get("opt_out_offered") is not True
+        ):
+            errors.append(
+                FieldError(
+                    f"{at}collection_context.opt_out_offered",
+                    "a soft opt-in needs an opt-out offered at collection",
+                )
             )
             continue
         checked.append(_Checked(choice, purpose, basis, notice_id))
@@ -127,7 +140,9 @@ def _effective_at(ctx: Context, request: ChoicesInput, prefix: str) -> datetime:
     return request.effective_at
 
 
-def normalise_contacts(ctx: Context, contacts: Sequence[ContactInput], prefix: str) -> list[tuple[ContactInput, str, str]]:
+def normalise_contacts(
+    ctx: Context, contacts: Sequence[ContactInput], prefix: str
+) -> list[tuple[ContactInput, str, str]]:
     """(input, normalised value, fingerprint) for each contact; every invalid one reported by position."""
     errors: list[FieldError] = []
     result: list[tuple[ContactInput, str, str]] = []
@@ -144,44 +159,51 @@ def normalise_contacts(ctx: Context, contacts: Sequence[ContactInput], prefix: s
 
 
 async def _add_contacts(
-    uow: UnitOfWork, ctx: Context, person_id: str, contacts: list[tuple[ContactInput, str, str]]
-) -> None:
+    uow: UnitOfWork, ctx: Context, person: Person, contacts: list[tuple[ContactInput, str, str]]
+) -> Person:
+    """The person with these contact points added (one already held is kept, not repeated)."""
     now = ctx.clock.now()
+    held = {c.id: c for c in person.contacts}
     for contact, value, fingerprint in contacts:
-        await uow.people.add_contact(
-            RecordedContact(str(uuid.uuid4()), person_id, contact.kind, value, fingerprint, now)
+        stored = await uow.people.add_contact(
+            RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now)
         )
+        held[stored.id] = stored
+    return replace(person, contacts=tuple(held.values()))
 
 
 async def create_person(uow: UnitOfWork, ctx: Context, request: PersonInput) -> Person:
     contacts = normalise_contacts(ctx, request.contacts, "")
     if request.reference and await uow.people.by_reference(request.reference):
         raise Conflict(f"a person with reference {request.reference!r} exists")
-    person = Person(str(uuid.uuid4()), ctx.clock.now(), request.reference, request.household, request.display_name)
+    person = Person(
+        str(uuid.uuid4()), ctx.clock.now(), request.reference, request.household, request.display_name
+    )
     await uow.people.add(person)
-    await _add_contacts(uow, ctx, person.id, contacts)
-    found = await uow.people.get(person.id)
-    assert found is not None
-    return found
+    return await _add_contacts(uow, ctx, person, contacts)
 
 
-async def register(uow: UnitOfWork, ctx: Context, person: PersonInput, request: ChoicesInput) -> tuple[Person, list[ConsentEvent]]:
+async def register(
+    uow: UnitOfWork, ctx: Context, person: PersonInput, request: ChoicesInput
+) -> tuple[Person, list[ConsentEvent]]:
     """The one call a registration form makes: find or create the person, add contacts, record choices."""
     contacts = normalise_contacts(ctx, person.contacts, "person.")
     checked = await _check_choices(ctx, request, "")
     effective_at = _effective_at(ctx, request, "")
     existing = await uow.people.by_reference(person.reference) if person.reference else None
     if existing is None:
-        existing = Person(str(uuid.uuid4()), ctx.clock.now(), person.reference, person.household, person.display_name)
+        existing = Person(
+            str(uuid.uuid4()), ctx.clock.now(), person.reference, person.household, person.display_name
+        )
         await uow.people.add(existing)
-    await _add_contacts(uow, ctx, existing.id, contacts)
-    stored = await uow.people.get(existing.id)
-    assert stored is not None
+    stored = await _add_contacts(uow, ctx, existing, contacts)
     events = await _record(uow, ctx, stored, checked, request, effective_at)
     return stored, events
 
 
-async def record_choices(uow: UnitOfWork, ctx: Context, person_id: str, request: ChoicesInput) -> list[ConsentEvent]:
+async def record_choices(
+    uow: UnitOfWork, ctx: Context, person_id: str, request: ChoicesInput
+) -> list[ConsentEvent]:
     checked = await _check_choices(ctx, request, "")
     effective_at = _effective_at(ctx, request, "")
     person = await uow.people.get(person_id)
@@ -239,7 +261,9 @@ async def _record(
     return events
 
 
-async def _update_suppressions(uow: UnitOfWork, ctx: Context, person: Person, item: _Checked, event: ConsentEvent) -> None:
+async def _update_suppressions(
+    uow: UnitOfWork, ctx: Context, person: Person, item: _Checked, event: ConsentEvent
+) -> None:
     """A withdrawal adds the person's addresses to the suppression list; their own re-grant lifts it."""
     channel = event.channel
     if channel is None or item.purpose.category is not Category.MARKETING:
@@ -268,4 +292,6 @@ async def _update_suppressions(uow: UnitOfWork, ctx: Context, person: Person, it
     entries = await uow.suppressions.for_fingerprints(fingerprints, channel, include_lifted=False)
     for entry in (e for group in entries.values() for e in group):
         if lifted_by_grant(entry, event):
-            await uow.suppressions.lift(entry.id, ctx.clock.now(), f"re-granted by the person: consent event {event.id}", event.actor)
+            await uow.suppressions.lift(
+                entry.id, ctx.clock.now(), f"re-granted by the person: consent event {event.id}", event.actor
+            )

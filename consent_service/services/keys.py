@@ -14,7 +14,9 @@ from consent_service.domain.ports import Clock, Store
 KEY_CACHE_SECONDS = 60.0
 
 
-async def create_key(store: Store, clock: Clock, name: str, scopes: frozenset[Scope], maker: frozenset[Scope] | None) -> tuple[ApiKey, str]:
+async def create_key(
+    store: Store, clock: Clock, name: str, scopes: frozenset[Scope], maker: frozenset[Scope] | None
+) -> tuple[ApiKey, str]:
     """A new key and its secret, which is never stored and never shown again. ``maker`` None: the CLI."""
     if not scopes:
         raise InvalidInput.one("scopes", "a key needs at least one scope")

@@ -24,12 +24,15 @@ class ChoiceState:
     consent: CurrentConsent | None
 
 
-async def find(ctx: Context, kind: ContactKind | None, value: str | None, reference: str | None) -> list[Person]:
+async def find(
+    ctx: Context, kind: ContactKind | None, value: str | None, reference: str | None
+) -> list[Person]:
     async with ctx.store.reading() as uow:
         if reference is not None:
             person = await uow.people.by_reference(reference)
             return [person] if person else []
-        assert kind is not None and value is not None
+        if kind is None or value is None:
+            raise InvalidInput.one("query", "give an email, a phone number or a reference")
         try:
             point = contact_point(kind, value, ctx.default_region)
         except InvalidContact as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -68,10 +68,9 @@ async def lift(ctx: Context, entry_id: str, reason: str, actor: str) -> Suppress
             raise NotFound(f"no suppression {entry_id}")
         if entry.lifted_at is not None:
             raise Conflict(f"suppression {entry_id} was lifted already")
-        await uow.suppressions.lift(entry_id, ctx.clock.now(), reason, actor)
-        lifted = await uow.suppressions.get(entry_id)
-    assert lifted is not None
-    return lifted
+        now = ctx.clock.now()
+        await uow.suppressions.lift(entry_id, now, reason, actor)
+    return replace(entry, lifted_at=now, lift_reason=reason, lifted_by=actor)
 
 
 async def lookup(ctx: Context, to: str | Mapping[str, Any], channel: Channel | None) -> list[Suppression]:
@@ -82,7 +81,10 @@ async def lookup(ctx: Context, to: str | Mapping[str, Any], channel: Channel | N
 
 
 async def page(
-    ctx: Context, channel: Channel | None, reason: SuppressionReason | None, after: tuple[datetime, str] | None
+    ctx: Context,
+    channel: Channel | None,
+    reason: SuppressionReason | None,
+    after: tuple[datetime, str] | None,
 ) -> tuple[list[Suppression], tuple[datetime, str] | None]:
     async with ctx.store.reading() as uow:
         entries = await uow.suppressions.page(channel, reason, after, PAGE_SIZE + 1)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, QueryParameter
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
+from consent_service.api.dependencies import Ctx
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
 from consent_service.domain.keys import ApiKey, Scope
 from consent_service.domain.purposes import Purpose
 from consent_service.services import catalogue, keys
-from consent_service.services.context import Context
 
 ANY_KEY = needs(*Scope)
 
@@ -24,12 +24,12 @@ class CatalogueController(Controller):
     tags = ["catalogue"]
 
     @get("/purposes", opt=ANY_KEY, summary="The purpose catalogue")
-    async def purposes(self, ctx: Context) -> s.PurposesOut:
+    async def purposes(self, ctx: Ctx) -> s.PurposesOut:
         await ctx.catalogue.reload()
         return s.PurposesOut(items=[presenters.purpose(p) for p in ctx.catalogue.catalogue])
 
     @post("/purposes", opt=needs(Scope.ADMIN), status_code=201, summary="Add a purpose (immutable once made)")
-    async def add_purpose(self, ctx: Context, data: s.PurposeIn) -> s.PurposeOut:
+    async def add_purpose(self, ctx: Ctx, data: JSONBody[s.PurposeIn]) -> s.PurposeOut:
         purpose = Purpose(
             code=data.code,
             category=data.category,
@@ -40,22 +40,26 @@ class CatalogueController(Controller):
 
     @get("/notices", opt=ANY_KEY, summary="Notice wordings, oldest version first")
     async def notices(
-        self, ctx: Context, purpose: Annotated[str | None, Parameter(max_length=64)] = None
+        self, ctx: Ctx, purpose: Annotated[str | None, QueryParameter(max_length=64)] = None
     ) -> s.NoticesOut:
         await ctx.catalogue.reload()
         found = [n for n in ctx.catalogue.notices_by_id.values() if purpose in (None, n.purpose)]
         found.sort(key=lambda n: (n.purpose, n.version))
         return s.NoticesOut(items=[presenters.notice(n) for n in found])
 
-    @post("/notices", opt=needs(Scope.ADMIN), status_code=201, summary="Publish a new wording (a new version)")
-    async def add_notice(self, ctx: Context, data: s.NoticeIn) -> s.NoticeOut:
+    @post(
+        "/notices", opt=needs(Scope.ADMIN), status_code=201, summary="Publish a new wording (a new version)"
+    )
+    async def add_notice(self, ctx: Ctx, data: JSONBody[s.NoticeIn]) -> s.NoticeOut:
         notice = await catalogue.add_notice(
             ctx.catalogue, ctx.clock, data.purpose, data.text, data.language, data.published_at
         )
         return presenters.notice(notice)
 
     @post("/keys", opt=needs(Scope.ADMIN), status_code=201, summary="Make an API key (shown once)")
-    async def add_key(self, ctx: Context, request: Request[ApiKey, Any, Any], data: s.KeyIn) -> s.KeyOut:
+    async def add_key(
+        self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.KeyIn]
+    ) -> s.KeyOut:
         key, secret = await keys.create_key(
             ctx.store, ctx.clock, data.name, frozenset(data.scopes), request.user.scopes
         )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from litestar import Controller, post
+from litestar.params import JSONBody
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
+from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import contact_value
 from consent_service.api.security import needs
 from consent_service.domain.keys import Scope
 from consent_service.services import checks
-from consent_service.services.context import Context
 
 
 class CheckController(Controller):
@@ -18,7 +19,7 @@ class CheckController(Controller):
     tags = ["checks"]
 
     @post("/", opt=needs(Scope.CHECKS), status_code=200, summary="Check one address or person")
-    async def check(self, ctx: Context, data: s.CheckIn) -> s.CheckOut:
+    async def check(self, ctx: Ctx, data: JSONBody[s.CheckIn]) -> s.CheckOut:
         answer = await checks.check(
             ctx,
             checks.CheckInput(
@@ -32,8 +33,10 @@ class CheckController(Controller):
         return presenters.answer(answer)
 
     @post("/bulk", opt=needs(Scope.CHECKS), status_code=200, summary="Check up to 10,000 addresses")
-    async def bulk(self, ctx: Context, data: s.BulkCheckIn) -> s.BulkCheckOut:
-        answers = await checks.check_many(ctx, data.purpose, data.channel, [contact_value(t) for t in data.to])
+    async def bulk(self, ctx: Ctx, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
+        answers = await checks.check_many(
+            ctx, data.purpose, data.channel, [contact_value(t) for t in data.to]
+        )
         return s.BulkCheckOut(
             results=[
                 s.BulkResultOut(to=to, allowed=a.allowed, reason=a.reason)

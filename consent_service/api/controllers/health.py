@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Controller, Response, get
 
 from consent_service.api import schemas as s
+from consent_service.api.dependencies import Ctx
 from consent_service.api.security import PUBLIC
 from consent_service.domain.errors import StoreUnavailable
-from consent_service.services.context import Context
 
 
 class HealthController(Controller):
@@ -19,7 +19,7 @@ class HealthController(Controller):
         return s.Health(status="ok")
 
     @get("/ready", opt=PUBLIC, summary="The database answers")
-    async def ready(self, ctx: Context) -> Response[s.Health]:
+    async def ready(self, ctx: Ctx) -> Response[s.Health]:
         try:
             await ctx.store.ping()
         except StoreUnavailable:

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
+from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import choices_input, idempotent_write, person_input
 from consent_service.api.security import needs
 from consent_service.domain.channels import ContactKind
@@ -18,7 +19,6 @@ from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import ApiKey, Scope
 from consent_service.domain.ports import UnitOfWork
 from consent_service.services import choices, people
-from consent_service.services.context import Context
 
 
 class RegistrationController(Controller):
@@ -27,7 +27,10 @@ class RegistrationController(Controller):
 
     @post("/", opt=needs(Scope.FORMS, Scope.STAFF), summary="Record a registration form", status_code=201)
     async def register(
-        self, ctx: Context, request: Request[ApiKey, Any, Any], data: s.RegistrationIn
+        self,
+        ctx: Ctx,
+        request: Request[ApiKey, Any, Any],
+        data: JSONBody[s.RegistrationIn],
     ) -> Response[s.RegistrationOut]:
         async def work(uow: UnitOfWork) -> s.RegistrationOut:
             person, events = await choices.register(
@@ -46,7 +49,10 @@ class PeopleController(Controller):
 
     @post("/", opt=needs(Scope.FORMS, Scope.STAFF), summary="Create a person", status_code=201)
     async def create(
-        self, ctx: Context, request: Request[ApiKey, Any, Any], data: s.PersonIn
+        self,
+        ctx: Ctx,
+        request: Request[ApiKey, Any, Any],
+        data: JSONBody[s.PersonIn],
     ) -> Response[s.PersonOut]:
         async def work(uow: UnitOfWork) -> s.PersonOut:
             return presenters.person(await choices.create_person(uow, ctx, person_input(data)))
@@ -56,10 +62,10 @@ class PeopleController(Controller):
     @get("/", opt=needs(Scope.STAFF), summary="Find people by email, phone or reference")
     async def find(
         self,
-        ctx: Context,
-        email: Annotated[str | None, Parameter(max_length=320)] = None,
-        phone: Annotated[str | None, Parameter(max_length=64)] = None,
-        reference: Annotated[str | None, Parameter(max_length=200)] = None,
+        ctx: Ctx,
+        email: Annotated[str | None, QueryParameter(max_length=320)] = None,
+        phone: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        reference: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> s.PeopleOut:
         given = [(k, v) for k, v in (("email", email), ("phone", phone), ("reference", reference)) if v]
         if len(given) != 1:
@@ -72,7 +78,7 @@ class PeopleController(Controller):
         return s.PeopleOut(items=[presenters.person(p) for p in found])
 
     @get("/{person_id:uuid}", opt=needs(Scope.STAFF), summary="A person with contacts and current choices")
-    async def read(self, ctx: Context, person_id: UUID) -> s.PersonOut:
+    async def read(self, ctx: Ctx, person_id: FromPath[UUID]) -> s.PersonOut:
         person = await people.get(ctx, str(person_id))
         states = await people.choices(ctx, person.id)
         return presenters.person(person, [presenters.choice_state(ctx.catalogue, st) for st in states])
@@ -84,7 +90,11 @@ class PeopleController(Controller):
         status_code=201,
     )
     async def record(
-        self, ctx: Context, request: Request[ApiKey, Any, Any], person_id: UUID, data: s.ConsentsIn
+        self,
+        ctx: Ctx,
+        request: Request[ApiKey, Any, Any],
+        person_id: FromPath[UUID],
+        data: JSONBody[s.ConsentsIn],
     ) -> Response[s.ConsentsOut]:
         async def work(uow: UnitOfWork) -> s.ConsentsOut:
             events = await choices.record_choices(uow, ctx, str(person_id), choices_input(data, request.user))
@@ -94,7 +104,7 @@ class PeopleController(Controller):
 
     @get("/{person_id:uuid}/consents", opt=needs(Scope.STAFF), summary="Current (or past, with at=) choices")
     async def consents(
-        self, ctx: Context, person_id: UUID, at: Annotated[datetime | None, Parameter()] = None
+        self, ctx: Ctx, person_id: FromPath[UUID], at: FromQuery[datetime | None] = None
     ) -> s.ChoiceStatesOut:
         if at is not None and at.tzinfo is None:
             raise InvalidInput.one("query.at", "give a time zone, e.g. 2026-01-31T12:00:00Z")
@@ -102,6 +112,6 @@ class PeopleController(Controller):
         return s.ChoiceStatesOut(items=[presenters.choice_state(ctx.catalogue, st) for st in states])
 
     @get("/{person_id:uuid}/history", opt=needs(Scope.STAFF), summary="Every recorded event, oldest first")
-    async def history(self, ctx: Context, person_id: UUID) -> s.HistoryOut:
+    async def history(self, ctx: Ctx, person_id: FromPath[UUID]) -> s.HistoryOut:
         events = await people.history(ctx, str(person_id))
         return s.HistoryOut(items=[presenters.event(ctx.catalogue, e) for e in events])

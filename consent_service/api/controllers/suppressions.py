@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
+from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import actor, contact_value
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
@@ -20,7 +21,6 @@ from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import ApiKey, Scope
 from consent_service.domain.suppressions import SuppressionReason
 from consent_service.services import suppressions
-from consent_service.services.context import Context
 
 
 def _cursor_out(after: tuple[datetime, str] | None) -> str | None:
@@ -44,7 +44,9 @@ class SuppressionController(Controller):
     tags = ["suppressions"]
 
     @post("/", opt=needs(Scope.STAFF), status_code=201, summary="Add an address to the suppression list")
-    async def add(self, ctx: Context, request: Request[ApiKey, Any, Any], data: s.SuppressionIn) -> s.SuppressionOut:
+    async def add(
+        self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.SuppressionIn]
+    ) -> s.SuppressionOut:
         entry = await suppressions.suppress(
             ctx,
             suppressions.SuppressionInput(
@@ -62,27 +64,35 @@ class SuppressionController(Controller):
     @get("/", opt=needs(Scope.CHECKS, Scope.STAFF), summary="List entries (fingerprints, never addresses)")
     async def page(
         self,
-        ctx: Context,
-        channel: Channel | None = None,
-        reason: SuppressionReason | None = None,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        ctx: Ctx,
+        channel: FromQuery[Channel | None] = None,
+        reason: FromQuery[SuppressionReason | None] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> s.SuppressionsOut:
         entries, after = await suppressions.page(ctx, channel, reason, _cursor_in(cursor))
-        return s.SuppressionsOut(items=[presenters.suppression(e) for e in entries], next_cursor=_cursor_out(after))
+        return s.SuppressionsOut(
+            items=[presenters.suppression(e) for e in entries], next_cursor=_cursor_out(after)
+        )
 
     @get("/lookup", opt=needs(Scope.CHECKS, Scope.STAFF), summary="Entries for one address")
     async def lookup(
         self,
-        ctx: Context,
-        to: Annotated[str, Parameter(min_length=1, max_length=320)],
-        channel: Channel | Literal["all"],
+        ctx: Ctx,
+        to: Annotated[str, QueryParameter(min_length=1, max_length=320)],
+        channel: FromQuery[s.ChannelOrAll],
     ) -> s.SuppressionsOut:
         found = await suppressions.lookup(ctx, to, None if channel == "all" else Channel(channel))
         return s.SuppressionsOut(items=[presenters.suppression(e) for e in found])
 
-    @delete("/{entry_id:uuid}", opt=needs(Scope.STAFF), status_code=200, summary="Lift an entry, with a reason")
+    @delete(
+        "/{entry_id:uuid}", opt=needs(Scope.STAFF), status_code=200, summary="Lift an entry, with a reason"
+    )
     async def lift(
-        self, ctx: Context, request: Request[ApiKey, Any, Any], entry_id: UUID, data: s.LiftIn
+        self,
+        ctx: Ctx,
+        request: Request[ApiKey, Any, Any],
+        entry_id: FromPath[UUID],
+        data: JSONBody[s.LiftIn],
     ) -> s.SuppressionOut:
         entry = await suppressions.lift(ctx, str(entry_id), data.reason, actor(request.user))
         return presenters.suppression(entry)

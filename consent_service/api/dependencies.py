@@ -1,0 +1,11 @@
+"""What handlers are given by injection: the use-case context, declared by name as Litestar 3 requires."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from litestar.di import NamedDependency
+
+from consent_service.services.context import Context
+
+Ctx: TypeAlias = NamedDependency[Context]

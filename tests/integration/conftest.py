@@ -1,0 +1,151 @@
+"""Integration fixtures: the real app over a real SQLite file and a real PostgreSQL database.
+
+Every API test runs once per backend. Each PostgreSQL run gets a database of its own, dropped at the
+end. Tests isolate themselves by using fresh addresses and references, so no cleanup is needed
+between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from consent_service.api.app import build_context, create_app
+from consent_service.cli import migrate
+from consent_service.config import Settings
+from consent_service.domain.keys import Scope
+from consent_service.services.catalogue import seed
+from consent_service.services.keys import create_key
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(what: str) -> None:
+    """Skip locally, fail in CI: a suite that silently skips its PostgreSQL half proves nothing."""
+    if IN_CI:
+        pytest.fail(f"{what} is not reachable, and CI=true forbids skipping", pytrace=False)
+    pytest.skip(f"{what} is not reachable")
+
+
+async def _pg(statement: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"consent_test_{secrets.token_hex(6)}"
+    try:
+        asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        unavailable(f"PostgreSQL at 127.0.0.1:5432 ({type(exc).__name__}: {exc})")
+    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Settings:
+    environ = {"CONSENT_DATA_DIR": str(tmp), "CONSENT_CHECK_TIMEOUT": "5"}
+    if backend == "postgresql":
+        environ |= {
+            "CONSENT_DATABASE_URL": request.getfixturevalue("postgres_url"),
+            "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
+            "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+        }
+    return Settings.from_env(environ)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    backend: str = request.param
+    settings = _settings(backend, tmp_path_factory.mktemp(backend), request)
+    migrate(settings)
+    return settings
+
+
+@dataclass
+class Api:
+    """An HTTP client calling the app in-process, with one API key per scope."""
+
+    client: httpx.AsyncClient
+    keys: dict[str, str]
+    settings: Settings
+
+    def headers(self, scope: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[scope]}", **extra}
+
+    async def post(self, path: str, body: Any, scope: str = "staff", **headers: str) -> Any:
+        return await self.client.post(path, json=body, headers=self.headers(scope, **headers))
+
+    async def get(self, path: str, scope: str = "staff", **params: Any) -> Any:
+        return await self.client.get(path, params=params, headers=self.headers(scope))
+
+    async def delete(self, path: str, body: Any, scope: str = "staff") -> Any:
+        return await self.client.request("DELETE", path, json=body, headers=self.headers(scope))
+
+    async def check(
+        self, channel: str | None, to: Any = None, purpose: str = "marketing", **more: Any
+    ) -> Any:
+        body = {"purpose": purpose, **({"channel": channel} if channel else {}), **more}
+        if to is not None:
+            body["to"] = to
+        response = await self.post("/v1/checks", body, scope="checks")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    context = build_context(settings)
+    app = create_app(settings, context)
+    # The app runs on the test's own event loop: Litestar's AsyncTestClient would start it on another
+    # loop, and asyncpg connections cannot move between loops. The lifespan's work is done here, as
+    # pytest-asyncio tears fixtures down in another task than set them up, which anyio refuses.
+    await seed(context.store, context.clock)
+    await context.catalogue.reload()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        keys: dict[str, str] = {}
+        for scope in Scope:
+            _, keys[scope.value] = await create_key(
+                context.store, context.clock, f"test {scope}", frozenset({scope}), None
+            )
+        _, keys["all"] = await create_key(context.store, context.clock, "test all", frozenset(Scope), None)
+        yield Api(client, keys, settings)
+    await context.store.dispose()
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """A second connection to the same database, for looking under the API (row counts, dumps)."""
+    engine = create_async_engine(settings.database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def count(engine: AsyncEngine, table: str) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
+
+
+def fresh_email() -> str:
+    return f"family.{uuid.uuid4().hex[:12]}@example.org"
+
+
+def fresh_mobile() -> str:
+    return f"07912 {secrets.randbelow(10**6):06d}"

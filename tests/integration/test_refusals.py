@@ -1,0 +1,221 @@
+"""Bad input gets a clear problem+json, field by field, and changes nothing; keys and scopes are enforced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.integration.conftest import Api, count, fresh_email
+from tests.integration.test_registrations import grant
+
+TABLES = (
+    "people",
+    "contact_points",
+    "consent_events",
+    "current_consents",
+    "suppressions",
+    "idempotency_keys",
+)
+
+
+async def snapshot(database: AsyncEngine) -> dict[str, int]:
+    return {table: await count(database, table) for table in TABLES}
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "person": {"contacts": [{"kind": "email", "value": fresh_email()}]},
+        "choices": [grant("email")],
+        "source": "web_form",
+    }
+    body.update(changes)
+    return body
+
+
+BAD_REGISTRATIONS = {
+    "invalid email": (
+        registration(person={"contacts": [{"kind": "email", "value": "jo at example"}]}),
+        "person.contacts[0].value",
+    ),
+    "grant without a notice": (
+        registration(choices=[{"purpose": "marketing", "channel": "email", "decision": "granted"}]),
+        "choices[0].notice",
+    ),
+    "unknown notice version": (
+        registration(
+            choices=[
+                {
+                    "purpose": "marketing",
+                    "channel": "email",
+                    "decision": "granted",
+                    "notice": {"purpose": "marketing", "version": 999},
+                }
+            ]
+        ),
+        "choices[0].notice",
+    ),
+    "unknown purpose": (
+        registration(choices=[{"purpose": "raffle", "channel": "email", "decision": "withdrawn"}]),
+        "choices[0].purpose",
+    ),
+    "unknown channel": (
+        registration(choices=[{"purpose": "marketing", "channel": "pigeon", "decision": "withdrawn"}]),
+        "choices[0].channel",
+    ),
+    "channel the purpose does not use": (
+        registration(choices=[{"purpose": "testimonial", "channel": "email", "decision": "withdrawn"}]),
+        "choices[0].channel",
+    ),
+    "unknown top-level field": (registration(newsletter=True), "newsletter"),
+    "unknown nested field": (
+        registration(person={"contacts": [{"kind": "email", "value": fresh_email(), "primary": True}]}),
+        "person.contacts[0].primary",
+    ),
+    "unknown source": (registration(source="carrier_pigeon"), "source"),
+    "time without a zone": (registration(effective_at="2026-01-01T10:00:00"), "effective_at"),
+    "missing decision": (
+        registration(choices=[{"purpose": "marketing", "channel": "email"}]),
+        "choices[0].decision",
+    ),
+}
+
+
+@pytest.mark.parametrize("body, field", BAD_REGISTRATIONS.values(), ids=BAD_REGISTRATIONS.keys())
+async def test_a_bad_registration_is_refused_field_by_field_and_writes_nothing(
+    api: Api, database: AsyncEngine, body: dict[str, Any], field: str
+) -> None:
+    before = await snapshot(database)
+    response = await api.post("/v1/registrations", body, scope="forms", **{"Idempotency-Key": fresh_email()})
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == 422 and problem["type"].endswith("/validation") and problem["title"]
+    assert field in [e["field"] for e in problem["errors"]], problem
+    assert await snapshot(database) == before
+
+
+async def test_every_invalid_contact_is_reported_at_once(api: Api) -> None:
+    body = registration(
+        person={
+            "contacts": [
+                {"kind": "email", "value": "nope"},
+                {"kind": "phone", "value": "12"},
+                {"kind": "postal", "value": {"lines": ["1 Road"], "postcode": "NOT A CODE"}},
+            ]
+        }
+    )
+    problem = (await api.post("/v1/registrations", body, scope="forms")).json()
+    assert [e["field"] for e in problem["errors"]] == [f"person.contacts[{i}].value" for i in range(3)]
+
+
+async def test_a_malformed_body_is_a_problem_not_a_crash(api: Api) -> None:
+    response = await api.client.post(
+        "/v1/checks",
+        content=b'{"purpose": "marketing", "chan',
+        headers=api.headers("checks", **{"content-type": "application/json"}),
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_bulk_check_over_the_limit_is_refused(api: Api) -> None:
+    body = {"purpose": "marketing", "channel": "email", "to": ["a@example.org"] * 10_001}
+    response = await api.post("/v1/checks/bulk", body, scope="checks")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "to"
+
+
+async def test_bulk_answers_come_in_input_order(api: Api) -> None:
+    granted, unknown = fresh_email(), fresh_email()
+    await api.post(
+        "/v1/registrations",
+        {
+            "person": {"contacts": [{"kind": "email", "value": granted}]},
+            "choices": [grant("email")],
+            "source": "web_form",
+        },
+        scope="forms",
+    )
+    body = {
+        "purpose": "marketing",
+        "channel": "email",
+        "to": [unknown, "not-an-address", granted.upper(), unknown],
+    }
+    results = (await api.post("/v1/checks/bulk", body, scope="checks")).json()["results"]
+    assert [(r["to"], r["allowed"], r["reason"]) for r in results] == [
+        (unknown, False, "no_consent"),
+        ("not-an-address", False, "contact_invalid"),
+        (granted.upper(), True, "consent_granted"),
+        (unknown, False, "no_consent"),
+    ]
+
+
+async def test_the_same_idempotency_key_records_once(api: Api, database: AsyncEngine) -> None:
+    body = registration()
+    key = {"Idempotency-Key": f"form-{fresh_email()}"}
+    first = await api.post("/v1/registrations", body, scope="forms", **key)
+    events = await count(database, "consent_events")
+    again = await api.post("/v1/registrations", body, scope="forms", **key)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert await count(database, "consent_events") == events
+
+    other = await api.post("/v1/registrations", registration(), scope="forms", **key)
+    assert other.status_code == 409
+    assert other.json()["type"].endswith("/idempotency-conflict")
+    assert await count(database, "consent_events") == events
+
+
+ROUTES = [
+    ("POST", "/v1/registrations", "forms", "checks"),
+    ("POST", "/v1/checks", "checks", "forms"),
+    ("POST", "/v1/checks/bulk", "checks", "staff"),
+    ("GET", "/v1/people?reference=x", "staff", "forms"),
+    ("POST", "/v1/suppressions", "staff", "checks"),
+    ("GET", "/v1/suppressions", "checks", "forms"),
+    ("POST", "/v1/purposes", "admin", "staff"),
+    ("POST", "/v1/notices", "admin", "forms"),
+    ("POST", "/v1/keys", "admin", "staff"),
+]
+
+
+@pytest.mark.parametrize("method, path, allowed, refused", ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
+async def test_no_key_is_401_and_a_key_without_the_scope_is_403(
+    api: Api, method: str, path: str, allowed: str, refused: str
+) -> None:
+    body = {} if method == "POST" else None
+    missing = await api.client.request(method, path, json=body)
+    assert missing.status_code == 401
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    wrong = await api.client.request(method, path, json=body, headers={"Authorization": "Bearer csk_forged"})
+    assert wrong.status_code == 401
+    forbidden = await api.client.request(method, path, json=body, headers=api.headers(refused))
+    assert forbidden.status_code == 403, forbidden.text
+    permitted = await api.client.request(method, path, json=body, headers=api.headers(allowed))
+    assert permitted.status_code not in (401, 403), permitted.text
+
+
+async def test_a_key_can_only_make_keys_with_scopes_it_holds(api: Api) -> None:
+    made = await api.post("/v1/keys", {"name": "mailer", "scopes": ["checks"]}, scope="all")
+    assert made.status_code == 201
+    new_key = made.json()["key"]
+    assert len(new_key) >= 40
+    usable = await api.client.post(
+        "/v1/checks",
+        json={"purpose": "marketing", "channel": "email", "to": fresh_email()},
+        headers={"Authorization": f"Bearer {new_key}"},
+    )
+    assert usable.status_code == 200
+    beyond = await api.post("/v1/keys", {"name": "sneaky", "scopes": ["admin", "staff"]}, scope="admin")
+    assert beyond.status_code == 422
+    assert beyond.json()["errors"][0]["field"] == "scopes"
+
+
+async def test_health_needs_no_key(api: Api) -> None:
+    assert (await api.client.get("/health/live")).json() == {"status": "ok"}
+    assert (await api.client.get("/health/ready")).status_code == 200

@@ -1,0 +1,117 @@
+"""The suppression list: complaints survive imports, a person's own re-grant lifts, nothing in plaintext."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.integration.conftest import Api, fresh_email
+from tests.integration.test_choices import record
+from tests.integration.test_registrations import grant, register
+
+
+async def suppress(api: Api, to: Any, channel: str = "email", reason: str = "complaint", **more: Any) -> Any:
+    body = {"to": to, "channel": channel, "reason": reason, **more}
+    response = await api.post("/v1/suppressions", body, scope="staff")
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_a_complaint_survives_an_import_and_is_lifted_by_the_persons_own_grant(api: Api) -> None:
+    email = fresh_email()
+    entry = await suppress(api, email.upper(), reason="complaint", note="spam report from provider")
+    assert (await api.check("email", email))["reason"] == "suppressed"
+
+    # The address comes back through an import that says they agreed: still suppressed.
+    imported = await api.post(
+        "/v1/registrations",
+        {
+            "person": {"contacts": [{"kind": "email", "value": email}]},
+            "choices": [grant("email")],
+            "source": "import",
+        },
+        scope="forms",
+    )
+    assert imported.status_code == 201, imported.text
+    answer = await api.check("email", email)
+    assert (answer["allowed"], answer["reason"]) == (False, "suppressed")
+    assert answer["evidence"]["suppression_reason"] == "complaint"
+
+    # The person themselves ticks the box on the web form, shown the current wording: lifted.
+    person = imported.json()["person_id"]
+    await record(api, person, [grant("email")], source="web_form")
+    assert (await api.check("email", email))["reason"] == "consent_granted"
+
+    found = (await api.get("/v1/suppressions/lookup", scope="checks", to=email, channel="email")).json()[
+        "items"
+    ]
+    lifted = next(e for e in found if e["id"] == entry["id"])
+    assert lifted["lifted_at"] is not None
+    assert "re-granted by the person" in lifted["lift_reason"]
+
+
+async def test_a_hard_bounce_is_not_lifted_by_a_grant_but_by_staff(api: Api) -> None:
+    email = fresh_email()
+    person = (await register(api, email))["person_id"]
+    entry = await suppress(api, email, reason="hard_bounce")
+    await record(api, person, [grant("email")])
+    answer = await api.check("email", email)
+    assert (answer["allowed"], answer["reason"]) == (False, "contact_invalid")
+    admin = await api.check("email", email, purpose="administrative")
+    assert (admin["allowed"], admin["reason"]) == (False, "contact_invalid")
+
+    lifted = await api.delete(
+        f"/v1/suppressions/{entry['id']}", {"reason": "family confirmed the address works"}
+    )
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json()["lift_reason"] == "family confirmed the address works"
+    assert (await api.check("email", email))["allowed"] is True
+    again = await api.delete(f"/v1/suppressions/{entry['id']}", {"reason": "twice"})
+    assert again.status_code == 409
+
+
+async def test_scope_all_blocks_administrative_contact_too(api: Api) -> None:
+    email = fresh_email()
+    await suppress(api, email, channel="all", scope="all", reason="staff_request")
+    admin = await api.check("email", email, purpose="administrative")
+    assert (admin["allowed"], admin["reason"]) == (False, "suppressed")
+
+
+async def test_entries_and_answers_hold_no_plaintext_contact_details(api: Api, database: AsyncEngine) -> None:
+    email = fresh_email()
+    person = (await register(api, email, choices=[grant("email")]))["person_id"]
+    await record(api, person, [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}])
+    await suppress(api, email, reason="complaint")
+
+    local_part = email.split("@")[0]
+    listing = await api.get("/v1/suppressions", scope="checks", channel="email")
+    lookup = await api.get("/v1/suppressions/lookup", scope="checks", to=email, channel="email")
+    check = await api.post(
+        "/v1/checks", {"purpose": "marketing", "channel": "email", "to": email}, scope="checks"
+    )
+    for response in (listing, lookup, check):
+        assert response.status_code == 200
+        assert local_part not in response.text
+    assert len(lookup.json()["items"]) == 2
+
+    async with database.connect() as connection:
+        rows = (await connection.execute(text("SELECT * FROM suppressions"))).all()
+    assert rows
+    assert not [row for row in rows if local_part in " ".join(str(v) for v in row)]
+
+
+async def test_the_list_pages_with_a_cursor(api: Api) -> None:
+    for _ in range(3):
+        await suppress(api, fresh_email(), reason="unsubscribed")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"reason": "unsubscribed", **({"cursor": cursor} if cursor else {})}
+        page = (await api.get("/v1/suppressions", scope="checks", **params)).json()
+        seen.extend(e["id"] for e in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) >= 3
