@@ -1,0 +1,84 @@
+"""Organisations add their own purposes and wordings; a soft opt-in rests on its recorded collection context."""
+
+from __future__ import annotations
+
+import secrets
+
+from tests.integration.conftest import Api, fresh_email
+
+
+async def test_a_charity_adds_a_soft_opt_in_purpose_and_records_it(api: Api) -> None:
+    code = f"fundraising_{secrets.token_hex(4)}"
+    made = await api.post(
+        "/v1/purposes",
+        {
+            "code": code,
+            "category": "marketing",
+            "description": "Appeals to supporters",
+            "bases": {"email": "soft_opt_in", "post": "legitimate_interests"},
+        },
+        scope="admin",
+    )
+    assert made.status_code == 201, made.text
+    again = await api.post(
+        "/v1/purposes", {"code": code, "category": "marketing", "bases": {"email": "consent"}}, scope="admin"
+    )
+    assert again.status_code == 409
+
+    wording = await api.post(
+        "/v1/notices",
+        {"purpose": code, "text": "We may email you about our appeals. Tick here to opt out: [ ]"},
+        scope="admin",
+    )
+    assert wording.status_code == 201, wording.text
+    notice = wording.json()
+    assert notice["version"] == 1 and len(notice["sha256"]) == 64
+    newer = (await api.post("/v1/notices", {"purpose": code, "text": "New wording"}, scope="admin")).json()
+    assert newer["version"] == 2
+    listed = (await api.get("/v1/notices", scope="forms", purpose=code)).json()["items"]
+    assert [n["version"] for n in listed] == [1, 2]
+
+    email = fresh_email()
+    choice = {
+        "purpose": code,
+        "channel": "email",
+        "decision": "granted",
+        "notice": {"purpose": code, "version": 1},
+        "collection_context": {"relationship": "supporter", "opt_out_offered": True},
+    }
+    body = {
+        "person": {"contacts": [{"kind": "email", "value": email}]},
+        "choices": [choice],
+        "source": "web_form",
+    }
+    response = await api.post("/v1/registrations", body, scope="forms")
+    assert response.status_code == 201, response.text
+    answer = await api.check("email", email, purpose=code)
+    assert (answer["allowed"], answer["reason"], answer["basis"]) == (True, "soft_opt_in", "soft_opt_in")
+    assert (await api.check("email", fresh_email(), purpose=code))["reason"] == "no_consent"
+
+    no_opt_out = {**choice, "collection_context": {"relationship": "supporter", "opt_out_offered": False}}
+    body = {
+        "person": {"contacts": [{"kind": "email", "value": fresh_email()}]},
+        "choices": [no_opt_out],
+        "source": "web_form",
+    }
+    refused = await api.post("/v1/registrations", body, scope="forms")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "choices[0].collection_context.opt_out_offered"
+
+
+async def test_any_key_reads_the_catalogue(api: Api) -> None:
+    for scope in ("forms", "checks", "staff", "admin"):
+        purposes = (await api.get("/v1/purposes", scope=scope)).json()["items"]
+        codes = {p["code"]: p for p in purposes}
+        assert codes["marketing"]["bases"]["post"] == "legitimate_interests"
+        assert codes["marketing"]["bases"]["email"] == "consent"
+        assert codes["testimonial"]["bases"] == {"none": "consent"}
+        assert codes["administrative"]["category"] == "administrative"
+
+
+async def test_a_wording_for_an_unknown_purpose_is_refused(api: Api) -> None:
+    response = await api.post("/v1/notices", {"purpose": "nothing_here", "text": "x"}, scope="admin")
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "purpose", "message": "unknown purpose 'nothing_here'"}]
