@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consent_service.db.repositories import SqlUnitOfWork
-from consent_service.domain.errors import Conflict, StoreUnavailable
+from consent_service.domain.errors import ConcurrentChange, StoreUnavailable
 
 #: Errors that mean "the database did not answer", as opposed to "the database said no".
 UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
@@ -62,7 +62,7 @@ class SqlStore:
                     await connection.exec_driver_sql("SET LOCAL synchronous_commit = on")
                 yield SqlUnitOfWork(connection, self.dialect)
         except exc.IntegrityError as error:
-            raise Conflict("a concurrent change got there first; nothing was recorded, try again") from error
+            raise ConcurrentChange("a concurrent change got there first; nothing was recorded") from error
         except UNAVAILABLE as error:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
 

@@ -87,7 +87,7 @@ def contact_point(
             raise InvalidContact("postcode must be a string")
         return ContactPoint(kind, normalise_postal(lines, postcode))
     if not isinstance(value, str):
-        raise InvalidContact(f"an {kind.value} contact is a string")
+        raise InvalidContact(f"a contact of kind {kind.value} is a string")
     if kind is ContactKind.EMAIL:
         return ContactPoint(kind, normalise_email(value))
     return ContactPoint(kind, normalise_phone(value, default_region))

@@ -49,6 +49,12 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class ConcurrentChange(Conflict):
+    """Another transaction wrote the same row first; running the whole request again will see it."""
+
+    title = "Concurrent change"
+
+
 class IdempotencyConflict(Conflict):
     title = "Idempotency key reused with another request"
 

@@ -68,8 +68,9 @@ class Suppression:
 
 
 def reason_for_withdrawal(basis: Basis) -> SuppressionReason:
-    """Withdrawing consent and objecting to legitimate interests are recorded under their own names."""
-    return SuppressionReason.WITHDRAWN if basis is Basis.CONSENT else SuppressionReason.OBJECTED
+    """Objecting to legitimate interests is recorded as such; opting out of consent or a soft opt-in
+    is a withdrawal."""
+    return SuppressionReason.OBJECTED if basis is Basis.LEGITIMATE_INTERESTS else SuppressionReason.WITHDRAWN
 
 
 def lifted_by_grant(entry: Suppression, grant: ConsentEvent) -> bool:

@@ -1,4 +1,4 @@
-"""Organisations add their own purposes and wordings; a soft opt-in rests on its recorded collection context."""
+"""Organisations add their own purposes and wordings; a soft opt-in rests on its collection context."""
 
 from __future__ import annotations
 
