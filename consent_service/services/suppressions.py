@@ -11,6 +11,7 @@ from typing import Any
 from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point, guess_kind
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
+from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
 from consent_service.services.context import Context
 
@@ -38,7 +39,7 @@ def fingerprint_of(ctx: Context, to: str | Mapping[str, Any], channel: Channel |
         raise InvalidInput.one("to", str(exc)) from exc
 
 
-async def suppress(ctx: Context, request: SuppressionInput) -> Suppression:
+async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> Suppression:
     if request.purpose is not None and not await ctx.catalogue.has(request.purpose):
         raise InvalidInput.one("purpose", f"unknown purpose {request.purpose!r}")
     now = ctx.clock.now()
@@ -55,8 +56,7 @@ async def suppress(ctx: Context, request: SuppressionInput) -> Suppression:
         recorded_at=now,
         note=request.note,
     )
-    async with ctx.store.writing() as uow:
-        await uow.suppressions.add(entry)
+    await uow.suppressions.add(entry)
     return entry
 
 

@@ -115,3 +115,15 @@ async def test_the_list_pages_with_a_cursor(api: Api) -> None:
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) >= 3
+
+
+async def test_a_repeated_suppression_with_the_same_key_is_recorded_once(api: Api) -> None:
+    email = fresh_email()
+    body = {"to": email, "channel": "email", "reason": "staff_request", "note": "asked at the drop-in"}
+    key = {"Idempotency-Key": f"staff-{email}"}
+    first = await api.post("/v1/suppressions", body, scope="staff", **key)
+    again = await api.post("/v1/suppressions", body, scope="staff", **key)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    found = (await api.get("/v1/suppressions/lookup", scope="checks", to=email, channel="email")).json()["items"]
+    assert len(found) == 1

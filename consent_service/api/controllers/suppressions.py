@@ -8,17 +8,18 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
 from consent_service.api.dependencies import Ctx
-from consent_service.api.inputs import actor, contact_value
+from consent_service.api.inputs import actor, contact_value, idempotent_write
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import ApiKey, Scope
+from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import SuppressionReason
 from consent_service.services import suppressions
 
@@ -46,20 +47,21 @@ class SuppressionController(Controller):
     @post("/", opt=needs(Scope.STAFF), status_code=201, summary="Add an address to the suppression list")
     async def add(
         self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.SuppressionIn]
-    ) -> s.SuppressionOut:
-        entry = await suppressions.suppress(
-            ctx,
-            suppressions.SuppressionInput(
-                to=contact_value(data.to),
-                channel=None if data.channel == "all" else Channel(data.channel),
-                scope=data.scope,
-                reason=data.reason,
-                actor=actor(request.user),
-                purpose=data.purpose,
-                note=data.note,
-            ),
+    ) -> Response[s.SuppressionOut]:
+        entry = suppressions.SuppressionInput(
+            to=contact_value(data.to),
+            channel=None if data.channel == "all" else Channel(data.channel),
+            scope=data.scope,
+            reason=data.reason,
+            actor=actor(request.user),
+            purpose=data.purpose,
+            note=data.note,
         )
-        return presenters.suppression(entry)
+
+        async def work(uow: UnitOfWork) -> s.SuppressionOut:
+            return presenters.suppression(await suppressions.suppress(uow, ctx, entry))
+
+        return await idempotent_write(ctx, request, data, work)
 
     @get("/", opt=needs(Scope.CHECKS, Scope.STAFF), summary="List entries (fingerprints, never addresses)")
     async def page(
