@@ -257,6 +257,8 @@ class BulkResultOut(Out, kw_only=True):
 
 class BulkCheckOut(Out, kw_only=True):
     results: list[BulkResultOut]
+    #: True when the database did not answer: every marketing answer is then a deny.
+    degraded: bool = False
 
 
 class SuppressionOut(Out, kw_only=True):

@@ -34,9 +34,9 @@ class ContactPoint:
 def normalise_email(raw: str) -> str:
     """Trim, validate the syntax (no DNS look-up), lowercase and IDNA-encode the domain.
 
-    The local part keeps its case: RFC 5321 lets a mail server treat it as case-sensitive. Matching is
-    made case-insensitive anyway by folding the local part too, since no mail provider families use
-    distinguishes ``Jo@`` from ``jo@`` and a suppression must not be dodged by a capital letter.
+    The local part is lowercased too. RFC 5321 lets a mail server treat it as case-sensitive, but no
+    provider families use distinguishes ``Jo@`` from ``jo@``, and a suppression must not be dodged by
+    a capital letter.
     """
     try:
         info = email_validator.validate_email(raw.strip(), check_deliverability=False)
@@ -98,3 +98,15 @@ def guess_kind(value: str | Mapping[str, object]) -> ContactKind:
     if isinstance(value, Mapping):
         return ContactKind.POSTAL
     return ContactKind.EMAIL if "@" in value else ContactKind.PHONE
+
+
+def mask(point: ContactPoint) -> str:
+    """Enough for a family to recognise their own address, too little to learn someone else's."""
+    if point.kind is ContactKind.EMAIL:
+        local, _, domain = point.value.partition("@")
+        name, _, tld = domain.rpartition(".")
+        return f"{local[:1]}***@{name[:1]}***.{tld}"
+    if point.kind is ContactKind.PHONE:
+        return f"{point.value[:3]} ***** **{point.value[-3:]}"
+    postcode = point.value.split("|", 1)[0]
+    return f"{postcode.split(' ')[0]} ***"

@@ -62,3 +62,8 @@ async def test_a_bulk_check_is_never_a_partial_allow_list(unreachable: Context) 
 async def test_readiness_reports_the_database_down(unreachable: Context) -> None:
     with pytest.raises(StoreUnavailable):
         await unreachable.store.ping()
+
+
+async def test_a_degraded_administrative_bulk_check_says_so(unreachable: Context) -> None:
+    answers = await checks.check_many(unreachable, "administrative", Channel.EMAIL, ["a@example.org"])
+    assert [(a.allowed, a.reason.value, a.degraded) for a in answers] == [(True, "administrative", True)]

@@ -144,7 +144,9 @@ async def test_bulk_answers_come_in_input_order(api: Api) -> None:
         "channel": "email",
         "to": [unknown, "not-an-address", granted.upper(), unknown],
     }
-    results = (await api.post("/v1/checks/bulk", body, scope="checks")).json()["results"]
+    answer = (await api.post("/v1/checks/bulk", body, scope="checks")).json()
+    assert answer["degraded"] is False
+    results = answer["results"]
     assert [(r["to"], r["allowed"], r["reason"]) for r in results] == [
         (unknown, False, "no_consent"),
         ("not-an-address", False, "contact_invalid"),

@@ -125,5 +125,7 @@ async def test_a_repeated_suppression_with_the_same_key_is_recorded_once(api: Ap
     again = await api.post("/v1/suppressions", body, scope="staff", **key)
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"]
-    found = (await api.get("/v1/suppressions/lookup", scope="checks", to=email, channel="email")).json()["items"]
+    found = (await api.get("/v1/suppressions/lookup", scope="checks", to=email, channel="email")).json()[
+        "items"
+    ]
     assert len(found) == 1

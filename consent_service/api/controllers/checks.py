@@ -41,5 +41,6 @@ class CheckController(Controller):
             results=[
                 s.BulkResultOut(to=to, allowed=a.allowed, reason=a.reason)
                 for to, a in zip(data.to, answers, strict=True)
-            ]
+            ],
+            degraded=any(a.degraded for a in answers),
         )
