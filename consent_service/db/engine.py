@@ -50,8 +50,11 @@ class SqlStore:
             self._reader = _sqlite_engine(url, immediate=False)
             self._writer = _sqlite_engine(url, immediate=True)
         else:
-            self._reader = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-            self._writer = self._reader
+            # No pre-ping: a connection the server dropped fails once (a degraded, closed answer) and
+            # SQLAlchemy then replaces the whole pool. Readers run in autocommit: each statement sees
+            # every commit before it, which is all a check needs, without BEGIN and ROLLBACK round trips.
+            self._writer = create_async_engine(url, pool_size=10, max_overflow=10)
+            self._reader = self._writer.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def _transaction(self, engine: AsyncEngine, write: bool) -> AsyncIterator[SqlUnitOfWork]:
@@ -80,9 +83,9 @@ class SqlStore:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
 
     async def dispose(self) -> None:
-        await self._reader.dispose()
-        if self._writer is not self._reader:
-            await self._writer.dispose()
+        await self._writer.dispose()
+        if self.dialect == "sqlite":
+            await self._reader.dispose()
 
 
 def connect(url: str) -> SqlStore:
