@@ -26,11 +26,15 @@ class Settings:
     data_dir: Path
     fingerprint_key: bytes
     link_signing_key: bytes
+    #: Keys that no longer sign links but still verify them, so old emails' links keep working.
+    retired_link_keys: tuple[bytes, ...] = ()
     redis_url: str | None = None
     default_region: str = "GB"
     #: How long a check waits for the database before it fails closed (DESIGN §4.2).
     check_timeout: float = 0.2
     public_base_url: str = "http://127.0.0.1:8000"
+    #: Requests per minute per client address on the public pages (a valid opt-out is never refused).
+    public_rate_limit: int = 60
     docs: bool = True
 
     @property
@@ -53,10 +57,16 @@ class Settings:
             data_dir=data_dir,
             fingerprint_key=_key(keys, "CONSENT_FINGERPRINT_KEY"),
             link_signing_key=_key(keys, "CONSENT_LINK_SIGNING_KEY"),
+            retired_link_keys=tuple(
+                _key({"CONSENT_LINK_RETIRED_KEYS": k.strip()}, "CONSENT_LINK_RETIRED_KEYS")
+                for k in env.get("CONSENT_LINK_RETIRED_KEYS", "").split(",")
+                if k.strip()
+            ),
             redis_url=env.get("CONSENT_REDIS_URL") or None,
             default_region=env.get("CONSENT_DEFAULT_REGION", "GB"),
             check_timeout=float(env.get("CONSENT_CHECK_TIMEOUT", "0.2")),
             public_base_url=env.get("CONSENT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+            public_rate_limit=int(env.get("CONSENT_PUBLIC_RATE_LIMIT", "60")),
             docs=env.get("CONSENT_DOCS", "1") not in ("0", "false", "no"),
         )
 

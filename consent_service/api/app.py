@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,19 +13,25 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
 
 from consent_service import __version__
 from consent_service.adapters.clock import SystemClock
-from consent_service.api import problems
+from consent_service.api import pages_config, problems
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.checks import CheckController
 from consent_service.api.controllers.health import HealthController
+from consent_service.api.controllers.links import LinkController
+from consent_service.api.controllers.pages import PreferencePages, UnsubscribePages
 from consent_service.api.controllers.people import PeopleController, RegistrationController
 from consent_service.api.controllers.suppressions import SuppressionController
 from consent_service.api.security import authentication, scope_guard
 from consent_service.config import Settings
 from consent_service.db import connect
 from consent_service.domain.fingerprints import Fingerprinter
+from consent_service.domain.tokens import LinkSigner
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
 from consent_service.services.keys import KeyRing
@@ -40,9 +47,17 @@ def build_context(settings: Settings) -> Context:
         clock=SystemClock(),
         fingerprint=Fingerprinter(settings.fingerprint_key),
         catalogue=CatalogueView(store),
+        links=LinkSigner(settings.link_signing_key, settings.retired_link_keys),
         default_region=settings.default_region,
         check_timeout=settings.check_timeout,
     )
+
+
+def rate_limit_store(settings: Settings) -> Store:
+    """Shared across workers through Redis when there is one; per process otherwise."""
+    if settings.redis_url:
+        return RedisStore.with_client(url=settings.redis_url, namespace="consent:rate-limit")
+    return MemoryStore()
 
 
 def openapi_config(docs: bool = True) -> OpenAPIConfig:
@@ -81,10 +96,23 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             CheckController,
             SuppressionController,
             CatalogueController,
+            LinkController,
+            UnsubscribePages,
+            PreferencePages,
+            pages_config.static_files(),
         ],
-        dependencies={"ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False)},
+        dependencies={
+            "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
+            "base_url": Provide(lambda: settings.public_base_url, use_cache=True, sync_to_thread=False),
+        },
         state=State({"key_ring": KeyRing(ctx.store), "context": ctx}),
-        middleware=[authentication()],
+        middleware=[pages_config.rate_limit(settings.public_rate_limit).middleware, authentication()],
+        csrf_config=pages_config.csrf(
+            hashlib.sha256(b"csrf:" + settings.link_signing_key).digest(),
+            secure=settings.public_base_url.startswith("https://"),
+        ),
+        template_config=pages_config.templates(),
+        stores={"rate_limit": rate_limit_store(settings)},
         guards=[scope_guard],
         plugins=[problems.plugin()],
         exception_handlers={Exception: problems.internal_error},

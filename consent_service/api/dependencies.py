@@ -9,3 +9,6 @@ from litestar.di import NamedDependency
 from consent_service.services.context import Context
 
 Ctx: TypeAlias = NamedDependency[Context]
+
+#: The public address of this service, which links for families point at.
+BaseUrl: TypeAlias = NamedDependency[str]

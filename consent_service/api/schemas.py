@@ -147,6 +147,12 @@ class NoticeIn(In, kw_only=True, frozen=True):
     published_at: Time | None = None
 
 
+class UnsubscribeLinkIn(In, kw_only=True, frozen=True):
+    to: ContactValue
+    channel: Channel
+    purpose: Code = "marketing"
+
+
 class KeyIn(In, kw_only=True, frozen=True):
     name: Text200
     scopes: Annotated[list[Scope], Meta(min_length=1)]
@@ -313,6 +319,13 @@ class KeyOut(Out, kw_only=True):
     name: str
     scopes: list[Scope]
     key: str = msgspec.field(name="key")
+
+
+class UnsubscribeLinkOut(Out, kw_only=True):
+    url: str
+    preferences_url: str
+    #: The two headers a mailing tool adds to the message (RFC 2369, RFC 8058).
+    headers: dict[str, str]
 
 
 class Health(Out, kw_only=True):

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from consent_service.domain.channels import Channel
-from consent_service.domain.ledger import FROM_THE_PERSON, ConsentEvent, Decision
+from consent_service.domain.ledger import FROM_THE_PERSON, ConsentEvent, Decision, Source
 from consent_service.domain.purposes import Basis, Category
 
 
@@ -67,9 +67,11 @@ class Suppression:
         return self.purpose is None or self.purpose == purpose
 
 
-def reason_for_withdrawal(basis: Basis) -> SuppressionReason:
-    """Objecting to legitimate interests is recorded as such; opting out of consent or a soft opt-in
-    is a withdrawal."""
+def reason_for_withdrawal(basis: Basis, source: Source) -> SuppressionReason:
+    """An unsubscribe link is named as such; objecting to legitimate interests is recorded as an
+    objection; opting out of consent or a soft opt-in is a withdrawal."""
+    if source is Source.UNSUBSCRIBE_LINK:
+        return SuppressionReason.UNSUBSCRIBED
     return SuppressionReason.OBJECTED if basis is Basis.LEGITIMATE_INTERESTS else SuppressionReason.WITHDRAWN
 
 

@@ -79,6 +79,9 @@ class LinkSigner:
             given = _unb64(signature)
         except ValueError as exc:
             raise InvalidToken("not a link this service made") from exc
+        if _b64(given) != signature:
+            # Base64's spare low bits would let a changed link decode to the same signature.
+            raise InvalidToken("not a link this service made")
         if not hmac.compare_digest(given, self._mac(kid, f"{version}.{kid}.{body}")):
             raise InvalidToken("not a link this service made")
         try:

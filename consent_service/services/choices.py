@@ -279,7 +279,7 @@ async def _update_suppressions(
                     fingerprint=fingerprint,
                     channel=channel,
                     scope=Scope.MARKETING,
-                    reason=reason_for_withdrawal(item.basis),
+                    reason=reason_for_withdrawal(item.basis, event.source),
                     purpose=event.purpose,
                     source=event.source.value,
                     actor=event.actor,

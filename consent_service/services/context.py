@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Clock, Store
+from consent_service.domain.tokens import LinkSigner
 from consent_service.services.catalogue import CatalogueView
 
 
@@ -15,5 +16,6 @@ class Context:
     clock: Clock
     fingerprint: Fingerprinter
     catalogue: CatalogueView
+    links: LinkSigner
     default_region: str = "GB"
     check_timeout: float = 0.2

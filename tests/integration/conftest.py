@@ -60,7 +60,12 @@ def postgres_url() -> Iterator[str]:
 
 
 def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Settings:
-    environ = {"CONSENT_DATA_DIR": str(tmp), "CONSENT_CHECK_TIMEOUT": "5"}
+    environ = {
+        "CONSENT_DATA_DIR": str(tmp),
+        "CONSENT_CHECK_TIMEOUT": "5",
+        "CONSENT_PUBLIC_BASE_URL": "http://testserver",
+        "CONSENT_PUBLIC_RATE_LIMIT": "100000",
+    }
     if backend == "postgresql":
         environ |= {
             "CONSENT_DATABASE_URL": request.getfixturevalue("postgres_url"),

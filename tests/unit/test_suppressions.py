@@ -191,12 +191,20 @@ def test_an_entry_never_lifted_stays_in_force() -> None:
 
 
 def test_withdrawing_consent_is_filed_as_withdrawn() -> None:
-    assert reason_for_withdrawal(Basis.CONSENT) is SuppressionReason.WITHDRAWN
+    assert reason_for_withdrawal(Basis.CONSENT, Source.WEB_FORM) is SuppressionReason.WITHDRAWN
+
+
+def test_an_unsubscribe_link_is_filed_as_unsubscribed() -> None:
+    assert reason_for_withdrawal(Basis.CONSENT, Source.UNSUBSCRIBE_LINK) is SuppressionReason.UNSUBSCRIBED
+    assert (
+        reason_for_withdrawal(Basis.LEGITIMATE_INTERESTS, Source.UNSUBSCRIBE_LINK)
+        is SuppressionReason.UNSUBSCRIBED
+    )
 
 
 def test_opting_out_of_a_soft_opt_in_is_filed_as_withdrawn() -> None:
-    assert reason_for_withdrawal(Basis.SOFT_OPT_IN) is SuppressionReason.WITHDRAWN
+    assert reason_for_withdrawal(Basis.SOFT_OPT_IN, Source.WEB_FORM) is SuppressionReason.WITHDRAWN
 
 
 def test_objecting_to_legitimate_interests_is_filed_as_objected() -> None:
-    assert reason_for_withdrawal(Basis.LEGITIMATE_INTERESTS) is SuppressionReason.OBJECTED
+    assert reason_for_withdrawal(Basis.LEGITIMATE_INTERESTS, Source.WEB_FORM) is SuppressionReason.OBJECTED

@@ -1,0 +1,117 @@
+"""The public pages families reach from a link: unsubscribe and preferences (DESIGN §4.8, §5).
+
+No account, no API key: the signed token is the capability. Every page sends strict security headers
+and no third-party asset. A token that is forged, tampered, truncated or signed by a key we do not
+hold gets one and the same page, so the answer reveals nothing about which it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.params import FromPath
+from litestar.response import Template
+
+from consent_service.api.dependencies import BaseUrl, Ctx
+from consent_service.api.security import PUBLIC
+from consent_service.domain.channels import Channel
+from consent_service.domain.errors import InvalidInput
+from consent_service.domain.tokens import InvalidToken
+from consent_service.services import links
+
+CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+SECURITY_HEADERS = [
+    ResponseHeader(name="Content-Security-Policy", value=CSP),
+    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+]
+
+CHANNEL_NAMES = {
+    Channel.EMAIL: "Email",
+    Channel.SMS: "Text message",
+    Channel.PHONE: "Phone call",
+    Channel.POST: "Post",
+}
+TOKEN = FromPath[str]
+
+
+def not_valid() -> Template:
+    return Template("invalid.html", status_code=404)
+
+
+class UnsubscribePages(Controller):
+    path = "/unsubscribe"
+    opt = PUBLIC
+    response_headers = SECURITY_HEADERS
+    include_in_schema = False
+
+    @get("/{token:str}")
+    async def confirm(self, ctx: Ctx, token: TOKEN) -> Template:
+        """Shows what will stop and one button. Changes nothing: mail scanners open links."""
+        try:
+            page = await links.describe_unsubscribe(ctx, token)
+        except InvalidToken:
+            return not_valid()
+        return Template(
+            "unsubscribe.html", context={"page": page, "channel": CHANNEL_NAMES[page.claim.channel]}
+        )
+
+    @post("/{token:str}", status_code=200)
+    async def unsubscribe(self, ctx: Ctx, base_url: BaseUrl, token: TOKEN) -> Template:
+        """RFC 8058 one-click, or the page's button: whatever the body, a valid link unsubscribes."""
+        try:
+            page = await links.unsubscribe(ctx, token)
+        except InvalidToken:
+            return not_valid()
+        preferences = ctx.links.sign(links.preferences_claim(page.claim))
+        return Template(
+            "unsubscribed.html",
+            context={
+                "page": page,
+                "channel": CHANNEL_NAMES[page.claim.channel],
+                "preferences_url": f"{base_url}/preferences/{preferences}",
+            },
+        )
+
+
+class PreferencePages(Controller):
+    path = "/preferences"
+    opt = PUBLIC
+    response_headers = SECURITY_HEADERS
+    include_in_schema = False
+
+    @get("/{token:str}")
+    async def show(self, ctx: Ctx, token: TOKEN) -> Template:
+        try:
+            page = await links.describe_preferences(ctx, token)
+        except InvalidToken:
+            return not_valid()
+        return Template("preferences.html", context={"page": page, "channels": CHANNEL_NAMES, "saved": False})
+
+    @post("/{token:str}", status_code=200)
+    async def save(self, ctx: Ctx, request: Request[Any, Any, Any], token: TOKEN) -> Template:
+        form = await request.form()
+        wanted: dict[tuple[str, Channel], bool] = {}
+        versions: dict[str, int] = {}
+        try:
+            for name, value in form.items():
+                kind, _, rest = str(name).partition(":")
+                if kind == "choice":
+                    code, _, channel = rest.partition(":")
+                    wanted[(code, Channel(channel))] = value == "yes"
+                elif kind == "notice":
+                    versions[rest] = int(str(value))
+            page = await links.save_preferences(ctx, token, wanted, versions)
+        except InvalidToken:
+            return not_valid()
+        except (ValueError, InvalidInput):
+            page = await links.describe_preferences(ctx, token)
+            return Template(
+                "preferences.html",
+                context={"page": page, "channels": CHANNEL_NAMES, "saved": False, "error": True},
+                status_code=422,
+            )
+        return Template("preferences.html", context={"page": page, "channels": CHANNEL_NAMES, "saved": True})

@@ -1,0 +1,64 @@
+"""What the public pages need from Litestar: templates, static files, CSRF and rate limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Request
+from litestar.config.csrf import CSRFConfig
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.router import Router
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from consent_service.api.security import PUBLIC
+from consent_service.domain.tokens import InvalidToken, LinkKind
+from consent_service.services.context import Context
+
+HERE = Path(__file__).resolve().parent
+#: Everything that is not a page for families: the API (keys, no cookies) and operations.
+NOT_PAGES = [r"^/v1/", r"^/health/", r"^/docs", r"^/schema", r"^/static/", r"^/metrics"]
+
+
+def templates() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+
+
+def static_files() -> Router:
+    return create_static_files_router(path="/static", directories=[HERE / "static"], opt=PUBLIC)
+
+
+def csrf(secret: bytes, secure: bool) -> CSRFConfig:
+    """Double-submit cookie for the preferences form only: the API uses keys, and the one-click
+    unsubscribe must work with no cookie at all (RFC 8058)."""
+    return CSRFConfig(
+        secret=secret.hex(),
+        cookie_path="/preferences",
+        cookie_secure=secure,
+        cookie_httponly=True,
+        cookie_samesite="strict",
+        exclude=[*NOT_PAGES, r"^/unsubscribe/"],
+    )
+
+
+def _throttle(request: Request[Any, Any, Any]) -> bool:
+    """A valid one-click unsubscribe is never turned away, however many arrive from one mail provider."""
+    if request.method == "POST" and request.url.path.startswith("/unsubscribe/"):
+        ctx: Context = request.app.state.context
+        try:
+            ctx.links.verify(request.url.path.removeprefix("/unsubscribe/"), LinkKind.UNSUBSCRIBE)
+        except InvalidToken:
+            return True
+        return False
+    return True
+
+
+def rate_limit(per_minute: int) -> RateLimitConfig:
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute),
+        exclude=NOT_PAGES,
+        check_throttle_handler=_throttle,
+        store="rate_limit",
+    )

@@ -1,0 +1,231 @@
+"""Links for families: minting unsubscribe and preferences links, and what happens when they are used.
+
+A family needs no account: the signed link is the capability. Opening a link changes nothing (mail
+scanners open links); only a POST unsubscribes or saves preferences, and only after commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from consent_service.domain.channels import CHANNEL_KIND, Channel
+from consent_service.domain.contacts import ContactPoint, contact_point, mask
+from consent_service.domain.errors import InvalidContact, InvalidInput
+from consent_service.domain.ledger import Decision, Source
+from consent_service.domain.notices import NoticeVersion
+from consent_service.domain.ports import UnitOfWork
+from consent_service.domain.purposes import Basis, Category, Purpose
+from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
+from consent_service.domain.tokens import LinkClaim, LinkKind
+from consent_service.services.choices import ChoiceInput, ChoicesInput, record_choices
+from consent_service.services.context import Context
+
+#: Who the ledger names as having recorded a choice made on a public page.
+FAMILY = "the family, through a signed link"
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    unsubscribe: str
+    preferences: str
+
+
+async def mint(ctx: Context, to: str | Mapping[str, Any], channel: Channel, purpose_code: str) -> Links:
+    """Tokens for one address: an unsubscribe from one marketing purpose, and its preferences page."""
+    purpose = await ctx.catalogue.purpose(purpose_code, channel)
+    if purpose.category is not Category.MARKETING:
+        raise InvalidInput.one("purpose", "only marketing can be unsubscribed from")
+    try:
+        point = contact_point(CHANNEL_KIND[channel], to, ctx.default_region)
+    except InvalidContact as exc:
+        raise InvalidInput.one("to", str(exc)) from exc
+    fingerprint = ctx.fingerprint(point)
+    return Links(
+        ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose.code)),
+        ctx.links.sign(preferences_claim(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel))),
+    )
+
+
+def preferences_claim(claim: LinkClaim) -> LinkClaim:
+    """The preferences page for the address an unsubscribe link names."""
+    return LinkClaim(LinkKind.PREFERENCES, claim.fingerprint, claim.channel)
+
+
+@dataclass(frozen=True, slots=True)
+class Addressee:
+    """What a public page may show: the address masked, never in full."""
+
+    masked: str | None
+    person_ids: tuple[str, ...]
+
+
+async def _addressee(uow: UnitOfWork, claim: LinkClaim) -> Addressee:
+    people = await uow.people.by_fingerprint(claim.fingerprint)
+    living = [p for p in people if p.erased_at is None]
+    value = next((c for p in living for c in p.contacts if c.fingerprint == claim.fingerprint), None)
+    masked = mask(ContactPoint(value.kind, value.value)) if value else None
+    return Addressee(masked, tuple(p.id for p in living))
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribePage:
+    claim: LinkClaim
+    purpose: Purpose
+    addressee: Addressee
+    already: bool
+
+
+async def describe_unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
+    """What the confirmation page shows. Reads only."""
+    claim = ctx.links.verify(token, LinkKind.UNSUBSCRIBE)
+    purpose = await ctx.catalogue.purpose(claim.purpose or "", claim.channel)
+    async with ctx.store.reading() as uow:
+        addressee = await _addressee(uow, claim)
+        already = await _unsubscribed(uow, claim, addressee)
+    return UnsubscribePage(claim, purpose, addressee, already)
+
+
+async def _covering(uow: UnitOfWork, claim: LinkClaim, purpose: str) -> Suppression | None:
+    entries = (await uow.suppressions.for_fingerprints([claim.fingerprint], claim.channel, False)).get(
+        claim.fingerprint, []
+    )
+    return next((e for e in entries if e.covers(claim.channel, purpose, Category.MARKETING)), None)
+
+
+async def _unsubscribed(uow: UnitOfWork, claim: LinkClaim, addressee: Addressee) -> bool:
+    purpose = claim.purpose or ""
+    if await _covering(uow, claim, purpose) is None:
+        return False
+    current = await uow.ledger.current(list(addressee.person_ids), purpose, claim.channel)
+    return all(
+        any(c.decision is Decision.WITHDRAWN for c in current.get(pid, [])) for pid in addressee.person_ids
+    )
+
+
+async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
+    """Withdraw the purpose on the channel for everyone at this address and suppress the address.
+
+    Idempotent by state: if the address is already suppressed and everyone at it withdrawn, nothing
+    new is recorded however often the link is posted. The ledger's head is locked first, so two posts
+    at the same moment queue and the second finds the first's work.
+    """
+    claim = ctx.links.verify(token, LinkKind.UNSUBSCRIBE)
+    purpose = await ctx.catalogue.purpose(claim.purpose or "", claim.channel)
+    async with ctx.store.writing() as uow:
+        await uow.ledger.head_for_update()
+        addressee = await _addressee(uow, claim)
+        if await _unsubscribed(uow, claim, addressee):
+            return UnsubscribePage(claim, purpose, addressee, already=True)
+        withdrawal = ChoicesInput(
+            [ChoiceInput(purpose.code, claim.channel, Decision.WITHDRAWN)], Source.UNSUBSCRIBE_LINK, FAMILY
+        )
+        current = await uow.ledger.current(list(addressee.person_ids), purpose.code, claim.channel)
+        for person_id in addressee.person_ids:
+            if not any(c.decision is Decision.WITHDRAWN for c in current.get(person_id, [])):
+                await record_choices(uow, ctx, person_id, withdrawal)
+        if await _covering(uow, claim, purpose.code) is None:
+            now = ctx.clock.now()
+            await uow.suppressions.add(
+                Suppression(
+                    id=str(uuid.uuid4()),
+                    fingerprint=claim.fingerprint,
+                    channel=claim.channel,
+                    scope=Scope.MARKETING,
+                    reason=SuppressionReason.UNSUBSCRIBED,
+                    purpose=purpose.code,
+                    source=Source.UNSUBSCRIBE_LINK.value,
+                    actor=FAMILY,
+                    effective_at=now,
+                    recorded_at=now,
+                )
+            )
+    return UnsubscribePage(claim, purpose, addressee, already=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceRow:
+    """One purpose on one channel as the family sees it, with the wording they would agree to."""
+
+    purpose: Purpose
+    channel: Channel
+    decision: Decision | None
+    notice: NoticeVersion | None
+
+    @property
+    def allowed(self) -> bool:
+        """What the row shows: post on legitimate interests is "yes" until the family says no."""
+        if self.purpose.bases[self.channel] is Basis.LEGITIMATE_INTERESTS:
+            return self.decision is not Decision.WITHDRAWN
+        return self.decision is Decision.GRANTED
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencesPage:
+    claim: LinkClaim
+    addressee: Addressee
+    rows: tuple[PreferenceRow, ...]
+
+
+def _shared(decisions: list[Decision | None]) -> Decision | None:
+    """A shared address shows the most cautious state: anyone's "no", then anyone's silence, then "yes"."""
+    if Decision.WITHDRAWN in decisions:
+        return Decision.WITHDRAWN
+    if None in decisions or not decisions:
+        return None
+    return Decision.GRANTED
+
+
+def _latest_notices(ctx: Context) -> dict[str, NoticeVersion]:
+    latest: dict[str, NoticeVersion] = {}
+    for notice in ctx.catalogue.notices_by_id.values():
+        if notice.purpose not in latest or notice.version > latest[notice.purpose].version:
+            latest[notice.purpose] = notice
+    return latest
+
+
+async def describe_preferences(ctx: Context, token: str) -> PreferencesPage:
+    """Every marketing purpose on every channel, as it stands for everyone at this address."""
+    claim = ctx.links.verify(token, LinkKind.PREFERENCES)
+    await ctx.catalogue.reload()
+    async with ctx.store.reading() as uow:
+        addressee = await _addressee(uow, claim)
+        current = await uow.ledger.current(list(addressee.person_ids))
+    state = {(pid, c.purpose, c.channel): c.decision for pid, states in current.items() for c in states}
+    latest = _latest_notices(ctx)
+    rows = []
+    for purpose in ctx.catalogue.catalogue:
+        if purpose.category is not Category.MARKETING:
+            continue
+        for channel in (c for c in purpose.channels if c is not None):
+            decisions = [state.get((pid, purpose.code, channel)) for pid in addressee.person_ids]
+            rows.append(PreferenceRow(purpose, channel, _shared(decisions), latest.get(purpose.code)))
+    return PreferencesPage(claim, addressee, tuple(rows))
+
+
+async def save_preferences(
+    ctx: Context, token: str, wanted: Mapping[tuple[str, Channel], bool], shown_versions: Mapping[str, int]
+) -> PreferencesPage:
+    """Record each change the family made (only changes), with the notice version they were shown."""
+    page = await describe_preferences(ctx, token)
+    rows = {(r.purpose.code, r.channel): r for r in page.rows}
+    choices: list[ChoiceInput] = []
+    for (code, channel), allow in wanted.items():
+        row = rows.get((code, channel))
+        if row is None:
+            raise InvalidInput.one(f"{code}.{channel.value}", "not a choice this page offers")
+        if allow == row.allowed:
+            continue
+        version = shown_versions.get(code)
+        if allow and version is None:
+            raise InvalidInput.one(f"notice.{code}", "the wording shown with the choice is missing")
+        notice = (code, version) if allow and version is not None else None
+        choices.append(ChoiceInput(code, channel, Decision.GRANTED if allow else Decision.WITHDRAWN, notice))
+    if choices and page.addressee.person_ids:
+        request = ChoicesInput(choices, Source.PREFERENCE_CENTRE, FAMILY)
+        async with ctx.store.writing() as uow:
+            for person_id in page.addressee.person_ids:
+                await record_choices(uow, ctx, person_id, request)
+    return await describe_preferences(ctx, token)
