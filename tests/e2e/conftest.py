@@ -1,0 +1,72 @@
+"""The real service as a process, for the end-to-end tests: `consent-service serve` on a fresh data dir."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    key: str
+    data_dir: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("served")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "CONSENT_DATA_DIR": str(data_dir),
+        "CONSENT_PUBLIC_BASE_URL": base,
+        "CONSENT_PUBLIC_RATE_LIMIT": "1000",
+    }
+    env.pop("CONSENT_DATABASE_URL", None)
+    log = data_dir / "server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(  # noqa: S603
+            [str(BIN / "consent-service"), "serve", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"the server did not become ready:\n{log.read_text()}")
+        lines = log.read_text().splitlines()
+        assert lines[0].startswith("First start"), lines
+        yield Server(base=base, key=lines[1].strip(), data_dir=data_dir)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
