@@ -36,6 +36,15 @@ class Settings:
     #: Requests per minute per client address on the public pages (a valid opt-out is never refused).
     public_rate_limit: int = 60
     docs: bool = True
+    #: Erase people with no recorded activity for this many years (``None``: keep until asked).
+    retention_inactive_years: int | None = None
+    #: The organisation named as controller on consent receipts.
+    org_name: str = "The organisation"
+    org_contact: str = ""
+    org_email: str = ""
+    org_address: str = ""
+    org_phone: str = ""
+    org_policy_url: str = ""
 
     @property
     def embedded(self) -> bool:
@@ -68,6 +77,15 @@ class Settings:
             public_base_url=env.get("CONSENT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             public_rate_limit=int(env.get("CONSENT_PUBLIC_RATE_LIMIT", "60")),
             docs=env.get("CONSENT_DOCS", "1") not in ("0", "false", "no"),
+            retention_inactive_years=int(env["CONSENT_RETENTION_INACTIVE_YEARS"])
+            if env.get("CONSENT_RETENTION_INACTIVE_YEARS")
+            else None,
+            org_name=env.get("CONSENT_ORG_NAME", "The organisation"),
+            org_contact=env.get("CONSENT_ORG_CONTACT", ""),
+            org_email=env.get("CONSENT_ORG_EMAIL", ""),
+            org_address=env.get("CONSENT_ORG_ADDRESS", ""),
+            org_phone=env.get("CONSENT_ORG_PHONE", ""),
+            org_policy_url=env.get("CONSENT_ORG_POLICY_URL", ""),
         )
 
 

@@ -19,6 +19,7 @@ from litestar.stores.redis import RedisStore
 
 from consent_service import __version__
 from consent_service.adapters.clock import SystemClock
+from consent_service.adapters.passwords import Argon2Passwords
 from consent_service.api import pages_config, problems
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.checks import CheckController
@@ -48,6 +49,7 @@ def build_context(settings: Settings) -> Context:
         fingerprint=Fingerprinter(settings.fingerprint_key),
         catalogue=CatalogueView(store),
         links=LinkSigner(settings.link_signing_key, settings.retired_link_keys),
+        passwords=Argon2Passwords(),
         default_region=settings.default_region,
         check_timeout=settings.check_timeout,
     )

@@ -173,6 +173,33 @@ class SuppressionRow(Base):
     lifted_by: Mapped[str | None] = mapped_column(String(200))
 
 
+class RestrictionRow(Base):
+    """Safeguarding: no contact with a person, or at one of their contact points, on a channel or all."""
+
+    __tablename__ = "restrictions"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    #: a channel, or "all"
+    channel: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    lifted_at: Mapped[datetime | None]
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    lifted_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class StaffAccountRow(Base):
+    __tablename__ = "staff_accounts"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
 class IdempotencyRow(Base):
     __tablename__ = "idempotency_keys"
     owner: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,6 +23,8 @@ from consent_service.db.models import (
     NoticeRow,
     PersonRow,
     PurposeRow,
+    RestrictionRow,
+    StaffAccountRow,
     SuppressionRow,
 )
 from consent_service.domain.channels import Channel, ContactKind
@@ -38,6 +40,8 @@ from consent_service.domain.ledger import (
 from consent_service.domain.notices import NoticeVersion, text_digest
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.purposes import Basis, Category, Purpose
+from consent_service.domain.restrictions import Restriction
+from consent_service.domain.staff import StaffAccount
 from consent_service.domain.suppressions import Scope as SuppressionScope
 from consent_service.domain.suppressions import Suppression, SuppressionReason
 
@@ -49,6 +53,7 @@ contacts_t = ContactPointRow.__table__
 events_t = ConsentEventRow.__table__
 current_t = CurrentConsentRow.__table__
 suppressions_t = SuppressionRow.__table__
+restrictions_t = RestrictionRow.__table__
 
 
 def _channel_in(channel: Channel | None) -> str:
@@ -214,6 +219,54 @@ class SqlPeople:
                 found[fingerprint].append((person_id, erased_at is not None))
         return found
 
+    async def update(self, person: Person) -> None:
+        await self._c.execute(
+            update(PersonRow)
+            .where(PersonRow.id == person.id)
+            .values(reference=person.reference, household=person.household, display_name=person.display_name)
+        )
+
+    async def by_name(self, text: str, limit: int) -> list[Person]:
+        rows = await self._c.execute(
+            select(people_t)
+            .where(
+                func.lower(people_t.c.display_name).contains(text.lower(), autoescape=True),
+                people_t.c.erased_at.is_(None),
+            )
+            .order_by(people_t.c.display_name)
+            .limit(limit)
+        )
+        found = [await self._person(row) for row in rows.all()]
+        return [person for person in found if person is not None]
+
+    async def household(self, household: str) -> list[Person]:
+        rows = await self._c.execute(
+            select(people_t).where(people_t.c.household == household).order_by(people_t.c.created_at)
+        )
+        found = [await self._person(row) for row in rows.all()]
+        return [person for person in found if person is not None]
+
+    async def erase(self, person_id: str, at: datetime) -> None:
+        await self._c.execute(delete(ContactPointRow).where(ContactPointRow.person_id == person_id))
+        await self._c.execute(
+            update(PersonRow)
+            .where(PersonRow.id == person_id)
+            .values(reference=None, household=None, display_name=None, erased_at=at)
+        )
+
+    async def inactive_since(self, cutoff: datetime) -> list[str]:
+        recent = select(events_t.c.person_id).where(events_t.c.recorded_at >= cutoff)
+        rows = await self._c.execute(
+            select(people_t.c.id)
+            .where(
+                people_t.c.erased_at.is_(None),
+                people_t.c.created_at < cutoff,
+                people_t.c.id.not_in(recent),
+            )
+            .order_by(people_t.c.created_at)
+        )
+        return [row.id for row in rows]
+
 
 def _event(row: Row[Any]) -> ConsentEvent:
     return ConsentEvent(
@@ -307,6 +360,26 @@ class SqlLedger:
             for row in await self._c.execute(query):
                 found[row.person_id].append(_current(row))
         return found
+
+    async def erase_evidence(self, person_id: str) -> None:
+        await self._c.execute(
+            update(ConsentEventRow).where(ConsentEventRow.person_id == person_id).values(evidence={})
+        )
+
+    async def chain(self, after_seq: int, limit: int) -> list[tuple[ConsentEvent, bool]]:
+        rows = await self._c.execute(
+            select(events_t, people_t.c.erased_at)
+            .join(people_t, people_t.c.id == events_t.c.person_id)
+            .where(events_t.c.seq > after_seq)
+            .order_by(events_t.c.seq)
+            .limit(limit)
+        )
+        return [(_event(row), row.erased_at is not None) for row in rows]
+
+    async def head(self) -> tuple[int, str]:
+        head = LedgerHeadRow.__table__
+        row = (await self._c.execute(select(head).where(head.c.id == 1))).first()
+        return (row.seq, row.hash) if row else (0, GENESIS_HASH)
 
     async def save_current(self, person_id: str, consent: CurrentConsent) -> None:
         values = {
@@ -413,6 +486,95 @@ class SqlSuppressions:
         return [_suppression(row) for row in await self._c.execute(query)]
 
 
+def _restriction(row: Row[Any]) -> Restriction:
+    return Restriction(
+        id=row.id,
+        person_id=row.person_id,
+        fingerprint=row.fingerprint,
+        channel=None if row.channel == "all" else Channel(row.channel),
+        reason=row.reason,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        lifted_at=row.lifted_at,
+        lift_reason=row.lift_reason,
+        lifted_by=row.lifted_by,
+    )
+
+
+class SqlRestrictions:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, restriction: Restriction) -> None:
+        await self._c.execute(
+            insert(RestrictionRow).values(
+                id=restriction.id,
+                person_id=restriction.person_id,
+                fingerprint=restriction.fingerprint,
+                channel=restriction.channel.value if restriction.channel else "all",
+                reason=restriction.reason,
+                created_by=restriction.created_by,
+                created_at=restriction.created_at,
+            )
+        )
+
+    async def get(self, restriction_id: str) -> Restriction | None:
+        row = (
+            await self._c.execute(select(restrictions_t).where(restrictions_t.c.id == restriction_id))
+        ).first()
+        return _restriction(row) if row else None
+
+    async def lift(self, restriction_id: str, at: datetime, reason: str, by: str) -> None:
+        await self._c.execute(
+            update(RestrictionRow)
+            .where(RestrictionRow.id == restriction_id, RestrictionRow.lifted_at.is_(None))
+            .values(lifted_at=at, lift_reason=reason, lifted_by=by)
+        )
+
+    async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]:
+        found: list[Restriction] = []
+        for batch in _batches(person_ids):
+            rows = await self._c.execute(
+                select(restrictions_t)
+                .where(restrictions_t.c.person_id.in_(batch))
+                .order_by(restrictions_t.c.created_at)
+            )
+            found.extend(_restriction(row) for row in rows)
+        return found
+
+    async def erase_reasons(self, person_id: str) -> None:
+        await self._c.execute(
+            update(RestrictionRow)
+            .where(RestrictionRow.person_id == person_id)
+            .values(reason="(erased)", lift_reason=None, fingerprint=None)
+        )
+
+
+class SqlStaffAccounts:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, account: StaffAccount) -> None:
+        await self._c.execute(
+            insert(StaffAccountRow).values(
+                id=account.id,
+                username=account.username,
+                display_name=account.display_name,
+                password_hash=account.password_hash,
+                created_at=account.created_at,
+            )
+        )
+
+    async def by_username(self, username: str) -> StaffAccount | None:
+        table = StaffAccountRow.__table__
+        row = (await self._c.execute(select(table).where(table.c.username == username))).first()
+        if row is None:
+            return None
+        return StaffAccount(
+            row.id, row.username, row.display_name, row.password_hash, row.created_at, row.disabled_at
+        )
+
+
 class SqlApiKeys:
     def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
@@ -468,6 +630,11 @@ class SqlIdempotency:
             .values(status=status, body=body)
         )
 
+    async def forget_mentioning(self, text: str) -> None:
+        await self._c.execute(
+            delete(IdempotencyRow).where(IdempotencyRow.body.contains(text, autoescape=True))
+        )
+
 
 class SqlUnitOfWork:
     """Every repository over the one connection of a transaction."""
@@ -477,5 +644,7 @@ class SqlUnitOfWork:
         self.people = SqlPeople(connection)
         self.ledger = SqlLedger(connection, dialect)
         self.suppressions = SqlSuppressions(connection)
+        self.restrictions = SqlRestrictions(connection)
+        self.staff = SqlStaffAccounts(connection)
         self.keys = SqlApiKeys(connection)
         self.idempotency = SqlIdempotency(connection, dialect)

@@ -162,15 +162,24 @@ def event_digest(event: ConsentEvent, prev_hash: str) -> str:
     return hashlib.sha256(prev_hash.encode() + _canonical(body)).hexdigest()
 
 
-def first_broken_link(events: Iterable[ConsentEvent]) -> ConsentEvent | None:
+def link_holds(event: ConsentEvent, prev_hash: str, evidence_erased: bool = False) -> bool:
+    """Whether ``event`` follows ``prev_hash`` and its stored hashes match its fields.
+
+    Erasure blanks a person's evidence but keeps its hash, so blank evidence of an erased person is
+    accepted as it stands; any other field changed anywhere breaks the link.
+    """
+    evidence_ok = (evidence_erased and not event.evidence.as_dict()) or (
+        event.evidence_hash == evidence_digest(event.evidence)
+    )
+    return event.prev_hash == prev_hash and evidence_ok and event.hash == event_digest(event, prev_hash)
+
+
+def first_broken_link(
+    events: Iterable[ConsentEvent], erased_people: frozenset[str] = frozenset(), prev_hash: str = GENESIS_HASH
+) -> ConsentEvent | None:
     """Walk the chain in ``seq`` order; the first event whose stored hashes do not verify, if any."""
-    prev = GENESIS_HASH
     for event in events:
-        if (
-            event.prev_hash != prev
-            or event.evidence_hash != evidence_digest(event.evidence)
-            or event.hash != event_digest(event, prev)
-        ):
+        if not link_holds(event, prev_hash, event.person_id in erased_people):
             return event
-        prev = event.hash
+        prev_hash = event.hash
     return None

@@ -19,6 +19,7 @@ from consent_service.domain.errors import InvalidContact, InvalidInput, NotFound
 from consent_service.domain.ledger import CurrentConsent, fold
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Category, Purpose
+from consent_service.domain.restrictions import restricted
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.context import Context
 
@@ -82,13 +83,25 @@ async def _check_in_store(
             kind = CHANNEL_KIND[channel] if channel else None
             fingerprints = [c.fingerprint for c in person.contacts if c.kind is kind]
         suppressions = await _suppressions(uow, fingerprints, channel, point_in_time)
-        consents = await _consents(uow, [pid for pid, _ in people], purpose, channel, request.at)
+        person_ids = [pid for pid, _ in people]
+        consents = await _consents(uow, person_ids, purpose, channel, request.at)
+        restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
     entries = [entry for group in suppressions.values() for entry in group]
     if not people:
         return may_contact(purpose, channel, Facts(suppressions=entries), at)
     return all_of(
         [
-            may_contact(purpose, channel, Facts(consents.get(pid), entries, erased=erased), at)
+            may_contact(
+                purpose,
+                channel,
+                Facts(
+                    consents.get(pid),
+                    entries,
+                    restricted(restrictions, pid, channel, fingerprints, at),
+                    erased,
+                ),
+                at,
+            )
             for pid, erased in people
         ]
     )
@@ -160,6 +173,7 @@ async def check_many(
                 suppressions = await _suppressions(uow, known, channel, point_in_time=False)
                 person_ids = list(dict.fromkeys(pid for group in linked.values() for pid, _ in group))
                 consents = await _consents(uow, person_ids, purpose, channel, None)
+                restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
     except (TimeoutError, StoreUnavailable):
         degraded = _degraded(purpose, channel)
         return [BulkAnswer(degraded.allowed, degraded.reason, True)] * len(addresses)
@@ -173,7 +187,14 @@ async def check_many(
         else:
             answers[fp] = all_of(
                 [
-                    may_contact(purpose, channel, Facts(consents.get(pid), entries, erased=e), now)
+                    may_contact(
+                        purpose,
+                        channel,
+                        Facts(
+                            consents.get(pid), entries, restricted(restrictions, pid, channel, [fp], now), e
+                        ),
+                        now,
+                    )
                     for pid, e in people
                 ]
             )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Clock, Store
+from consent_service.domain.staff import Passwords
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services.catalogue import CatalogueView
 
@@ -17,5 +18,6 @@ class Context:
     fingerprint: Fingerprinter
     catalogue: CatalogueView
     links: LinkSigner
+    passwords: Passwords
     default_region: str = "GB"
     check_timeout: float = 0.2

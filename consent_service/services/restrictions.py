@@ -1,0 +1,62 @@
+"""Safeguarding restrictions: staff add them for a person or one contact point, and lift them on record."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from consent_service.domain.channels import CHANNEL_KIND, Channel
+from consent_service.domain.contacts import contact_point, guess_kind
+from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
+from consent_service.domain.ports import UnitOfWork
+from consent_service.domain.restrictions import Restriction
+from consent_service.services.context import Context
+
+
+async def restrict(
+    uow: UnitOfWork,
+    ctx: Context,
+    person_id: str,
+    channel: Channel | None,
+    to: str | Mapping[str, Any] | None,
+    reason: str,
+    actor: str,
+) -> Restriction:
+    person = await uow.people.get(person_id)
+    if person is None or person.erased_at is not None:
+        raise NotFound(f"no person {person_id}")
+    fingerprint = None
+    if to is not None:
+        kind = CHANNEL_KIND[channel] if channel else guess_kind(to)
+        try:
+            fingerprint = ctx.fingerprint(contact_point(kind, to, ctx.default_region))
+        except InvalidContact as exc:
+            raise InvalidInput.one("to", str(exc)) from exc
+        if fingerprint not in {c.fingerprint for c in person.contacts}:
+            raise InvalidInput.one("to", "not one of this person's contact points")
+    restriction = Restriction(
+        str(uuid.uuid4()), person_id, fingerprint, channel, reason, actor, ctx.clock.now()
+    )
+    await uow.restrictions.add(restriction)
+    return restriction
+
+
+async def lift(ctx: Context, person_id: str, restriction_id: str, reason: str, actor: str) -> Restriction:
+    async with ctx.store.writing() as uow:
+        restriction = await uow.restrictions.get(restriction_id)
+        if restriction is None or restriction.person_id != person_id:
+            raise NotFound(f"no restriction {restriction_id} for person {person_id}")
+        if restriction.lifted_at is not None:
+            raise Conflict(f"restriction {restriction_id} was lifted already")
+        now = ctx.clock.now()
+        await uow.restrictions.lift(restriction_id, now, reason, actor)
+    return replace(restriction, lifted_at=now, lift_reason=reason, lifted_by=actor)
+
+
+async def of_person(ctx: Context, person_id: str) -> list[Restriction]:
+    async with ctx.store.reading() as uow:
+        if await uow.people.get(person_id) is None:
+            raise NotFound(f"no person {person_id}")
+        return await uow.restrictions.for_people([person_id])

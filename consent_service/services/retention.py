@@ -1,0 +1,29 @@
+"""Retention: people with no recorded activity for the configured years are erased, keeping their
+suppression tombstones so they are never marketed to again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from consent_service.services.context import Context
+from consent_service.services.rights import erase_in
+
+ACTOR = "retention rule"
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRun:
+    inactive_years: int
+    selected: tuple[str, ...]
+    erased: bool
+
+
+async def run(ctx: Context, inactive_years: int, dry_run: bool) -> RetentionRun:
+    cutoff = ctx.clock.now() - timedelta(days=365 * inactive_years)
+    async with ctx.store.writing() as uow:
+        selected = tuple(await uow.people.inactive_since(cutoff))
+        if not dry_run:
+            for person_id in selected:
+                await erase_in(uow, ctx, person_id, ACTOR)
+    return RetentionRun(inactive_years, selected, not dry_run)

@@ -1,0 +1,123 @@
+"""People's rights: access (export), proof (consent receipts) and erasure (DESIGN §4.6)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from consent_service.domain.errors import NotFound
+from consent_service.domain.ledger import ConsentEvent, CurrentConsent
+from consent_service.domain.people import Person
+from consent_service.domain.ports import UnitOfWork
+from consent_service.domain.receipts import Controller, consent_receipt
+from consent_service.domain.restrictions import Restriction
+from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
+from consent_service.services.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """Everything held on one person, and nothing on anyone else."""
+
+    person: Person
+    household_members: tuple[str, ...]
+    current: tuple[CurrentConsent, ...]
+    events: tuple[ConsentEvent, ...]
+    restrictions: tuple[Restriction, ...]
+    suppressions: tuple[Suppression, ...]
+    generated_at: datetime
+
+
+async def _living(uow: UnitOfWork, person_id: str) -> Person:
+    person = await uow.people.get(person_id)
+    if person is None or person.erased_at is not None:
+        raise NotFound(f"no person {person_id}")
+    return person
+
+
+async def export(ctx: Context, person_id: str) -> Export:
+    async with ctx.store.reading() as uow:
+        person = await _living(uow, person_id)
+        members = await uow.people.household(person.household) if person.household else []
+        current = (await uow.ledger.current([person_id])).get(person_id, [])
+        events = await uow.ledger.events([person_id])
+        restrictions = await uow.restrictions.for_people([person_id])
+        fingerprints = [c.fingerprint for c in person.contacts]
+        found = await uow.suppressions.for_fingerprints(fingerprints, None, include_lifted=True)
+        by_channel = [
+            await uow.suppressions.for_fingerprints(fingerprints, channel, include_lifted=True)
+            for channel in {ch for c in person.contacts for ch in _channels(c.kind.value)}
+        ]
+    entries = {e.id: e for group in [found, *by_channel] for es in group.values() for e in es}
+    return Export(
+        person,
+        tuple(m.id for m in members if m.id != person.id),
+        tuple(current),
+        tuple(events),
+        tuple(restrictions),
+        tuple(sorted(entries.values(), key=lambda e: e.recorded_at)),
+        ctx.clock.now(),
+    )
+
+
+def _channels(kind: str) -> list[Any]:
+    from consent_service.domain.channels import ContactKind, channels_served_by
+
+    return list(channels_served_by(ContactKind(kind)))
+
+
+async def receipt(ctx: Context, controller: Controller, person_id: str, event_id: str) -> dict[str, Any]:
+    async with ctx.store.reading() as uow:
+        await _living(uow, person_id)
+        event = next((e for e in await uow.ledger.events([person_id]) if e.id == event_id), None)
+    if event is None:
+        raise NotFound(f"no event {event_id} for person {person_id}")
+    await ctx.catalogue.has(event.purpose)
+    purpose = ctx.catalogue.catalogue.get(event.purpose)
+    if purpose is None:
+        raise NotFound(f"purpose {event.purpose} is not in the catalogue")
+    return consent_receipt(event, purpose, ctx.catalogue.notice_by_id(event.notice_id), controller)
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    person_id: str
+    tombstones: int
+    events_kept: int
+    erased_at: datetime
+
+
+async def erase(ctx: Context, person_id: str, actor: str) -> Erasure:
+    async with ctx.store.writing() as uow:
+        return await erase_in(uow, ctx, person_id, actor)
+
+
+async def erase_in(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) -> Erasure:
+    """Remove what identifies the person; keep fingerprint-only tombstones so they are never marketed
+    to again, and the de-personalised ledger so counts and the hash chain still verify."""
+    person = await _living(uow, person_id)
+    now = ctx.clock.now()
+    fingerprints = list(dict.fromkeys(c.fingerprint for c in person.contacts))
+    for fingerprint in fingerprints:
+        await uow.suppressions.add(
+            Suppression(
+                id=str(uuid.uuid4()),
+                fingerprint=fingerprint,
+                channel=None,
+                scope=Scope.MARKETING,
+                reason=SuppressionReason.ERASED,
+                purpose=None,
+                source="erasure",
+                actor=actor,
+                effective_at=now,
+                recorded_at=now,
+            )
+        )
+    events = await uow.ledger.events([person_id])
+    await uow.ledger.erase_evidence(person_id)
+    await uow.restrictions.erase_reasons(person_id)
+    await uow.idempotency.forget_mentioning(person_id)
+    await uow.people.erase(person_id, now)
+    return Erasure(person_id, len(fingerprints), len(events), now)
