@@ -14,7 +14,7 @@ from alembic import command
 from consent_service.api.app import build_context, create_app
 from consent_service.config import Settings, SettingsError
 from consent_service.domain.keys import Scope
-from consent_service.services import keys
+from consent_service.services import audit, keys, retention
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 
@@ -75,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", required=True)
     create.add_argument("--scope", action="append", required=True, choices=[s.value for s in Scope])
     sub.add_parser("openapi", help="print the OpenAPI schema as JSON")
+    audit = sub.add_parser("audit", help="check the ledger")
+    audit.add_subparsers(dest="audit_command", required=True).add_parser(
+        "verify", help="walk the hash chain; name the first event that does not verify"
+    )
+    retention = sub.add_parser("retention", help="apply the retention rule")
+    retention_run = retention.add_subparsers(dest="retention_command", required=True).add_parser(
+        "run", help="erase people inactive for the configured years (tombstones kept)"
+    )
+    retention_run.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    retention_run.add_argument("--years", type=int, help="overrides CONSENT_RETENTION_INACTIVE_YEARS")
     args = parser.parse_args(argv)
 
     try:
@@ -95,6 +105,44 @@ def main(argv: list[str] | None = None) -> int:
         print(secret)
     elif args.command == "openapi":
         print(json.dumps(create_app(settings).openapi_schema.to_schema(), indent=2, sort_keys=True))
+    elif args.command == "audit":
+        return asyncio.run(_audit(settings))
+    elif args.command == "retention":
+        return asyncio.run(
+            _retention(settings, args.years or settings.retention_inactive_years, args.dry_run)
+        )
+    return 0
+
+
+async def _audit(settings: Settings) -> int:
+    ctx = build_context(settings)
+    try:
+        report = await audit.verify(ctx)
+    finally:
+        await ctx.store.dispose()
+    if report.broken is not None:
+        print(f"BROKEN at event {report.broken.id} (seq {report.broken.seq}), {report.events} events read")
+        return 1
+    if report.truncated:
+        print(f"BROKEN: the chain ends at {report.events} events but the head names a later one")
+        return 1
+    print(f"ok: {report.events} events, the hash chain verifies")
+    return 0
+
+
+async def _retention(settings: Settings, years: int | None, dry_run: bool) -> int:
+    if not years:
+        print("no retention rule: set CONSENT_RETENTION_INACTIVE_YEARS or pass --years", file=sys.stderr)
+        return 2
+    ctx = build_context(settings)
+    try:
+        done = await retention.run(ctx, years, dry_run)
+    finally:
+        await ctx.store.dispose()
+    verb = "would erase" if dry_run else "erased"
+    print(f"{verb} {len(done.selected)} people with no activity for {years} years")
+    for person_id in done.selected:
+        print(f"  {person_id}")
     return 0
 
 

@@ -27,11 +27,13 @@ from consent_service.api.controllers.health import HealthController
 from consent_service.api.controllers.links import LinkController
 from consent_service.api.controllers.pages import PreferencePages, UnsubscribePages
 from consent_service.api.controllers.people import PeopleController, RegistrationController
+from consent_service.api.controllers.rights import RightsController
 from consent_service.api.controllers.suppressions import SuppressionController
 from consent_service.api.security import authentication, scope_guard
 from consent_service.config import Settings
 from consent_service.db import connect
 from consent_service.domain.fingerprints import Fingerprinter
+from consent_service.domain.receipts import Controller
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
@@ -80,6 +82,14 @@ def openapi_config(docs: bool = True) -> OpenAPIConfig:
 
 def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     ctx = context or build_context(settings)
+    organisation = Controller(
+        name=settings.org_name,
+        contact=settings.org_contact,
+        email=settings.org_email,
+        address=settings.org_address,
+        phone=settings.org_phone,
+        policy_url=settings.org_policy_url,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -99,6 +109,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             SuppressionController,
             CatalogueController,
             LinkController,
+            RightsController,
             UnsubscribePages,
             PreferencePages,
             pages_config.static_files(),
@@ -106,6 +117,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         dependencies={
             "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
             "base_url": Provide(lambda: settings.public_base_url, use_cache=True, sync_to_thread=False),
+            "organisation": Provide(lambda: organisation, use_cache=True, sync_to_thread=False),
         },
         state=State({"key_ring": KeyRing(ctx.store), "context": ctx}),
         middleware=[pages_config.rate_limit(settings.public_rate_limit).middleware, authentication()],

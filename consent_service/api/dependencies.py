@@ -6,9 +6,13 @@ from typing import TypeAlias
 
 from litestar.di import NamedDependency
 
+from consent_service.domain.receipts import Controller
 from consent_service.services.context import Context
 
 Ctx: TypeAlias = NamedDependency[Context]
 
 #: The public address of this service, which links for families point at.
 BaseUrl: TypeAlias = NamedDependency[str]
+
+#: The organisation named as controller on consent receipts.
+Organisation: TypeAlias = NamedDependency[Controller]

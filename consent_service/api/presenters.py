@@ -114,6 +114,52 @@ def suppression(e: Suppression) -> s.SuppressionOut:
     )
 
 
+def export_text(held: s.ExportOut) -> str:
+    """The subject access export as plain text a person can read."""
+    person = held.person
+    lines = [
+        "Everything we hold about you",
+        f"Produced {held.generated_at:%d %B %Y at %H:%M} UTC",
+        "",
+        f"Your record: {person.id}",
+        f"  Name: {person.display_name or '(none held)'}",
+        f"  Our reference: {person.reference or '(none)'}",
+        f"  Household: {person.household or '(none)'}"
+        + (f", with {len(held.household_members)} other people" if held.household_members else ""),
+        f"  First recorded: {person.created_at:%d %B %Y}",
+        "",
+        "How we may contact you:",
+    ]
+    lines += [f"  - {c.kind.value}: {c.value}" for c in person.contacts] or ["  (no contact details held)"]
+    lines += ["", "Your choices now:"]
+    for choice in held.current_choices:
+        channel = choice.channel.value if choice.channel else "-"
+        since = f" since {choice.effective_at:%d %B %Y}" if choice.effective_at else ""
+        lines.append(f"  - {choice.purpose} by {channel}: {choice.status}{since} ({choice.basis.value})")
+    lines += ["", "Every choice recorded, oldest first:"]
+    for e in held.events:
+        channel = e.channel.value if e.channel else "-"
+        by = f", taken by {e.evidence['staff_member']}" if e.evidence.get("staff_member") else ""
+        note = f" - {e.evidence['note']}" if e.evidence.get("note") else ""
+        lines.append(
+            f"  - {e.effective_at:%d %B %Y %H:%M}: {e.purpose} by {channel} {e.decision.value} "
+            f"(via {e.source}{by}){note}"
+        )
+    lines += ["", "Contact restrictions:"]
+    lines += [
+        f"  - {r.channel}: {r.reason} (from {r.created_at:%d %B %Y}"
+        + (f", lifted {r.lifted_at:%d %B %Y})" if r.lifted_at else ")")
+        for r in held.restrictions
+    ] or ["  (none)"]
+    lines += ["", "Suppression list entries for your contact details:"]
+    lines += [
+        f"  - {x.channel}: {x.reason.value} from {x.effective_at:%d %B %Y}"
+        + (f", lifted {x.lifted_at:%d %B %Y}" if x.lifted_at else "")
+        for x in held.suppressions
+    ] or ["  (none)"]
+    return "\n".join(lines) + "\n"
+
+
 def purpose(p: Purpose) -> s.PurposeOut:
     return s.PurposeOut(
         code=p.code,

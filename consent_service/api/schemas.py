@@ -153,6 +153,25 @@ class UnsubscribeLinkIn(In, kw_only=True, frozen=True):
     purpose: Code = "marketing"
 
 
+class RestrictionIn(In, kw_only=True, frozen=True):
+    channel: ChannelOrAll
+    #: One of the person's contact points; absent means every contact point.
+    to: ContactValue | None = None
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class PersonChangeIn(In, kw_only=True, frozen=True):
+    """Rectification: fields given are set (``null`` clears one); fields left out stay as they are."""
+
+    reference: Text200 | msgspec.UnsetType | None = msgspec.UNSET
+    household: Text200 | msgspec.UnsetType | None = msgspec.UNSET
+    display_name: Text200 | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class ErasureIn(In, kw_only=True, frozen=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
 class KeyIn(In, kw_only=True, frozen=True):
     name: Text200
     scopes: Annotated[list[Scope], Meta(min_length=1)]
@@ -326,6 +345,52 @@ class UnsubscribeLinkOut(Out, kw_only=True):
     preferences_url: str
     #: The two headers a mailing tool adds to the message (RFC 2369, RFC 8058).
     headers: dict[str, str]
+
+
+class RestrictionOut(Out, kw_only=True):
+    id: str
+    person_id: str
+    channel: ChannelOrAll
+    contact_id: str | None
+    reason: str
+    created_by: str
+    created_at: datetime
+    lifted_at: datetime | None
+    lift_reason: str | None
+    lifted_by: str | None
+
+
+class RestrictionsOut(Out, kw_only=True):
+    items: list[RestrictionOut]
+
+
+class HeldSuppressionOut(Out, kw_only=True):
+    channel: ChannelOrAll
+    scope: SuppressionScope
+    reason: SuppressionReason
+    purpose: str | None
+    effective_at: datetime
+    lifted_at: datetime | None
+    lift_reason: str | None
+
+
+class ExportOut(Out, kw_only=True):
+    """Everything held on one person (a subject access request)."""
+
+    generated_at: datetime
+    person: PersonOut
+    household_members: list[str]
+    current_choices: list[ChoiceStateOut]
+    events: list[EventOut]
+    restrictions: list[RestrictionOut]
+    suppressions: list[HeldSuppressionOut]
+
+
+class ErasureOut(Out, kw_only=True):
+    person_id: str
+    erased_at: datetime
+    suppression_tombstones: int
+    events_kept: int
 
 
 class Health(Out, kw_only=True):

@@ -33,6 +33,10 @@ from consent_service.services.context import Context
 
 #: A choice said to take effect later than this from now is a mistake, not a plan.
 CLOCK_SKEW = timedelta(minutes=5)
+#: A staff member recording a change more than this long after it was said must say why.
+BACKDATING_NEEDS_A_REASON = timedelta(days=1)
+#: Requests that reach staff: each is recorded with the staff member who took it.
+TAKEN_BY_STAFF = frozenset({Source.PHONE_CALL, Source.LETTER, Source.EMAIL, Source.IN_PERSON})
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +136,26 @@ async def _check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> li
 
 
 def _effective_at(ctx: Context, request: ChoicesInput, prefix: str) -> datetime:
+    """When the person said it, checked with the provenance a staff-taken request must carry."""
     now = ctx.clock.now()
-    if request.effective_at is None:
-        return now
-    if request.effective_at > now + CLOCK_SKEW:
-        raise InvalidInput.one(f"{prefix}effective_at", "a choice cannot take effect in the future")
-    return request.effective_at
+    effective_at = request.effective_at or now
+    errors: list[FieldError] = []
+    if effective_at > now + CLOCK_SKEW:
+        errors.append(FieldError(f"{prefix}effective_at", "a choice cannot take effect in the future"))
+    if request.source in TAKEN_BY_STAFF:
+        if not request.evidence.staff_member:
+            errors.append(
+                FieldError(
+                    f"{prefix}evidence.staff_member", f"a {request.source.value} request names who took it"
+                )
+            )
+        if now - effective_at > BACKDATING_NEEDS_A_REASON and not request.evidence.note:
+            errors.append(
+                FieldError(f"{prefix}evidence.note", "a change back-dated by more than a day needs a reason")
+            )
+    if errors:
+        raise InvalidInput(errors)
+    return effective_at
 
 
 def normalise_contacts(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.contacts import contact_point
-from consent_service.domain.errors import InvalidContact, InvalidInput, NotFound
+from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent, fold
 from consent_service.domain.people import Person
+from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis
 from consent_service.services.context import Context
 
@@ -22,6 +23,11 @@ class ChoiceState:
     channel: Channel | None
     basis: Basis
     consent: CurrentConsent | None
+
+
+async def _living(uow: UnitOfWork, person_id: str) -> bool:
+    person = await uow.people.get(person_id)
+    return person is not None and person.erased_at is None
 
 
 async def find(
@@ -43,14 +49,33 @@ async def find(
 async def get(ctx: Context, person_id: str) -> Person:
     async with ctx.store.reading() as uow:
         person = await uow.people.get(person_id)
-    if person is None:
+    if person is None or person.erased_at is not None:
         raise NotFound(f"no person {person_id}")
     return person
 
 
+async def rectify(ctx: Context, person_id: str, changes: dict[str, str | None]) -> Person:
+    """Correct what is held: reference, household link, display name (the right to rectification)."""
+    async with ctx.store.writing() as uow:
+        person = await uow.people.get(person_id)
+        if person is None or person.erased_at is not None:
+            raise NotFound(f"no person {person_id}")
+        reference = changes.get("reference", person.reference)
+        if reference and reference != person.reference and await uow.people.by_reference(reference):
+            raise Conflict(f"a person with reference {reference!r} exists")
+        changed = replace(
+            person,
+            reference=reference,
+            household=changes.get("household", person.household),
+            display_name=changes.get("display_name", person.display_name),
+        )
+        await uow.people.update(changed)
+    return changed
+
+
 async def choices(ctx: Context, person_id: str, at: datetime | None = None) -> list[ChoiceState]:
     async with ctx.store.reading() as uow:
-        if await uow.people.get(person_id) is None:
+        if not await _living(uow, person_id):
             raise NotFound(f"no person {person_id}")
         if at is None:
             states = (await uow.ledger.current([person_id])).get(person_id, [])
@@ -67,6 +92,15 @@ async def choices(ctx: Context, person_id: str, at: datetime | None = None) -> l
 
 async def history(ctx: Context, person_id: str) -> list[ConsentEvent]:
     async with ctx.store.reading() as uow:
-        if await uow.people.get(person_id) is None:
+        if not await _living(uow, person_id):
             raise NotFound(f"no person {person_id}")
         return await uow.ledger.events([person_id])
+
+
+async def search_by_name(ctx: Context, text: str, limit: int = 20) -> list[Person]:
+    """People whose name contains ``text`` (any case), for staff looking someone up during a call."""
+    wanted = " ".join(text.split())
+    if len(wanted) < 2:
+        raise InvalidInput.one("name", "give at least two letters of the name")
+    async with ctx.store.reading() as uow:
+        return await uow.people.by_name(wanted, limit)

@@ -27,6 +27,7 @@ from consent_service.cli import migrate
 from consent_service.config import Settings
 from consent_service.domain.keys import Scope
 from consent_service.services.catalogue import seed
+from consent_service.services.context import Context
 from consent_service.services.keys import create_key
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -90,6 +91,7 @@ class Api:
     client: httpx.AsyncClient
     keys: dict[str, str]
     settings: Settings
+    context: Context
 
     def headers(self, scope: str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[scope]}", **extra}
@@ -131,7 +133,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
                 context.store, context.clock, f"test {scope}", frozenset({scope}), None
             )
         _, keys["all"] = await create_key(context.store, context.clock, "test all", frozenset(Scope), None)
-        yield Api(client, keys, settings)
+        yield Api(client, keys, settings, context)
     await context.store.dispose()
 
 
@@ -154,3 +156,36 @@ def fresh_email() -> str:
 
 def fresh_mobile() -> str:
     return f"07912 {secrets.randbelow(10**6):06d}"
+
+
+@dataclass
+class Fresh:
+    context: Context
+    url: str
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Fresh]:
+    """A database of its own, for tests that tamper with rows or sweep the whole store."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_url")  # fails or skips as that fixture does
+        name = f"consent_test_{secrets.token_hex(6)}"
+        await _pg(f'CREATE DATABASE "{name}"')
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        environ = {
+            "CONSENT_DATA_DIR": str(tmp_path),
+            "CONSENT_DATABASE_URL": url,
+            "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
+            "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+        }
+    else:
+        environ = {"CONSENT_DATA_DIR": str(tmp_path)}
+    settings = Settings.from_env(environ)
+    await asyncio.to_thread(migrate, settings)
+    context = build_context(settings)
+    await seed(context.store, context.clock)
+    await context.catalogue.reload()
+    yield Fresh(context, settings.database_url)
+    await context.store.dispose()
+    if request.param == "postgresql":
+        await _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

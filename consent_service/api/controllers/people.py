@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get, post
+import msgspec
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from consent_service.api import presenters
@@ -82,6 +83,16 @@ class PeopleController(Controller):
         person = await people.get(ctx, str(person_id))
         states = await people.choices(ctx, person.id)
         return presenters.person(person, [presenters.choice_state(ctx.catalogue, st) for st in states])
+
+    @patch(
+        "/{person_id:uuid}", opt=needs(Scope.STAFF), summary="Rectify a person's reference, household or name"
+    )
+    async def rectify(
+        self, ctx: Ctx, person_id: FromPath[UUID], data: JSONBody[s.PersonChangeIn]
+    ) -> s.PersonOut:
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+        person = await people.rectify(ctx, str(person_id), changes)
+        return presenters.person(person)
 
     @post(
         "/{person_id:uuid}/consents",
