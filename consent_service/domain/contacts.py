@@ -31,6 +31,27 @@ class ContactPoint:
     value: str
 
 
+# A plain ASCII address: dot-atom local part, LDH labels, an alphabetic top-level domain. Anything
+# else (quoted parts, Unicode, punycode, odd hyphens, short or special-use domains) takes the full
+# email-validator path, which costs about 50 µs; this check costs about 2 µs.
+_PLAIN_EMAIL = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+)
+_SPECIAL_USE = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+def _plain_email(candidate: str) -> str | None:
+    """The normalised form of a plainly well-formed address, or None when it needs the full check."""
+    lowered = candidate.lower()
+    if len(lowered) > 254 or not _PLAIN_EMAIL.fullmatch(lowered) or "--" in lowered.partition("@")[2]:
+        return None
+    local, _, domain = lowered.partition("@")
+    if len(local) > 64 or domain.rpartition(".")[2] in _SPECIAL_USE:
+        return None
+    return lowered
+
+
 def normalise_email(raw: str) -> str:
     """Trim, validate the syntax (no DNS look-up), lowercase and IDNA-encode the domain.
 
@@ -38,6 +59,9 @@ def normalise_email(raw: str) -> str:
     provider families use distinguishes ``Jo@`` from ``jo@``, and a suppression must not be dodged by
     a capital letter.
     """
+    plain = _plain_email(raw.strip())
+    if plain is not None:
+        return plain
     try:
         info = email_validator.validate_email(raw.strip(), check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
