@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
 
 from alembic import command
+from consent_service import cli_transfer
 from consent_service.api.app import build_context, create_app
 from consent_service.config import Settings, SettingsError
+from consent_service.domain.errors import Conflict, InvalidInput
 from consent_service.domain.keys import Scope
-from consent_service.services import audit, keys, retention
+from consent_service.services import audit, keys, retention, staff
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+#: A new staff account's password, for scripts and tests; without it the command asks twice.
+STAFF_PASSWORD_ENV = "CONSENT_STAFF_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 
 
 def migrate(settings: Settings) -> None:
@@ -40,6 +46,43 @@ async def _create_key(settings: Settings, name: str, scopes: frozenset[Scope]) -
         return secret
     finally:
         await ctx.store.dispose()
+
+
+def _staff_password() -> str | None:
+    """From the environment if set there, else typed twice without echo; None when the two differ."""
+    given = os.environ.get(STAFF_PASSWORD_ENV)
+    if given:
+        return given
+    first = getpass.getpass("Password for the new staff account: ")
+    if getpass.getpass("The same password again: ") != first:
+        return None
+    return first
+
+
+async def _create_staff(settings: Settings, username: str, display_name: str, password: str) -> int:
+    ctx = build_context(settings)
+    try:
+        account = await staff.create_account(ctx, username, display_name, password)
+    except (InvalidInput, Conflict) as exc:
+        print(f"consent-service: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        await ctx.store.dispose()
+    print(f"staff account {account.username!r} ({account.display_name}) created")
+    return 0
+
+
+async def _disable_staff(settings: Settings, username: str) -> int:
+    ctx = build_context(settings)
+    try:
+        disabled = await staff.disable_account(ctx, username)
+    finally:
+        await ctx.store.dispose()
+    if not disabled:
+        print(f"consent-service: no enabled staff account {username!r}", file=sys.stderr)
+        return 1
+    print(f"staff account {username!r} disabled")
+    return 0
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -74,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     create = keys_sub.add_parser("create", help="make a key; it is printed alone on the last line")
     create.add_argument("--name", required=True)
     create.add_argument("--scope", action="append", required=True, choices=[s.value for s in Scope])
+    staff_parser = sub.add_parser("staff", help="staff accounts for the phone-call page")
+    staff_sub = staff_parser.add_subparsers(dest="staff_command", required=True)
+    staff_create = staff_sub.add_parser(
+        "create", help=f"make an account; the password from {STAFF_PASSWORD_ENV}, else asked for twice"
+    )
+    staff_create.add_argument("--username", required=True)
+    staff_create.add_argument("--name", required=True, help="the name shown on records they make")
+    staff_disable = staff_sub.add_parser(
+        "disable", help="someone has left: no more sign-ins, and their open sessions stop working"
+    )
+    staff_disable.add_argument("--username", required=True)
     sub.add_parser("openapi", help="print the OpenAPI schema as JSON")
     audit = sub.add_parser("audit", help="check the ledger")
     audit.add_subparsers(dest="audit_command", required=True).add_parser(
@@ -85,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     retention_run.add_argument("--dry-run", action="store_true", help="report, change nothing")
     retention_run.add_argument("--years", type=int, help="overrides CONSENT_RETENTION_INACTIVE_YEARS")
+    cli_transfer.add_commands(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -103,6 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         secret = asyncio.run(_create_key(settings, args.name, scopes))
         print(f"key {args.name!r} with scopes {', '.join(sorted(scopes))}; shown once:")
         print(secret)
+    elif args.command == "staff" and args.staff_command == "disable":
+        migrate(settings)
+        return asyncio.run(_disable_staff(settings, args.username))
+    elif args.command == "staff":
+        password = _staff_password()
+        if password is None:
+            print("consent-service: the two passwords differ; nothing was made", file=sys.stderr)
+            return 1
+        migrate(settings)
+        return asyncio.run(_create_staff(settings, args.username, args.name, password))
     elif args.command == "openapi":
         print(json.dumps(create_app(settings).openapi_schema.to_schema(), indent=2, sort_keys=True))
     elif args.command == "audit":
@@ -111,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(
             _retention(settings, args.years or settings.retention_inactive_years, args.dry_run)
         )
+    elif args.command in cli_transfer.COMMANDS:
+        return asyncio.run(cli_transfer.run(args, settings))
     return 0
 
 

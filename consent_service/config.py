@@ -6,14 +6,17 @@ With no settings the service runs embedded: SQLite and generated secrets in ``CO
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SECRET_NAMES = ("CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY")
+CACHE_MODES = ("auto", "redis", "host", "off")
 
 
 class SettingsError(Exception):
@@ -33,6 +36,11 @@ class Settings:
     #: How long a check waits for the database before it fails closed (DESIGN §4.2).
     check_timeout: float = 0.2
     public_base_url: str = "http://127.0.0.1:8000"
+    #: Where checks keep answers between requests: "auto" (Redis if configured, else this host's memory
+    #: when embedded, else nowhere), "redis", "host" or "off".
+    check_cache: str = "auto"
+    #: Seconds a cached answer lives at most, however quiet the ledger.
+    check_cache_ttl: float = 2.0
     #: Requests per minute per client address on the public pages (a valid opt-out is never refused).
     public_rate_limit: int = 60
     docs: bool = True
@@ -45,10 +53,33 @@ class Settings:
     org_address: str = ""
     org_phone: str = ""
     org_policy_url: str = ""
+    #: Provider feedback (bounces, complaints, unsubscribes). A provider left unset is not configured.
+    #: SNS topics whose SES notifications are taken, and the SNS signing certificate(s) as PEM text.
+    ses_topic_arns: tuple[str, ...] = ()
+    ses_signing_cert: str | None = None
+    #: The SendGrid Event Webhook verification key (base64 DER, as SendGrid shows it, or PEM).
+    sendgrid_public_key: str | None = None
+    #: The Mailgun HTTP webhook signing key.
+    mailgun_signing_key: str | None = None
 
     @property
     def embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def namespace(self) -> str:
+        """Keeps this deployment's keys apart from another's in a shared Redis."""
+        return hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+
+    @property
+    def cache_mode(self) -> str:
+        """The check cache in force: "redis", "host" or "off"."""
+        if self.check_cache != "auto":
+            return self.check_cache
+        if self.redis_url:
+            return "redis"
+        # Without Redis, only an embedded service is known to run on one host.
+        return "host" if self.embedded else "off"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +107,8 @@ class Settings:
             check_timeout=float(env.get("CONSENT_CHECK_TIMEOUT", "0.2")),
             public_base_url=env.get("CONSENT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             public_rate_limit=int(env.get("CONSENT_PUBLIC_RATE_LIMIT", "60")),
+            check_cache=_choice(env.get("CONSENT_CHECK_CACHE", "auto"), "CONSENT_CHECK_CACHE", CACHE_MODES),
+            check_cache_ttl=float(env.get("CONSENT_CHECK_CACHE_TTL", "2")),
             docs=env.get("CONSENT_DOCS", "1") not in ("0", "false", "no"),
             retention_inactive_years=int(env["CONSENT_RETENTION_INACTIVE_YEARS"])
             if env.get("CONSENT_RETENTION_INACTIVE_YEARS")
@@ -86,7 +119,42 @@ class Settings:
             org_address=env.get("CONSENT_ORG_ADDRESS", ""),
             org_phone=env.get("CONSENT_ORG_PHONE", ""),
             org_policy_url=env.get("CONSENT_ORG_POLICY_URL", ""),
+            **_provider_feedback(env),
         )
+
+
+def _choice(value: str, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _provider_feedback(env: Mapping[str, str]) -> dict[str, Any]:
+    topics = tuple(arn.strip() for arn in env.get("CONSENT_SES_TOPIC_ARNS", "").split(",") if arn.strip())
+    certificate = env.get("CONSENT_SES_SIGNING_CERT", "").strip()
+    if bool(topics) != bool(certificate):
+        raise SettingsError(
+            "SES feedback needs both CONSENT_SES_TOPIC_ARNS and CONSENT_SES_SIGNING_CERT (the SNS signing "
+            "certificate as PEM text or a path to a PEM file); set both or neither"
+        )
+    if certificate and "-----BEGIN" not in certificate:
+        try:
+            certificate = Path(certificate).read_text()
+        except OSError as exc:
+            raise SettingsError(
+                f"CONSENT_SES_SIGNING_CERT: cannot read {certificate}: {exc.strerror}"
+            ) from exc
+    return {
+        "ses_topic_arns": topics,
+        "ses_signing_cert": _pem(certificate) or None,
+        "sendgrid_public_key": _pem(env.get("CONSENT_SENDGRID_PUBLIC_KEY", "").strip()) or None,
+        "mailgun_signing_key": env.get("CONSENT_MAILGUN_SIGNING_KEY", "").strip() or None,
+    }
+
+
+def _pem(value: str) -> str:
+    """A PEM put on one line of an env file often arrives with its newlines written as ``\\n``."""
+    return value.replace("\\n", "\n") if value.startswith("-----BEGIN") else value
 
 
 def _async_driver(url: str) -> str:

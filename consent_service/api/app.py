@@ -13,28 +13,34 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.stores.base import Store
+from litestar.stores.base import Store as LitestarStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
 from consent_service import __version__
 from consent_service.adapters.clock import SystemClock
 from consent_service.adapters.passwords import Argon2Passwords
-from consent_service.api import pages_config, problems
+from consent_service.adapters.signals import HostSignal, RedisSignal
+from consent_service.adapters.signatures import provider_keys
+from consent_service.api import pages_config, problems, staff_config
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.checks import CheckController
+from consent_service.api.controllers.feedback import feedback_routes
 from consent_service.api.controllers.health import HealthController
 from consent_service.api.controllers.links import LinkController
 from consent_service.api.controllers.pages import PreferencePages, UnsubscribePages
 from consent_service.api.controllers.people import PeopleController, RegistrationController
 from consent_service.api.controllers.rights import RightsController
+from consent_service.api.controllers.staff import router as staff_pages
 from consent_service.api.controllers.suppressions import SuppressionController
 from consent_service.api.security import authentication, scope_guard
 from consent_service.config import Settings
 from consent_service.db import connect
 from consent_service.domain.fingerprints import Fingerprinter
+from consent_service.domain.ports import ChangeSignal, Store
 from consent_service.domain.receipts import Controller
 from consent_service.domain.tokens import LinkSigner
+from consent_service.services.answers import AnswerCache, SignallingStore
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
 from consent_service.services.keys import KeyRing
@@ -44,9 +50,15 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def build_context(settings: Settings) -> Context:
-    store = connect(settings.database_url)
+    store: Store = connect(settings.database_url)
+    signal = change_signal(settings)
+    answers = None
+    if signal is not None:
+        store = SignallingStore(store, signal, hold=settings.check_cache_ttl)
+        answers = AnswerCache(signal, ttl=settings.check_cache_ttl)
     return Context(
         store=store,
+        answers=answers,
         clock=SystemClock(),
         fingerprint=Fingerprinter(settings.fingerprint_key),
         catalogue=CatalogueView(store),
@@ -57,10 +69,30 @@ def build_context(settings: Settings) -> Context:
     )
 
 
-def rate_limit_store(settings: Settings) -> Store:
+def change_signal(settings: Settings) -> ChangeSignal | None:
+    mode = settings.cache_mode
+    if mode == "redis" and settings.redis_url:
+        return RedisSignal(settings.redis_url, settings.namespace)
+    if mode == "host":
+        return HostSignal(settings.data_dir / "generation")
+    return None
+
+
+async def shutdown(app: Litestar, ctx: Context) -> None:
+    """Close what the app opened: its stores' Redis clients and the database pool."""
+    for name in ("rate_limit", "sessions"):
+        store = app.stores.get(name)
+        if isinstance(store, RedisStore):
+            await store.__aexit__(None, None, None)
+    await ctx.store.dispose()
+
+
+def rate_limit_store(settings: Settings) -> LitestarStore:
     """Shared across workers through Redis when there is one; per process otherwise."""
     if settings.redis_url:
-        return RedisStore.with_client(url=settings.redis_url, namespace="consent:rate-limit")
+        return RedisStore.with_client(
+            url=settings.redis_url, namespace=f"consent:{settings.namespace}:rate-limit"
+        )
     return MemoryStore()
 
 
@@ -91,6 +123,13 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         policy_url=settings.org_policy_url,
     )
 
+    feedback_keys = provider_keys(
+        settings.ses_signing_cert,
+        settings.ses_topic_arns,
+        settings.sendgrid_public_key,
+        settings.mailgun_signing_key,
+    )
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await seed(ctx.store, ctx.clock)
@@ -98,7 +137,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         try:
             yield
         finally:
-            await ctx.store.dispose()
+            await shutdown(app, ctx)
 
     config = AppConfig(
         route_handlers=[
@@ -107,11 +146,13 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             PeopleController,
             CheckController,
             SuppressionController,
+            feedback_routes(feedback_keys),
             CatalogueController,
             LinkController,
             RightsController,
             UnsubscribePages,
             PreferencePages,
+            staff_pages(settings),
             pages_config.static_files(),
         ],
         dependencies={
@@ -126,7 +167,10 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             secure=settings.public_base_url.startswith("https://"),
         ),
         template_config=pages_config.templates(),
-        stores={"rate_limit": rate_limit_store(settings)},
+        stores={
+            "rate_limit": rate_limit_store(settings),
+            staff_config.SESSIONS_STORE: staff_config.sessions_store(settings),
+        },
         guards=[scope_guard],
         plugins=[problems.plugin()],
         exception_handlers={Exception: problems.internal_error},

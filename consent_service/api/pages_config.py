@@ -39,12 +39,18 @@ def csrf(secret: bytes, secure: bool) -> CSRFConfig:
         cookie_secure=secure,
         cookie_httponly=True,
         cookie_samesite="strict",
-        exclude=[*NOT_PAGES, r"^/unsubscribe/"],
+        exclude=[*NOT_PAGES, r"^/unsubscribe/", r"^/staff(/|$)"],
     )
 
 
 def _throttle(request: Request[Any, Any, Any]) -> bool:
-    """A valid one-click unsubscribe is never turned away, however many arrive from one mail provider."""
+    """A valid one-click unsubscribe is never turned away, however many arrive from one mail provider.
+
+    Signed-in staff on a phone call are not throttled; only password guesses at sign-in are.
+    """
+    path = request.url.path
+    if path == "/staff" or path.startswith("/staff/"):
+        return request.method == "POST" and path == "/staff/sign-in"
     if request.method == "POST" and request.url.path.startswith("/unsubscribe/"):
         ctx: Context = request.app.state.context
         try:

@@ -24,6 +24,7 @@ from consent_service.domain.errors import (
     NotFound,
     StoreUnavailable,
 )
+from consent_service.domain.feedback import Unauthentic
 
 log = logging.getLogger("consent_service.api")
 
@@ -102,6 +103,8 @@ def _domain(exc: DomainError) -> ProblemDetailsException:
         status, kind = 409, "idempotency-conflict"
     elif isinstance(exc, Conflict):
         status, kind = 409, "conflict"
+    elif isinstance(exc, Unauthentic):
+        status, kind = 403, "forbidden"
     elif isinstance(exc, StoreUnavailable):
         status, kind = 503, "unavailable"
     return ProblemDetailsException(

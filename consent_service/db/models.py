@@ -208,3 +208,12 @@ class IdempotencyRow(Base):
     status: Mapped[int] = mapped_column(Integer, default=0)
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+
+
+class ProviderEventRow(Base):
+    """A mail provider's event (or Mailgun token) already handled: a retry or replay finds it here."""
+
+    __tablename__ = "provider_events"
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime]

@@ -22,6 +22,7 @@ from consent_service.db.models import (
     LedgerHeadRow,
     NoticeRow,
     PersonRow,
+    ProviderEventRow,
     PurposeRow,
     RestrictionRow,
     StaffAccountRow,
@@ -395,6 +396,27 @@ class SqlLedger:
         statement = dialect_insert(CurrentConsentRow).values(**key, **values)
         await self._c.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
 
+    async def current_page(
+        self, after: tuple[str, str, str] | None, limit: int
+    ) -> list[tuple[str, str | None, CurrentConsent]]:
+        c = current_t.c
+        query = (
+            select(current_t, people_t.c.reference)
+            .join(people_t, people_t.c.id == c.person_id)
+            .where(people_t.c.erased_at.is_(None))
+        )
+        if after is not None:
+            person_id, purpose, channel = after
+            query = query.where(
+                or_(
+                    c.person_id > person_id,
+                    and_(c.person_id == person_id, c.purpose > purpose),
+                    and_(c.person_id == person_id, c.purpose == purpose, c.channel > channel),
+                )
+            )
+        query = query.order_by(c.person_id, c.purpose, c.channel).limit(limit)
+        return [(row.person_id, row.reference, _current(row)) for row in await self._c.execute(query)]
+
 
 def _suppression(row: Row[Any]) -> Suppression:
     return Suppression(
@@ -574,6 +596,14 @@ class SqlStaffAccounts:
             row.id, row.username, row.display_name, row.password_hash, row.created_at, row.disabled_at
         )
 
+    async def disable(self, username: str, at: datetime) -> bool:
+        result = await self._c.execute(
+            update(StaffAccountRow)
+            .where(StaffAccountRow.username == username, StaffAccountRow.disabled_at.is_(None))
+            .values(disabled_at=at)
+        )
+        return bool(result.rowcount)
+
 
 class SqlApiKeys:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -636,6 +666,21 @@ class SqlIdempotency:
         )
 
 
+class SqlProviderEvents:
+    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+        self._c = connection
+        self._dialect = dialect
+
+    async def claim(self, provider: str, event_id: str, at: datetime) -> bool:
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        inserted = await self._c.execute(
+            dialect_insert(ProviderEventRow)
+            .values(provider=provider, event_id=event_id, received_at=at)
+            .on_conflict_do_nothing()
+        )
+        return inserted.rowcount == 1
+
+
 class SqlUnitOfWork:
     """Every repository over the one connection of a transaction."""
 
@@ -648,3 +693,4 @@ class SqlUnitOfWork:
         self.staff = SqlStaffAccounts(connection)
         self.keys = SqlApiKeys(connection)
         self.idempotency = SqlIdempotency(connection, dialect)
+        self.provider_events = SqlProviderEvents(connection, dialect)

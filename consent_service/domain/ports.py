@@ -24,6 +24,24 @@ class Clock(Protocol):
         ...
 
 
+class ChangeSignal(Protocol):
+    """A token that changes whenever any choice changes, seen by every worker that shares it.
+
+    A cached answer is trusted only while the token it was stored under is still current; a writer
+    changes the token after its commit and before it acknowledges the change.
+    """
+
+    async def current(self) -> str | None:
+        """The token now, or None when it cannot be read (then nothing cached may be trusted)."""
+        ...
+
+    async def bump(self) -> bool:
+        """Change the token; False when that could not be done."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class CatalogueRepository(Protocol):
     async def purposes(self) -> list[Purpose]: ...
     async def add_purpose(self, purpose: Purpose, at: datetime) -> None: ...
@@ -78,6 +96,13 @@ class Ledger(Protocol):
         self, person_ids: Sequence[str], purpose: str | None = None, channel: Channel | None = None
     ) -> dict[str, list[CurrentConsent]]: ...
     async def save_current(self, person_id: str, consent: CurrentConsent) -> None: ...
+    async def current_page(
+        self, after: tuple[str, str, str] | None, limit: int
+    ) -> list[tuple[str, str | None, CurrentConsent]]:
+        """Current choices of people not erased as (person id, reference, consent), in (person id,
+        purpose, channel) order after the key ``after`` (channel "" for a choice with no channel)."""
+        ...
+
     async def erase_evidence(self, person_id: str) -> None:
         """Blank the personal evidence (IP, user agent, notes); hashes stay so the chain verifies."""
         ...
@@ -119,6 +144,7 @@ class Restrictions(Protocol):
 class StaffAccounts(Protocol):
     async def add(self, account: StaffAccount) -> None: ...
     async def by_username(self, username: str) -> StaffAccount | None: ...
+    async def disable(self, username: str, at: datetime) -> bool: ...
 
 
 class ApiKeys(Protocol):
@@ -137,6 +163,15 @@ class IdempotencyRecords(Protocol):
     async def complete(self, owner: str, key: str, status: int, body: str) -> None: ...
     async def forget_mentioning(self, text: str) -> None:
         """Drop stored answers that mention ``text`` (a person's id), so erasure leaves no copy behind."""
+        ...
+
+
+class ProviderEvents(Protocol):
+    async def claim(self, provider: str, event_id: str, at: datetime) -> bool:
+        """Remember a provider's event (or token); False when it was remembered already.
+
+        A concurrent claim of the same event waits until the first transaction ends, then sees it.
+        """
         ...
 
 
@@ -159,6 +194,8 @@ class UnitOfWork(Protocol):
     def keys(self) -> ApiKeys: ...
     @property
     def idempotency(self) -> IdempotencyRecords: ...
+    @property
+    def provider_events(self) -> ProviderEvents: ...
 
 
 class Store(Protocol):

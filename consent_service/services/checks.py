@@ -57,12 +57,20 @@ async def check(ctx: Context, request: CheckInput) -> Answer:
             raise InvalidInput.one("to", str(exc)) from exc
         fingerprint = ctx.fingerprint(point)
     at = request.at or ctx.clock.now()
+    # Only answers about now are cached; a point-in-time answer is always worked out from the ledger.
+    cache = ctx.answers if request.at is None else None
+    key = (fingerprint or "", request.person_id or "", purpose.code, request.channel or "")
+    token = await cache.signal.current() if cache else None
+    if cache and (cached := cache.get(key, token)):
+        return cached
     try:
         async with asyncio.timeout(ctx.check_timeout):
-            answer = await _check_in_store(ctx, purpose, request, fingerprint, at)
+            answer = _with_notice(ctx, await _check_in_store(ctx, purpose, request, fingerprint, at))
     except (TimeoutError, StoreUnavailable):
         return _degraded(purpose, request.channel)
-    return _with_notice(ctx, answer)
+    if cache:
+        cache.put(key, token, answer)
+    return answer
 
 
 async def _check_in_store(

@@ -8,6 +8,7 @@ from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Clock, Store
 from consent_service.domain.staff import Passwords
 from consent_service.domain.tokens import LinkSigner
+from consent_service.services.answers import AnswerCache
 from consent_service.services.catalogue import CatalogueView
 
 
@@ -21,3 +22,4 @@ class Context:
     passwords: Passwords
     default_region: str = "GB"
     check_timeout: float = 0.2
+    answers: AnswerCache | None = None

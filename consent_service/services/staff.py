@@ -35,3 +35,15 @@ async def authenticate(ctx: Context, username: str, password: str) -> StaffAccou
     if ctx.passwords.matches(account.password_hash if usable and account else None, password):
         return account
     return None
+
+
+async def disable_account(ctx: Context, username: str) -> bool:
+    """Someone has left: they can no longer sign in, and the pages refuse the sessions they still hold."""
+    async with ctx.store.writing() as uow:
+        return await uow.staff.disable(username.strip().lower(), ctx.clock.now())
+
+
+async def still_allowed(ctx: Context, username: str) -> bool:
+    async with ctx.store.reading() as uow:
+        account = await uow.staff.by_username(username)
+    return account is not None and account.disabled_at is None

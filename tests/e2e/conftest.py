@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("served")
+@contextmanager
+def running(data_dir: Path, *args: str, **env_vars: str) -> Iterator[Server]:
+    """`consent-service serve` as a process until the block ends; its first-start key read from its log."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -44,12 +45,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CONSENT_DATA_DIR": str(data_dir),
         "CONSENT_PUBLIC_BASE_URL": base,
         "CONSENT_PUBLIC_RATE_LIMIT": "1000",
+        **env_vars,
     }
-    env.pop("CONSENT_DATABASE_URL", None)
+    if "CONSENT_DATABASE_URL" not in env_vars:
+        env.pop("CONSENT_DATABASE_URL", None)
     log = data_dir / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(  # noqa: S603
-            [str(BIN / "consent-service"), "serve", "--port", str(port)],
+            [str(BIN / "consent-service"), "serve", "--port", str(port), *args],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -69,4 +72,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server(base=base, key=lines[1].strip(), data_dir=data_dir)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running(tmp_path_factory.mktemp("served")) as served:
+        yield served

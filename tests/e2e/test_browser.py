@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+#: Each browser test module names its folder under test-artifacts/ in ``ARTIFACTS_FOLDER``.
+ARTIFACTS_ROOT = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS_FOLDER = "browser"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -59,21 +61,35 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    folder: Path = ARTIFACTS_ROOT / request.module.ARTIFACTS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    """A fresh browser context per test, traced; the trace lands beside the screenshots."""
+    folder = artifacts(request)
     context = browser.new_context(locale="en-GB")
     context.set_default_timeout(10_000)
     context.tracing.start(screenshots=True, snapshots=True)
     try:
         yield context.new_page()
     finally:
-        context.tracing.stop(path=str(ARTIFACTS / f"{request.node.name}.trace.zip"))
+        context.tracing.stop(path=str(folder / f"{request.node.name}.trace.zip"))
         context.close()
 
 
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Callable[[Page, str], None]:
+    """Saves a full-page screenshot under the test module's artifacts folder."""
+    folder = artifacts(request)
+
+    def take(page: Page, name: str) -> None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    return take
 
 
 def masked(email: str) -> str:
@@ -104,7 +120,9 @@ def tab_to(page: Page, text: str, limit: int = 20) -> None:
     pytest.fail(f"{text!r} was not reached with {limit} Tab presses")
 
 
-def test_a_family_unsubscribes_and_changes_preferences_in_a_real_browser(server: Server, page: Page) -> None:
+def test_a_family_unsubscribes_and_changes_preferences_in_a_real_browser(
+    server: Server, page: Page, shot: Callable[[Page, str], None]
+) -> None:
     from playwright.sync_api import expect
 
     email = f"family.{uuid.uuid4().hex[:10]}@example.org"

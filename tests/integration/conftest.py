@@ -19,10 +19,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from consent_service.api.app import build_context, create_app
+from consent_service.api.app import build_context, create_app, shutdown
 from consent_service.cli import migrate
 from consent_service.config import Settings
 from consent_service.domain.keys import Scope
@@ -60,6 +62,24 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = "redis://127.0.0.1:6379/0"
+
+    async def ping() -> None:
+        client = Redis.from_url(url, socket_timeout=2)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, RedisError) as exc:
+        unavailable(f"Redis at 127.0.0.1:6379 ({type(exc).__name__})")
+    return url
+
+
 def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Settings:
     environ = {
         "CONSENT_DATA_DIR": str(tmp),
@@ -70,6 +90,8 @@ def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Settin
     if backend == "postgresql":
         environ |= {
             "CONSENT_DATABASE_URL": request.getfixturevalue("postgres_url"),
+            # Production's pairing: PostgreSQL for the record, Redis for the shared cache signal.
+            "CONSENT_REDIS_URL": request.getfixturevalue("redis_url"),
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
         }
@@ -134,7 +156,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
             )
         _, keys["all"] = await create_key(context.store, context.clock, "test all", frozenset(Scope), None)
         yield Api(client, keys, settings, context)
-    await context.store.dispose()
+    await shutdown(app, context)
 
 
 @pytest.fixture(scope="session")

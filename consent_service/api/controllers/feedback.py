@@ -1,0 +1,108 @@
+"""Feedback from mail providers: Amazon SES (through SNS), SendGrid and Mailgun webhooks.
+
+No API key: each provider signs its deliveries, and the signature, checked against a configured key,
+is the authentication. A provider whose key is not configured answers 404. Bodies are read raw (SNS
+posts JSON as ``text/plain``, and SendGrid signs the exact bytes), so no body schema is declared.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeAlias
+
+from litestar import Controller, Request, Router, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter
+
+from consent_service.api.dependencies import Ctx
+from consent_service.api.schemas import Out
+from consent_service.api.security import PUBLIC
+from consent_service.domain.feedback import ProviderKeys
+from consent_service.domain.feedback.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from consent_service.services import feedback
+from consent_service.services.feedback import Outcome
+
+Keys: TypeAlias = NamedDependency[ProviderKeys]
+
+_ANSWERS = (
+    "200: handled, including retries and replays, which change nothing. 403: the signature, topic, "
+    "timestamp or token is refused. 404: this provider is not configured. 400/422: not a notification."
+)
+
+
+class FeedbackOut(Out, kw_only=True, omit_defaults=True):
+    """What the delivery changed, in counts; no address is ever echoed back."""
+
+    suppressed: int
+    already_suppressed: int
+    duplicates: int
+    ignored: int
+    unusable: int
+    note: str | None = None
+
+
+def _out(outcome: Outcome) -> FeedbackOut:
+    return FeedbackOut(
+        suppressed=outcome.suppressed,
+        already_suppressed=outcome.already_suppressed,
+        duplicates=outcome.duplicates,
+        ignored=outcome.ignored,
+        unusable=outcome.unusable,
+        note=outcome.note,
+    )
+
+
+class FeedbackController(Controller):
+    path = "/v1/feedback"
+    tags = ["provider feedback"]
+    opt = PUBLIC
+
+    @post(
+        "/ses",
+        status_code=200,
+        summary="Amazon SES bounces and complaints, delivered by SNS",
+        description="An SNS HTTP(S) message, signed with the configured certificate, from a configured "
+        "topic. Permanent bounces become hard_bounce entries, complaints complaint entries. A "
+        "SubscriptionConfirmation records nothing: an operator confirms it by hand. " + _ANSWERS,
+    )
+    async def ses(self, ctx: Ctx, provider_keys: Keys, request: Request[Any, Any, Any]) -> FeedbackOut:
+        return _out(await feedback.ses(ctx, provider_keys, await request.body()))
+
+    @post(
+        "/sendgrid",
+        status_code=200,
+        summary="The SendGrid Event Webhook (signed)",
+        description="A JSON array of events. bounce (not blocked) and dropped for a bounced address become "
+        "hard_bounce; spamreport (and dropped for a spam-reporting address) complaint; unsubscribe and "
+        "group_unsubscribe (and dropped for an unsubscribed address) unsubscribed. " + _ANSWERS,
+    )
+    async def sendgrid(
+        self,
+        ctx: Ctx,
+        provider_keys: Keys,
+        request: Request[Any, Any, Any],
+        signature: Annotated[str | None, HeaderParameter(name=SIGNATURE_HEADER, max_length=512)] = None,
+        timestamp: Annotated[str | None, HeaderParameter(name=TIMESTAMP_HEADER, max_length=32)] = None,
+    ) -> FeedbackOut:
+        body = await request.body()
+        return _out(await feedback.sendgrid(ctx, provider_keys, body, signature, timestamp))
+
+    @post(
+        "/mailgun",
+        status_code=200,
+        summary="Mailgun webhooks (signed)",
+        description="One event with its signature block. failed with severity permanent becomes "
+        "hard_bounce (unsubscribed or complaint when Mailgun dropped it for an earlier one; nothing when it "
+        "gave up retrying), complained complaint, unsubscribed unsubscribed. The timestamp must be within "
+        "15 minutes and a token is taken once. " + _ANSWERS,
+    )
+    async def mailgun(self, ctx: Ctx, provider_keys: Keys, request: Request[Any, Any, Any]) -> FeedbackOut:
+        return _out(await feedback.mailgun(ctx, provider_keys, await request.body()))
+
+
+def feedback_routes(keys: ProviderKeys) -> Router:
+    """The feedback endpoints with the checks built from configuration (``create_app`` builds them)."""
+    return Router(
+        path="/",
+        route_handlers=[FeedbackController],
+        dependencies={"provider_keys": Provide(lambda: keys, use_cache=True, sync_to_thread=False)},
+    )

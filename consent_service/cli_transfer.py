@@ -1,0 +1,265 @@
+"""``consent-service import`` and ``export``: CSV files in and out, with progress bars on stderr.
+
+Exit status: 0 done (a dry run included); 1 bad rows refused the file, or the import stopped part
+way; 2 the file or the options cannot be used at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from consent_service.api.app import build_context
+from consent_service.config import Settings
+from consent_service.domain.errors import InvalidInput
+from consent_service.domain.ledger import Source
+from consent_service.domain.rows import BadFile, RowError, SuppressionFormat
+from consent_service.services import transfer
+from consent_service.services.catalogue import seed
+from consent_service.services.context import Context
+
+__all__ = ["COMMANDS", "add_commands", "run"]
+
+COMMANDS = ("import", "export")
+
+
+def _notice(value: str) -> tuple[str, int]:
+    purpose, _, version = value.partition(":")
+    if not purpose or not version.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not PURPOSE:VERSION (for example marketing:1)")
+    return purpose, int(version)
+
+
+def add_commands(subparsers: Any) -> None:
+    """Adds ``import suppressions|consents FILE`` and ``export suppressions|consents`` to the command."""
+    imports = subparsers.add_parser("import", help="import suppressions or consents from a CSV file")
+    kinds = imports.add_subparsers(dest="import_command", required=True)
+    suppressions = kinds.add_parser(
+        "suppressions",
+        help="add addresses to the suppression list",
+        description="Generic CSV columns: email or to, channel (email|sms|phone|all, default email), "
+        "reason (default imported), scope (marketing|all, default marketing), note, effective_at. "
+        "Mailchimp audience exports: the unsubscribed file (reason unsubscribed) or the cleaned file "
+        "(reason hard_bounce).",
+    )
+    suppressions.add_argument("file", type=Path)
+    suppressions.add_argument(
+        "--format", choices=[f.value for f in SuppressionFormat], default=SuppressionFormat.GENERIC.value
+    )
+    _common(suppressions)
+    consents = kinds.add_parser(
+        "consents",
+        help="record people's choices from a CSV file",
+        description="Columns: email and/or phone, optional reference, display_name, household and "
+        "effective_at, and one column per choice named PURPOSE_CHANNEL (marketing_email, marketing_sms, "
+        "...) or PURPOSE for a purpose with no channel (testimonial), valued yes or no. An import never "
+        "lifts a suppression.",
+    )
+    consents.add_argument("file", type=Path)
+    consents.add_argument(
+        "--source",
+        required=True,
+        choices=[s.value for s in transfer.IMPORT_SOURCES],
+        help="how the people made these choices, as the organisation vouches",
+    )
+    consents.add_argument(
+        "--notice",
+        action="append",
+        default=[],
+        type=_notice,
+        metavar="PURPOSE:VERSION",
+        help="the notice version people were shown, per purpose (needed for every purpose granted)",
+    )
+    consents.add_argument("--staff-member", help="who took the choices (needed for phone_call, letter...)")
+    consents.add_argument("--note", help="kept with every event, after 'imported from FILE'")
+    _common(consents)
+    exports = subparsers.add_parser("export", help="export the suppression list or current consents as CSV")
+    what = exports.add_subparsers(dest="export_command", required=True)
+    for name, text in (
+        ("suppressions", "every suppression entry, by fingerprint: no contact details"),
+        ("consents", "every current choice per person, purpose and channel: no contact details"),
+    ):
+        parser = what.add_parser(name, help=text)
+        parser.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--skip-bad-rows", action="store_true", help="import the good rows and list the bad ones"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="check and count, change nothing")
+    parser.add_argument("--actor", default=transfer.ACTOR, help="recorded as who made the change")
+
+
+class _Bars:
+    """The service's progress, drawn with rich on stderr (and not at all when stderr is not a terminal)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: TaskID | None = None
+        self._open_ended = False
+
+    def start(self, phase: str, total: int | None) -> None:
+        if self._task is not None:
+            if self._open_ended:  # a phase of unknown length leaves no bar behind
+                self._progress.remove_task(self._task)
+            else:
+                self._progress.stop_task(self._task)
+        self._task = self._progress.add_task(phase, total=total)
+        self._open_ended = total is None
+
+    def advance(self, count: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, count)
+
+
+def _bars(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+
+def _bad_rows(errors: list[RowError]) -> Iterator[str]:
+    yield f"{len(errors)} bad row{'s' if len(errors) != 1 else ''}:"
+    for error in errors:
+        yield f"  line {error.line}: {error.message}"
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    err = Console(stderr=True)
+    ctx = build_context(settings)
+    try:
+        if args.command == "export":
+            return await _export(ctx, args, err)
+        return await _import(ctx, args, err)
+    finally:
+        await ctx.store.dispose()
+
+
+async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
+    path: Path = args.file
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        print(f"consent-service: {path}: not UTF-8 text (save the file as CSV UTF-8)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"consent-service: {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    report: transfer.SuppressionImport | transfer.ConsentImport
+    try:
+        with _bars(err) as progress:
+            if args.import_command == "suppressions":
+                report = await transfer.import_suppressions(
+                    ctx,
+                    text,
+                    transfer.SuppressionOptions(
+                        format=SuppressionFormat(args.format),
+                        skip_bad_rows=args.skip_bad_rows,
+                        dry_run=args.dry_run,
+                        actor=args.actor,
+                    ),
+                    _Bars(progress),
+                )
+            else:
+                options = _consent_options(args, path)
+                if not args.dry_run:
+                    await seed(ctx.store, ctx.clock)  # a new data directory gets the default catalogue
+                report = await transfer.import_consents(ctx, text, options, _Bars(progress))
+    except (BadFile, InvalidInput) as exc:
+        print(f"consent-service: {path}: {exc.detail}", file=sys.stderr)
+        return 2
+    return _summary(path, report, args)
+
+
+def _consent_options(args: argparse.Namespace, path: Path) -> transfer.ConsentOptions:
+    notices: dict[str, int] = {}
+    for purpose, version in args.notice:
+        if notices.setdefault(purpose, version) != version:
+            raise InvalidInput.one("notice", f"two versions given for {purpose!r}")
+    note = f"imported from {path.name}" + (f"; {args.note}" if args.note else "")
+    return transfer.ConsentOptions(
+        source=Source(args.source),
+        notices=notices,
+        skip_bad_rows=args.skip_bad_rows,
+        dry_run=args.dry_run,
+        actor=args.actor,
+        staff_member=args.staff_member,
+        note=note,
+    )
+
+
+def _summary(path: Path, report: transfer.SuppressionImport | transfer.ConsentImport, args: Any) -> int:
+    print(f"{path}: {report.rows} rows read")
+    if report.bad:
+        for line in _bad_rows(report.bad):
+            print(line)
+        if not args.skip_bad_rows:
+            print("nothing was changed: fix the bad rows, or pass --skip-bad-rows to import the good ones")
+            return 1
+        print("the bad rows were skipped")
+    verb = "would be" if args.dry_run else "were"
+    if isinstance(report, transfer.SuppressionImport):
+        print(
+            f"{report.added} suppressions {verb} added; {report.present} already on the list; "
+            f"{report.lifted_since} lifted by staff after the row's own time; "
+            f"{report.repeated} repeated in the file"
+        )
+    else:
+        print(
+            f"{report.events} choices {verb} recorded ({report.kept_suppressed} of them as an import, "
+            f"because a suppression stands for the address and an import never lifts one); "
+            f"{report.unchanged} unchanged; {report.superseded} older than the choice on record; "
+            f"{report.people_created} people {verb} created; {report.contacts_added} contact points "
+            f"{verb} added"
+        )
+    if args.dry_run:
+        print("dry run: nothing was changed")
+    if report.stopped is not None:
+        print(
+            f"stopped at line {report.stopped.line}: {report.stopped.message}. The {report.committed_rows}"
+            " rows before its batch were committed; the counts above are theirs. Running the same file"
+            " again finishes the import without repeating them."
+        )
+        return 1
+    return 0
+
+
+async def _export(ctx: Context, args: argparse.Namespace, err: Console) -> int:
+    exporting = {"suppressions": transfer.export_suppressions, "consents": transfer.export_consents}
+    export = exporting[args.export_command]
+    out: Path | None = args.out
+    with _bars(err) as progress:
+        if out is None:
+            count = await export(ctx, sys.stdout, _Bars(progress))
+        else:
+            # Written aside and moved into place whole, so a failed export leaves no half a file.
+            partial = out.with_name(out.name + ".partial")
+            handle: TextIO
+            try:
+                with partial.open("w", encoding="utf-8", newline="") as handle:
+                    count = await export(ctx, handle, _Bars(progress))
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            partial.replace(out)
+    print(f"exported {count} {args.export_command}" + (f" to {out}" if out else ""), file=sys.stderr)
+    return 0

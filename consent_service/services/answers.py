@@ -1,0 +1,85 @@
+"""Answers kept in memory between checks, trusted only under the change signal they were stored with.
+
+DESIGN §4.1: a marketing *allow* must never outlive an acknowledged opt-out. Every committed write
+changes the signal before it is acknowledged (see ``SignallingStore``), and a cached answer is used
+only if the signal it was stored under is still current, so no answer computed before an opt-out
+is served after its acknowledgement, on any worker sharing the signal. Entries also expire after
+``ttl`` seconds: that bounds how long a writer must hold its acknowledgement when it cannot change
+the signal (Redis unreachable from it but not from the readers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+
+from consent_service.domain.decision import Answer
+from consent_service.domain.ports import ChangeSignal, Store, UnitOfWork
+
+log = logging.getLogger("consent_service.answers")
+
+#: (fingerprint, person id, purpose, channel)
+Key = tuple[str, str, str, str]
+
+
+@dataclass(slots=True)
+class AnswerCache:
+    signal: ChangeSignal
+    ttl: float = 2.0
+    capacity: int = 200_000
+    _entries: OrderedDict[Key, tuple[str, float, Answer]] = field(default_factory=OrderedDict)
+
+    def get(self, key: Key, token: str | None) -> Answer | None:
+        if token is None:
+            return None
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != token or entry[1] < time.monotonic():
+            return None
+        return entry[2]
+
+    def put(self, key: Key, token: str | None, answer: Answer) -> None:
+        """Store under the token read *before* the database was asked, never one read after."""
+        if token is None or answer.degraded:
+            return
+        self._entries[key] = (token, time.monotonic() + self.ttl, answer)
+        if len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+
+class SignallingStore:
+    """A store whose every committed write changes the signal before the caller can acknowledge it."""
+
+    def __init__(self, inner: Store, signal: ChangeSignal, hold: float) -> None:
+        self._inner = inner
+        self._signal = signal
+        self._hold = hold
+
+    def reading(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._inner.reading()
+
+    def writing(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._writing()
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[UnitOfWork]:
+        async with self._inner.writing() as uow:
+            yield uow
+        if not await self._signal.bump():
+            # Readers may still trust answers from before this commit, but none for longer than the
+            # cache's time to live: wait that out rather than acknowledge too early.
+            log.error(
+                "holding a write's acknowledgement for %.1f s: the change signal is unreachable", self._hold
+            )
+            await asyncio.sleep(self._hold)
+
+    async def ping(self) -> None:
+        await self._inner.ping()
+
+    async def dispose(self) -> None:
+        await self._inner.dispose()
+        await self._signal.close()

@@ -1,0 +1,178 @@
+"""The staff page for phone calls in a real browser: sign in, find a family, record an objection to post
+taken on the phone, and restrict contact by post for safeguarding.
+
+Drives Debian's Chromium (/usr/bin/chromium) with Playwright against the service started as a process,
+with a staff account made by the `consent-service staff create` command. Skipped locally when Chromium
+or Playwright is missing; in CI (CI=true) it fails instead. Screenshots and a Playwright trace go to
+test-artifacts/staff/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tests.e2e.conftest import BIN, Server
+from tests.e2e.test_browser import browser, page, shot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+__all__ = ["browser", "page", "shot"]  # fixtures shared with the families' browser test
+
+ARTIFACTS_FOLDER = "staff"
+PASSWORD = "a long staff password, typed by hand"
+POSTAL = {"lines": ["1 Test Road"], "postcode": "LS1 4AP"}
+
+
+def api(server: Server, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(method, f"{server.base}{path}", headers=server.auth, timeout=10, **kwargs)
+
+
+def check(server: Server, purpose: str, channel: str, to: Any) -> dict[str, Any]:
+    answer = api(server, "POST", "/v1/checks", json={"purpose": purpose, "channel": channel, "to": to})
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+def make_staff_account(server: Server, username: str, display_name: str) -> None:
+    """The command an administrator runs on the server, against the server's own data directory."""
+    env = {**os.environ, "CONSENT_DATA_DIR": str(server.data_dir), "CONSENT_STAFF_PASSWORD": PASSWORD}
+    env.pop("CONSENT_DATABASE_URL", None)
+    env.pop("CONSENT_REDIS_URL", None)
+    made = subprocess.run(  # noqa: S603
+        [str(BIN / "consent-service"), "staff", "create", "--username", username, "--name", display_name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert f"staff account {username!r}" in made.stdout, made.stdout
+    again = subprocess.run(  # noqa: S603
+        [str(BIN / "consent-service"), "staff", "create", "--username", username, "--name", display_name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 1 and "exists" in again.stderr, (again.stdout, again.stderr)
+
+
+def test_staff_record_a_phone_call_and_a_safeguarding_restriction_in_a_real_browser(
+    server: Server, page: Page, shot: Callable[[Page, str], None]
+) -> None:
+    from playwright.sync_api import expect
+
+    username, staff_name = f"pat.{uuid.uuid4().hex[:6]}", "Pat Phonecall"
+    make_staff_account(server, username, staff_name)
+
+    # A family registered on a web form, agreeing to marketing emails; post is on legitimate interests.
+    email = f"family.{uuid.uuid4().hex[:10]}@example.org"
+    family_name = f"Robin Staffpage {uuid.uuid4().hex[:4]}"
+    registration = {
+        "person": {
+            "display_name": family_name,
+            "contacts": [{"kind": "email", "value": email}, {"kind": "postal", "value": POSTAL}],
+        },
+        "choices": [
+            {
+                "purpose": "marketing",
+                "channel": "email",
+                "decision": "granted",
+                "notice": {"purpose": "marketing", "version": 1},
+            }
+        ],
+        "source": "web_form",
+    }
+    registered = api(server, "POST", "/v1/registrations", json=registration)
+    assert registered.status_code == 201, registered.text
+    person_id = registered.json()["person_id"]
+    assert check(server, "marketing", "post", POSTAL)["allowed"] is True
+
+    # a. The staff page without signing in leads to the sign-in form; a wrong password is turned away.
+    page.goto(f"{server.base}/staff/people/{person_id}")
+    expect(page).to_have_url(f"{server.base}/staff/sign-in")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Staff sign in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Those details did not match")
+    shot(page, "01-sign-in-refused")
+
+    # b. Signing in with the keyboard alone: type, Tab, type, Enter.
+    page.get_by_label("Username").fill("")
+    page.get_by_label("Username").focus()
+    page.keyboard.type(username)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Find a person")
+    expect(page.get_by_role("navigation", name="Staff")).to_contain_text(staff_name)
+
+    # c. Search by the family's email, as they give it on the phone.
+    page.get_by_label("Email, phone, reference or name").fill(email.upper())
+    page.keyboard.press("Enter")
+    result = page.get_by_role("link", name=family_name)
+    expect(result).to_be_visible()
+    shot(page, "02-search-by-email")
+    result.click()
+
+    # d. The person: contacts, choices and history, and the form to change them.
+    expect(page.get_by_role("heading", level=1)).to_have_text(family_name)
+    expect(page.locator("body")).to_contain_text(email)
+    expect(page.locator("body")).to_contain_text("1 test road, LS1 4AP")
+    shot(page, "03-person")
+
+    # e. On the phone: "please stop sending us post". An objection to marketing by post.
+    marketing = page.get_by_role("group", name="Marketing", exact=True)
+    marketing.get_by_label("Post", exact=True).select_option("withdrawn")
+    page.get_by_label("How did the request come in").select_option("phone_call")
+    page.get_by_label("Note (optional)").fill("Rang the office: no more leaflets by post")
+    shot(page, "04-objection-to-post-filled-in")
+    page.get_by_role("button", name="Record the changes").click()
+
+    expect(page.get_by_role("status")).to_have_text("Saved: 1 change recorded from a phone call.")
+    history = page.get_by_role("region", name="History")
+    newest = history.get_by_role("row").nth(1)
+    for text in ("Marketing", "Post", "Withdrawn", "Phone call", staff_name, "no more leaflets by post"):
+        expect(newest).to_contain_text(text)
+    shot(page, "05-objection-recorded")
+
+    objected = check(server, "marketing", "post", POSTAL)
+    assert objected["allowed"] is False, objected
+    events = api(server, "GET", f"/v1/people/{person_id}/history").json()["items"]
+    assert (events[-1]["source"], events[-1]["evidence"]["staff_member"]) == ("phone_call", staff_name)
+
+    # f. Safeguarding: no contact by post at all, service letters included.
+    assert check(server, "administrative", "post", POSTAL)["allowed"] is True
+    adding = page.get_by_role("group", name="Add a safeguarding restriction")
+    adding.get_by_label("Channel").select_option("post")
+    adding.get_by_label("Reason").fill("Letters are opened by someone who must not know of our contact")
+    shot(page, "06-restriction-filled-in")
+    page.get_by_role("button", name="Add restriction").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Restriction added: no contact by post until it is lifted."
+    )
+    expect(page.get_by_role("table", name="In force")).to_contain_text("Letters are opened")
+    shot(page, "07-restriction-added")
+
+    restricted = check(server, "administrative", "post", POSTAL)
+    assert (restricted["allowed"], restricted["reason"]) == (False, "contact_restricted"), restricted
+    assert check(server, "administrative", "email", email)["allowed"] is True
+
+    # g. Signing out ends it: the person's page leads back to sign-in.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Staff sign in")
+    page.goto(f"{server.base}/staff/people/{person_id}")
+    expect(page).to_have_url(f"{server.base}/staff/sign-in")
+    shot(page, "08-signed-out")

@@ -1,0 +1,140 @@
+"""Several worker processes: an opt-out taken by one is denied by every other on the very next check.
+
+Each request opens a new connection, so the kernel hands it to whichever worker accepts first; with
+warm caches on every worker before each opt-out, a stale "allowed" anywhere would show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+
+from tests.e2e.conftest import Server, running
+
+ROUNDS = 60
+
+
+def fresh_email() -> str:
+    return f"worker.{secrets.token_hex(6)}@example.org"
+
+
+@dataclass
+class Reply:
+    status_code: int
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def _post(server: Server, path: str, body: object, content_type: str = "application/json") -> Reply:
+    """A new connection per request, so each is a new draw of the worker that serves it."""
+    url = urlsplit(server.base + path)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    try:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {**server.auth, "Content-Type": content_type, "Connection": "close"}
+        connection.request("POST", url.path, body=payload, headers=headers)
+        response = connection.getresponse()
+        return Reply(response.status, response.read().decode())
+    finally:
+        connection.close()
+
+
+def check(server: Server, email: str) -> dict[str, object]:
+    response = _post(server, "/v1/checks", {"purpose": "marketing", "channel": "email", "to": email})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def opt_outs_reach_every_worker(server: Server) -> None:
+    for round_ in range(ROUNDS):
+        email = fresh_email()
+        registered = _post(
+            server,
+            "/v1/registrations",
+            {
+                "person": {"contacts": [{"kind": "email", "value": email}]},
+                "choices": [
+                    {
+                        "purpose": "marketing",
+                        "channel": "email",
+                        "decision": "granted",
+                        "notice": {"purpose": "marketing", "version": 1},
+                    }
+                ],
+                "source": "web_form",
+            },
+        )
+        assert registered.status_code == 201, registered.text
+        assert all(check(server, email)["allowed"] for _ in range(6)), round_
+        if round_ % 2:
+            link = _post(
+                server, "/v1/unsubscribe-links", {"to": email, "channel": "email", "purpose": "marketing"}
+            )
+            path = link.json()["url"].removeprefix(server.base)
+            opted_out = _post(
+                server, path, b"List-Unsubscribe=One-Click", "application/x-www-form-urlencoded"
+            )
+        else:
+            person = registered.json()["person_id"]
+            opted_out = _post(
+                server,
+                f"/v1/people/{person}/consents",
+                {
+                    "choices": [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}],
+                    "source": "web_form",
+                },
+            )
+        assert opted_out.status_code in (200, 201), opted_out.text
+        answers = [check(server, email) for _ in range(6)]
+        assert not any(a["allowed"] for a in answers), (round_, answers)
+
+
+def test_two_workers_on_sqlite_share_the_host_signal(tmp_path: Path) -> None:
+    with running(tmp_path, "--workers", "2") as server:
+        opt_outs_reach_every_worker(server)
+
+
+@pytest.fixture
+def postgres_and_redis() -> Iterator[dict[str, str]]:
+    name = f"consent_e2e_{secrets.token_hex(5)}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=5)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is not reachable and CI=true forbids skipping: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+    yield {
+        "CONSENT_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
+        "CONSENT_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
+        "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+    }
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_two_workers_on_postgresql_share_the_redis_signal(
+    tmp_path: Path, postgres_and_redis: dict[str, str]
+) -> None:
+    with running(tmp_path, "--workers", "2", **postgres_and_redis) as server:
+        opt_outs_reach_every_worker(server)

@@ -1,0 +1,117 @@
+"""The answer cache and the signalling store: no cached answer survives a committed write."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import pytest
+
+from consent_service.domain.decision import Answer, Reason
+from consent_service.services.answers import AnswerCache, SignallingStore
+
+ALLOW = Answer(True, Reason.CONSENT_GRANTED)
+KEY = ("fingerprint", "", "marketing", "email")
+
+
+class Signal:
+    def __init__(self, bumps: bool = True) -> None:
+        self.token = 0
+        self.bumps = bumps
+
+    async def current(self) -> str | None:
+        return str(self.token)
+
+    async def bump(self) -> bool:
+        if self.bumps:
+            self.token += 1
+        return self.bumps
+
+    async def close(self) -> None:
+        return None
+
+
+class Store:
+    """Stands in for the database: counts commits."""
+
+    def __init__(self) -> None:
+        self.commits = 0
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Any]:
+        yield object()
+        self.commits += 1
+
+    def reading(self) -> AbstractAsyncContextManager[Any]:
+        return self._transaction()
+
+    def writing(self) -> AbstractAsyncContextManager[Any]:
+        return self._transaction()
+
+    async def ping(self) -> None:
+        return None
+
+    async def dispose(self) -> None:
+        return None
+
+
+async def test_an_answer_is_served_only_under_the_token_it_was_stored_with() -> None:
+    signal = Signal()
+    cache = AnswerCache(signal)
+    token = await signal.current()
+    cache.put(KEY, token, ALLOW)
+    assert cache.get(KEY, await signal.current()) is ALLOW
+    await signal.bump()
+    assert cache.get(KEY, await signal.current()) is None
+
+
+async def test_an_unreadable_signal_trusts_nothing() -> None:
+    cache = AnswerCache(Signal())
+    cache.put(KEY, None, ALLOW)
+    cache.put(KEY, "0", ALLOW)
+    assert cache.get(KEY, None) is None
+
+
+def test_entries_expire_and_degraded_answers_are_never_kept() -> None:
+    cache = AnswerCache(Signal(), ttl=0.0)
+    cache.put(KEY, "0", ALLOW)
+    time.sleep(0.001)
+    assert cache.get(KEY, "0") is None
+    fresh = AnswerCache(Signal())
+    fresh.put(KEY, "0", Answer(False, Reason.STORE_UNAVAILABLE, degraded=True))
+    assert fresh.get(KEY, "0") is None
+
+
+def test_the_cache_is_bounded() -> None:
+    cache = AnswerCache(Signal(), capacity=2)
+    for i in range(3):
+        cache.put((str(i), "", "marketing", "email"), "0", ALLOW)
+    assert cache.get(("0", "", "marketing", "email"), "0") is None
+    assert cache.get(("2", "", "marketing", "email"), "0") is ALLOW
+
+
+async def test_a_committed_write_changes_the_signal_before_it_returns() -> None:
+    signal, inner = Signal(), Store()
+    store = SignallingStore(inner, signal, hold=1.0)
+    async with store.writing():
+        assert signal.token == 0
+    assert (inner.commits, signal.token) == (1, 1)
+
+
+async def test_a_failed_write_does_not_change_the_signal() -> None:
+    signal = Signal()
+    store = SignallingStore(Store(), signal, hold=1.0)
+    with pytest.raises(RuntimeError):
+        async with store.writing():
+            raise RuntimeError("refused")
+    assert signal.token == 0
+
+
+async def test_a_writer_that_cannot_change_the_signal_holds_its_answer_for_the_cache_lifetime() -> None:
+    store = SignallingStore(Store(), Signal(bumps=False), hold=0.05)
+    started = time.monotonic()
+    async with store.writing():
+        pass
+    assert time.monotonic() - started >= 0.05
