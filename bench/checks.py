@@ -55,6 +55,7 @@ RESULTS_DIR = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL_TEMPLATE = "postgresql://postgres@127.0.0.1:5432/{db}"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 DOMAIN = "bench.example"
 MARKER = "BENCH_JSON "
 BULK_SIZE = 10_000
@@ -95,7 +96,7 @@ class Plan:
             withdrawn=300,
             suppressed=100,
             unknown_single=1000,
-            connections=16,
+            connections=32,
             threads=2,
             bulk_connections=1,
             ceiling_repeats=5,
@@ -113,7 +114,7 @@ class Plan:
             withdrawn=50,
             suppressed=20,
             unknown_single=200,
-            connections=16,
+            connections=32,
             threads=2,
             bulk_connections=1,
             ceiling_repeats=2,
@@ -309,18 +310,38 @@ def _parse_marker(output: str) -> dict[str, Any]:
     raise BenchError(f"the load generator printed no result:\n{output[-2000:]}")
 
 
+def _descendants(pid: int) -> list[int]:
+    """The process and its children's children: the server's workers are children of its main process."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                queue.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                continue
+    return found
+
+
 def _cpu_ticks(pid: int) -> int | None:
-    """User + system CPU ticks of one process, from /proc (None where /proc is missing)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    """User + system CPU ticks of the server process tree, from /proc (None where /proc is missing)."""
+    total = 0
+    for member in _descendants(pid):
+        try:
+            stat = Path(f"/proc/{member}/stat").read_text()
+        except OSError:
+            if member == pid:
+                return None
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
 
 
 def settle(pid: int, window: float = 0.3, idle_pct: float = 15, max_wait: float = 30) -> float:
-    """Wait until the server uses under ``idle_pct`` % of a core over ``window``; return seconds waited."""
+    """Wait until the server's processes use under ``idle_pct`` % of a core over ``window``; return seconds
+    waited."""
     started = time.monotonic()
     while time.monotonic() - started < max_wait:
         before = _cpu_ticks(pid)
@@ -500,13 +521,14 @@ def free_port() -> int:
         return port
 
 
-def start_server(env: dict[str, str], workdir: Path, ready_timeout: float = 90) -> Server:
+def start_server(env: dict[str, str], workdir: Path, setup: Setup, ready_timeout: float = 90) -> Server:
     """``consent-service serve`` on a free loopback port; returns once /health/ready answers 200."""
     port = free_port()
+    how = ["--server", setup.server, "--workers", str(setup.workers)]
     stdout_path, stderr_path = workdir / "server.stdout", workdir / "server.stderr"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         process = subprocess.Popen(  # noqa: S603 - the project's own entry point
-            [str(VENV_BIN / "consent-service"), "serve", "--host", HOST, "--port", str(port)],
+            [str(VENV_BIN / "consent-service"), "serve", "--host", HOST, "--port", str(port), *how],
             env=env,
             cwd=workdir,
             stdout=out,
@@ -574,6 +596,19 @@ async def drop_database(name: str) -> None:
         await connection.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """One configuration measured: the database, the ASGI server and how many worker processes."""
+
+    backend: str
+    server: str
+    workers: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}/{self.server}/{self.workers}w"
+
+
 def server_env(data_dir: Path, database: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
     env["CONSENT_DATA_DIR"] = str(data_dir)
@@ -582,6 +617,8 @@ def server_env(data_dir: Path, database: str | None) -> dict[str, str]:
         env["CONSENT_DATABASE_URL"] = PG_URL_TEMPLATE.format(db=database)
         env["CONSENT_FINGERPRINT_KEY"] = secrets.token_hex(32)
         env["CONSENT_LINK_SIGNING_KEY"] = secrets.token_hex(32)
+        # Production's pairing: PostgreSQL with Redis for the check cache's change signal.
+        env["CONSENT_REDIS_URL"] = REDIS_URL
     return env
 
 
@@ -645,6 +682,7 @@ async def seed(server: Server, plan: Plan, addresses: Addresses) -> dict[str, An
         withdraw = {
             "choices": [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}],
             "source": "email",
+            "evidence": {"staff_member": "Bench Caller", "note": "replied: stop emailing me"},
         }
         started = time.perf_counter()
         await _bounded(
@@ -782,7 +820,8 @@ def _log_problems(server: Server) -> list[str]:
     return [line for line in text.splitlines() if pattern.search(line)][:20]
 
 
-def run_backend(backend: str, plan: Plan, addresses: Addresses, client: str) -> BackendResult:
+def run_backend(setup: Setup, plan: Plan, addresses: Addresses, client: str) -> BackendResult:
+    backend = setup.backend
     workdir = Path(tempfile.mkdtemp(prefix=f"consent-bench-{backend}-"))
     database: str | None = None
     server: Server | None = None
@@ -790,7 +829,7 @@ def run_backend(backend: str, plan: Plan, addresses: Addresses, client: str) -> 
         if backend == "postgresql":
             database = asyncio.run(create_database())
             print(f"  database {database}")
-        server = start_server(server_env(workdir / "data", database), workdir)
+        server = start_server(server_env(workdir / "data", database), workdir, setup)
         print(f"  server {server.base_url} (pid {server.process.pid}); seeding {plan.people} people ...")
         seeded = asyncio.run(seed(server, plan, addresses))
         validation = asyncio.run(validate(server, addresses))
@@ -844,7 +883,7 @@ def run_backend(backend: str, plan: Plan, addresses: Addresses, client: str) -> 
         loads["health_after"] = load("health (after)", spec("health", plan.health_after_s, c, t, 5))
         if server.process.poll() is not None:
             raise BenchError(f"the server died during the load:\n{server.log_tail()}")
-        return BackendResult(backend, seeded, validation, loads, _log_problems(server), ceiling)
+        return BackendResult(setup.label, seeded, validation, loads, _log_problems(server), ceiling)
     finally:
         if server is not None:
             stop_server(server)
@@ -883,7 +922,7 @@ def print_report(results: Sequence[BackendResult], client: str, failures: dict[s
     if client != "wrk":
         print("NOTE: the load client is Python (httpx): it limits the figures; install wrk for real ones.")
     header = (
-        f"{'backend':<11}{'load':<17}{'conns':>6}{'req/s':>10}{'addr/s':>11}{'p50':>11}{'p99':>11}"
+        f"{'setup':<22}{'load':<17}{'conns':>6}{'req/s':>10}{'addr/s':>11}{'p50':>11}{'p99':>11}"
         f"{'non-2xx':>9}{'sock err':>9}{'degraded':>9}{'srv CPU':>9}"
     )
     print(header)
@@ -894,7 +933,7 @@ def print_report(results: Sequence[BackendResult], client: str, failures: dict[s
             unit, scale = ("s", 1000.0) if bulk else ("ms", 1.0)
             cpu = f"{load.server_cpu_pct:.0f}%" if load.server_cpu_pct is not None else "-"
             print(
-                f"{result.backend:<11}{load.name:<17}{load.connections:>6}"
+                f"{result.backend:<22}{load.name:<17}{load.connections:>6}"
                 f"{_fmt(load.rps, 1 if bulk else 0):>10}"
                 f"{_fmt(load.addresses_per_s) if bulk else '':>11}"
                 f"{load.latency_ms['p50'] / scale:>9.{3 if bulk else 2}f}{unit:>2}"
@@ -905,7 +944,7 @@ def print_report(results: Sequence[BackendResult], client: str, failures: dict[s
     for result in results:
         ceiling = result.ceiling
         print(
-            f"{result.backend:<11}in-process ceiling (normalise_email + Fingerprinter, "
+            f"{result.backend:<22}in-process ceiling (normalise_email + Fingerprinter, "
             f"{ceiling['addresses']:,.0f} addresses, median of {ceiling['repeats']:.0f}):"
             f" {_fmt(ceiling['addresses_per_s'])} addresses/s ({ceiling['seconds_per_10k']:.3f} s per 10k;"
             f" normalise alone {_fmt(ceiling['normalise_only_per_s'])}/s,"
@@ -917,12 +956,12 @@ def print_report(results: Sequence[BackendResult], client: str, failures: dict[s
         r = result.ratios
         bulk_load = result.loads["bulk"]
         print(
-            f"  {result.backend:<11} check/health req/s {r['check_rps_over_health_rps']:.3f}"
+            f"  {result.backend:<22} check/health req/s {r['check_rps_over_health_rps']:.3f}"
             f"  (p50 x{r['check_p50_over_health_p50']:.1f}, p99 x{r['check_p99_over_health_p99']:.1f};"
             f" health drift before->after {r['health_drift']:+.0%})"
         )
         print(
-            f"  {'':<11} bulk addr/s / health req/s {r['bulk_addresses_per_s_over_health_rps']:.2f};"
+            f"  {'':<22} bulk addr/s / health req/s {r['bulk_addresses_per_s_over_health_rps']:.2f};"
             f"  bulk addr/s / in-process ceiling {r['bulk_addresses_per_s_over_in_process_ceiling']:.2f};"
             f"  {bulk_load.latency_ms['mean'] / 1000:.3f} s per bulk request"
             f" (mean, {bulk_load.connections} connections),"
@@ -1021,6 +1060,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="short durations and a smaller seed")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--servers", default="granian,uvicorn", help="ASGI servers, comma-separated")
+    parser.add_argument("--workers", default="1,2", help="worker counts to measure, comma-separated")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto", help="load generator")
     parser.add_argument("--attempts", type=int, default=2, help="tries per backend if the server breaks")
     parser.add_argument("--retry-wait", type=float, default=60, help="seconds to wait before a retry")
@@ -1049,15 +1090,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: list[BackendResult] = []
     failures: dict[str, str] = {}
-    for backend in backends:
-        print(f"{backend}:", flush=True)
+    setups = [
+        Setup(backend, server, int(workers))
+        for backend in backends
+        for server in args.servers.split(",")
+        for workers in args.workers.split(",")
+    ]
+    for setup in setups:
+        print(f"{setup.label}:", flush=True)
 
-        def work(backend: str = backend) -> BackendResult:
-            return run_backend(backend, plan, addresses, client)
+        def work(setup: Setup = setup) -> BackendResult:
+            return run_backend(setup, plan, addresses, client)
 
-        outcome = _attempts(backend, args.attempts, args.retry_wait, work)
+        outcome = _attempts(setup.label, args.attempts, args.retry_wait, work)
         if isinstance(outcome, str):
-            failures[backend] = outcome
+            failures[setup.label] = outcome
             continue
         compute_ratios(outcome)
         results.append(outcome)

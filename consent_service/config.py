@@ -40,7 +40,9 @@ class Settings:
     #: when embedded, else nowhere), "redis", "host" or "off".
     check_cache: str = "auto"
     #: Seconds a cached answer lives at most, however quiet the ledger.
-    check_cache_ttl: float = 2.0
+    check_cache_ttl: float = 5.0
+    #: Seconds a worker trusts the Redis change signal between reads; each write waits this long.
+    check_cache_lease: float = 0.02
     #: Requests per minute per client address on the public pages (a valid opt-out is never refused).
     public_rate_limit: int = 60
     docs: bool = True
@@ -108,7 +110,8 @@ class Settings:
             public_base_url=env.get("CONSENT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             public_rate_limit=int(env.get("CONSENT_PUBLIC_RATE_LIMIT", "60")),
             check_cache=_choice(env.get("CONSENT_CHECK_CACHE", "auto"), "CONSENT_CHECK_CACHE", CACHE_MODES),
-            check_cache_ttl=float(env.get("CONSENT_CHECK_CACHE_TTL", "2")),
+            check_cache_ttl=float(env.get("CONSENT_CHECK_CACHE_TTL", "5")),
+            check_cache_lease=float(env.get("CONSENT_CHECK_CACHE_LEASE", "0.02")),
             docs=env.get("CONSENT_DOCS", "1") not in ("0", "false", "no"),
             retention_inactive_years=int(env["CONSENT_RETENTION_INACTIVE_YEARS"])
             if env.get("CONSENT_RETENTION_INACTIVE_YEARS")

@@ -19,7 +19,10 @@ log = logging.getLogger("consent_service.signals")
 
 
 class HostSignal:
-    """Eight bytes in a file every worker on this host maps into memory: reading costs nanoseconds."""
+    """Eight bytes in a file every worker on this host maps into memory: reading costs nanoseconds,
+    so every check reads it and no lease is needed."""
+
+    lease = 0.0
 
     def __init__(self, path: Path) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -44,9 +47,11 @@ class HostSignal:
 
 
 class RedisSignal:
-    """One GET per check; a missing key (flushed, evicted, restarted) is replaced and trusts nothing."""
+    """A GET at most once per ``lease`` per worker, however many checks arrive; a missing key (flushed,
+    evicted, restarted) is replaced and trusts nothing."""
 
-    def __init__(self, url: str, namespace: str, timeout: float = 0.05) -> None:
+    def __init__(self, url: str, namespace: str, lease: float = 0.02, timeout: float = 0.05) -> None:
+        self.lease = lease
         pool = BlockingConnectionPool.from_url(
             url, max_connections=10, timeout=timeout, socket_timeout=timeout
         )

@@ -72,7 +72,7 @@ def build_context(settings: Settings) -> Context:
 def change_signal(settings: Settings) -> ChangeSignal | None:
     mode = settings.cache_mode
     if mode == "redis" and settings.redis_url:
-        return RedisSignal(settings.redis_url, settings.namespace)
+        return RedisSignal(settings.redis_url, settings.namespace, lease=settings.check_cache_lease)
     if mode == "host":
         return HostSignal(settings.data_dir / "generation")
     return None

@@ -46,7 +46,8 @@ def authentication() -> DefineMiddleware:
     )
 
 
-def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Async although it awaits nothing: Litestar would otherwise run it in a thread on every request."""
     if handler.opt.get(PUBLIC_OPT) or connection.url.path.startswith(("/schema", "/docs")):
         return
     required: frozenset[Scope] | None = handler.opt.get(SCOPES_OPT)

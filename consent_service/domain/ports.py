@@ -29,7 +29,13 @@ class ChangeSignal(Protocol):
 
     A cached answer is trusted only while the token it was stored under is still current; a writer
     changes the token after its commit and before it acknowledges the change.
+
+    ``lease`` is how long a reader may go on trusting a token it read without reading it again; a
+    writer waits that long after changing the token before it acknowledges, so a reader's lease taken
+    before the change has ended by the time anyone is told of it. Zero when reading costs nothing.
     """
+
+    lease: float
 
     async def current(self) -> str | None:
         """The token now, or None when it cannot be read (then nothing cached may be trusted)."""

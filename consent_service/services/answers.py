@@ -6,6 +6,11 @@ only if the signal it was stored under is still current, so no answer computed b
 is served after its acknowledgement, on any worker sharing the signal. Entries also expire after
 ``ttl`` seconds: that bounds how long a writer must hold its acknowledgement when it cannot change
 the signal (Redis unreachable from it but not from the readers).
+
+A signal that costs a round trip to read (Redis) is read at most once per its ``lease`` by each
+worker: a token read at time t is trusted until t + lease, and every writer waits a lease after its
+change before acknowledging, so no lease taken before a change outlives the change's acknowledgement.
+The times are this host's monotonic clock; across hosts only the clocks' rates need agree.
 """
 
 from __future__ import annotations
@@ -33,6 +38,18 @@ class AnswerCache:
     ttl: float = 2.0
     capacity: int = 200_000
     _entries: OrderedDict[Key, tuple[str, float, Answer]] = field(default_factory=OrderedDict)
+    _token: str | None = None
+    _token_until: float = float("-inf")
+
+    async def token(self) -> str | None:
+        """The signal's token, read again only once the last read's lease has run out."""
+        started = time.monotonic()
+        if started < self._token_until:
+            return self._token
+        token = await self.signal.current()
+        if self.signal.lease > 0:
+            self._token, self._token_until = token, started + self.signal.lease
+        return token
 
     def get(self, key: Key, token: str | None) -> Answer | None:
         if token is None:
@@ -69,7 +86,10 @@ class SignallingStore:
     async def _writing(self) -> AsyncIterator[UnitOfWork]:
         async with self._inner.writing() as uow:
             yield uow
-        if not await self._signal.bump():
+        if await self._signal.bump():
+            if self._signal.lease > 0:
+                await asyncio.sleep(self._signal.lease)
+        else:
             # Readers may still trust answers from before this commit, but none for longer than the
             # cache's time to live: wait that out rather than acknowledge too early.
             log.error(

@@ -1,11 +1,15 @@
 """The purpose catalogue and notice versions: seeded once, read from memory, refreshed on a miss.
 
 Purposes and notice versions are immutable once written, so a copy in memory can never be stale,
-only incomplete (another worker added one); a miss reloads it from the database.
+only incomplete (another worker added one); a miss reloads it from the database, at most once per
+``MISS_RELOAD_INTERVAL`` so that a caller sending unknown purposes cannot turn every request into
+two queries. A purpose added on another worker is seen here within that interval (this worker's own
+additions reload at once).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +19,9 @@ from consent_service.domain.notices import DEFAULT_WORDING, NoticeVersion
 from consent_service.domain.ports import Clock, Store
 from consent_service.domain.purposes import DEFAULT_CATALOGUE, Catalogue, Purpose
 
+#: Seconds between reloads caused by a miss.
+MISS_RELOAD_INTERVAL = 1.0
+
 
 @dataclass(slots=True)
 class CatalogueView:
@@ -22,6 +29,7 @@ class CatalogueView:
     catalogue: Catalogue = field(default_factory=Catalogue)
     notices_by_id: dict[str, NoticeVersion] = field(default_factory=dict)
     notices_by_version: dict[tuple[str, int], NoticeVersion] = field(default_factory=dict)
+    last_miss_reload: float = float("-inf")
 
     async def reload(self) -> None:
         async with self.store.reading() as uow:
@@ -37,13 +45,19 @@ class CatalogueView:
 
     async def notice(self, purpose: str, version: int) -> NoticeVersion | None:
         if (purpose, version) not in self.notices_by_version:
-            await self.reload()
+            await self._reload_on_miss()
         return self.notices_by_version.get((purpose, version))
 
     async def has(self, code: str) -> bool:
         if code not in self.catalogue:
-            await self.reload()
+            await self._reload_on_miss()
         return code in self.catalogue
+
+    async def _reload_on_miss(self) -> None:
+        now = time.monotonic()
+        if now - self.last_miss_reload >= MISS_RELOAD_INTERVAL:
+            self.last_miss_reload = now
+            await self.reload()
 
     def notice_by_id(self, notice_id: str | None) -> NoticeVersion | None:
         return self.notices_by_id.get(notice_id) if notice_id else None

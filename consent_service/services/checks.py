@@ -60,7 +60,7 @@ async def check(ctx: Context, request: CheckInput) -> Answer:
     # Only answers about now are cached; a point-in-time answer is always worked out from the ledger.
     cache = ctx.answers if request.at is None else None
     key = (fingerprint or "", request.person_id or "", purpose.code, request.channel or "")
-    token = await cache.signal.current() if cache else None
+    token = await cache.token() if cache else None
     if cache and (cached := cache.get(key, token)):
         return cached
     try:

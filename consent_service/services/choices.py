@@ -146,7 +146,8 @@ def _effective_at(ctx: Context, request: ChoicesInput, prefix: str) -> datetime:
         if not request.evidence.staff_member:
             errors.append(
                 FieldError(
-                    f"{prefix}evidence.staff_member", f"a {request.source.value} request names who took it"
+                    f"{prefix}evidence.staff_member",
+                    f"a request by {request.source.value.replace('_', ' ')} names who took it",
                 )
             )
         if now - effective_at > BACKDATING_NEEDS_A_REASON and not request.evidence.note:

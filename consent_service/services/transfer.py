@@ -287,7 +287,11 @@ async def _check_options(ctx: Context, options: ConsentOptions) -> dict[str, Not
     if options.source not in IMPORT_SOURCES:
         errors.append(FieldError("source", f"an import cannot vouch for source {options.source.value}"))
     if options.source in TAKEN_BY_STAFF and not options.staff_member:
-        errors.append(FieldError("staff_member", f"a {options.source.value} request names who took it"))
+        errors.append(
+            FieldError(
+                "staff_member", f"a request by {options.source.value.replace('_', ' ')} names who took it"
+            )
+        )
     notices: dict[str, NoticeVersion] = {}
     for purpose, version in options.notices.items():
         if not await ctx.catalogue.has(purpose):

@@ -17,11 +17,14 @@ KEY = ("fingerprint", "", "marketing", "email")
 
 
 class Signal:
-    def __init__(self, bumps: bool = True) -> None:
+    def __init__(self, bumps: bool = True, lease: float = 0.0) -> None:
         self.token = 0
         self.bumps = bumps
+        self.lease = lease
+        self.reads = 0
 
     async def current(self) -> str | None:
+        self.reads += 1
         return str(self.token)
 
     async def bump(self) -> bool:
@@ -115,3 +118,17 @@ async def test_a_writer_that_cannot_change_the_signal_holds_its_answer_for_the_c
     async with store.writing():
         pass
     assert time.monotonic() - started >= 0.05
+
+
+async def test_a_leased_token_is_read_once_per_lease_and_never_outlives_an_acknowledged_write() -> None:
+    signal = Signal(lease=0.05)
+    cache, store = AnswerCache(signal), SignallingStore(Store(), signal, hold=1.0)
+    token = await cache.token()
+    cache.put(KEY, token, ALLOW)
+    for _ in range(100):
+        assert cache.get(KEY, await cache.token()) is ALLOW
+    assert signal.reads == 1
+    async with store.writing():
+        pass  # a withdrawal commits; leaving the block is its acknowledgement
+    assert cache.get(KEY, await cache.token()) is None
+    assert signal.reads == 2
