@@ -35,8 +35,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,7 @@ class Plan:
     threads: int
     bulk_connections: int
     ceiling_repeats: int
+    stream_lines: int = 1_000_000
     seed_concurrency: int = 8
 
     @classmethod
@@ -118,6 +120,7 @@ class Plan:
             threads=2,
             bulk_connections=1,
             ceiling_repeats=2,
+            stream_lines=100_000,
         )
 
 
@@ -185,6 +188,7 @@ class BackendResult:
     loads: dict[str, Load]
     server_log_problems: list[str]
     ceiling: dict[str, float]
+    stream: dict[str, float] = field(default_factory=dict)
     ratios: dict[str, float] = field(default_factory=dict)
 
 
@@ -337,6 +341,89 @@ def _cpu_ticks(pid: int) -> int | None:
         fields = stat.rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])
     return total
+
+
+def _rss_kib(pid: int) -> int:
+    """Resident memory of the server process tree, in KiB."""
+    total = 0
+    for member in _descendants(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        total += int(match.group(1)) if match else 0
+    return total
+
+
+def stream_check(server: Server, addresses: Sequence[str], lines: int) -> dict[str, float]:
+    """NDJSON bulk check: ``lines`` addresses in one streamed request, answers read as they arrive.
+
+    The client runs in this process (it competes for the two cores, so the figure is a floor); the
+    server's resident memory is sampled throughout to show it stays flat however long the stream.
+    """
+
+    def body() -> Iterator[bytes]:
+        batch: list[bytes] = []
+        for i in range(lines):
+            batch.append(b'{"to":"%s"}\n' % addresses[i % len(addresses)].encode())
+            if len(batch) == 2000:
+                yield b"".join(batch)
+                batch = []
+        if batch:
+            yield b"".join(batch)
+
+    pid = server.process.pid
+    rss_before = _rss_kib(pid)
+    peak = [rss_before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak.append(_rss_kib(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    answered = allowed = 0
+    headers = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/x-ndjson"}
+    started = time.perf_counter()
+    first_answer = 0.0
+    try:
+        with (
+            httpx.Client(base_url=server.base_url, timeout=600) as client,
+            client.stream(
+                "POST",
+                "/v1/checks/bulk",
+                params={"purpose": "marketing", "channel": "email"},
+                content=body(),
+                headers=headers,
+            ) as response,
+        ):
+            if response.status_code != 200:
+                raise BenchError(f"NDJSON bulk answered {response.status_code}: {response.read()[:500]!r}")
+            for line in response.iter_lines():
+                if not line:
+                    continue
+                if not answered:
+                    first_answer = time.perf_counter() - started
+                answered += 1
+                allowed += '"allowed":true' in line
+    finally:
+        done.set()
+        sampler.join()
+    elapsed = time.perf_counter() - started
+    if answered != lines:
+        raise BenchError(f"NDJSON bulk answered {answered:,} lines for {lines:,}")
+    return {
+        "lines": lines,
+        "seconds": elapsed,
+        "addresses_per_s": lines / elapsed,
+        "first_answer_s": first_answer,
+        "allowed": allowed,
+        "server_rss_before_mib": rss_before / 1024,
+        "server_rss_peak_mib": max(peak) / 1024,
+        "server_rss_growth_mib": (max(peak) - rss_before) / 1024,
+    }
 
 
 def settle(pid: int, window: float = 0.3, idle_pct: float = 15, max_wait: float = 30) -> float:
@@ -880,10 +967,13 @@ def run_backend(setup: Setup, plan: Plan, addresses: Addresses, client: str) -> 
         ceiling = in_process_ceiling(addresses.bulk, plan.ceiling_repeats)
         load("bulk warm-up", spec("bulk", plan.warmup_s, 1, 1, 60), BULK_SIZE)
         loads["bulk"] = load("bulk 10k", spec("bulk", plan.bulk_s, bulk_c, 1, 60), BULK_SIZE)
+        print(f"  NDJSON stream of {plan.stream_lines:,} addresses ...", flush=True)
+        stream = stream_check(server, addresses.bulk, plan.stream_lines)
+        settle(server.process.pid)
         loads["health_after"] = load("health (after)", spec("health", plan.health_after_s, c, t, 5))
         if server.process.poll() is not None:
             raise BenchError(f"the server died during the load:\n{server.log_tail()}")
-        return BackendResult(setup.label, seeded, validation, loads, _log_problems(server), ceiling)
+        return BackendResult(setup.label, seeded, validation, loads, _log_problems(server), ceiling, stream)
     finally:
         if server is not None:
             stop_server(server)
@@ -907,6 +997,9 @@ def compute_ratios(result: BackendResult) -> None:
         "check_p99_over_health_p99": check.latency_ms["p99"] / loads["health_before"].latency_ms["p99"],
         "bulk_addresses_per_s_over_health_rps": bulk.addresses_per_s / health_rps,
         "bulk_addresses_per_s_over_in_process_ceiling": bulk.addresses_per_s / ceiling["addresses_per_s"],
+        "stream_addresses_per_s_over_health_rps": result.stream["addresses_per_s"] / health_rps,
+        "stream_addresses_per_s_over_bulk_addresses_per_s": result.stream["addresses_per_s"]
+        / bulk.addresses_per_s,
     }
 
 
@@ -967,6 +1060,14 @@ def print_report(results: Sequence[BackendResult], client: str, failures: dict[s
             f" (mean, {bulk_load.connections} connections),"
             f" {1 / bulk_load.rps if bulk_load.rps else float('nan'):.3f} s of server time per request"
         )
+        st = result.stream
+        print(
+            f"  {'':<22} NDJSON {st['lines']:,.0f} lines: {st['addresses_per_s']:,.0f} addr/s"
+            f" (/ health req/s {r['stream_addresses_per_s_over_health_rps']:.2f},"
+            f" / JSON bulk {r['stream_addresses_per_s_over_bulk_addresses_per_s']:.2f});"
+            f" first answer after {st['first_answer_s']:.3f} s; server RSS {st['server_rss_before_mib']:.0f}"
+            f" -> peak {st['server_rss_peak_mib']:.0f} MiB (+{st['server_rss_growth_mib']:.1f})"
+        )
     print()
     for result in results:
         check = result.loads["check"]
@@ -1019,6 +1120,7 @@ def write_results(
                     for k, v in r.loads.items()
                 },
                 "in_process_ceiling": r.ceiling,
+                "ndjson_stream": r.stream,
                 "ratios": r.ratios,
                 "server_log_problems": r.server_log_problems,
             }
