@@ -34,6 +34,7 @@ from consent_service.api.controllers.rights import RightsController
 from consent_service.api.controllers.staff import router as staff_pages
 from consent_service.api.controllers.suppressions import SuppressionController
 from consent_service.api.security import authentication, scope_guard
+from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings
 from consent_service.db import connect
 from consent_service.domain.fingerprints import Fingerprinter
@@ -82,7 +83,7 @@ async def shutdown(app: Litestar, ctx: Context) -> None:
     """Close what the app opened: its stores' Redis clients and the database pool."""
     for name in ("rate_limit", "sessions"):
         store = app.stores.get(name)
-        if isinstance(store, RedisStore):
+        if isinstance(store, RedisStore | FallbackStore):
             await store.__aexit__(None, None, None)
     await ctx.store.dispose()
 
@@ -90,9 +91,10 @@ async def shutdown(app: Litestar, ctx: Context) -> None:
 def rate_limit_store(settings: Settings) -> LitestarStore:
     """Shared across workers through Redis when there is one; per process otherwise."""
     if settings.redis_url:
-        return RedisStore.with_client(
+        redis = RedisStore.with_client(
             url=settings.redis_url, namespace=f"consent:{settings.namespace}:rate-limit"
         )
+        return FallbackStore(redis, MemoryStore(), "rate limit")
     return MemoryStore()
 
 

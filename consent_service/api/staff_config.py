@@ -25,6 +25,7 @@ from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 
+from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings
 from consent_service.services import staff
 
@@ -57,12 +58,17 @@ def _secure(settings: Settings) -> bool:
 
 
 def sessions_store(settings: Settings) -> Store:
-    """Redis when configured (every worker, every machine); else files all workers on this machine share."""
+    """Redis when configured (every worker, every machine); else files all workers on this machine share.
+
+    With Redis down, sessions fall back to the files, so staff sign in again rather than see errors.
+    """
+    files = FileStore(settings.data_dir / "sessions", create_directories=True)
     if settings.redis_url:
-        return RedisStore.with_client(
+        redis = RedisStore.with_client(
             url=settings.redis_url, namespace=f"consent:{settings.namespace}:sessions"
         )
-    return FileStore(settings.data_dir / "sessions", create_directories=True)
+        return FallbackStore(redis, files, "staff sessions")
+    return files
 
 
 class _RenewableSessions(ServerSideSessionBackend):
