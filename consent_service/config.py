@@ -94,6 +94,12 @@ class Settings:
             data_dir.mkdir(parents=True, exist_ok=True)
             url = f"sqlite+aiosqlite:///{data_dir / 'consent.db'}"
             keys = {**_secrets_from_file(data_dir / "secrets.json"), **_present(env)}
+        check_cache = _choice(env.get("CONSENT_CHECK_CACHE", "auto"), "CONSENT_CHECK_CACHE", CACHE_MODES)
+        if check_cache == "redis" and not env.get("CONSENT_REDIS_URL"):
+            raise SettingsError("CONSENT_CHECK_CACHE=redis needs CONSENT_REDIS_URL")
+        if check_cache == "host":
+            # The host cache's change signal is a file in the data dir, shared by this host's workers.
+            data_dir.mkdir(parents=True, exist_ok=True)
         return cls(
             database_url=_async_driver(url),
             data_dir=data_dir,
@@ -109,7 +115,7 @@ class Settings:
             check_timeout=float(env.get("CONSENT_CHECK_TIMEOUT", "0.2")),
             public_base_url=env.get("CONSENT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             public_rate_limit=int(env.get("CONSENT_PUBLIC_RATE_LIMIT", "60")),
-            check_cache=_choice(env.get("CONSENT_CHECK_CACHE", "auto"), "CONSENT_CHECK_CACHE", CACHE_MODES),
+            check_cache=check_cache,
             check_cache_ttl=float(env.get("CONSENT_CHECK_CACHE_TTL", "5")),
             check_cache_lease=float(env.get("CONSENT_CHECK_CACHE_LEASE", "0.02")),
             docs=env.get("CONSENT_DOCS", "1") not in ("0", "false", "no"),

@@ -54,3 +54,22 @@ def test_a_weak_or_malformed_secret_is_refused(tmp_path: Path, bad: str) -> None
     }
     with pytest.raises(SettingsError, match="CONSENT_FINGERPRINT_KEY"):
         Settings.from_env(environ)
+
+
+def test_a_redis_cache_without_redis_is_refused_not_silently_off(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="CONSENT_CHECK_CACHE=redis needs CONSENT_REDIS_URL"):
+        Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_CHECK_CACHE": "redis"})
+
+
+def test_a_host_cache_beside_postgresql_makes_its_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "not-yet"
+    settings = Settings.from_env(
+        {
+            "CONSENT_DATA_DIR": str(data_dir),
+            "CONSENT_DATABASE_URL": "postgresql://postgres@db:5432/consent",
+            "CONSENT_FINGERPRINT_KEY": KEY,
+            "CONSENT_LINK_SIGNING_KEY": KEY,
+            "CONSENT_CHECK_CACHE": "host",
+        }
+    )
+    assert settings.cache_mode == "host" and data_dir.is_dir()
