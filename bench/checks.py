@@ -46,9 +46,14 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 
+# The bench runs as a script; the helpers it shares with the tests live in the repository's tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from consent_service.domain.channels import ContactKind
 from consent_service.domain.contacts import ContactPoint, normalise_email
 from consent_service.domain.fingerprints import Fingerprinter
+from tests.support.ndjson_client import post_ndjson
+from tests.support.processes import cpu_ticks, rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -314,48 +319,6 @@ def _parse_marker(output: str) -> dict[str, Any]:
     raise BenchError(f"the load generator printed no result:\n{output[-2000:]}")
 
 
-def _descendants(pid: int) -> list[int]:
-    """The process and its children's children: the server's workers are children of its main process."""
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                queue.extend(int(child) for child in task.read_text().split())
-            except OSError:
-                continue
-    return found
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    """User + system CPU ticks of the server process tree, from /proc (None where /proc is missing)."""
-    total = 0
-    for member in _descendants(pid):
-        try:
-            stat = Path(f"/proc/{member}/stat").read_text()
-        except OSError:
-            if member == pid:
-                return None
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total
-
-
-def _rss_kib(pid: int) -> int:
-    """Resident memory of the server process tree, in KiB."""
-    total = 0
-    for member in _descendants(pid):
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        total += int(match.group(1)) if match else 0
-    return total
-
-
 def stream_check(server: Server, addresses: Sequence[str], lines: int) -> dict[str, float]:
     """NDJSON bulk check: ``lines`` addresses in one streamed request, answers read as they arrive.
 
@@ -374,43 +337,33 @@ def stream_check(server: Server, addresses: Sequence[str], lines: int) -> dict[s
             yield b"".join(batch)
 
     pid = server.process.pid
-    rss_before = _rss_kib(pid)
+    rss_before = rss_kib(pid)
     peak = [rss_before]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.2):
-            peak.append(_rss_kib(pid))
+            peak.append(rss_kib(pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    answered = allowed = 0
-    headers = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/x-ndjson"}
+    headers = {"Authorization": f"Bearer {server.api_key}"}
+    url = f"{server.base_url}/v1/checks/bulk?purpose=marketing&channel=email"
+    counts = {"answered": 0, "allowed": 0}
+
+    def count(line: bytes) -> None:
+        counts["answered"] += 1
+        counts["allowed"] += b'"allowed":true' in line
+
     started = time.perf_counter()
-    first_answer = 0.0
     try:
-        with (
-            httpx.Client(base_url=server.base_url, timeout=600) as client,
-            client.stream(
-                "POST",
-                "/v1/checks/bulk",
-                params={"purpose": "marketing", "channel": "email"},
-                content=body(),
-                headers=headers,
-            ) as response,
-        ):
-            if response.status_code != 200:
-                raise BenchError(f"NDJSON bulk answered {response.status_code}: {response.read()[:500]!r}")
-            for line in response.iter_lines():
-                if not line:
-                    continue
-                if not answered:
-                    first_answer = time.perf_counter() - started
-                answered += 1
-                allowed += '"allowed":true' in line
+        answer = asyncio.run(post_ndjson(url, body(), headers, on_line=count))
     finally:
         done.set()
         sampler.join()
+    if answer.status != 200:
+        raise BenchError(f"NDJSON bulk answered {answer.status}: {answer.body[:500]!r}")
+    answered, allowed = counts["answered"], counts["allowed"]
     elapsed = time.perf_counter() - started
     if answered != lines:
         raise BenchError(f"NDJSON bulk answered {answered:,} lines for {lines:,}")
@@ -418,7 +371,6 @@ def stream_check(server: Server, addresses: Sequence[str], lines: int) -> dict[s
         "lines": lines,
         "seconds": elapsed,
         "addresses_per_s": lines / elapsed,
-        "first_answer_s": first_answer,
         "allowed": allowed,
         "server_rss_before_mib": rss_before / 1024,
         "server_rss_peak_mib": max(peak) / 1024,
@@ -431,9 +383,9 @@ def settle(pid: int, window: float = 0.3, idle_pct: float = 15, max_wait: float 
     waited."""
     started = time.monotonic()
     while time.monotonic() - started < max_wait:
-        before = _cpu_ticks(pid)
+        before = cpu_ticks(pid)
         time.sleep(window)
-        after = _cpu_ticks(pid)
+        after = cpu_ticks(pid)
         if before is None or after is None:
             break
         if 100 * (after - before) / os.sysconf("SC_CLK_TCK") / window < idle_pct:
@@ -464,13 +416,13 @@ def run_load(
         spec_file = workdir / f"{spec.kind}.spec.json"
         spec_file.write_text(json.dumps(asdict(spec)))
         command = [sys.executable, str(Path(__file__).resolve()), "--python-client", str(spec_file)]
-    ticks_before = _cpu_ticks(server_pid)
+    ticks_before = cpu_ticks(server_pid)
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - a fixed command line: wrk or this script
         command, capture_output=True, text=True, timeout=spec.duration_s + spec.timeout_s + 60, check=False
     )
     wall = time.perf_counter() - started
-    ticks_after = _cpu_ticks(server_pid)
+    ticks_after = cpu_ticks(server_pid)
     if done.returncode != 0:
         raise BenchError(
             f"{command[0]} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
@@ -1065,7 +1017,7 @@ def print_report(results: Sequence[BackendResult], client: str, failures: dict[s
             f"  {'':<22} NDJSON {st['lines']:,.0f} lines: {st['addresses_per_s']:,.0f} addr/s"
             f" (/ health req/s {r['stream_addresses_per_s_over_health_rps']:.2f},"
             f" / JSON bulk {r['stream_addresses_per_s_over_bulk_addresses_per_s']:.2f});"
-            f" first answer after {st['first_answer_s']:.3f} s; server RSS {st['server_rss_before_mib']:.0f}"
+            f" server RSS {st['server_rss_before_mib']:.0f}"
             f" -> peak {st['server_rss_peak_mib']:.0f} MiB (+{st['server_rss_growth_mib']:.1f})"
         )
     print()

@@ -23,6 +23,7 @@ class Server:
     base: str
     key: str
     data_dir: Path
+    pid: int = 0
 
     @property
     def auth(self) -> dict[str, str]:
@@ -69,7 +70,7 @@ def running(data_dir: Path, *args: str, **env_vars: str) -> Iterator[Server]:
             pytest.fail(f"the server did not become ready:\n{log.read_text()}")
         lines = log.read_text().splitlines()
         assert lines[0].startswith("First start"), lines
-        yield Server(base=base, key=lines[1].strip(), data_dir=data_dir)
+        yield Server(base=base, key=lines[1].strip(), data_dir=data_dir, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar import Controller, post
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
 from litestar.params import JSONBody
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
 from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import contact_value
+from consent_service.api.ndjson import NDJSONBulkChecks
 from consent_service.api.security import needs
 from consent_service.domain.keys import Scope
 from consent_service.services import checks
+
+_NDJSON = "application/x-ndjson"
+
+
+@dataclass
+class _BulkOperation(Operation):
+    """Adds the NDJSON form, which a middleware serves, to the JSON form Litestar documents."""
+
+    def __post_init__(self) -> None:
+        lines = Schema(type=OpenAPIType.STRING, description="newline-delimited JSON, one object per line")
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.content[_NDJSON] = OpenAPIMediaType(schema=lines)
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            ok.content[_NDJSON] = OpenAPIMediaType(schema=lines)
+        self.parameters = [
+            *(self.parameters or []),
+            *(
+                Parameter(
+                    name=name,
+                    param_in="query",
+                    required=False,
+                    description=f"NDJSON form only: the {name} every line is checked for",
+                    schema=Schema(type=OpenAPIType.STRING),
+                )
+                for name in ("purpose", "channel")
+            ),
+        ]
 
 
 class CheckController(Controller):
@@ -32,7 +72,21 @@ class CheckController(Controller):
         )
         return presenters.answer(answer)
 
-    @post("/bulk", opt=needs(Scope.CHECKS), status_code=200, summary="Check up to 10,000 addresses")
+    @post(
+        "/bulk",
+        opt=needs(Scope.CHECKS),
+        status_code=200,
+        summary="Check up to 10,000 addresses (JSON), or any number streamed (NDJSON)",
+        description=(
+            "JSON: `{purpose, channel, to: [...]}`, answered as one document in input order. "
+            'NDJSON (`Content-Type: application/x-ndjson`): one `{"to": ...}` per line, `purpose` '
+            "and `channel` as query parameters; one answer line per input line, in order, "
+            '`{"line", "to", "allowed", "reason"}` or `{"line", "error"}`, streamed while the body '
+            "is still arriving, so read answers as you send."
+        ),
+        middleware=[NDJSONBulkChecks],
+        operation_class=_BulkOperation,
+    )
     async def bulk(self, ctx: Ctx, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
         answers = await checks.check_many(
             ctx, data.purpose, data.channel, [contact_value(t) for t in data.to]

@@ -1,0 +1,188 @@
+"""Streaming bulk checks: NDJSON in, NDJSON out, any length, in constant memory (API.md).
+
+A mailing tool sends one ``{"to": …}`` per line and reads one answer per line, in input order, while
+it is still sending. Litestar's streaming response listens for the client's disconnect by calling
+``receive()``, which would swallow the request body this exchange is still reading, and its request
+body reader stops at the app's size limit; so NDJSON requests are taken here, at the ASGI level, by a
+middleware on the bulk route. JSON requests pass on to the ordinary handler.
+
+Lines are answered in batches of ``BATCH``: each batch is one ``check_many`` (one read of the
+database), and nothing is kept once its answers are written, so memory stays flat however long the
+stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs
+
+import msgspec
+from litestar.datastructures import Headers
+from litestar.enums import ScopeType
+from litestar.exceptions import PermissionDeniedException, ValidationException
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from consent_service.api import schemas as s
+from consent_service.api.inputs import contact_value
+from consent_service.domain.channels import Channel
+from consent_service.domain.keys import ApiKey
+from consent_service.domain.keys import Scope as KeyScope
+from consent_service.services import checks
+from consent_service.services.context import Context
+
+MEDIA_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
+BATCH = 1000
+#: A line longer than this is answered as an error without being held whole in memory.
+MAX_LINE_BYTES = 16 * 1024
+
+
+class Line(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    to: s.ContactValue
+
+
+_decode_line = msgspec.json.Decoder(Line, strict=True).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def is_ndjson(scope: Scope) -> bool:
+    content_type = Headers.from_scope(scope).get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() in MEDIA_TYPES
+
+
+class NDJSONBulkChecks:
+    """Middleware on ``POST /v1/checks/bulk``: takes NDJSON requests, hands everything else on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not is_ndjson(scope):
+            await self.app(scope, receive, send)
+            return
+        key: ApiKey | None = scope.get("user")
+        if key is None or KeyScope.CHECKS not in key.scopes:
+            raise PermissionDeniedException("This route needs a key with scope checks")
+        purpose, channel = _query(scope)
+        ctx = scope["litestar_app"].state.context
+        # An unknown purpose, or one with no basis on this channel, is refused before any answer.
+        await ctx.catalogue.purpose(purpose, channel)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/x-ndjson"),
+                    (b"cache-control", b"no-store"),
+                    (b"x-content-type-options", b"nosniff"),
+                ],
+            }
+        )
+        async for batch in _batches(_lines(receive)):
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": await _answer(ctx, purpose, channel, batch),
+                    "more_body": True,
+                }
+            )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _query(scope: Scope) -> tuple[str, Channel]:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    errors: list[dict[str, str]] = []
+    purpose = query.get("purpose", [""])[0]
+    if not purpose:
+        errors.append(
+            {"key": "purpose", "source": "query", "message": "a purpose is needed, e.g. ?purpose=marketing"}
+        )
+    raw_channel = query.get("channel", [""])[0]
+    channel: Channel | None = None
+    try:
+        channel = Channel(raw_channel)
+    except ValueError:
+        wanted = ", ".join(c.value for c in Channel)
+        errors.append({"key": "channel", "source": "query", "message": f"channel must be one of {wanted}"})
+    if errors or channel is None:
+        raise ValidationException("The NDJSON bulk check needs purpose and channel", extra=errors)
+    return purpose, channel
+
+
+Numbered = tuple[int, bytes | None]
+
+
+async def _lines(receive: Receive) -> AsyncIterator[Numbered]:
+    """Each line of the body with its number; ``None`` for a line too long to keep."""
+    pending = b""
+    number = 0
+    skipping = False
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client went away: stop answering
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            number += 1
+            if skipping:
+                skipping = False
+                yield number, None
+            else:
+                yield number, line
+        if len(pending) > MAX_LINE_BYTES:
+            pending, skipping = b"", True
+        if not more:
+            break
+    if pending.strip() or skipping:
+        yield number + 1, None if skipping else pending
+
+
+async def _batches(
+    lines: AsyncIterator[tuple[int, bytes | None]],
+) -> AsyncIterator[list[tuple[int, bytes | None]]]:
+    batch: list[tuple[int, bytes | None]] = []
+    async for number, line in lines:
+        if line is not None and not line.strip():
+            continue
+        batch.append((number, line))
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _answer(ctx: Context, purpose: str, channel: Channel, batch: list[Numbered]) -> bytes:
+    parsed: list[tuple[int, s.ContactValue | None, str | None]] = []
+    for number, raw in batch:
+        if raw is None:
+            parsed.append((number, None, f"line longer than {MAX_LINE_BYTES} bytes"))
+            continue
+        try:
+            parsed.append((number, _decode_line(raw).to, None))
+        except msgspec.DecodeError as exc:
+            parsed.append((number, None, str(exc).replace("$.", "")))
+    values = [to for _, to, _ in parsed if to is not None]
+    answers = iter(
+        await checks.check_many(ctx, purpose, channel, [contact_value(v) for v in values]) if values else []
+    )
+    out = bytearray()
+    for number, to, error in parsed:
+        if error is not None:
+            out += _encode({"line": number, "error": error})
+        else:
+            answer = next(answers)
+            line: dict[str, Any] = {
+                "line": number,
+                "to": to,
+                "allowed": answer.allowed,
+                "reason": answer.reason,
+            }
+            if answer.degraded:
+                line["degraded"] = True
+            out += _encode(line)
+        out += b"\n"
+    return bytes(out)
