@@ -7,14 +7,17 @@ import asyncio
 import getpass
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config as AlembicConfig
 
 from alembic import command
 from consent_service import cli_transfer
 from consent_service.api.app import build_context, create_app
+from consent_service.api.logs import log_config
 from consent_service.config import Settings, SettingsError
 from consent_service.domain.errors import Conflict, InvalidInput
 from consent_service.domain.keys import Scope
@@ -92,13 +95,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if secret:
         print("First start: an API key with every scope was made. It is shown once; keep it safe:")
         print(secret, flush=True)
+    logging_config = log_config(settings.log_format, settings.log_level)
+    _count_across_workers(settings, args.workers)
     if args.server == "granian":
-        _serve_granian(args)
+        _serve_granian(args, logging_config)
     else:
-        _serve_uvicorn(args)
+        _serve_uvicorn(args, logging_config)
 
 
-def _serve_granian(args: argparse.Namespace) -> None:
+def _count_across_workers(settings: Settings, workers: int) -> None:
+    """With several workers, each keeps its metrics in files that ``/metrics`` adds up."""
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        directory = settings.data_dir / "metrics"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def _serve_granian(args: argparse.Namespace, logging_config: dict[str, Any]) -> None:
     """The default: about twice uvicorn's requests per second on this service (bench/README.md).
 
     A worker that dies is started again, so one crash does not halve the capacity until a restart.
@@ -116,10 +130,11 @@ def _serve_granian(args: argparse.Namespace) -> None:
         factory=True,
         respawn_failed_workers=True,
         log_access=False,
+        log_dictconfig=logging_config,
     ).serve()
 
 
-def _serve_uvicorn(args: argparse.Namespace) -> None:
+def _serve_uvicorn(args: argparse.Namespace, logging_config: dict[str, Any]) -> None:
     import uvicorn
 
     uvicorn.run(
@@ -128,7 +143,7 @@ def _serve_uvicorn(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_config=logging_config,
         access_log=False,
     )
 

@@ -17,6 +17,7 @@ from typing import Any
 
 SECRET_NAMES = ("CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY")
 CACHE_MODES = ("auto", "redis", "host", "off")
+LOG_FORMATS = ("auto", "json", "text")
 
 
 class SettingsError(Exception):
@@ -63,6 +64,20 @@ class Settings:
     sendgrid_public_key: str | None = None
     #: The Mailgun HTTP webhook signing key.
     mailgun_signing_key: str | None = None
+    #: The Redis stream the relay publishes changes to (None: no stream; the feed and webhooks remain).
+    changes_stream: str | None = None
+    changes_stream_maxlen: int = 100_000
+    #: Seconds between relay rounds when nothing wakes it (a commit in the same worker does).
+    relay_interval: float = 0.5
+    webhook_timeout: float = 5.0
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 1.0
+    webhook_backoff_max: float = 300.0
+    #: Days a told change stays in the outbox for the pull feed (``GET /v1/changes``).
+    outbox_retention_days: int = 30
+    #: "json", "text", or "auto" (JSON unless stderr is a terminal).
+    log_format: str = "auto"
+    log_level: str = "INFO"
 
     @property
     def embedded(self) -> bool:
@@ -129,6 +144,19 @@ class Settings:
             org_phone=env.get("CONSENT_ORG_PHONE", ""),
             org_policy_url=env.get("CONSENT_ORG_POLICY_URL", ""),
             **_provider_feedback(env),
+            changes_stream=env.get(
+                "CONSENT_CHANGES_STREAM", "consent:changes" if env.get("CONSENT_REDIS_URL") else ""
+            )
+            or None,
+            changes_stream_maxlen=int(env.get("CONSENT_CHANGES_STREAM_MAXLEN", "100000")),
+            relay_interval=float(env.get("CONSENT_RELAY_INTERVAL", "0.5")),
+            webhook_timeout=float(env.get("CONSENT_WEBHOOK_TIMEOUT", "5")),
+            webhook_max_attempts=int(env.get("CONSENT_WEBHOOK_MAX_ATTEMPTS", "8")),
+            webhook_backoff=float(env.get("CONSENT_WEBHOOK_BACKOFF", "1")),
+            webhook_backoff_max=float(env.get("CONSENT_WEBHOOK_BACKOFF_MAX", "300")),
+            outbox_retention_days=int(env.get("CONSENT_OUTBOX_RETENTION_DAYS", "30")),
+            log_format=_choice(env.get("CONSENT_LOG_FORMAT", "auto"), "CONSENT_LOG_FORMAT", LOG_FORMATS),
+            log_level=env.get("CONSENT_LOG_LEVEL", "INFO").upper(),
         )
 
 

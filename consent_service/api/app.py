@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,25 +20,30 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
 from consent_service import __version__
+from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
 from consent_service.adapters.clock import SystemClock
+from consent_service.adapters.metrics import PrometheusMetrics
 from consent_service.adapters.passwords import Argon2Passwords
 from consent_service.adapters.signals import HostSignal, RedisSignal
 from consent_service.adapters.signatures import provider_keys
-from consent_service.api import pages_config, problems, staff_config
+from consent_service.api import logs, pages_config, problems, staff_config
 from consent_service.api.controllers.catalogue import CatalogueController
+from consent_service.api.controllers.changes import ChangeController, WebhookController
 from consent_service.api.controllers.checks import CheckController
 from consent_service.api.controllers.feedback import feedback_routes
 from consent_service.api.controllers.health import HealthController
 from consent_service.api.controllers.links import LinkController
+from consent_service.api.controllers.metrics import PROMETHEUS, MetricsController
 from consent_service.api.controllers.pages import PreferencePages, UnsubscribePages
 from consent_service.api.controllers.people import PeopleController, RegistrationController
 from consent_service.api.controllers.rights import RightsController
 from consent_service.api.controllers.staff import router as staff_pages
 from consent_service.api.controllers.suppressions import SuppressionController
+from consent_service.api.logs import RequestIds
 from consent_service.api.security import authentication, scope_guard
 from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings
-from consent_service.db import connect
+from consent_service.db import SqlStore, connect
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import ChangeSignal, Store
 from consent_service.domain.receipts import Controller
@@ -45,13 +52,16 @@ from consent_service.services.answers import AnswerCache, SignallingStore
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
 from consent_service.services.keys import KeyRing
+from consent_service.services.relay import Relay, RelaySettings
 
 #: A bulk check of 10,000 postal addresses is the largest body a caller needs to send.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def build_context(settings: Settings) -> Context:
-    store: Store = connect(settings.database_url)
+    metrics = PrometheusMetrics()
+    raw = connect(settings.database_url, listeners=[metrics.committed])
+    store: Store = raw
     signal = change_signal(settings)
     answers = None
     if signal is not None:
@@ -67,7 +77,36 @@ def build_context(settings: Settings) -> Context:
         passwords=Argon2Passwords(),
         default_region=settings.default_region,
         check_timeout=settings.check_timeout,
+        bookkeeping=raw,
+        metrics=metrics,
     )
+
+
+def build_relay(settings: Settings, ctx: Context) -> Relay:
+    """The relay telling the stream and the webhooks; a commit in this worker wakes it at once."""
+    stream = None
+    if settings.redis_url and settings.changes_stream:
+        stream = RedisChangeStream(
+            settings.redis_url, settings.changes_stream, settings.changes_stream_maxlen
+        )
+    relay = Relay(
+        ctx.bookkeeping or ctx.store,
+        ctx.clock,
+        HttpWebhookSender(settings.webhook_timeout),
+        stream,
+        ctx.metrics,
+        RelaySettings(
+            interval=settings.relay_interval,
+            webhook_timeout=settings.webhook_timeout,
+            max_attempts=settings.webhook_max_attempts,
+            backoff=settings.webhook_backoff,
+            backoff_max=settings.webhook_backoff_max,
+            retention_days=settings.outbox_retention_days,
+        ),
+    )
+    if isinstance(ctx.bookkeeping, SqlStore):
+        ctx.bookkeeping.listeners.append(relay.wake)
+    return relay
 
 
 def change_signal(settings: Settings) -> ChangeSignal | None:
@@ -116,6 +155,7 @@ def openapi_config(docs: bool = True) -> OpenAPIConfig:
 
 def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     ctx = context or build_context(settings)
+    relay = build_relay(settings, ctx)
     organisation = Controller(
         name=settings.org_name,
         contact=settings.org_contact,
@@ -136,9 +176,14 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await seed(ctx.store, ctx.clock)
         await ctx.catalogue.reload()
+        relaying = asyncio.create_task(relay.run(), name="relay")
         try:
             yield
         finally:
+            relaying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relaying
+            await relay.close()
             await shutdown(app, ctx)
 
     config = AppConfig(
@@ -152,6 +197,9 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             CatalogueController,
             LinkController,
             RightsController,
+            ChangeController,
+            WebhookController,
+            MetricsController,
             UnsubscribePages,
             PreferencePages,
             staff_pages(settings),
@@ -161,9 +209,15 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
             "base_url": Provide(lambda: settings.public_base_url, use_cache=True, sync_to_thread=False),
             "organisation": Provide(lambda: organisation, use_cache=True, sync_to_thread=False),
+            "webhook_sender": Provide(lambda: relay.sender, use_cache=True, sync_to_thread=False),
         },
         state=State({"key_ring": KeyRing(ctx.store), "context": ctx}),
-        middleware=[pages_config.rate_limit(settings.public_rate_limit).middleware, authentication()],
+        middleware=[
+            RequestIds,
+            PROMETHEUS.middleware,
+            pages_config.rate_limit(settings.public_rate_limit).middleware,
+            authentication(),
+        ],
         csrf_config=pages_config.csrf(
             hashlib.sha256(b"csrf:" + settings.link_signing_key).digest(),
             secure=settings.public_base_url.startswith("https://"),
@@ -185,4 +239,6 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
 
 def app_from_env() -> Litestar:
     """The factory servers call (``uvicorn --factory``): settings from this process's environment."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)

@@ -6,6 +6,7 @@ from typing import TypeAlias
 
 from litestar.di import NamedDependency
 
+from consent_service.domain.ports import WebhookSender
 from consent_service.domain.receipts import Controller
 from consent_service.services.context import Context
 
@@ -16,3 +17,6 @@ BaseUrl: TypeAlias = NamedDependency[str]
 
 #: The organisation named as controller on consent receipts.
 Organisation: TypeAlias = NamedDependency[Controller]
+
+#: How webhooks are sent (a dead letter's replay is sent by the request that asks for it).
+Sender: TypeAlias = NamedDependency[WebhookSender]

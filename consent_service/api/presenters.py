@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from consent_service.api import schemas as s
+from consent_service.domain.changes import DeadLetter, Webhook
 from consent_service.domain.decision import Answer
 from consent_service.domain.ledger import ConsentEvent
 from consent_service.domain.notices import NoticeVersion
@@ -178,4 +179,30 @@ def notice(n: NoticeVersion) -> s.NoticeOut:
         text=n.text,
         sha256=n.sha256,
         published_at=n.published_at,
+    )
+
+
+def webhook(webhook: Webhook) -> s.WebhookOut:
+    return s.WebhookOut(
+        id=webhook.id,
+        url=webhook.url,
+        created_at=webhook.created_at,
+        disabled_at=webhook.disabled_at,
+        position=webhook.position,
+        attempts=webhook.attempts,
+        next_attempt_at=webhook.next_attempt_at,
+        last_error=webhook.last_error,
+    )
+
+
+def dead_letter(letter: DeadLetter) -> s.DeadLetterOut:
+    return s.DeadLetterOut(
+        id=letter.id,
+        webhook_id=letter.webhook_id,
+        position=letter.position,
+        event=letter.event,
+        attempts=letter.attempts,
+        last_error=letter.last_error,
+        failed_at=letter.failed_at,
+        replayed_at=letter.replayed_at,
     )

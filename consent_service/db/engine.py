@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consent_service.db.repositories import SqlUnitOfWork
+from consent_service.domain.changes import Change
 from consent_service.domain.errors import ConcurrentChange, StoreUnavailable
 
 #: Errors that mean "the database did not answer", as opposed to "the database said no".
@@ -40,11 +41,19 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
-class SqlStore:
-    """The ``Store`` port on SQLAlchemy: a reading and a writing transaction, each a unit of work."""
+CommitListener = Callable[[list[Change]], None]
 
-    def __init__(self, url: str) -> None:
+
+class SqlStore:
+    """The ``Store`` port on SQLAlchemy: a reading and a writing transaction, each a unit of work.
+
+    A writing transaction writes what it changed to the outbox just before it commits, then tells the
+    ``listeners`` (metrics, the relay's wake-up) once the commit has returned.
+    """
+
+    def __init__(self, url: str, listeners: Sequence[CommitListener] = ()) -> None:
         self.url = url
+        self.listeners = list(listeners)
         self.dialect = make_url(url).get_backend_name()
         if self.dialect == "sqlite":
             self._reader = _sqlite_engine(url, immediate=False)
@@ -63,11 +72,17 @@ class SqlStore:
                 if write and self.dialect == "postgresql":
                     # An acknowledged opt-out must survive a crash: never let a session relax this.
                     await connection.exec_driver_sql("SET LOCAL synchronous_commit = on")
-                yield SqlUnitOfWork(connection, self.dialect)
+                uow = SqlUnitOfWork(connection, self.dialect)
+                yield uow
+                if write:
+                    await uow.write_outbox()
         except exc.IntegrityError as error:
             raise ConcurrentChange("a concurrent change got there first; nothing was recorded") from error
         except UNAVAILABLE as error:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+        if write and uow.changes:
+            for listener in self.listeners:
+                listener(uow.changes)
 
     def reading(self) -> AbstractAsyncContextManager[SqlUnitOfWork]:
         return self._transaction(self._reader, write=False)
@@ -88,5 +103,5 @@ class SqlStore:
             await self._reader.dispose()
 
 
-def connect(url: str) -> SqlStore:
-    return SqlStore(url)
+def connect(url: str, listeners: Sequence[CommitListener] = ()) -> SqlStore:
+    return SqlStore(url, listeners)

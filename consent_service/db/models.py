@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -217,3 +228,62 @@ class ProviderEventRow(Base):
     provider: Mapped[str] = mapped_column(String(32), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     received_at: Mapped[datetime]
+
+
+#: SQLite only numbers a row by itself for INTEGER PRIMARY KEY; PostgreSQL needs the 64-bit type.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class OutboxRow(Base):
+    """Every committed change, written in the change's own transaction (the transactional outbox).
+
+    ``seq`` orders rows as they were inserted, which is not the order they became visible; ``position``
+    is given after commit, by one relay at a time, so the feed only ever grows at its end.
+    """
+
+    __tablename__ = "outbox"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(Id, unique=True)
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+    position: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+
+class OutboxCursorRow(Base):
+    """How far each consumer of the outbox has got; the row ``positions`` is the relay's own lock."""
+
+    __tablename__ = "outbox_cursors"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    #: the last feed position delivered (or dead-lettered)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookDeadLetterRow(Base):
+    """A change a webhook would not take after every retry: kept to inspect and replay."""
+
+    __tablename__ = "webhook_dead_letters"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[str] = mapped_column(Id)
+    #: the event as it would have been delivered, so replay does not depend on the outbox's retention
+    payload: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime]
+    replayed_at: Mapped[datetime | None]

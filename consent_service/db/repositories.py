@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
@@ -21,6 +21,7 @@ from consent_service.db.models import (
     IdempotencyRow,
     LedgerHeadRow,
     NoticeRow,
+    OutboxRow,
     PersonRow,
     ProviderEventRow,
     PurposeRow,
@@ -28,6 +29,8 @@ from consent_service.db.models import (
     StaffAccountRow,
     SuppressionRow,
 )
+from consent_service.db.outbox import SqlOutbox, SqlWebhooks
+from consent_service.domain.changes import Change, ChangeType
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.keys import ApiKey, Scope
 from consent_service.domain.ledger import (
@@ -127,8 +130,9 @@ class SqlCatalogue:
 
 
 class SqlPeople:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, changes: list[Change]) -> None:
         self._c = connection
+        self._changes = changes
 
     async def add(self, person: Person) -> None:
         await self._c.execute(
@@ -140,6 +144,7 @@ class SqlPeople:
                 created_at=person.created_at,
             )
         )
+        self._changes.append(Change(ChangeType.PERSON_CREATED, person.created_at, {"person_id": person.id}))
 
     async def _person(self, row: Row[Any] | None) -> Person | None:
         if row is None:
@@ -206,6 +211,17 @@ class SqlPeople:
                 created_at=contact.created_at,
             )
         )
+        self._changes.append(
+            Change(
+                ChangeType.CONTACT_ADDED,
+                contact.created_at,
+                {
+                    "person_id": contact.person_id,
+                    "kind": contact.kind.value,
+                    "fingerprint": contact.fingerprint,
+                },
+            )
+        )
         return contact
 
     async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
@@ -226,6 +242,7 @@ class SqlPeople:
             .where(PersonRow.id == person.id)
             .values(reference=person.reference, household=person.household, display_name=person.display_name)
         )
+        self._changes.append(Change(ChangeType.PERSON_UPDATED, datetime.now(UTC), {"person_id": person.id}))
 
     async def by_name(self, text: str, limit: int) -> list[Person]:
         rows = await self._c.execute(
@@ -254,6 +271,7 @@ class SqlPeople:
             .where(PersonRow.id == person_id)
             .values(reference=None, household=None, display_name=None, erased_at=at)
         )
+        self._changes.append(Change(ChangeType.PERSON_ERASED, at, {"person_id": person_id}))
 
     async def inactive_since(self, cutoff: datetime) -> list[str]:
         recent = select(events_t.c.person_id).where(events_t.c.recorded_at >= cutoff)
@@ -303,9 +321,10 @@ def _current(row: Row[Any]) -> CurrentConsent:
 
 
 class SqlLedger:
-    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+    def __init__(self, connection: AsyncConnection, dialect: str, changes: list[Change]) -> None:
         self._c = connection
         self._dialect = dialect
+        self._changes = changes
 
     async def head_for_update(self) -> tuple[int, str]:
         head = LedgerHeadRow.__table__
@@ -336,6 +355,22 @@ class SqlLedger:
                 evidence_hash=event.evidence_hash,
                 prev_hash=event.prev_hash,
                 hash=event.hash,
+            )
+        )
+        self._changes.append(
+            Change(
+                ChangeType.CONSENT_RECORDED,
+                event.recorded_at,
+                {
+                    "event_id": event.id,
+                    "person_id": event.person_id,
+                    "purpose": event.purpose,
+                    "channel": event.channel.value if event.channel else None,
+                    "decision": event.decision.value,
+                    "effective_at": _iso(event.effective_at),
+                    "source": event.source.value,
+                    "notice_id": event.notice_id,
+                },
             )
         )
 
@@ -438,8 +473,9 @@ def _suppression(row: Row[Any]) -> Suppression:
 
 
 class SqlSuppressions:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, changes: list[Change]) -> None:
         self._c = connection
+        self._changes = changes
 
     async def add(self, entry: Suppression) -> None:
         await self._c.execute(
@@ -457,17 +493,34 @@ class SqlSuppressions:
                 recorded_at=entry.recorded_at,
             )
         )
+        self._changes.append(
+            Change(
+                ChangeType.SUPPRESSION_ADDED,
+                entry.recorded_at,
+                {
+                    "suppression_id": entry.id,
+                    "fingerprint": entry.fingerprint,
+                    "channel": entry.channel.value if entry.channel else "all",
+                    "scope": entry.scope.value,
+                    "reason": entry.reason.value,
+                    "purpose": entry.purpose,
+                    "effective_at": _iso(entry.effective_at),
+                },
+            )
+        )
 
     async def get(self, entry_id: str) -> Suppression | None:
         row = (await self._c.execute(select(suppressions_t).where(suppressions_t.c.id == entry_id))).first()
         return _suppression(row) if row else None
 
     async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> None:
-        await self._c.execute(
+        lifted = await self._c.execute(
             update(SuppressionRow)
             .where(SuppressionRow.id == entry_id, SuppressionRow.lifted_at.is_(None))
             .values(lifted_at=at, lift_reason=reason, lifted_by=by)
         )
+        if lifted.rowcount:
+            self._changes.append(Change(ChangeType.SUPPRESSION_LIFTED, at, {"suppression_id": entry_id}))
 
     async def for_fingerprints(
         self, fingerprints: Sequence[str], channel: Channel | None, include_lifted: bool
@@ -524,8 +577,9 @@ def _restriction(row: Row[Any]) -> Restriction:
 
 
 class SqlRestrictions:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, changes: list[Change]) -> None:
         self._c = connection
+        self._changes = changes
 
     async def add(self, restriction: Restriction) -> None:
         await self._c.execute(
@@ -539,6 +593,18 @@ class SqlRestrictions:
                 created_at=restriction.created_at,
             )
         )
+        self._changes.append(
+            Change(
+                ChangeType.RESTRICTION_ADDED,
+                restriction.created_at,
+                {
+                    "restriction_id": restriction.id,
+                    "person_id": restriction.person_id,
+                    "fingerprint": restriction.fingerprint,
+                    "channel": restriction.channel.value if restriction.channel else "all",
+                },
+            )
+        )
 
     async def get(self, restriction_id: str) -> Restriction | None:
         row = (
@@ -547,11 +613,15 @@ class SqlRestrictions:
         return _restriction(row) if row else None
 
     async def lift(self, restriction_id: str, at: datetime, reason: str, by: str) -> None:
-        await self._c.execute(
+        lifted = await self._c.execute(
             update(RestrictionRow)
             .where(RestrictionRow.id == restriction_id, RestrictionRow.lifted_at.is_(None))
             .values(lifted_at=at, lift_reason=reason, lifted_by=by)
         )
+        if lifted.rowcount:
+            self._changes.append(
+                Change(ChangeType.RESTRICTION_LIFTED, at, {"restriction_id": restriction_id})
+            )
 
     async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]:
         found: list[Restriction] = []
@@ -685,12 +755,31 @@ class SqlUnitOfWork:
     """Every repository over the one connection of a transaction."""
 
     def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+        #: What this transaction changed, for the outbox: written just before it commits.
+        self.changes: list[Change] = []
+        self._c = connection
         self.catalogue = SqlCatalogue(connection)
-        self.people = SqlPeople(connection)
-        self.ledger = SqlLedger(connection, dialect)
-        self.suppressions = SqlSuppressions(connection)
-        self.restrictions = SqlRestrictions(connection)
+        self.people = SqlPeople(connection, self.changes)
+        self.ledger = SqlLedger(connection, dialect, self.changes)
+        self.suppressions = SqlSuppressions(connection, self.changes)
+        self.restrictions = SqlRestrictions(connection, self.changes)
         self.staff = SqlStaffAccounts(connection)
         self.keys = SqlApiKeys(connection)
         self.idempotency = SqlIdempotency(connection, dialect)
         self.provider_events = SqlProviderEvents(connection, dialect)
+        self.outbox = SqlOutbox(connection, dialect)
+        self.webhooks = SqlWebhooks(connection)
+
+    async def write_outbox(self) -> None:
+        if self.changes:
+            await self._c.execute(
+                insert(OutboxRow),
+                [
+                    {"id": c.id, "type": c.type.value, "occurred_at": c.occurred_at, "payload": c.data}
+                    for c in self.changes
+                ],
+            )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -7,6 +7,7 @@ administrative one an allow, both marked degraded; a bulk check is answered whol
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -44,6 +45,14 @@ def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:
 
 
 async def check(ctx: Context, request: CheckInput) -> Answer:
+    answer = await _check(ctx, request)
+    if ctx.metrics is not None:
+        channel = request.channel.value if request.channel else ""
+        ctx.metrics.checked(request.purpose, channel, answer.allowed, answer.reason.value, answer.degraded)
+    return answer
+
+
+async def _check(ctx: Context, request: CheckInput) -> Answer:
     purpose = await ctx.catalogue.purpose(request.purpose, request.channel)
     if request.to is None and request.person_id is None:
         raise InvalidInput.one("to", "give the address to check (to) or the person (person_id)")
@@ -162,6 +171,18 @@ async def check_many(
     ctx: Context, purpose_code: str, channel: Channel, addresses: Sequence[ContactValue]
 ) -> list[BulkAnswer]:
     """One answer per address, in input order; invalid addresses are denied as ``contact_invalid``."""
+    answers = await _check_many(ctx, purpose_code, channel, addresses)
+    if ctx.metrics is not None:
+        for (allowed, reason, degraded), count in Counter(
+            (a.allowed, a.reason.value, a.degraded) for a in answers
+        ).items():
+            ctx.metrics.checked(purpose_code, channel.value, allowed, reason, degraded, count)
+    return answers
+
+
+async def _check_many(
+    ctx: Context, purpose_code: str, channel: Channel, addresses: Sequence[ContactValue]
+) -> list[BulkAnswer]:
     purpose = await ctx.catalogue.purpose(purpose_code, channel)
     if len(addresses) > BULK_LIMIT:
         raise InvalidInput.one("to", f"at most {BULK_LIMIT} addresses per request; use NDJSON for more")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consent_service.domain.fingerprints import Fingerprinter
-from consent_service.domain.ports import Clock, Store
+from consent_service.domain.ports import Clock, Metrics, Store
 from consent_service.domain.staff import Passwords
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services.answers import AnswerCache
@@ -23,3 +23,6 @@ class Context:
     default_region: str = "GB"
     check_timeout: float = 0.2
     answers: AnswerCache | None = None
+    #: The store without the change signal, for writes that change no answer (feed positions).
+    bookkeeping: Store | None = None
+    metrics: Metrics | None = None

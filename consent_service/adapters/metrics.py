@@ -1,0 +1,57 @@
+"""Prometheus counters for what the service decides (checks, opt-outs) and how far behind the relay is.
+
+Request counts and latency histograms come from Litestar's Prometheus middleware; these are the
+domain's own figures. With several workers, set ``PROMETHEUS_MULTIPROC_DIR`` (``serve`` does) so
+``/metrics`` adds up every worker's counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import Counter, Gauge
+
+from consent_service.domain.changes import Change, ChangeType
+
+CHECKS = Counter(
+    "consent_checks_total",
+    "Contact checks answered, by purpose, channel, result and reason",
+    ["purpose", "channel", "result", "reason"],
+)
+DEGRADED = Counter(
+    "consent_degraded_answers_total",
+    "Checks answered without the database (fail-closed for marketing)",
+    ["purpose", "channel", "result"],
+)
+OPT_OUTS = Counter(
+    "consent_opt_outs_total",
+    "Opt-outs committed: withdrawals by source, suppressions by reason",
+    ["kind", "via"],
+)
+OUTBOX_LAG = Gauge(
+    "consent_outbox_lag_seconds",
+    "Age of the oldest change not yet told to every consumer (stream, webhooks)",
+    multiprocess_mode="livemax",
+)
+
+
+class PrometheusMetrics:
+    def checked(
+        self, purpose: str, channel: str, allowed: bool, reason: str, degraded: bool, count: int = 1
+    ) -> None:
+        result = "allowed" if allowed else "denied"
+        CHECKS.labels(purpose, channel, result, reason).inc(count)
+        if degraded:
+            DEGRADED.labels(purpose, channel, result).inc(count)
+
+    def committed(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            if not change.is_opt_out:
+                continue
+            if change.type is ChangeType.CONSENT_RECORDED:
+                OPT_OUTS.labels("withdrawal", str(change.data.get("source"))).inc()
+            else:
+                OPT_OUTS.labels("suppression", str(change.data.get("reason"))).inc()
+
+    def outbox_lag(self, seconds: float) -> None:
+        OUTBOX_LAG.set(seconds)

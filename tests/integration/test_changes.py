@@ -1,0 +1,279 @@
+"""Change events: every committed change is in the feed once, in an order that only grows at its end,
+and reaches the Redis stream and signed webhooks at least once; what a webhook refuses is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
+from consent_service.domain.changes import verify_signature
+from consent_service.services.relay import Relay, RelaySettings
+from tests.integration.conftest import Api, fresh_email
+from tests.integration.test_registrations import grant, register
+
+#: Every relay in these tests is the same holder, so one test's lease never blocks the next.
+HOLDER = 7
+
+
+async def head(api: Api) -> int:
+    """The feed's last position now: where a consumer that starts now begins."""
+    after = 0
+    while True:
+        page = (await api.get("/v1/changes", scope="admin", after=after, limit=1000)).json()
+        if page["next_cursor"] == after:
+            return after
+        after = page["next_cursor"]
+
+
+async def changes_since(api: Api, after: int, limit: int = 1000) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while True:
+        page = (await api.get("/v1/changes", scope="checks", after=after, limit=limit)).json()
+        found += page["items"]
+        if page["next_cursor"] == after:
+            return found
+        after = page["next_cursor"]
+
+
+def about(items: list[dict[str, Any]], person_id: str) -> list[str]:
+    return [i["type"] for i in items if i["data"].get("person_id") == person_id]
+
+
+async def test_every_change_is_in_the_feed_once_without_contact_details(api: Api) -> None:
+    start = await head(api)
+    email = fresh_email()
+    person = (await register(api, email, choices=[grant("email")]))["person_id"]
+    withdrawn = await api.post(
+        f"/v1/people/{person}/consents",
+        {
+            "choices": [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}],
+            "source": "email",
+            "evidence": {"staff_member": "Sam Okafor"},
+        },
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
+    restriction = (
+        await api.post(f"/v1/people/{person}/restrictions", {"channel": "post", "reason": "Safeguarding"})
+    ).json()
+    await api.delete(f"/v1/people/{person}/restrictions/{restriction['id']}", {"reason": "Reviewed"})
+    erased = await api.post(f"/v1/people/{person}/erasure", {"reason": "Asked"}, scope="admin")
+    assert erased.status_code in (200, 201), erased.text
+
+    items = await changes_since(api, start)
+    assert [p["position"] for p in items] == sorted({p["position"] for p in items})
+    mine = about(items, person)
+    assert mine[:4] == ["person.created", "contact.added", "consent.recorded", "consent.recorded"]
+    assert mine.count("restriction.added") == 1 and mine[-1] == "person.erased"
+    decisions = [
+        i["data"]["decision"]
+        for i in items
+        if i["type"] == "consent.recorded" and i["data"]["person_id"] == person
+    ]
+    assert decisions == ["granted", "withdrawn"]
+    suppressed = [i for i in items if i["type"] == "suppression.added"]
+    assert suppressed and all(i["data"]["fingerprint"] for i in suppressed)
+    assert email not in json.dumps(items)
+    assert len({i["id"] for i in items}) == len(items)
+
+
+async def test_a_refused_or_replayed_write_announces_nothing(api: Api) -> None:
+    email = fresh_email()
+    await register(api, email)
+    start = await head(api)
+    refused = await api.post(
+        "/v1/registrations",
+        {
+            "person": {"contacts": [{"kind": "email", "value": fresh_email()}]},
+            "choices": [
+                {
+                    "purpose": "marketing",
+                    "channel": "email",
+                    "decision": "granted",
+                    "notice": {"purpose": "marketing", "version": 999},
+                }
+            ],
+            "source": "web_form",
+        },
+        scope="forms",
+    )
+    assert refused.status_code == 422
+    body = {"to": fresh_email(), "channel": "email", "reason": "complaint"}
+    first = await api.post("/v1/suppressions", body, **{"Idempotency-Key": secrets.token_hex(8)})
+    key = secrets.token_hex(8)
+    once = await api.post("/v1/suppressions", body | {"to": fresh_email()}, **{"Idempotency-Key": key})
+    again = await api.post(
+        "/v1/suppressions",
+        body | {"to": once.json()["fingerprint"] and body["to"]},
+        **{"Idempotency-Key": key},
+    )
+    assert first.status_code == 201 and once.status_code == 201 and again.status_code in (201, 409)
+    items = await changes_since(api, start)
+    assert [i["type"] for i in items if i["type"] == "suppression.added"] == ["suppression.added"] * 2
+
+
+async def test_concurrent_writers_never_make_a_reader_skip(api: Api) -> None:
+    start = await head(api)
+    seen: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        after = start
+        while True:
+            finished = done.is_set()
+            page = (await api.get("/v1/changes", scope="admin", after=after, limit=7)).json()
+            seen.extend(page["items"])
+            after = page["next_cursor"]
+            if finished and not page["items"]:
+                return
+
+    async def writer() -> str:
+        response = await api.post(
+            "/v1/suppressions", {"to": fresh_email(), "channel": "email", "reason": "complaint"}
+        )
+        assert response.status_code == 201
+        return str(response.json()["id"])
+
+    reading = asyncio.create_task(reader())
+    written = await asyncio.gather(*(writer() for _ in range(40)))
+    done.set()
+    await reading
+    read_ids = [i["data"].get("suppression_id") for i in seen if i["type"] == "suppression.added"]
+    assert set(written) <= set(read_ids)
+    positions = [i["position"] for i in seen]
+    assert positions == sorted(positions) and len(positions) == len(set(positions))
+
+
+async def test_the_relay_publishes_to_the_redis_stream(api: Api, redis_url: str) -> None:
+    name = f"consent:test:changes:{secrets.token_hex(4)}"
+    stream = RedisChangeStream(redis_url, name)
+    relay = Relay(
+        api.context.bookkeeping or api.context.store,
+        api.context.clock,
+        HttpWebhookSender(1),
+        stream,
+        api.context.metrics,
+        RelaySettings(),
+        holder=HOLDER,
+    )
+    person = (await register(api, fresh_email(), choices=[grant("email")]))["person_id"]
+    await relay.step()
+    client = Redis.from_url(redis_url)
+    try:
+        entries = await client.xrange(name)
+        events = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
+        mine = [e for e in events if json.loads(e["data"]).get("person_id") == person]
+        assert [e["type"] for e in mine] == ["person.created", "contact.added", "consent.recorded"]
+        assert all(e["id"] for e in mine)
+        await relay.step()  # nothing new: nothing published twice
+        assert len(await client.xrange(name)) == len(entries)
+    finally:
+        await client.delete(name)
+        await client.aclose()
+        await relay.close()
+
+
+class Receiver:
+    """A real HTTP server standing in for a CRM's webhook endpoint."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/consent"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> list[dict[str, Any]]:
+        return [e for _, body in self.received for e in json.loads(body)["events"]]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+async def test_webhooks_get_signed_deliveries_retry_then_dead_letter_and_replay(
+    api: Api, receiver: Receiver
+) -> None:
+    made = await api.post("/v1/webhooks", {"url": receiver.url}, scope="admin")
+    assert made.status_code == 201, made.text
+    webhook = made.json()
+    relay = Relay(
+        api.context.bookkeeping or api.context.store,
+        api.context.clock,
+        HttpWebhookSender(2),
+        None,
+        api.context.metrics,
+        RelaySettings(max_attempts=3, backoff=0.05, backoff_max=0.05),
+        holder=HOLDER,
+    )
+    try:
+        person = (await register(api, fresh_email(), choices=[grant("email")]))["person_id"]
+        await relay.step()
+        headers, body = receiver.received[-1]
+        assert verify_signature(webhook["secret"], headers["Consent-Signature"], body, int(time.time()))
+        assert not verify_signature("another secret", headers["Consent-Signature"], body, int(time.time()))
+        assert about(receiver.events(), person) == ["person.created", "contact.added", "consent.recorded"]
+
+        receiver.status = 500
+        refused = (await register(api, fresh_email()))["person_id"]
+        for _ in range(3):
+            await asyncio.sleep(0.06)
+            await relay.step()
+        listed = (await api.get("/v1/webhooks", scope="admin")).json()["items"]
+        assert (
+            next(w for w in listed if w["id"] == webhook["id"])["attempts"] == 0
+        )  # moved past, dead-lettered
+        letters = (await api.get(f"/v1/webhooks/{webhook['id']}/dead-letters", scope="admin")).json()["items"]
+        dead = [letter for letter in letters if letter["event"]["data"].get("person_id") == refused]
+        assert [d["event"]["type"] for d in dead] == ["person.created", "contact.added"]
+        assert all(d["attempts"] == 3 and "500" in d["last_error"] for d in dead)
+
+        still_refused = await api.post(f"/v1/webhooks/dead-letters/{dead[0]['id']}/replay", {}, scope="admin")
+        assert still_refused.status_code == 502, still_refused.text
+        receiver.status = 200
+        before = len(receiver.received)
+        replayed = await api.post(f"/v1/webhooks/dead-letters/{dead[0]['id']}/replay", {}, scope="admin")
+        assert replayed.status_code == 200 and replayed.json()["replayed_at"]
+        assert receiver.events()[-1]["id"] == dead[0]["event"]["id"] and len(receiver.received) == before + 1
+        remaining = (await api.get(f"/v1/webhooks/{webhook['id']}/dead-letters", scope="admin")).json()[
+            "items"
+        ]
+        assert dead[0]["id"] not in {letter["id"] for letter in remaining}
+    finally:
+        await api.delete(f"/v1/webhooks/{webhook['id']}", {}, scope="admin")
+        await relay.close()
+
+
+async def test_a_webhook_needs_a_web_address(api: Api) -> None:
+    refused = await api.post("/v1/webhooks", {"url": "ftp://example.org/x"}, scope="admin")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "url"
+    assert (
+        await api.post("/v1/webhooks", {"url": "https://example.org/x"}, scope="checks")
+    ).status_code == 403
