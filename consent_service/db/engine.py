@@ -97,6 +97,28 @@ class SqlStore:
         except UNAVAILABLE as error:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
 
+    async def durability(self) -> list[str]:
+        """Settings under which an acknowledged opt-out could be lost in a crash, as ``name=value``.
+
+        PostgreSQL must write through (``fsync``), wait for the WAL flush on commit
+        (``synchronous_commit``) and guard against torn pages (``full_page_writes``); SQLite must sync
+        on every commit (``synchronous`` FULL or EXTRA).
+        """
+        try:
+            async with self._writer.connect() as connection:
+                if self.dialect == "sqlite":
+                    level = int((await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one())
+                    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+                    return [] if level in (2, 3) else [f"synchronous={names.get(level, level)}"]
+                found = []
+                for name in ("fsync", "synchronous_commit", "full_page_writes"):
+                    value = (await connection.exec_driver_sql(f"SHOW {name}")).scalar()
+                    if str(value).lower() == "off":
+                        found.append(f"{name}={value}")
+                return found
+        except UNAVAILABLE as error:
+            raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+
     async def dispose(self) -> None:
         await self._writer.dispose()
         if self.dialect == "sqlite":

@@ -100,6 +100,9 @@ class SignallingStore:
     async def ping(self) -> None:
         await self._inner.ping()
 
+    async def durability(self) -> list[str]:
+        return await self._inner.durability()
+
     async def dispose(self) -> None:
         await self._inner.dispose()
         await self._signal.close()

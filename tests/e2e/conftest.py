@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(data_dir: Path, *args: str, **env_vars: str) -> Iterator[Server]:
+def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_vars: str) -> Iterator[Server]:
     """`consent-service serve` as a process until the block ends; its first-start key read from its log."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -62,7 +62,7 @@ def running(data_dir: Path, *args: str, **env_vars: str) -> Iterator[Server]:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{base}{wait_for}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
