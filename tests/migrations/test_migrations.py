@@ -1,0 +1,152 @@
+"""Migrations: empty to head and back on both backends, one head, no drift, and the record survives a
+step down and up again (event and suppression counts, and the hash chain)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from alembic import command
+from consent_service.api.app import build_context, create_app
+from consent_service.cli import ALEMBIC_INI
+from consent_service.config import Settings
+from consent_service.domain.keys import Scope
+from consent_service.services import audit
+from consent_service.services.catalogue import seed
+from consent_service.services.keys import create_key
+from tests.integration.conftest import _pg, unavailable
+
+TABLES = ("consent_events", "suppressions", "people", "current_consents")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    environ = {"CONSENT_DATA_DIR": str(tmp_path)}
+    name = f"consent_migrations_{secrets.token_hex(5)}"
+    if request.param == "postgresql":
+        try:
+            asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+        except OSError as exc:
+            unavailable(f"PostgreSQL at 127.0.0.1:5432 ({exc})")
+        environ |= {
+            "CONSENT_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
+            "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
+            "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+        }
+    yield Settings.from_env(environ)
+    if request.param == "postgresql":
+        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def alembic(settings: Settings) -> AlembicConfig:
+    config = AlembicConfig(str(ALEMBIC_INI))
+    config.attributes["database_url"] = settings.database_url
+    return config
+
+
+async def record_some_history(settings: Settings) -> None:
+    ctx = build_context(settings)
+    await seed(ctx.store, ctx.clock)
+    await ctx.catalogue.reload()
+    app = create_app(settings, ctx)
+    _, key = await create_key(ctx.store, ctx.clock, "migrations", frozenset(Scope), None)
+    auth = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for i in range(5):
+            grant = {
+                "purpose": "marketing",
+                "channel": "email",
+                "decision": "granted",
+                "notice": {"purpose": "marketing", "version": 1},
+            }
+            made = await client.post(
+                "/v1/registrations",
+                json={
+                    "person": {"contacts": [{"kind": "email", "value": f"m{i}@example.org"}]},
+                    "choices": [grant],
+                    "source": "web_form",
+                },
+                headers=auth,
+            )
+            assert made.status_code == 201, made.text
+            withdrawn = await client.post(
+                f"/v1/people/{made.json()['person_id']}/consents",
+                json={
+                    "choices": [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}],
+                    "source": "web_form",
+                },
+                headers=auth,
+            )
+            assert withdrawn.status_code == 201, withdrawn.text
+        added = await client.post(
+            "/v1/suppressions",
+            json={"to": "nobody@example.org", "channel": "email", "reason": "complaint"},
+            headers=auth,
+        )
+        assert added.status_code == 201
+    await ctx.store.dispose()
+
+
+async def counts(settings: Settings) -> dict[str, int]:
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            return {
+                t: int((await connection.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one())  # noqa: S608
+                for t in TABLES
+            }
+    finally:
+        await engine.dispose()
+
+
+async def tables(settings: Settings) -> set[str]:
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def chain_verifies(settings: Settings) -> bool:
+    ctx = build_context(settings)
+    try:
+        return (await audit.verify(ctx)).intact
+    finally:
+        await ctx.store.dispose()
+
+
+def test_the_record_survives_a_step_down_and_up_and_base_is_empty(settings: Settings) -> None:
+    config = alembic(settings)
+    command.upgrade(config, "head")
+    asyncio.run(record_some_history(settings))
+    before = asyncio.run(counts(settings))
+    assert before == {"consent_events": 10, "suppressions": 6, "people": 5, "current_consents": 5}
+    assert asyncio.run(chain_verifies(settings))
+
+    command.downgrade(config, "-1")
+    assert asyncio.run(counts(settings)) == before
+    command.upgrade(config, "head")
+    assert asyncio.run(counts(settings)) == before
+    assert asyncio.run(chain_verifies(settings))
+
+    command.downgrade(config, "base")
+    assert asyncio.run(tables(settings)) <= {"alembic_version"}
+    command.upgrade(config, "head")
+    assert {"outbox", "consent_events", "suppressions"} <= asyncio.run(tables(settings))
+
+
+def test_one_head_and_no_drift_between_models_and_migrations(settings: Settings) -> None:
+    config = alembic(settings)
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
+    command.upgrade(config, "head")
+    command.check(config)  # raises when the models hold something no migration creates
