@@ -36,6 +36,8 @@ class Settings:
     default_region: str = "GB"
     #: How long a check waits for the database before it fails closed (DESIGN §4.2).
     check_timeout: float = 0.2
+    #: How long any other request waits for the database before it is answered 503.
+    database_timeout: float = 5.0
     public_base_url: str = "http://127.0.0.1:8000"
     #: Where checks keep answers between requests: "auto" (Redis if configured, else this host's memory
     #: when embedded, else nowhere), "redis", "host" or "off".
@@ -128,6 +130,7 @@ class Settings:
             redis_url=env.get("CONSENT_REDIS_URL") or None,
             default_region=env.get("CONSENT_DEFAULT_REGION", "GB"),
             check_timeout=float(env.get("CONSENT_CHECK_TIMEOUT", "0.2")),
+            database_timeout=float(env.get("CONSENT_DATABASE_TIMEOUT", "5")),
             public_base_url=env.get("CONSENT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             public_rate_limit=int(env.get("CONSENT_PUBLIC_RATE_LIMIT", "60")),
             check_cache=check_cache,

@@ -60,7 +60,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 def build_context(settings: Settings) -> Context:
     metrics = PrometheusMetrics()
-    raw = connect(settings.database_url, listeners=[metrics.committed])
+    raw = connect(settings.database_url, listeners=[metrics.committed], timeout=settings.database_timeout)
     store: Store = raw
     signal = change_signal(settings)
     answers = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -51,9 +52,11 @@ class SqlStore:
     ``listeners`` (metrics, the relay's wake-up) once the commit has returned.
     """
 
-    def __init__(self, url: str, listeners: Sequence[CommitListener] = ()) -> None:
+    def __init__(self, url: str, listeners: Sequence[CommitListener] = (), timeout: float = 5.0) -> None:
         self.url = url
         self.listeners = list(listeners)
+        #: A transaction not done in this many seconds (a hung or frozen database) is given up.
+        self.timeout = timeout
         self.dialect = make_url(url).get_backend_name()
         if self.dialect == "sqlite":
             self._reader = _sqlite_engine(url, immediate=False)
@@ -68,7 +71,7 @@ class SqlStore:
     @asynccontextmanager
     async def _transaction(self, engine: AsyncEngine, write: bool) -> AsyncIterator[SqlUnitOfWork]:
         try:
-            async with engine.begin() as connection:
+            async with asyncio.timeout(self.timeout), engine.begin() as connection:
                 if write and self.dialect == "postgresql":
                     # An acknowledged opt-out must survive a crash: never let a session relax this.
                     await connection.exec_driver_sql("SET LOCAL synchronous_commit = on")
@@ -80,6 +83,8 @@ class SqlStore:
             raise ConcurrentChange("a concurrent change got there first; nothing was recorded") from error
         except UNAVAILABLE as error:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+        except TimeoutError as error:
+            raise StoreUnavailable(f"the database did not answer within {self.timeout:g} s") from error
         if write and uow.changes:
             for listener in self.listeners:
                 listener(uow.changes)
@@ -92,9 +97,9 @@ class SqlStore:
 
     async def ping(self) -> None:
         try:
-            async with self._reader.connect() as connection:
+            async with asyncio.timeout(self.timeout), self._reader.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except UNAVAILABLE as error:
+        except (*UNAVAILABLE, TimeoutError) as error:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
 
     async def durability(self) -> list[str]:
@@ -105,7 +110,7 @@ class SqlStore:
         on every commit (``synchronous`` FULL or EXTRA).
         """
         try:
-            async with self._writer.connect() as connection:
+            async with asyncio.timeout(self.timeout), self._writer.connect() as connection:
                 if self.dialect == "sqlite":
                     level = int((await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one())
                     names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
@@ -116,7 +121,7 @@ class SqlStore:
                     if str(value).lower() == "off":
                         found.append(f"{name}={value}")
                 return found
-        except UNAVAILABLE as error:
+        except (*UNAVAILABLE, TimeoutError) as error:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
 
     async def dispose(self) -> None:
@@ -125,5 +130,5 @@ class SqlStore:
             await self._reader.dispose()
 
 
-def connect(url: str, listeners: Sequence[CommitListener] = ()) -> SqlStore:
-    return SqlStore(url, listeners)
+def connect(url: str, listeners: Sequence[CommitListener] = (), timeout: float = 5.0) -> SqlStore:
+    return SqlStore(url, listeners, timeout)

@@ -11,6 +11,11 @@ A signal that costs a round trip to read (Redis) is read at most once per its ``
 worker: a token read at time t is trusted until t + lease, and every writer waits a lease after its
 change before acknowledging, so no lease taken before a change outlives the change's acknowledgement.
 The times are this host's monotonic clock; across hosts only the clocks' rates need agree.
+
+Answers are also trusted only while the database has answered this worker within ``trust``
+seconds: a worker answering from memory alone would not notice the database had gone, and while
+it is gone no check may say "allowed" for marketing (DESIGN §4.2). So at least once per ``trust``
+a check goes to the database, and after a failure none is served from memory until one succeeds.
 """
 
 from __future__ import annotations
@@ -38,8 +43,17 @@ class AnswerCache:
     ttl: float = 2.0
     capacity: int = 200_000
     _entries: OrderedDict[Key, tuple[str, float, Answer]] = field(default_factory=OrderedDict)
+    #: Seconds an answer from memory is trusted after the database last answered this worker.
+    trust: float = 0.25
     _token: str | None = None
     _token_until: float = float("-inf")
+    _database_seen: float = float("-inf")
+
+    def database_answered(self) -> None:
+        self._database_seen = time.monotonic()
+
+    def database_failed(self) -> None:
+        self._database_seen = float("-inf")
 
     async def token(self) -> str | None:
         """The signal's token, read again only once the last read's lease has run out."""
@@ -52,7 +66,7 @@ class AnswerCache:
         return token
 
     def get(self, key: Key, token: str | None) -> Answer | None:
-        if token is None:
+        if token is None or time.monotonic() - self._database_seen > self.trust:
             return None
         entry = self._entries.get(key)
         if entry is None or entry[0] != token or entry[1] < time.monotonic():

@@ -76,7 +76,11 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
         async with asyncio.timeout(ctx.check_timeout):
             answer = _with_notice(ctx, await _check_in_store(ctx, purpose, request, fingerprint, at))
     except (TimeoutError, StoreUnavailable):
+        if ctx.answers:
+            ctx.answers.database_failed()
         return _degraded(purpose, request.channel)
+    if ctx.answers:
+        ctx.answers.database_answered()
     if cache:
         cache.put(key, token, answer)
     return answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -60,9 +61,32 @@ class Store:
         return None
 
 
+def answers(signal: Signal, **options: float) -> AnswerCache:
+    """A cache whose worker has just heard from the database (trust is tested on its own below)."""
+    options.setdefault("trust", math.inf)
+    cache = AnswerCache(signal, **options)  # type: ignore[arg-type]
+    cache.database_answered()
+    return cache
+
+
+def test_memory_is_trusted_only_while_the_database_answers() -> None:
+    cache = AnswerCache(Signal(), trust=60.0)
+    cache.put(KEY, "0", ALLOW)
+    assert cache.get(KEY, "0") is None  # this worker has not heard from the database yet
+    cache.database_answered()
+    assert cache.get(KEY, "0") is ALLOW
+    cache.database_failed()
+    assert cache.get(KEY, "0") is None
+    quick = AnswerCache(Signal(), trust=0.0)
+    quick.put(KEY, "0", ALLOW)
+    quick.database_answered()
+    time.sleep(0.001)
+    assert quick.get(KEY, "0") is None  # silence from the database for longer than the trust
+
+
 async def test_an_answer_is_served_only_under_the_token_it_was_stored_with() -> None:
     signal = Signal()
-    cache = AnswerCache(signal)
+    cache = answers(signal)
     token = await signal.current()
     cache.put(KEY, token, ALLOW)
     assert cache.get(KEY, await signal.current()) is ALLOW
@@ -71,24 +95,24 @@ async def test_an_answer_is_served_only_under_the_token_it_was_stored_with() -> 
 
 
 async def test_an_unreadable_signal_trusts_nothing() -> None:
-    cache = AnswerCache(Signal())
+    cache = answers(Signal())
     cache.put(KEY, None, ALLOW)
     cache.put(KEY, "0", ALLOW)
     assert cache.get(KEY, None) is None
 
 
 def test_entries_expire_and_degraded_answers_are_never_kept() -> None:
-    cache = AnswerCache(Signal(), ttl=0.0)
+    cache = answers(Signal(), ttl=0.0)
     cache.put(KEY, "0", ALLOW)
     time.sleep(0.001)
     assert cache.get(KEY, "0") is None
-    fresh = AnswerCache(Signal())
+    fresh = answers(Signal())
     fresh.put(KEY, "0", Answer(False, Reason.STORE_UNAVAILABLE, degraded=True))
     assert fresh.get(KEY, "0") is None
 
 
 def test_the_cache_is_bounded() -> None:
-    cache = AnswerCache(Signal(), capacity=2)
+    cache = answers(Signal(), capacity=2)
     for i in range(3):
         cache.put((str(i), "", "marketing", "email"), "0", ALLOW)
     assert cache.get(("0", "", "marketing", "email"), "0") is None
@@ -122,7 +146,7 @@ async def test_a_writer_that_cannot_change_the_signal_holds_its_answer_for_the_c
 
 async def test_a_leased_token_is_read_once_per_lease_and_never_outlives_an_acknowledged_write() -> None:
     signal = Signal(lease=0.05)
-    cache, store = AnswerCache(signal), SignallingStore(Store(), signal, hold=1.0)
+    cache, store = answers(signal), SignallingStore(Store(), signal, hold=1.0)
     token = await cache.token()
     cache.put(KEY, token, ALLOW)
     for _ in range(100):

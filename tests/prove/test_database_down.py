@@ -1,0 +1,121 @@
+"""DESIGN §4.2: with the database stopped or frozen, marketing checks answer an explicit, degraded
+"no" within the time budget, administrative checks a degraded "yes", readiness says 503, writes are
+refused with 503, and once the database is back everything answers as before."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.prove.harness import Killable, report
+from tests.support.services import PrivatePostgres, private_postgres, private_redis
+
+pytestmark = pytest.mark.prove
+
+PEOPLE = 40
+GRANT = {
+    "purpose": "marketing",
+    "channel": "email",
+    "decision": "granted",
+    "notice": {"purpose": "marketing", "version": 1},
+}
+#: CONSENT_CHECK_TIMEOUT's default; the figure reported is what a client sees, HTTP included.
+BUDGET = 0.2
+
+
+def outage(postgres: PrivatePostgres, how: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    if how == "stopped":
+        return (lambda: postgres.stop("immediate")), postgres.start
+    return postgres.freeze, postgres.thaw
+
+
+@pytest.mark.parametrize("how", ["stopped", "frozen"])
+def test_marketing_fails_closed_and_administration_open_while_the_database_is_away(
+    tmp_path: Path, how: str
+) -> None:
+    with private_postgres() as postgres, private_redis() as redis:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")},
+            "CONSENT_DATA_DIR": str(tmp_path),
+            "CONSENT_DATABASE_URL": postgres.database_url("postgres"),
+            "CONSENT_REDIS_URL": redis.url,
+            "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
+            "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_LOG_FORMAT": "text",
+        }
+        server = Killable(env, tmp_path, workers=1)
+        server.command("migrate")
+        key = server.command("keys", "create", "--name", "down", "--scope", "forms", "--scope", "checks")
+        server.start()
+        http = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        emails = [f"down.{uuid.uuid4().hex[:12]}@example.org" for _ in range(PEOPLE)]
+        for email in emails:
+            body = {
+                "person": {"contacts": [{"kind": "email", "value": email}]},
+                "choices": [GRANT],
+                "source": "web_form",
+            }
+            assert http.post("/v1/registrations", json=body).status_code == 201
+
+        def check(email: str, purpose: str = "marketing") -> tuple[float, dict[str, object]]:
+            started = time.perf_counter()
+            answer = http.post("/v1/checks", json={"purpose": purpose, "channel": "email", "to": email})
+            assert answer.status_code == 200, answer.text
+            return time.perf_counter() - started, answer.json()
+
+        assert all(check(e)[1]["allowed"] for e in emails)  # and now they are cached too
+        away, back = outage(postgres, how)
+        try:
+            away()
+            time.sleep(0.3)  # answers from memory are trusted for 0.25 s after the database last answered
+            marketing = [check(e) for e in emails + [f"new.{i}@example.org" for i in range(20)]]
+            admin = [check(e, "administrative") for e in emails[:10]]
+            ready = httpx.get(f"{server.base}/health/ready", timeout=10)
+            write = http.post(
+                "/v1/registrations",
+                json={
+                    "person": {"contacts": [{"kind": "email", "value": "w@example.org"}]},
+                    "choices": [GRANT],
+                    "source": "web_form",
+                },
+            )
+        finally:
+            back()
+        assert all(
+            a["allowed"] is False and a["degraded"] is True and a["reason"] == "store_unavailable"
+            for _, a in marketing
+        )
+        assert all(a["allowed"] is True and a["degraded"] is True for _, a in admin)
+        assert ready.status_code == 503
+        assert write.status_code == 503 and write.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+        times = sorted(t for t, _ in marketing)
+        p99 = times[int(len(times) * 0.99) - 1]
+        deadline = time.monotonic() + 30
+        while (
+            time.monotonic() < deadline
+            and httpx.get(f"{server.base}/health/ready", timeout=10).status_code != 200
+        ):
+            time.sleep(0.2)
+        recovered = [check(e)[1]["allowed"] for e in emails]
+        server.stop()
+        report(
+            f"database {how}",
+            {
+                "checks": len(marketing) + len(admin),
+                "allowed_marketing": 0,
+                "p50_s": round(statistics.median(times), 3),
+                "p99_s": round(p99, 3),
+            },
+        )
+        assert p99 < BUDGET + 0.3, times[-5:]
+        assert all(recovered)
