@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit openapi bench clean
+.PHONY: install run test prove prove-long lint typecheck unit openapi bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,14 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# The promise-breaking suites alone (they also run, shorter, inside `make test`).
+prove: $(STAMP)
+	$(BIN)/pytest -m prove tests/prove tests/properties -s
+
+# The long runs: more opt-outs, kills, examples and rounds (about 15 minutes on 2 cores).
+prove-long: $(STAMP)
+	PROVE_LONG=1 $(BIN)/pytest tests/prove tests/properties -s
 
 openapi: $(STAMP)
 	$(BIN)/consent-service openapi > openapi/openapi.json

@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.e2e.conftest import Server, running
 from tests.e2e.test_workers import postgres_and_redis  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.prove
 
 LONG = os.environ.get("PROVE_LONG") == "1"
 NOTICE = {"purpose": "marketing", "version": 1}
@@ -126,8 +129,8 @@ def machine_for(server: Server) -> type[RuleBasedStateMachine]:
                     assert answer.json()["allowed"] is False
 
     ConsentMachine.TestCase.settings = settings(
-        max_examples=200 if LONG else 15,
-        stateful_step_count=40 if LONG else 12,
+        max_examples=60 if LONG else 15,
+        stateful_step_count=30 if LONG else 12,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )

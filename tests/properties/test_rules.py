@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,8 @@ from consent_service.domain.contacts import ContactPoint, InvalidContact, normal
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ledger import ConsentEvent, Decision, Source, fold
 from consent_service.domain.tokens import InvalidToken, LinkClaim, LinkKind, LinkSigner
+
+pytestmark = pytest.mark.prove
 
 LONG = os.environ.get("PROVE_LONG") == "1"
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
