@@ -72,6 +72,10 @@ def test_marketing_fails_closed_and_administration_open_while_the_database_is_aw
             return time.perf_counter() - started, answer.json()
 
         assert all(check(e)[1]["allowed"] for e in emails)  # and now they are cached too
+        link = http.post(
+            "/v1/unsubscribe-links", json={"to": emails[0], "channel": "email", "purpose": "marketing"}
+        )
+        link_path = "/unsubscribe/" + link.json()["url"].rsplit("/unsubscribe/", 1)[1]
         away, back = outage(postgres, how)
         try:
             away()
@@ -79,6 +83,9 @@ def test_marketing_fails_closed_and_administration_open_while_the_database_is_aw
             marketing = [check(e) for e in emails + [f"new.{i}@example.org" for i in range(20)]]
             admin = [check(e, "administrative") for e in emails[:10]]
             ready = httpx.get(f"{server.base}/health/ready", timeout=10)
+            one_click = httpx.post(
+                f"{server.base}{link_path}", data={"List-Unsubscribe": "One-Click"}, timeout=30
+            )
             write = http.post(
                 "/v1/registrations",
                 json={
@@ -95,6 +102,12 @@ def test_marketing_fails_closed_and_administration_open_while_the_database_is_aw
         )
         assert all(a["allowed"] is True and a["degraded"] is True for _, a in admin)
         assert ready.status_code == 503
+        # A family's unsubscribe is not recorded while the database is away, and the page says so.
+        assert one_click.status_code == 503 and "could not record" in one_click.text
+        assert (
+            one_click.headers["retry-after"] == "60"
+            and "default-src 'none'" in one_click.headers["content-security-policy"]
+        )
         assert write.status_code == 503 and write.headers["content-type"].startswith(
             "application/problem+json"
         )
@@ -107,6 +120,7 @@ def test_marketing_fails_closed_and_administration_open_while_the_database_is_aw
         ):
             time.sleep(0.2)
         recovered = [check(e)[1]["allowed"] for e in emails]
+        http.close()
         server.stop()
         report(
             f"database {how}",

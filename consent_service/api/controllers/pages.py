@@ -17,7 +17,7 @@ from litestar.response import Template
 from consent_service.api.dependencies import BaseUrl, Ctx
 from consent_service.api.security import PUBLIC
 from consent_service.domain.channels import Channel
-from consent_service.domain.errors import InvalidInput
+from consent_service.domain.errors import InvalidInput, StoreUnavailable
 from consent_service.domain.tokens import InvalidToken
 from consent_service.services import links
 
@@ -42,10 +42,17 @@ def not_valid() -> Template:
     return Template("invalid.html", status_code=404)
 
 
+def unavailable(request: Request[Any, Any, Any], exc: StoreUnavailable) -> Template:
+    """The database is away: say so in words, for a family, rather than as an API problem."""
+    headers = {h.name: h.value or "" for h in SECURITY_HEADERS} | {"Retry-After": "60"}
+    return Template("unavailable.html", status_code=503, headers=headers)
+
+
 class UnsubscribePages(Controller):
     path = "/unsubscribe"
     opt = PUBLIC
     response_headers = SECURITY_HEADERS
+    exception_handlers = {StoreUnavailable: unavailable}
     include_in_schema = False
 
     @get("/{token:str}")
@@ -81,6 +88,7 @@ class PreferencePages(Controller):
     path = "/preferences"
     opt = PUBLIC
     response_headers = SECURITY_HEADERS
+    exception_handlers = {StoreUnavailable: unavailable}
     include_in_schema = False
 
     @get("/{token:str}")
