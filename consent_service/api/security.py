@@ -50,6 +50,11 @@ async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: B
     """Async although it awaits nothing: Litestar would otherwise run it in a thread on every request."""
     if handler.opt.get(PUBLIC_OPT) or connection.url.path.startswith(("/schema", "/docs")):
         return
+    if connection.scope.get("method") == "OPTIONS":
+        return  # Litestar's own answer: the Allow header, nothing to protect
+    if "user" not in connection.scope:
+        # Methods the authentication middleware does not look at (HEAD) get no key, so no access.
+        raise NotAuthorizedException("An API key is needed: Authorization: Bearer <key>")
     required: frozenset[Scope] | None = handler.opt.get(SCOPES_OPT)
     key: ApiKey = connection.user
     if not required or not (key.scopes & required):

@@ -15,7 +15,8 @@ The times are this host's monotonic clock; across hosts only the clocks' rates n
 Answers are also trusted only while the database has answered this worker within ``trust``
 seconds: a worker answering from memory alone would not notice the database had gone, and while
 it is gone no check may say "allowed" for marketing (DESIGN §4.2). So at least once per ``trust``
-a check goes to the database, and after a failure none is served from memory until one succeeds.
+a check goes to the database, and once it has not answered for ``trust`` seconds nothing is served
+from memory until it answers again.
 """
 
 from __future__ import annotations
@@ -51,9 +52,6 @@ class AnswerCache:
 
     def database_answered(self) -> None:
         self._database_seen = time.monotonic()
-
-    def database_failed(self) -> None:
-        self._database_seen = float("-inf")
 
     async def token(self) -> str | None:
         """The signal's token, read again only once the last read's lease has run out."""

@@ -221,3 +221,10 @@ async def test_a_key_can_only_make_keys_with_scopes_it_holds(api: Api) -> None:
 async def test_health_needs_no_key(api: Api) -> None:
     assert (await api.client.get("/health/live")).json() == {"status": "ok"}
     assert (await api.client.get("/health/ready")).status_code == 200
+
+
+async def test_options_and_head_never_answer_a_server_error(api: Api) -> None:
+    options = await api.client.options("/v1/suppressions")
+    assert options.status_code in (200, 204) and "POST" in options.headers.get("allow", "")
+    head = await api.client.head("/v1/suppressions")
+    assert head.status_code in (401, 405)
