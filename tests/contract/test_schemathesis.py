@@ -41,7 +41,7 @@ def test_the_api_keeps_its_own_contract(tmp_path: Path) -> None:
                 "--max-examples",
                 "60" if LONG else "8",
                 "--max-time",
-                "600" if LONG else "90",
+                "240" if LONG else "90",
                 "--generation-allow-x00",
                 "true",
                 "--header",
