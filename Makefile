@@ -32,7 +32,7 @@ test: lint typecheck
 prove: $(STAMP)
 	$(BIN)/pytest -m prove tests/prove tests/properties -s
 
-# The long runs: more opt-outs, kills, examples and rounds (about 15 minutes on 2 cores).
+# The long runs: more opt-outs, kills, examples and rounds (about 20 minutes on 2 cores).
 prove-long: $(STAMP)
 	PROVE_LONG=1 $(BIN)/pytest tests/prove tests/properties -s
 
