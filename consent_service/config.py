@@ -80,6 +80,9 @@ class Settings:
     #: "json", "text", or "auto" (JSON unless stderr is a terminal).
     log_format: str = "auto"
     log_level: str = "INFO"
+    #: Keep a family's unsubscribe on this host's disk (in ``data_dir``) while the database is away,
+    #: and apply it when it returns; off, such an unsubscribe is refused with a "try again" page.
+    optout_spool: bool = True
 
     @property
     def embedded(self) -> bool:
@@ -160,6 +163,8 @@ class Settings:
             outbox_retention_days=int(env.get("CONSENT_OUTBOX_RETENTION_DAYS", "30")),
             log_format=_choice(env.get("CONSENT_LOG_FORMAT", "auto"), "CONSENT_LOG_FORMAT", LOG_FORMATS),
             log_level=env.get("CONSENT_LOG_LEVEL", "INFO").upper(),
+            optout_spool=_choice(env.get("CONSENT_OPTOUT_SPOOL", "on"), "CONSENT_OPTOUT_SPOOL", ("on", "off"))
+            == "on",
         )
 
 

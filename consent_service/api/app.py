@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from consent_service.adapters.metrics import PrometheusMetrics
 from consent_service.adapters.passwords import Argon2Passwords
 from consent_service.adapters.signals import HostSignal, RedisSignal
 from consent_service.adapters.signatures import provider_keys
+from consent_service.adapters.spool import FileSpool
 from consent_service.api import logs, pages_config, problems, staff_config
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.changes import ChangeController, WebhookController
@@ -49,11 +51,14 @@ from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import ChangeSignal, Store
 from consent_service.domain.receipts import Controller
 from consent_service.domain.tokens import LinkSigner
+from consent_service.services import spool
 from consent_service.services.answers import AnswerCache, SignallingStore
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
 from consent_service.services.keys import KeyRing
 from consent_service.services.relay import Relay, RelaySettings
+
+log = logging.getLogger("consent_service.app")
 
 #: A bulk check of 10,000 postal addresses is the largest body a caller needs to send.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -80,6 +85,7 @@ def build_context(settings: Settings) -> Context:
         check_timeout=settings.check_timeout,
         bookkeeping=raw,
         metrics=metrics,
+        spool=FileSpool(settings.data_dir) if settings.optout_spool else None,
     )
 
 
@@ -119,6 +125,22 @@ async def heartbeat(ctx: Context, answers: AnswerCache, every: float = 0.1) -> N
             async with asyncio.timeout(every * 2):
                 await ctx.store.ping()
             answers.database_answered()
+        await asyncio.sleep(every)
+
+
+async def apply_spool(ctx: Context, every: float = 0.2) -> None:
+    """Applies opt-outs spooled while the database was away, as soon as it answers again.
+
+    Looking costs one ``stat`` while the spool is empty. Every worker on the host runs this; an entry
+    two of them apply at once is recorded once (``links.apply_spooled``)."""
+    while True:
+        try:
+            await spool.apply(ctx)
+        except (StoreUnavailable, TimeoutError):
+            pass
+        except Exception:
+            # Never let one bad round stop the applier: the entries stay spooled and checks deny them.
+            log.exception("applying the opt-out spool failed; trying again")
         await asyncio.sleep(every)
 
 
@@ -192,6 +214,8 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         tasks = [asyncio.create_task(relay.run(), name="relay")]
         if ctx.answers is not None:
             tasks.append(asyncio.create_task(heartbeat(ctx, ctx.answers), name="heartbeat"))
+        if ctx.spool is not None:
+            tasks.append(asyncio.create_task(apply_spool(ctx), name="opt-out spool"))
         try:
             yield
         finally:

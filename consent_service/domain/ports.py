@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -15,6 +15,7 @@ from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.purposes import Purpose
 from consent_service.domain.restrictions import Restriction
+from consent_service.domain.spool import SpooledOptOut
 from consent_service.domain.staff import StaffAccount
 from consent_service.domain.suppressions import Suppression, SuppressionReason
 
@@ -300,3 +301,19 @@ class Store(Protocol):
         ...
 
     async def dispose(self) -> None: ...
+
+
+class OptOutSpool(Protocol):
+    """Opt-outs confirmed to families while the database was away, kept on this host's disk."""
+
+    def append(self, entry: SpooledOptOut) -> None:
+        """Write ``entry`` and sync it; returns only once it would survive a crash of the host."""
+        ...
+
+    def pending(self) -> frozenset[SpooledOptOut]:
+        """Every entry not yet applied, as every worker on this host sees it. Cheap when unchanged."""
+        ...
+
+    def remove(self, ids: Collection[str]) -> None:
+        """Drop entries once applied, durably; entries appended meanwhile stay."""
+        ...

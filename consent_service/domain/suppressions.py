@@ -13,6 +13,7 @@ from enum import StrEnum
 from consent_service.domain.channels import Channel
 from consent_service.domain.ledger import FROM_THE_PERSON, ConsentEvent, Decision, Source
 from consent_service.domain.purposes import Basis, Category
+from consent_service.domain.tokens import FAMILY
 
 
 class Scope(StrEnum):
@@ -65,6 +66,31 @@ class Suppression:
         if self.scope is Scope.MARKETING and category is not Category.MARKETING:
             return False
         return self.purpose is None or self.purpose == purpose
+
+
+def unsubscribed(
+    entry_id: str,
+    fingerprint: str,
+    channel: Channel,
+    purpose: str,
+    effective_at: datetime,
+    recorded_at: datetime,
+    note: str | None = None,
+) -> Suppression:
+    """The entry a family's unsubscribe link adds: marketing of one purpose on one channel."""
+    return Suppression(
+        id=entry_id,
+        fingerprint=fingerprint,
+        channel=channel,
+        scope=Scope.MARKETING,
+        reason=SuppressionReason.UNSUBSCRIBED,
+        purpose=purpose,
+        source=Source.UNSUBSCRIBE_LINK.value,
+        actor=FAMILY,
+        effective_at=effective_at,
+        recorded_at=recorded_at,
+        note=note,
+    )
 
 
 def reason_for_withdrawal(basis: Basis, source: Source) -> SuppressionReason:

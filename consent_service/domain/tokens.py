@@ -21,6 +21,9 @@ from consent_service.domain.channels import Channel
 
 VERSION = "v1"
 
+#: Who the ledger names as having made a choice through a signed link (no account, no name).
+FAMILY = "the family, through a signed link"
+
 
 class LinkKind(StrEnum):
     UNSUBSCRIBE = "u"

@@ -21,6 +21,7 @@ from consent_service.domain.ledger import CurrentConsent, fold
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Category, Purpose
 from consent_service.domain.restrictions import restricted
+from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.context import Context
 
@@ -66,15 +67,17 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
             raise InvalidInput.one("to", str(exc)) from exc
         fingerprint = ctx.fingerprint(point)
     at = request.at or ctx.clock.now()
+    spooled = ctx.spool.pending() if ctx.spool else frozenset()
     # Only answers about now are cached; a point-in-time answer is always worked out from the ledger.
-    cache = ctx.answers if request.at is None else None
+    # While opt-outs wait in the spool, answers in memory may predate them: none is used or kept.
+    cache = ctx.answers if request.at is None and not spooled else None
     key = (fingerprint or "", request.person_id or "", purpose.code, request.channel or "")
     token = await cache.token() if cache else None
     if cache and (cached := cache.get(key, token)):
         return cached
     try:
         async with asyncio.timeout(ctx.check_timeout):
-            answer = _with_notice(ctx, await _check_in_store(ctx, purpose, request, fingerprint, at))
+            answer = _with_notice(ctx, await _check_in_store(ctx, purpose, request, fingerprint, at, spooled))
     except (TimeoutError, StoreUnavailable):
         # No distrust on one slow answer: under load a timeout is queueing, and sending every check
         # to the database then would only deepen the queue. Silence for ``trust`` seconds is enough.
@@ -87,7 +90,12 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
 
 
 async def _check_in_store(
-    ctx: Context, purpose: Purpose, request: CheckInput, fingerprint: str | None, at: datetime
+    ctx: Context,
+    purpose: Purpose,
+    request: CheckInput,
+    fingerprint: str | None,
+    at: datetime,
+    spooled: frozenset[SpooledOptOut],
 ) -> Answer:
     channel = request.channel
     point_in_time = request.at is not None
@@ -103,7 +111,9 @@ async def _check_in_store(
             people = [(person.id, person.erased_at is not None)]
             kind = CHANNEL_KIND[channel] if channel else None
             fingerprints = [c.fingerprint for c in person.contacts if c.kind is kind]
-        suppressions = await _suppressions(uow, fingerprints, channel, point_in_time)
+        suppressions = _with_spooled(
+            await _suppressions(uow, fingerprints, channel, point_in_time), spooled, fingerprints
+        )
         person_ids = [pid for pid, _ in people]
         consents = await _consents(uow, person_ids, purpose, channel, request.at)
         restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
@@ -134,6 +144,18 @@ async def _suppressions(
     if not fingerprints:
         return {}
     return await uow.suppressions.for_fingerprints(fingerprints, channel, include_lifted=point_in_time)
+
+
+def _with_spooled(
+    suppressions: dict[str, list[Suppression]], spooled: frozenset[SpooledOptOut], fingerprints: Sequence[str]
+) -> dict[str, list[Suppression]]:
+    """A spooled opt-out counts as the suppression it will be once the database has it."""
+    if not spooled:
+        return suppressions
+    merged = {fp: list(entries) for fp, entries in suppressions.items()}
+    for fp, entries in spooled_suppressions(spooled, fingerprints).items():
+        merged.setdefault(fp, []).extend(entries)
+    return merged
 
 
 async def _consents(
@@ -199,11 +221,14 @@ async def _check_many(
             fingerprints.append(None)
     known = list(dict.fromkeys(fp for fp in fingerprints if fp is not None))
     now = ctx.clock.now()
+    spooled = ctx.spool.pending() if ctx.spool else frozenset()
     try:
         async with asyncio.timeout(max(ctx.check_timeout, ctx.check_timeout * len(known) / 500)):
             async with ctx.store.reading() as uow:
                 linked = await uow.people.linked(known)
-                suppressions = await _suppressions(uow, known, channel, point_in_time=False)
+                suppressions = _with_spooled(
+                    await _suppressions(uow, known, channel, point_in_time=False), spooled, known
+                )
                 person_ids = list(dict.fromkeys(pid for group in linked.values() for pid, _ in group))
                 consents = await _consents(uow, person_ids, purpose, channel, None)
                 restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consent_service.domain.fingerprints import Fingerprinter
-from consent_service.domain.ports import Clock, Metrics, Store
+from consent_service.domain.ports import Clock, Metrics, OptOutSpool, Store
 from consent_service.domain.staff import Passwords
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services.answers import AnswerCache
@@ -26,3 +26,5 @@ class Context:
     #: The store without the change signal, for writes that change no answer (feed positions).
     bookkeeping: Store | None = None
     metrics: Metrics | None = None
+    #: Where a family's opt-out waits, on this host's disk, while the database is away.
+    spool: OptOutSpool | None = None

@@ -6,25 +6,25 @@ scanners open links); only a POST unsubscribes or saves preferences, and only af
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
-from consent_service.domain.errors import InvalidContact, InvalidInput
+from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
 from consent_service.domain.ledger import Decision, Source
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
-from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
-from consent_service.domain.tokens import LinkClaim, LinkKind
+from consent_service.domain.spool import SpooledOptOut
+from consent_service.domain.suppressions import Suppression, unsubscribed
+from consent_service.domain.tokens import FAMILY, LinkClaim, LinkKind
 from consent_service.services.choices import ChoiceInput, ChoicesInput, record_choices
 from consent_service.services.context import Context
-
-#: Who the ledger names as having recorded a choice made on a public page.
-FAMILY = "the family, through a signed link"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +76,37 @@ class UnsubscribePage:
     purpose: Purpose
     addressee: Addressee
     already: bool
+    #: Kept on this host's disk while the database is away; applied to the ledger when it returns.
+    spooled: bool = False
+
+
+def _spooled(ctx: Context, claim: LinkClaim, purpose: str) -> bool:
+    if ctx.spool is None:
+        return False
+    return any(
+        (e.fingerprint, e.channel, e.purpose) == (claim.fingerprint, claim.channel, purpose)
+        for e in ctx.spool.pending()
+    )
 
 
 async def describe_unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
-    """What the confirmation page shows. Reads only."""
+    """What the confirmation page shows. Reads only.
+
+    With the database away the page still offers the button (an opt-out is then spooled), only
+    without the masked address it would show.
+    """
     claim = ctx.links.verify(token, LinkKind.UNSUBSCRIBE)
     purpose = await ctx.catalogue.purpose(claim.purpose or "", claim.channel)
-    async with ctx.store.reading() as uow:
-        addressee = await _addressee(uow, claim)
-        already = await _unsubscribed(uow, claim, addressee)
-    return UnsubscribePage(claim, purpose, addressee, already)
+    spooled = _spooled(ctx, claim, purpose.code)
+    try:
+        async with ctx.store.reading() as uow:
+            addressee = await _addressee(uow, claim)
+            already = await _unsubscribed(uow, claim, addressee)
+    except StoreUnavailable:
+        if ctx.spool is None:
+            raise
+        return UnsubscribePage(claim, purpose, Addressee(None, ()), already=spooled, spooled=spooled)
+    return UnsubscribePage(claim, purpose, addressee, already or spooled, spooled)
 
 
 async def _covering(uow: UnitOfWork, claim: LinkClaim, purpose: str) -> Suppression | None:
@@ -111,38 +132,75 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
     Idempotent by state: if the address is already suppressed and everyone at it withdrawn, nothing
     new is recorded however often the link is posted. The ledger's head is locked first, so two posts
     at the same moment queue and the second finds the first's work.
+
+    If the database cannot take it, the opt-out goes to the spool on this host's disk and the family
+    is told it is recorded only once the spool has synced it (DESIGN §4.1); it reaches the ledger,
+    with the time the family pressed the button, when the database returns.
     """
     claim = ctx.links.verify(token, LinkKind.UNSUBSCRIBE)
     purpose = await ctx.catalogue.purpose(claim.purpose or "", claim.channel)
-    async with ctx.store.writing() as uow:
-        await uow.ledger.head_for_update()
-        addressee = await _addressee(uow, claim)
-        if await _unsubscribed(uow, claim, addressee):
-            return UnsubscribePage(claim, purpose, addressee, already=True)
-        withdrawal = ChoicesInput(
-            [ChoiceInput(purpose.code, claim.channel, Decision.WITHDRAWN)], Source.UNSUBSCRIBE_LINK, FAMILY
-        )
-        current = await uow.ledger.current(list(addressee.person_ids), purpose.code, claim.channel)
-        for person_id in addressee.person_ids:
-            if not any(c.decision is Decision.WITHDRAWN for c in current.get(person_id, [])):
-                await record_choices(uow, ctx, person_id, withdrawal)
-        if await _covering(uow, claim, purpose.code) is None:
-            now = ctx.clock.now()
-            await uow.suppressions.add(
-                Suppression(
-                    id=str(uuid.uuid4()),
-                    fingerprint=claim.fingerprint,
-                    channel=claim.channel,
-                    scope=Scope.MARKETING,
-                    reason=SuppressionReason.UNSUBSCRIBED,
-                    purpose=purpose.code,
-                    source=Source.UNSUBSCRIBE_LINK.value,
-                    actor=FAMILY,
-                    effective_at=now,
-                    recorded_at=now,
-                )
+    try:
+        async with ctx.store.writing() as uow:
+            await uow.ledger.head_for_update()
+            addressee, already = await _unsubscribe(uow, ctx, claim, purpose, ctx.clock.now())
+    except StoreUnavailable:
+        if ctx.spool is None:
+            raise
+        if not _spooled(ctx, claim, purpose.code):
+            entry = SpooledOptOut(
+                str(uuid.uuid4()), claim.fingerprint, claim.channel, purpose.code, ctx.clock.now()
             )
-    return UnsubscribePage(claim, purpose, addressee, already=False)
+            try:
+                await asyncio.to_thread(ctx.spool.append, entry)
+            except OSError as exc:
+                raise StoreUnavailable(f"neither the database nor the spool took it ({exc})") from exc
+        return UnsubscribePage(claim, purpose, Addressee(None, ()), already=False, spooled=True)
+    return UnsubscribePage(claim, purpose, addressee, already)
+
+
+async def _unsubscribe(
+    uow: UnitOfWork, ctx: Context, claim: LinkClaim, purpose: Purpose, at: datetime
+) -> tuple[Addressee, bool]:
+    """The unsubscribe's writes, effective ``at``; whether it had all been done before."""
+    addressee = await _addressee(uow, claim)
+    if await _unsubscribed(uow, claim, addressee):
+        return addressee, True
+    withdrawal = ChoicesInput(
+        [ChoiceInput(purpose.code, claim.channel, Decision.WITHDRAWN)],
+        Source.UNSUBSCRIBE_LINK,
+        FAMILY,
+        effective_at=at,
+    )
+    current = await uow.ledger.current(list(addressee.person_ids), purpose.code, claim.channel)
+    for person_id in addressee.person_ids:
+        if not any(c.decision is Decision.WITHDRAWN for c in current.get(person_id, [])):
+            await record_choices(uow, ctx, person_id, withdrawal)
+    if await _covering(uow, claim, purpose.code) is None:
+        await uow.suppressions.add(
+            unsubscribed(
+                str(uuid.uuid4()), claim.fingerprint, claim.channel, purpose.code, at, ctx.clock.now()
+            )
+        )
+    return addressee, False
+
+
+#: The idempotency owner under which applied spool entries are remembered.
+SPOOL_OWNER = "opt-out spool"
+
+
+async def apply_spooled(ctx: Context, entry: SpooledOptOut) -> bool:
+    """Apply one spooled opt-out, exactly once: the entry's id is claimed in the same transaction,
+    so a crash between commit and the spool's removal of the entry cannot apply it twice.
+    False when it had been applied before."""
+    claim = LinkClaim(LinkKind.UNSUBSCRIBE, entry.fingerprint, entry.channel, entry.purpose)
+    purpose = await ctx.catalogue.purpose(entry.purpose, entry.channel)
+    async with ctx.store.writing() as uow:
+        if await uow.idempotency.claim(SPOOL_OWNER, entry.id, "", ctx.clock.now()) is not None:
+            return False
+        await uow.ledger.head_for_update()
+        await _unsubscribe(uow, ctx, claim, purpose, entry.at)
+        await uow.idempotency.complete(SPOOL_OWNER, entry.id, 200, "")
+    return True
 
 
 @dataclass(frozen=True, slots=True)

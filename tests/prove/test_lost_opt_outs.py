@@ -3,8 +3,9 @@
 Client processes send opt-outs for people of their own — withdrawals over the API and one-click
 unsubscribes — and log each as acknowledged (2xx), refused (4xx) or unknown (5xx, timeout, reset),
 while a nemesis SIGKILLs and restarts the server (2 workers) and now and then crashes PostgreSQL
-(`pg_ctl stop -m immediate`). At the end every acknowledged opt-out must be in the ledger, its
-suppression in force and a check must deny it; and nothing may be there that was never sent.
+(`pg_ctl stop -m immediate`). An unsubscribe that meets the database down is spooled on disk and
+acknowledged. At the end (once the spool has drained) every acknowledged opt-out must be in the
+ledger, its suppression in force and a check must deny it; and nothing may be there that was never sent.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def client(base: str, key: str, seed: int, stop_at: float) -> list[dict[str, Any
                     log.append(entry)
                     path = minted.json()["url"].removeprefix(base)
                     response = http.post(path, data={"List-Unsubscribe": "One-Click"})
+                    entry["spooled"] = response.status_code == 200 and "held safely" in response.text
                 entry["outcome"] = outcome(response)
             except httpx.TransportError:
                 # Sent or not, and committed or not, nobody can say: only the record can.
@@ -173,6 +175,11 @@ def test_no_acknowledged_opt_out_is_lost(tmp_path: Path) -> None:
             postgres.start()
         server.kill()
         server.start()
+        spool = tmp_path / "optout-spool.jsonl"
+        drained_by = time.monotonic() + 60
+        while spool.stat().st_size and time.monotonic() < drained_by:
+            time.sleep(0.2)
+        assert spool.stat().st_size == 0, "the spool did not drain"
 
         fingerprint = Fingerprinter(bytes.fromhex(fingerprint_key))
         fp = {e["email"]: fingerprint(ContactPoint(ContactKind.EMAIL, e["email"])) for e in logs}
@@ -226,6 +233,7 @@ def test_no_acknowledged_opt_out_is_lost(tmp_path: Path) -> None:
         figures = {
             "sent": len(logs),
             "acknowledged": len(acked),
+            "spooled": sum(bool(e.get("spooled")) for e in acked),
             "refused": sum(e.get("outcome") == "refused" for e in logs),
             "unknown": sum(e.get("outcome") == "unknown" for e in logs),
             "server_kills": server.kills,
