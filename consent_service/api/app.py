@@ -28,7 +28,7 @@ from consent_service.adapters.passwords import Argon2Passwords
 from consent_service.adapters.signals import HostSignal, RedisSignal
 from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
-from consent_service.api import logs, pages_config, problems, staff_config
+from consent_service.api import contract, logs, pages_config, problems, staff_config
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.changes import ChangeController, WebhookController
 from consent_service.api.controllers.checks import CheckController
@@ -274,7 +274,9 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
     )
-    return Litestar.from_config(config)
+    app = Litestar.from_config(config)
+    contract.conform(app)
+    return app
 
 
 def app_from_env() -> Litestar:

@@ -26,8 +26,13 @@ async def feed(ctx: Context, after: int, limit: int) -> list[PublishedChange]:
 
 async def add_webhook(ctx: Context, url: str) -> Webhook:
     """A webhook hears of changes from now on (the feed has the history); its secret is shown once."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname  # raises on a malformed port or bracketed host
+        parts.port  # noqa: B018
+    except ValueError as exc:
+        raise InvalidInput.one("url", f"not a web address ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not hostname:
         raise InvalidInput.one("url", "an http:// or https:// address with a host")
     await position(ctx.bookkeeping or ctx.store)
     async with ctx.store.writing() as uow:

@@ -1,10 +1,21 @@
 """Contract fuzzing: schemathesis generates requests from the service's own OpenAPI document
 (examples, coverage, fuzzing and stateful phases, fixed seed, NUL bytes allowed) against a real
-server, and no request may get a server error.
+server. No request may get a server error, and every answer must be one the document declares:
+its status, its content type, its body's schema and headers; public routes must really be public
+and the others must refuse a request without a key.
 
-Only the server-error check is asserted so far: the schema does not yet declare every 4xx problem
-answer, so schemathesis's conformance checks report undocumented statuses and content types
-(docs/RELIABILITY.md lists what remains)."""
+Checks left out, each for a reason (docs/RELIABILITY.md):
+
+- ``positive_data_acceptance``: a request the schema allows may still break a rule no schema can
+  say (an unknown purpose, a phone number that does not exist); the service answers 422 naming the
+  field, which this check counts as a failure.
+- ``negative_data_rejection``: Litestar decodes leniently where msgspec is strict elsewhere: a
+  number is taken as a date-time (``published_at: 0``, ``at=0.5``).
+- ``allow_header_conformance``: Litestar's own ``OPTIONS`` answer lists the methods of the first
+  controller to register a path, not all of them.
+- ``ensure_resource_availability``: a stateful sequence may erase the person it created before it
+  reads them back; 404 is then right.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +33,9 @@ pytestmark = pytest.mark.prove
 BIN = Path(sys.executable).parent
 LONG = os.environ.get("PROVE_LONG") == "1"
 SEED = "20261122"
+EXCLUDED = (
+    "positive_data_acceptance,negative_data_rejection,allow_header_conformance,ensure_resource_availability"
+)
 
 
 def test_the_api_keeps_its_own_contract(tmp_path: Path) -> None:
@@ -33,7 +47,9 @@ def test_the_api_keeps_its_own_contract(tmp_path: Path) -> None:
                 "run",
                 f"{server.base}/docs/openapi.json",
                 "--checks",
-                "not_a_server_error",
+                "all",
+                "--exclude-checks",
+                EXCLUDED,
                 "--phases",
                 "examples,coverage,fuzzing,stateful",
                 "--seed",

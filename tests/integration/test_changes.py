@@ -270,9 +270,12 @@ async def test_webhooks_get_signed_deliveries_retry_then_dead_letter_and_replay(
         await relay.close()
 
 
-async def test_a_webhook_needs_a_web_address(api: Api) -> None:
-    refused = await api.post("/v1/webhooks", {"url": "ftp://example.org/x"}, scope="admin")
-    assert refused.status_code == 422
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/x", "https://N[h", "https://[::1/x", "https://example.org:99999/x"]
+)
+async def test_a_webhook_needs_a_web_address(api: Api, url: str) -> None:
+    refused = await api.post("/v1/webhooks", {"url": url}, scope="admin")
+    assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["field"] == "url"
     assert (
         await api.post("/v1/webhooks", {"url": "https://example.org/x"}, scope="checks")
