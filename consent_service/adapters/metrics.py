@@ -34,6 +34,12 @@ OUTBOX_LAG = Gauge(
     multiprocess_mode="livemax",
 )
 
+SPOOLED = Gauge(
+    "consent_optout_spool_waiting",
+    "Opt-outs a family made while the database was away, on this host's disk, not yet applied",
+    multiprocess_mode="livemax",
+)
+
 
 class PrometheusMetrics:
     def checked(
@@ -55,3 +61,6 @@ class PrometheusMetrics:
 
     def outbox_lag(self, seconds: float) -> None:
         OUTBOX_LAG.set(seconds)
+
+    def spooled(self, waiting: int) -> None:
+        SPOOLED.set(waiting)

@@ -41,6 +41,7 @@ from consent_service.api.controllers.people import PeopleController, Registratio
 from consent_service.api.controllers.rights import RightsController
 from consent_service.api.controllers.staff import router as staff_pages
 from consent_service.api.controllers.suppressions import SuppressionController
+from consent_service.api.inputs import strict_inputs
 from consent_service.api.logs import RequestIds
 from consent_service.api.security import authentication, scope_guard
 from consent_service.api.stores import FallbackStore
@@ -226,6 +227,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             await relay.close()
             await shutdown(app, ctx)
 
+    allow = contract.AllowHeader()
     config = AppConfig(
         route_handlers=[
             HealthController,
@@ -267,15 +269,17 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             "rate_limit": rate_limit_store(settings),
             staff_config.SESSIONS_STORE: staff_config.sessions_store(settings),
         },
-        guards=[scope_guard],
+        guards=[scope_guard, strict_inputs],
         plugins=[problems.plugin()],
         exception_handlers={Exception: problems.internal_error},
         openapi_config=openapi_config(settings.docs),
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
+        before_send=[allow],
     )
     app = Litestar.from_config(config)
     contract.conform(app)
+    allow.learn(app)
     return app
 
 

@@ -27,6 +27,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
 
 from consent_service.api import schemas
 from consent_service.api.security import PUBLIC_OPT
@@ -141,3 +142,29 @@ def conform(app: Litestar) -> OpenAPI:
             operation.responses = responses
     _strict_bodies(openapi)
     return openapi
+
+
+class AllowHeader:
+    """Puts every method of a path in the ``Allow`` of an ``OPTIONS`` answer.
+
+    Litestar makes the ``OPTIONS`` handler of a path when the path's first handlers are registered,
+    and keeps it when more handlers join the path later, so its ``Allow`` lists only the first ones
+    (``POST`` for ``/v1/notices``, which also answers ``GET``). This hook answers from the finished
+    routes instead.
+    """
+
+    def __init__(self) -> None:
+        self.allowed: dict[str, bytes] = {}
+
+    def learn(self, app: Litestar) -> None:
+        for route in app.routes:
+            if isinstance(route, HTTPRoute):
+                self.allowed[route.path_format] = ", ".join(sorted(route.methods)).encode()
+
+    async def __call__(self, message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        allowed = self.allowed.get(str(scope.get("path_template", "")))
+        if allowed is not None:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+            message["headers"] = [*headers, (b"allow", allowed)]

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import ParameterKwarg
 
 from consent_service.api import schemas as s
 from consent_service.domain.keys import ApiKey
@@ -79,3 +86,64 @@ async def idempotent_write(
     status, encoded = await idempotency.once(ctx, request.user.id, key, digest, run)
     headers = {"Idempotent-Replayed": "true"} if replayed and key else {}
     return Response(encoded.encode(), status_code=status, media_type="application/json", headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class _Strictly:
+    """What ``strict_inputs`` looks at for one handler, worked out once."""
+
+    date_time_queries: tuple[str, ...]
+    body: Any
+
+
+#: By handler id, with the handler itself so that a reused id (another app's handler) is not mistaken.
+_PLANS: dict[int, tuple[HTTPRouteHandler, _Strictly]] = {}
+
+
+def _plan(handler: HTTPRouteHandler) -> _Strictly:
+    known = _PLANS.get(id(handler))
+    if known is not None and known[0] is handler:
+        return known[1]
+    parameters = handler.parsed_fn_signature.parameters
+    queries = []
+    for name, field in parameters.items():
+        kwarg = field.kwarg_definition
+        types = (field.annotation, *(t.annotation for t in field.inner_types))
+        if datetime in types and isinstance(kwarg, ParameterKwarg) and not kwarg.header:
+            queries.append(kwarg.query or name)
+    data = parameters.get("data")
+    plan = _Strictly(tuple(queries), data.annotation if data else None)
+    _PLANS[id(handler)] = (handler, plan)
+    return plan
+
+
+async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Refuse what the OpenAPI document refuses, before Litestar converts it leniently.
+
+    Litestar converts request values with msgspec's lax mode, which takes a number for a date-time
+    (``"published_at": 0`` becomes 1970) and a numeric string for an integer. A caller who sends
+    that has made a mistake we must name, not guess around, so JSON bodies are first decoded
+    strictly against the handler's body type, and date-time query values must be RFC 3339 text.
+    Costs one extra decode of the body (microseconds for a check; about a millisecond per 10,000
+    bulk addresses).
+    """
+    if not isinstance(handler, HTTPRouteHandler):
+        return
+    plan = _plan(handler)
+    for key in plan.date_time_queries:
+        raw = connection.query_params.get(key)
+        if raw is not None:
+            try:
+                msgspec.convert(raw, datetime, strict=True)
+            except msgspec.ValidationError as exc:
+                error = {"message": str(exc), "key": key, "source": "query"}
+                raise ValidationException(extra=[error]) from exc
+    if plan.body is None or not connection.headers.get("content-type", "").startswith("application/json"):
+        return
+    body = await Request[Any, Any, Any](connection.scope, connection.receive).body()
+    try:
+        msgspec.json.decode(body, type=plan.body, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationException(extra=[{"message": str(exc), "key": "data", "source": "body"}]) from exc
+    except msgspec.DecodeError:
+        return  # not JSON at all: Litestar answers that itself, as a malformed request

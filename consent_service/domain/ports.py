@@ -260,6 +260,9 @@ class Metrics(Protocol):
         ...
 
     def outbox_lag(self, seconds: float) -> None: ...
+    def spooled(self, waiting: int) -> None:
+        """Opt-outs waiting in this host's spool for the database to return."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -228,3 +228,52 @@ async def test_options_and_head_never_answer_a_server_error(api: Api) -> None:
     assert options.status_code in (200, 204) and "POST" in options.headers.get("allow", "")
     head = await api.client.head("/v1/suppressions")
     assert head.status_code in (401, 405)
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/v1/notices", {"GET", "POST", "OPTIONS"}),
+        ("/v1/suppressions", {"GET", "POST", "OPTIONS"}),
+        ("/v1/people/4b1a892d-78d4-4453-867d-138be6611601", {"GET", "PATCH", "OPTIONS"}),
+    ],
+)
+async def test_options_lists_every_method_of_a_path(api: Api, path: str, methods: set[str]) -> None:
+    options = await api.client.options(path)
+    assert {m.strip() for m in options.headers["allow"].split(",")} == methods
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        # A number is not a date-time, though a lenient decoder would read it as seconds since 1970.
+        ("/v1/notices", {"purpose": "marketing", "text": "News", "published_at": 0}, "published_at"),
+        ("/v1/checks", {"purpose": "marketing", "channel": "email", "to": "a@b.org", "at": 1.5}, "at"),
+        # A numeric string is not an integer.
+        (
+            "/v1/registrations",
+            {
+                "person": {"contacts": []},
+                "choices": [{**grant("email"), "notice": {"purpose": "marketing", "version": "1"}}],
+                "source": "web_form",
+            },
+            "choices[0].notice.version",
+        ),
+    ],
+)
+async def test_values_of_the_wrong_type_are_refused_not_converted(
+    api: Api, database: AsyncEngine, path: str, body: dict[str, Any], field: str
+) -> None:
+    before = await snapshot(database)
+    response = await api.post(path, body, scope="all")
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert await snapshot(database) == before
+
+
+async def test_a_point_in_time_must_be_written_as_a_date_time(api: Api) -> None:
+    person = (await api.post("/v1/people", {}, scope="staff")).json()["id"]
+    refused = await api.get(f"/v1/people/{person}/consents", at="0.5")
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.at"
+    taken = await api.get(f"/v1/people/{person}/consents", at="2026-01-31T12:00:00Z")
+    assert taken.status_code == 200, taken.text

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent_service.api.app import build_context, create_app
+from consent_service.domain.errors import StoreUnavailable
 from consent_service.services import spool
 from consent_service.services.context import Context
 from tests.integration.conftest import Api, fresh_email
@@ -57,6 +58,12 @@ async def withdrawals(database: AsyncEngine, person: str) -> list[str]:
         return [row.source for row in rows]
 
 
+async def waiting_metric(api: Api) -> float:
+    metrics = (await api.client.get("/metrics")).text
+    (line,) = [line for line in metrics.splitlines() if line.startswith("consent_optout_spool_waiting ")]
+    return float(line.split()[1])
+
+
 async def granted(api: Api) -> tuple[str, str, dict[str, str]]:
     """A family who agreed to marketing email: their address, person id and links."""
     email = fresh_email()
@@ -91,8 +98,12 @@ async def test_an_unsubscribe_while_the_database_is_away_is_spooled_denied_and_a
     assert bulk.json()["results"][0]["allowed"] is False
     assert (await api.check("email", email, purpose="administrative"))["allowed"] is True
     assert await withdrawals(database, person) == []
+    with pytest.raises(StoreUnavailable):  # the database is still away from that worker
+        await spool.apply(away.context)
+    assert await waiting_metric(api) == 1
 
     assert await spool.apply(api.context) == 1
+    assert await waiting_metric(api) == 0
     assert api.context.spool.pending() == frozenset()  # type: ignore[union-attr]
     assert await withdrawals(database, person) == ["unsubscribe_link"]
     answer = await api.check("email", email)
