@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.spool import SpooledOptOut, UnreadableLine
 
 log = logging.getLogger("consent_service.spool")
@@ -80,13 +81,16 @@ class FileSpool:
     def pending(self) -> frozenset[SpooledOptOut]:
         try:
             st = self.path.stat()
+            if (st.st_ino, st.st_size, st.st_mtime_ns) != self._seen:
+                with self._locked():
+                    st = self.path.stat()
+                    self._entries = frozenset(self._read())
+                    self._seen = (st.st_ino, st.st_size, st.st_mtime_ns)
         except FileNotFoundError:
             return frozenset()
-        if (st.st_ino, st.st_size, st.st_mtime_ns) != self._seen:
-            with self._locked():
-                st = self.path.stat()
-                self._entries = frozenset(self._read())
-                self._seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError as exc:
+            # An opt-out we cannot see may be waiting: answer as if the database were away (no allow).
+            raise StoreUnavailable(f"the opt-out spool cannot be read ({exc.strerror})") from exc
         return self._entries
 
     def remove(self, ids: Collection[str]) -> None:

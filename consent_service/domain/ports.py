@@ -314,7 +314,9 @@ class OptOutSpool(Protocol):
         ...
 
     def pending(self) -> frozenset[SpooledOptOut]:
-        """Every entry not yet applied, as every worker on this host sees it. Cheap when unchanged."""
+        """Every entry not yet applied, as every worker on this host sees it. Cheap when unchanged.
+
+        Raises ``StoreUnavailable`` when the spool cannot be read: an entry may be waiting unseen."""
         ...
 
     def remove(self, ids: Collection[str]) -> None:

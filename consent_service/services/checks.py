@@ -67,7 +67,10 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
             raise InvalidInput.one("to", str(exc)) from exc
         fingerprint = ctx.fingerprint(point)
     at = request.at or ctx.clock.now()
-    spooled = ctx.spool.pending() if ctx.spool else frozenset()
+    try:
+        spooled = ctx.spool.pending() if ctx.spool else frozenset()
+    except StoreUnavailable:
+        return _degraded(purpose, request.channel)
     # Only answers about now are cached; a point-in-time answer is always worked out from the ledger.
     # While opt-outs wait in the spool, answers in memory may predate them: none is used or kept.
     cache = ctx.answers if request.at is None and not spooled else None
@@ -221,8 +224,8 @@ async def _check_many(
             fingerprints.append(None)
     known = list(dict.fromkeys(fp for fp in fingerprints if fp is not None))
     now = ctx.clock.now()
-    spooled = ctx.spool.pending() if ctx.spool else frozenset()
     try:
+        spooled = ctx.spool.pending() if ctx.spool else frozenset()
         async with asyncio.timeout(max(ctx.check_timeout, ctx.check_timeout * len(known) / 500)):
             async with ctx.store.reading() as uow:
                 linked = await uow.people.linked(known)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from consent_service.adapters.spool import NAME, FileSpool
 from consent_service.api.app import build_context, create_app
+from consent_service.domain.channels import Channel
 from consent_service.domain.errors import StoreUnavailable
-from consent_service.services import spool
+from consent_service.services import checks, spool
 from consent_service.services.context import Context
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_links import links_for, path_of
@@ -136,3 +139,21 @@ async def test_the_preferences_page_says_try_again_while_the_database_is_away(ap
     assert page.status_code == 503 and "could not record" in page.text
     assert page.headers["retry-after"] == "60"
     assert api.context.spool.pending() == frozenset()  # type: ignore[union-attr]
+
+
+async def test_a_check_that_cannot_read_the_spool_fails_closed(api: Api, tmp_path: Path) -> None:
+    email, _, _ = await granted(api)
+    broken = FileSpool(tmp_path)
+    (tmp_path / NAME).unlink()
+    (tmp_path / NAME).mkdir()
+    ctx = dataclasses.replace(api.context, spool=broken)
+    marketing = await checks.check(ctx, checks.CheckInput("marketing", Channel.EMAIL, email))
+    assert (marketing.allowed, marketing.reason.value, marketing.degraded) == (
+        False,
+        "store_unavailable",
+        True,
+    )
+    admin = await checks.check(ctx, checks.CheckInput("administrative", Channel.EMAIL, email))
+    assert (admin.allowed, admin.degraded) == (True, True)
+    (bulk,) = await checks.check_many(ctx, "marketing", Channel.EMAIL, [email])
+    assert (bulk.allowed, bulk.degraded) == (False, True)

@@ -13,6 +13,7 @@ import pytest
 from consent_service.adapters.spool import NAME, FileSpool
 from consent_service.domain.channels import Channel
 from consent_service.domain.decision import Facts, Reason, may_contact
+from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.purposes import DEFAULT_CATALOGUE, Catalogue
 from consent_service.domain.spool import SpooledOptOut, UnreadableLine, spooled_suppressions
 
@@ -106,3 +107,12 @@ def test_appends_from_several_processes_while_entries_are_removed_are_all_kept(t
         assert worker.exitcode == 0
     left = {e.id for e in spool.pending()}
     assert len(removed | left) == 120 and not removed & left
+
+
+def test_a_spool_that_cannot_be_read_says_so_rather_than_seeming_empty(tmp_path: Path) -> None:
+    spool = FileSpool(tmp_path)
+    spool.append(opt_out())
+    (tmp_path / NAME).unlink()
+    (tmp_path / NAME).mkdir()  # whatever the fault, reading the spool fails
+    with pytest.raises(StoreUnavailable):
+        spool.pending()
