@@ -30,11 +30,11 @@ test: lint typecheck
 
 # The promise-breaking suites alone (they also run, shorter, inside `make test`).
 prove: $(STAMP)
-	$(BIN)/pytest -m prove tests/prove tests/properties tests/fuzz -s
+	$(BIN)/pytest -m prove tests/prove tests/properties tests/fuzz tests/contract -s
 
 # The long runs: more opt-outs, kills, examples and rounds (about 25 minutes on 2 cores).
 prove-long: $(STAMP)
-	PROVE_LONG=1 $(BIN)/pytest tests/prove tests/properties tests/fuzz -s
+	PROVE_LONG=1 $(BIN)/pytest tests/prove tests/properties tests/fuzz tests/contract -s
 
 openapi: $(STAMP)
 	$(BIN)/consent-service openapi > openapi/openapi.json
