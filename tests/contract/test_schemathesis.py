@@ -14,6 +14,7 @@ before it reads them back, and 404 is then right.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import running
+from tests.prove import harness as figures
 
 pytestmark = pytest.mark.prove
 
@@ -33,7 +35,7 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 def test_the_api_keeps_its_own_contract(tmp_path: Path) -> None:
     with running(tmp_path, CONSENT_PUBLIC_RATE_LIMIT="1000000") as server:
-        report = tmp_path / "schemathesis.json"
+        ndjson = tmp_path / "schemathesis.json"
         done = subprocess.run(  # noqa: S603
             [
                 str(BIN / "schemathesis"),
@@ -60,7 +62,7 @@ def test_the_api_keeps_its_own_contract(tmp_path: Path) -> None:
                 "--report",
                 "ndjson",
                 "--report-ndjson-path",
-                str(report),
+                str(ndjson),
                 "--no-color",
             ],
             capture_output=True,
@@ -68,5 +70,10 @@ def test_the_api_keeps_its_own_contract(tmp_path: Path) -> None:
             timeout=900,
             check=False,
         )
-        print(done.stdout[-3000:])
         assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
+        cases = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
+        assert cases is not None, done.stdout[-3000:]
+        figures.report(
+            "schemathesis",
+            {"generated": int(cases[1]), "passed": int(cases[2]), "failures": 0, "excluded": EXCLUDED},
+        )
