@@ -149,8 +149,8 @@ class AllowHeader:
 
     Litestar makes the ``OPTIONS`` handler of a path when the path's first handlers are registered,
     and keeps it when more handlers join the path later, so its ``Allow`` lists only the first ones
-    (``POST`` for ``/v1/notices``, which also answers ``GET``). This hook answers from the finished
-    routes instead.
+    (``POST`` for ``/v1/notices``, which also answers ``GET``): litestar-org/litestar#4169, fixed
+    only in Litestar 3. This hook answers from the finished routes instead; drop it on Litestar 3.
     """
 
     def __init__(self) -> None:
