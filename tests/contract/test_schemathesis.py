@@ -6,9 +6,12 @@ and the others must refuse a request without a key.
 
 A schema-valid request may be refused only with 422 (a rule no schema can state: an unknown
 purpose, a phone number that does not exist), 404 or 409; ``schemathesis.toml`` beside this file says
-so. Every request outside the schema must be refused. One check is left out:
-``ensure_resource_availability``, because a stateful sequence may erase the person it created
-before it reads them back, and 404 is then right.
+so. Every request outside the schema must be refused. Two checks are left out:
+
+- ``ensure_resource_availability``: a stateful sequence may erase the person it created before it
+  reads them back, and 404 is then right.
+- ``use_after_free``: ``DELETE /v1/webhooks/{id}`` stops a webhook but keeps its record and dead
+  letters for audit, so listing them afterwards is meant to work.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ pytestmark = pytest.mark.prove
 BIN = Path(sys.executable).parent
 LONG = os.environ.get("PROVE_LONG") == "1"
 SEED = "20261122"
-EXCLUDED = "ensure_resource_availability"
+EXCLUDED = "ensure_resource_availability,use_after_free"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
