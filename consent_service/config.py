@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
+
 SECRET_NAMES = ("CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY")
 CACHE_MODES = ("auto", "redis", "host", "off")
 LOG_FORMATS = ("auto", "json", "text")
@@ -75,6 +77,8 @@ class Settings:
     webhook_max_attempts: int = 8
     webhook_backoff: float = 1.0
     webhook_backoff_max: float = 300.0
+    #: Where webhooks may be sent: "public" hosts, host names, IP networks (domain/destinations.py).
+    webhook_destinations: Destinations = PUBLIC_HOSTS
     #: Days a told change stays in the outbox for the pull feed (``GET /v1/changes``).
     outbox_retention_days: int = 30
     #: "json", "text", or "auto" (JSON unless stderr is a terminal).
@@ -160,12 +164,20 @@ class Settings:
             webhook_max_attempts=int(env.get("CONSENT_WEBHOOK_MAX_ATTEMPTS", "8")),
             webhook_backoff=float(env.get("CONSENT_WEBHOOK_BACKOFF", "1")),
             webhook_backoff_max=float(env.get("CONSENT_WEBHOOK_BACKOFF_MAX", "300")),
+            webhook_destinations=_destinations(env.get("CONSENT_WEBHOOK_DESTINATIONS", "public")),
             outbox_retention_days=int(env.get("CONSENT_OUTBOX_RETENTION_DAYS", "30")),
             log_format=_choice(env.get("CONSENT_LOG_FORMAT", "auto"), "CONSENT_LOG_FORMAT", LOG_FORMATS),
             log_level=env.get("CONSENT_LOG_LEVEL", "INFO").upper(),
             optout_spool=_choice(env.get("CONSENT_OPTOUT_SPOOL", "on"), "CONSENT_OPTOUT_SPOOL", ("on", "off"))
             == "on",
         )
+
+
+def _destinations(value: str) -> Destinations:
+    try:
+        return Destinations.parse(value)
+    except ValueError as exc:
+        raise SettingsError(f"CONSENT_WEBHOOK_DESTINATIONS: {exc}") from exc
 
 
 def _choice(value: str, name: str, allowed: tuple[str, ...]) -> str:

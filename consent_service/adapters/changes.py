@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from redis.asyncio import Redis
 
 from consent_service.domain.changes import PublishedChange
+from consent_service.domain.destinations import Destinations
 from consent_service.domain.ports import DeliveryFailed
 
 
@@ -40,11 +44,40 @@ class RedisChangeStream:
 
 
 class HttpWebhookSender:
-    def __init__(self, timeout: float) -> None:
-        # No redirects: a webhook that moved should be registered again, not followed blindly.
+    """POSTs to a webhook only where ``destinations`` allows, checked again at every delivery.
+
+    A name let in by ``public`` is resolved first and refused if any address is not public. httpx
+    resolves it again to connect, so a name whose records change between the two (DNS rebinding)
+    could still slip through; an organisation that needs more lists its receivers by name or network.
+    """
+
+    def __init__(self, timeout: float, destinations: Destinations) -> None:
+        # No redirects: a webhook that moved should be registered again, not followed blindly (and a
+        # redirect would take the delivery past the destination check).
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self.destinations = destinations
+        self.timeout = timeout
+
+    async def _refusal(self, url: str) -> str | None:
+        refused = self.destinations.refusal(url)
+        if refused is not None or not self.destinations.must_resolve(url):
+            return refused
+        parts = urlsplit(url)
+        try:
+            async with asyncio.timeout(self.timeout):
+                found = await asyncio.get_running_loop().getaddrinfo(
+                    parts.hostname,
+                    parts.port or (443 if parts.scheme == "https" else 80),
+                    type=socket.SOCK_STREAM,
+                )
+        except (OSError, TimeoutError) as exc:
+            return f"{parts.hostname} could not be resolved ({type(exc).__name__})"
+        return self.destinations.refusal_of_addresses(url, [str(info[4][0]) for info in found])
 
     async def send(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        refused = await self._refusal(url)
+        if refused is not None:
+            raise DeliveryFailed(f"not sent: {refused}")
         try:
             response = await self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:

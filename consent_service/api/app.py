@@ -87,6 +87,7 @@ def build_context(settings: Settings) -> Context:
         bookkeeping=raw,
         metrics=metrics,
         spool=FileSpool(settings.data_dir) if settings.optout_spool else None,
+        webhook_destinations=settings.webhook_destinations,
     )
 
 
@@ -100,7 +101,7 @@ def build_relay(settings: Settings, ctx: Context) -> Relay:
     relay = Relay(
         ctx.bookkeeping or ctx.store,
         ctx.clock,
-        HttpWebhookSender(settings.webhook_timeout),
+        HttpWebhookSender(settings.webhook_timeout, settings.webhook_destinations),
         stream,
         ctx.metrics,
         RelaySettings(

@@ -34,6 +34,9 @@ async def add_webhook(ctx: Context, url: str) -> Webhook:
         raise InvalidInput.one("url", f"not a web address ({exc})") from exc
     if parts.scheme not in ("http", "https") or not hostname:
         raise InvalidInput.one("url", "an http:// or https:// address with a host")
+    refused = ctx.webhook_destinations.refusal(url)
+    if refused is not None:
+        raise InvalidInput.one("url", f"{refused}; set by CONSENT_WEBHOOK_DESTINATIONS")
     await position(ctx.bookkeeping or ctx.store)
     async with ctx.store.writing() as uow:
         webhook = Webhook(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Clock, Metrics, OptOutSpool, Store
 from consent_service.domain.staff import Passwords
@@ -28,3 +29,5 @@ class Context:
     metrics: Metrics | None = None
     #: Where a family's opt-out waits, on this host's disk, while the database is away.
     spool: OptOutSpool | None = None
+    #: Where a webhook may be registered to send (checked again by the sender at each delivery).
+    webhook_destinations: Destinations = PUBLIC_HOSTS

@@ -46,6 +46,8 @@ def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_v
         "CONSENT_DATA_DIR": str(data_dir),
         "CONSENT_PUBLIC_BASE_URL": base,
         "CONSENT_PUBLIC_RATE_LIMIT": "1000",
+        # A served test's webhooks (schemathesis registers many) never leave this machine.
+        "CONSENT_WEBHOOK_DESTINATIONS": "127.0.0.0/8,::1,localhost",
         **env_vars,
     }
     if "CONSENT_DATABASE_URL" not in env_vars:

@@ -34,6 +34,8 @@ from consent_service.services.keys import create_key
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: Tests' webhooks are receivers on this machine; nothing a test registers may be sent further.
+LOOPBACK_ONLY = "127.0.0.0/8,::1,localhost"
 
 
 def unavailable(what: str) -> None:
@@ -86,6 +88,7 @@ def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Settin
         "CONSENT_CHECK_TIMEOUT": "5",
         "CONSENT_PUBLIC_BASE_URL": "http://testserver",
         "CONSENT_PUBLIC_RATE_LIMIT": "100000",
+        "CONSENT_WEBHOOK_DESTINATIONS": LOOPBACK_ONLY,
     }
     if backend == "postgresql":
         environ |= {

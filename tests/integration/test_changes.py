@@ -17,6 +17,8 @@ from redis.asyncio import Redis
 
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
 from consent_service.domain.changes import verify_signature
+from consent_service.domain.destinations import Destinations
+from consent_service.domain.ports import DeliveryFailed
 from consent_service.services.relay import Relay, RelaySettings
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_registrations import grant, register
@@ -159,7 +161,7 @@ async def test_the_relay_publishes_to_the_redis_stream(api: Api, redis_url: str)
     relay = Relay(
         api.context.bookkeeping or api.context.store,
         api.context.clock,
-        HttpWebhookSender(1),
+        HttpWebhookSender(1, api.settings.webhook_destinations),
         stream,
         api.context.metrics,
         RelaySettings(),
@@ -226,7 +228,7 @@ async def test_webhooks_get_signed_deliveries_retry_then_dead_letter_and_replay(
     relay = Relay(
         api.context.bookkeeping or api.context.store,
         api.context.clock,
-        HttpWebhookSender(2),
+        HttpWebhookSender(2, api.settings.webhook_destinations),
         None,
         api.context.metrics,
         RelaySettings(max_attempts=3, backoff=0.05, backoff_max=0.05),
@@ -280,3 +282,42 @@ async def test_a_webhook_needs_a_web_address(api: Api, url: str) -> None:
     assert (
         await api.post("/v1/webhooks", {"url": "https://example.org/x"}, scope="checks")
     ).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata address
+        "http://10.20.30.40:5432/",
+        "http://[::ffff:10.0.0.1]/x",  # the same network, spelt as IPv6
+        "https://hooks.example.org/consent",  # a name not on the list
+    ],
+)
+async def test_a_webhook_outside_the_allowed_destinations_is_refused_and_not_kept(api: Api, url: str) -> None:
+    before = (await api.get("/v1/webhooks", scope="admin")).json()["items"]
+    refused = await api.post("/v1/webhooks", {"url": url}, scope="admin")
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["errors"][0]
+    assert error["field"] == "url" and "CONSENT_WEBHOOK_DESTINATIONS" in error["message"]
+    assert (await api.get("/v1/webhooks", scope="admin")).json()["items"] == before
+
+
+async def test_the_sender_checks_where_a_name_leads_before_every_delivery(receiver: Receiver) -> None:
+    """Under "public", a name that resolves to this machine is not sent to, nor is a literal address
+    registered before the list was narrowed; the same receiver listed by name is."""
+    local_name = receiver.url.replace("127.0.0.1", "localhost")
+    public_only = HttpWebhookSender(1, Destinations.parse("public"))
+    try:
+        with pytest.raises(DeliveryFailed, match="not public"):
+            await public_only.send(local_name, b"{}", {})
+        with pytest.raises(DeliveryFailed, match="not an address webhooks may be sent to"):
+            await public_only.send(receiver.url, b"{}", {})
+        assert receiver.received == []
+    finally:
+        await public_only.close()
+    by_name = HttpWebhookSender(1, Destinations.parse("localhost"))
+    try:
+        await by_name.send(local_name, b"{}", {})
+        assert len(receiver.received) == 1
+    finally:
+        await by_name.close()

@@ -73,3 +73,15 @@ def test_a_host_cache_beside_postgresql_makes_its_data_dir(tmp_path: Path) -> No
         }
     )
     assert settings.cache_mode == "host" and data_dir.is_dir()
+
+
+def test_webhooks_go_to_public_hosts_unless_the_organisation_lists_its_own(tmp_path: Path) -> None:
+    default = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
+    assert default.webhook_destinations.refusal("http://10.0.0.1/") is not None
+    internal = Settings.from_env(
+        {"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_WEBHOOK_DESTINATIONS": "crm.internal,10.0.0.0/8"}
+    )
+    assert internal.webhook_destinations.refusal("http://10.0.0.1/") is None
+    assert internal.webhook_destinations.refusal("https://crm.example.org/") is not None
+    with pytest.raises(SettingsError, match=r"CONSENT_WEBHOOK_DESTINATIONS: '10\.0\.0\.0/40'"):
+        Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_WEBHOOK_DESTINATIONS": "10.0.0.0/40"})
