@@ -66,16 +66,20 @@ WHY = {
     413: "The body is larger than the service takes",
     415: "The body is not in a media type this route takes",
     422: "A field is missing or invalid; each is named in errors",
+    502: "The webhook refused the delivery again; the dead letter stays as it was",
     503: "The database did not answer in time; nothing was recorded",
 }
+
+#: Answers only some routes give, beyond those every route of their kind gives.
+EXTRA_PROBLEMS = {("/v1/webhooks/dead-letters/{letter_id}/replay", "post"): [502]}
 
 
 #: Routes that can also answer in plain text (``?format=text``), for a person to read.
 PLAIN_TEXT = {"/v1/people/{person_id}/export"}
 
 
-def _problems(method: str, public: bool) -> list[int]:
-    statuses = [400, 422]
+def _problems(path: str, method: str, public: bool) -> list[int]:
+    statuses = [400, 422, *EXTRA_PROBLEMS.get((path, method), [])]
     if not public:
         statuses += [401, 403]
     # An id in the path or the body that names nothing; a provider's feedback route not configured.
@@ -132,7 +136,7 @@ def conform(app: Litestar) -> OpenAPI:
             success = responses.get("200")
             if path in PLAIN_TEXT and isinstance(success, OpenAPIResponse) and success.content:
                 success.content["text/plain"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
-            for status in _problems(method, is_public):
+            for status in _problems(path, method, is_public):
                 existing = responses.get(str(status))
                 if existing is None or (status == 400 and isinstance(existing, OpenAPIResponse)):
                     # Litestar's own 400 is described as plain JSON; the service answers a problem.
