@@ -24,9 +24,14 @@ from consent_service.services import idempotency
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
 
+#: The longest an Idempotency-Key or an actor can be: both are stored in 200-character columns.
+STORED_TEXT = 200
+
 
 def actor(key: ApiKey) -> str:
-    return f"{key.name} [{key.id}]"
+    """The key's name (cut to fit: names may be 200 characters too) and its id, which is the key."""
+    suffix = f" [{key.id}]"
+    return key.name[: STORED_TEXT - len(suffix)] + suffix
 
 
 def contact_value(value: s.ContactValue) -> str | dict[str, Any]:
@@ -74,6 +79,9 @@ async def idempotent_write(
 ) -> Response[Any]:
     """Answer 201 with ``work``'s result, once per ``Idempotency-Key`` (replays get the first answer)."""
     key = request.headers.get("idempotency-key")
+    if key is not None and len(key) > STORED_TEXT:
+        message = f"at most {STORED_TEXT} characters"
+        raise ValidationException(extra=[{"message": message, "key": "Idempotency-Key", "source": "header"}])
     digest = hashlib.sha256(request.url.path.encode() + b"\0" + msgspec.json.encode(body)).hexdigest()
     replayed = False
 

@@ -131,7 +131,8 @@ async def _lines(receive: Receive) -> AsyncIterator[Numbered]:
                 skipping = False
                 yield number, None
             else:
-                yield number, line
+                # Refused alike whether the line came whole in one chunk or split across several.
+                yield number, line if len(line) <= MAX_LINE_BYTES else None
         if len(pending) > MAX_LINE_BYTES:
             pending, skipping = b"", True
         if not more:

@@ -13,14 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consent_service.db.repositories import SqlUnitOfWork
 from consent_service.domain.changes import Change
-from consent_service.domain.errors import ConcurrentChange, StoreUnavailable
+from consent_service.domain.errors import ConcurrentChange, InvalidInput, StoreUnavailable
 
 #: Errors that mean "the database did not answer", as opposed to "the database said no".
 UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
+#: Statement parameters are people's details: a database error's text (which ends up in a log line
+#: when it is unplanned) names the statement but never the values.
+HIDE_PARAMETERS = True
+
+
+def _refused_value(error: exc.DBAPIError) -> bool:
+    """PostgreSQL refused a value SQLite would have stored (SQLSTATE class 22, "data exception": a NUL
+    character, a string longer than its column): the request's fault, so a 422, never a 500."""
+    return str(getattr(error.orig, "sqlstate", None) or "").startswith("22")
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=HIDE_PARAMETERS)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -65,7 +74,9 @@ class SqlStore:
             # No pre-ping: a connection the server dropped fails once (a degraded, closed answer) and
             # SQLAlchemy then replaces the whole pool. Readers run in autocommit: each statement sees
             # every commit before it, which is all a check needs, without BEGIN and ROLLBACK round trips.
-            self._writer = create_async_engine(url, pool_size=10, max_overflow=10)
+            self._writer = create_async_engine(
+                url, pool_size=10, max_overflow=10, hide_parameters=HIDE_PARAMETERS
+            )
             self._reader = self._writer.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
@@ -85,6 +96,11 @@ class SqlStore:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
         except TimeoutError as error:
             raise StoreUnavailable(f"the database did not answer within {self.timeout:g} s") from error
+        except exc.DBAPIError as error:
+            if _refused_value(error):
+                message = "a value is too long to store or holds a character that cannot be stored (NUL)"
+                raise InvalidInput.one("request", message) from error
+            raise
         if write and uow.changes:
             for listener in self.listeners:
                 listener(uow.changes)
