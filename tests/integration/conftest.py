@@ -31,6 +31,7 @@ from consent_service.domain.keys import Scope
 from consent_service.services.catalogue import seed
 from consent_service.services.context import Context
 from consent_service.services.keys import create_key
+from tests.support.log_sweep import CANARIES
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -162,6 +163,18 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     await shutdown(app, context)
 
 
+@pytest.fixture
+async def fresh_client(api: Api) -> AsyncIterator[httpx.AsyncClient]:
+    """The app's client with an empty cookie jar for this test, as a fresh browser would have: a staff
+    session or CSRF cookie left by another test must not answer for this one."""
+    kept = httpx.Cookies(api.client.cookies)
+    api.client.cookies.clear()
+    try:
+        yield api.client
+    finally:
+        api.client.cookies = kept
+
+
 @pytest.fixture(scope="session")
 async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """A second connection to the same database, for looking under the API (row counts, dumps)."""
@@ -176,11 +189,16 @@ async def count(engine: AsyncEngine, table: str) -> int:
 
 
 def fresh_email() -> str:
-    return f"family.{uuid.uuid4().hex[:12]}@example.org"
+    """A family's address no other test uses; a canary the whole run's logs are searched for."""
+    email = f"family.{uuid.uuid4().hex[:12]}@example.org"
+    CANARIES.add(email)
+    return email
 
 
 def fresh_mobile() -> str:
-    return f"07912 {secrets.randbelow(10**6):06d}"
+    mobile = f"07912 {secrets.randbelow(10**6):06d}"
+    CANARIES.add(mobile)
+    return mobile
 
 
 @dataclass

@@ -7,7 +7,6 @@ import html
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,14 +41,8 @@ class Family:
 
 
 @pytest.fixture
-async def browser(api: Api) -> AsyncIterator[httpx.AsyncClient]:
-    """The app's client with a cookie jar of its own for this test, as a fresh browser would have."""
-    kept = httpx.Cookies(api.client.cookies)
-    api.client.cookies.clear()
-    try:
-        yield api.client
-    finally:
-        api.client.cookies = kept
+def browser(fresh_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    return fresh_client
 
 
 @pytest.fixture
