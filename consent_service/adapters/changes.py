@@ -7,7 +7,7 @@ import json
 import socket
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from redis.asyncio import Redis
@@ -46,9 +46,10 @@ class RedisChangeStream:
 class HttpWebhookSender:
     """POSTs to a webhook only where ``destinations`` allows, checked again at every delivery.
 
-    A name let in by ``public`` is resolved first and refused if any address is not public. httpx
-    resolves it again to connect, so a name whose records change between the two (DNS rebinding)
-    could still slip through; an organisation that needs more lists its receivers by name or network.
+    A name let in only by ``public`` is resolved here, refused if any of its addresses is not public,
+    and then connected to at the address that was checked (the name kept in ``Host`` and in TLS, so
+    the certificate is verified for the name): resolving it again to connect would let a name whose
+    records change in between (DNS rebinding) take the delivery somewhere that was never checked.
     """
 
     def __init__(self, timeout: float, destinations: Destinations) -> None:
@@ -58,28 +59,41 @@ class HttpWebhookSender:
         self.destinations = destinations
         self.timeout = timeout
 
-    async def _refusal(self, url: str) -> str | None:
-        refused = self.destinations.refusal(url)
-        if refused is not None or not self.destinations.must_resolve(url):
-            return refused
-        parts = urlsplit(url)
-        try:
-            async with asyncio.timeout(self.timeout):
-                found = await asyncio.get_running_loop().getaddrinfo(
-                    parts.hostname,
-                    parts.port or (443 if parts.scheme == "https" else 80),
-                    type=socket.SOCK_STREAM,
-                )
-        except (OSError, TimeoutError) as exc:
-            return f"{parts.hostname} could not be resolved ({type(exc).__name__})"
-        return self.destinations.refusal_of_addresses(url, [str(info[4][0]) for info in found])
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        async with asyncio.timeout(self.timeout):
+            found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return [str(info[4][0]) for info in found]
 
-    async def send(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        refused = await self._refusal(url)
+    async def _destination(self, url: str) -> tuple[str, dict[str, Any]]:
+        """Where to connect for ``url`` and the request extensions that go with it; raises
+        ``DeliveryFailed`` where the destinations do not allow it."""
+        refused = self.destinations.refusal(url)
         if refused is not None:
             raise DeliveryFailed(f"not sent: {refused}")
+        if not self.destinations.must_resolve(url):
+            return url, {}
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            addresses = await self._resolve(host, port)
+        except (OSError, TimeoutError) as exc:
+            raise DeliveryFailed(f"not sent: {host} could not be resolved ({type(exc).__name__})") from exc
+        refused = self.destinations.refusal_of_addresses(url, addresses)
+        if refused is not None:
+            raise DeliveryFailed(f"not sent: {refused}")
+        address = addresses[0].split("%", 1)[0]
+        literal = f"[{address}]" if ":" in address else address
+        userinfo = parts.netloc.rpartition("@")[0]
+        pinned = urlunsplit(parts._replace(netloc=f"{userinfo}@" * bool(userinfo) + f"{literal}:{port}"))
+        return pinned, {"sni_hostname": host} if parts.scheme == "https" else {}
+
+    async def send(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        target, extensions = await self._destination(url)
+        if target != url:
+            headers = {**headers, "Host": urlsplit(url).netloc.rpartition("@")[2]}
+        try:
+            response = await self._client.post(target, content=body, headers=headers, extensions=extensions)
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
         if not 200 <= response.status_code < 300:

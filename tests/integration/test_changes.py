@@ -321,3 +321,27 @@ async def test_the_sender_checks_where_a_name_leads_before_every_delivery(receiv
         assert len(receiver.received) == 1
     finally:
         await by_name.close()
+
+
+async def test_a_name_is_connected_to_at_the_address_that_was_checked(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a name that resolves to an allowed address when checked must not be looked up
+    again to connect (it could then lead anywhere). The made-up name below resolves nowhere but in
+    the sender's own check, so the delivery arrives only if the checked address was used."""
+    port = receiver.server.server_port
+    sender = HttpWebhookSender(1, Destinations.parse("public,127.0.0.0/8"))
+    looked_up: list[str] = []
+
+    async def resolve(host: str, _port: int) -> list[str]:
+        looked_up.append(host)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(sender, "_resolve", resolve)
+    try:
+        await sender.send(f"http://hooks.rebinding.test:{port}/hooks/consent", b"{}", {})
+    finally:
+        await sender.close()
+    assert looked_up == ["hooks.rebinding.test"]
+    ((headers, _),) = receiver.received
+    assert headers["Host"] == f"hooks.rebinding.test:{port}"
