@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -70,6 +70,36 @@ def _channel_out(value: str) -> Channel | None:
 
 def _batches(values: Sequence[str]) -> list[Sequence[str]]:
     return [values[i : i + BATCH] for i in range(0, len(values), BATCH)]
+
+
+# The statements a single check runs, built once. A check is the hot path (DESIGN §4 asks for it to
+# be answered fast): a statement built per call costs more in Python than PostgreSQL takes to run it
+# (building it, its cache key, expanding an IN list), and these are the same every time but for their
+# parameters. Batches (bulk checks) build theirs, as the size of their IN list varies.
+_LINKED_TO_ONE = (
+    select(contacts_t.c.fingerprint, people_t.c.id, people_t.c.erased_at)
+    .join(people_t, contacts_t.c.person_id == people_t.c.id)
+    .where(contacts_t.c.fingerprint == bindparam("fingerprint"))
+)
+_CURRENT_OF_ONE = select(current_t).where(
+    current_t.c.person_id == bindparam("person_id"),
+    current_t.c.purpose == bindparam("purpose"),
+    current_t.c.channel == bindparam("channel"),
+)
+_SUPPRESSIONS_OF_ONE = (
+    select(suppressions_t)
+    .where(
+        suppressions_t.c.fingerprint == bindparam("fingerprint"),
+        or_(suppressions_t.c.channel == bindparam("channel"), suppressions_t.c.channel == "all"),
+    )
+    .order_by(suppressions_t.c.effective_at)
+)
+_SUPPRESSIONS_IN_FORCE_OF_ONE = _SUPPRESSIONS_OF_ONE.where(suppressions_t.c.lifted_at.is_(None))
+_RESTRICTIONS_OF_ONE = (
+    select(restrictions_t)
+    .where(restrictions_t.c.person_id == bindparam("person_id"))
+    .order_by(restrictions_t.c.created_at)
+)
 
 
 class SqlCatalogue:
@@ -226,6 +256,12 @@ class SqlPeople:
 
     async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
         found: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+        if len(fingerprints) == 1:
+            for fingerprint, person_id, erased_at in await self._c.execute(
+                _LINKED_TO_ONE, {"fingerprint": fingerprints[0]}
+            ):
+                found[fingerprint].append((person_id, erased_at is not None))
+            return found
         for batch in _batches(fingerprints):
             rows = await self._c.execute(
                 select(contacts_t.c.fingerprint, people_t.c.id, people_t.c.erased_at)
@@ -387,6 +423,11 @@ class SqlLedger:
         self, person_ids: Sequence[str], purpose: str | None = None, channel: Channel | None = None
     ) -> dict[str, list[CurrentConsent]]:
         found: dict[str, list[CurrentConsent]] = defaultdict(list)
+        if len(person_ids) == 1 and purpose is not None:
+            one = {"person_id": person_ids[0], "purpose": purpose, "channel": _channel_in(channel)}
+            for row in await self._c.execute(_CURRENT_OF_ONE, one):
+                found[row.person_id].append(_current(row))
+            return found
         for batch in _batches(person_ids):
             query = select(current_t).where(current_t.c.person_id.in_(batch))
             if purpose is not None:
@@ -526,6 +567,12 @@ class SqlSuppressions:
         self, fingerprints: Sequence[str], channel: Channel | None, include_lifted: bool
     ) -> dict[str, list[Suppression]]:
         found: dict[str, list[Suppression]] = defaultdict(list)
+        if len(fingerprints) == 1:
+            query = _SUPPRESSIONS_OF_ONE if include_lifted else _SUPPRESSIONS_IN_FORCE_OF_ONE
+            one = {"fingerprint": fingerprints[0], "channel": channel.value if channel else "all"}
+            for row in await self._c.execute(query, one):
+                found[row.fingerprint].append(_suppression(row))
+            return found
         channels = ["all"] if channel is None else [channel.value, "all"]
         for batch in _batches(fingerprints):
             query = select(suppressions_t).where(
@@ -624,6 +671,9 @@ class SqlRestrictions:
             )
 
     async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]:
+        if len(person_ids) == 1:
+            rows = await self._c.execute(_RESTRICTIONS_OF_ONE, {"person_id": person_ids[0]})
+            return [_restriction(row) for row in rows]
         found: list[Restriction] = []
         for batch in _batches(person_ids):
             rows = await self._c.execute(
