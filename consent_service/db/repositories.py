@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from consent_service.db.models import (
     ApiKeyRow,
@@ -72,33 +73,53 @@ def _batches(values: Sequence[str]) -> list[Sequence[str]]:
     return [values[i : i + BATCH] for i in range(0, len(values), BATCH)]
 
 
-# The statements a single check runs, built once. A check is the hot path (DESIGN §4 asks for it to
-# be answered fast): a statement built per call costs more in Python than PostgreSQL takes to run it
-# (building it, its cache key, expanding an IN list), and these are the same every time but for their
-# parameters. Batches (bulk checks) build theirs, as the size of their IN list varies.
-_LINKED_TO_ONE = (
-    select(contacts_t.c.fingerprint, people_t.c.id, people_t.c.erased_at)
-    .join(people_t, contacts_t.c.person_id == people_t.c.id)
-    .where(contacts_t.c.fingerprint == bindparam("fingerprint"))
+# A check (the hot path) asks about one address. Its statements are built once, here, and differ per
+# call only in their parameters: building a statement per call (its objects, its cache key) and
+# expanding an IN list cost more in Python than PostgreSQL takes to answer. Each comes in two forms:
+# for one value, by equality, and for a batch of values, by IN.
+Keyed = tuple[Select[Any], Select[Any]]
+
+
+def _keyed(statement: Select[Any], key: ColumnElement[str]) -> Keyed:
+    one = statement.where(key == bindparam("value"))
+    return one, statement.where(key.in_(bindparam("values", expanding=True)))
+
+
+def _runs(keyed: Keyed, values: Sequence[str], **fixed: Any) -> list[tuple[Select[Any], dict[str, Any]]]:
+    """Each statement to run for ``values``, with its parameters."""
+    one, many = keyed
+    if len(values) == 1:
+        return [(one, {"value": values[0], **fixed})]
+    return [(many, {"values": batch, **fixed}) for batch in _batches(values)]
+
+
+_LINKED = _keyed(
+    select(contacts_t.c.fingerprint, people_t.c.id, people_t.c.erased_at).join(
+        people_t, contacts_t.c.person_id == people_t.c.id
+    ),
+    contacts_t.c.fingerprint,
 )
-_CURRENT_OF_ONE = select(current_t).where(
-    current_t.c.person_id == bindparam("person_id"),
-    current_t.c.purpose == bindparam("purpose"),
-    current_t.c.channel == bindparam("channel"),
+_CURRENT = _keyed(select(current_t), current_t.c.person_id)
+_CURRENT_OF_PURPOSE = _keyed(
+    select(current_t).where(
+        current_t.c.purpose == bindparam("purpose"), current_t.c.channel == bindparam("channel")
+    ),
+    current_t.c.person_id,
 )
-_SUPPRESSIONS_OF_ONE = (
-    select(suppressions_t)
-    .where(
-        suppressions_t.c.fingerprint == bindparam("fingerprint"),
-        or_(suppressions_t.c.channel == bindparam("channel"), suppressions_t.c.channel == "all"),
-    )
-    .order_by(suppressions_t.c.effective_at)
+_SUPPRESSIONS_BY_CHANNEL = select(suppressions_t).where(
+    or_(suppressions_t.c.channel == bindparam("channel"), suppressions_t.c.channel == "all")
 )
-_SUPPRESSIONS_IN_FORCE_OF_ONE = _SUPPRESSIONS_OF_ONE.where(suppressions_t.c.lifted_at.is_(None))
-_RESTRICTIONS_OF_ONE = (
-    select(restrictions_t)
-    .where(restrictions_t.c.person_id == bindparam("person_id"))
-    .order_by(restrictions_t.c.created_at)
+_SUPPRESSIONS = _keyed(
+    _SUPPRESSIONS_BY_CHANNEL.order_by(suppressions_t.c.effective_at), suppressions_t.c.fingerprint
+)
+_SUPPRESSIONS_IN_FORCE = _keyed(
+    _SUPPRESSIONS_BY_CHANNEL.where(suppressions_t.c.lifted_at.is_(None)).order_by(
+        suppressions_t.c.effective_at
+    ),
+    suppressions_t.c.fingerprint,
+)
+_RESTRICTIONS = _keyed(
+    select(restrictions_t).order_by(restrictions_t.c.created_at), restrictions_t.c.person_id
 )
 
 
@@ -256,19 +277,8 @@ class SqlPeople:
 
     async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
         found: dict[str, list[tuple[str, bool]]] = defaultdict(list)
-        if len(fingerprints) == 1:
-            for fingerprint, person_id, erased_at in await self._c.execute(
-                _LINKED_TO_ONE, {"fingerprint": fingerprints[0]}
-            ):
-                found[fingerprint].append((person_id, erased_at is not None))
-            return found
-        for batch in _batches(fingerprints):
-            rows = await self._c.execute(
-                select(contacts_t.c.fingerprint, people_t.c.id, people_t.c.erased_at)
-                .join(people_t, contacts_t.c.person_id == people_t.c.id)
-                .where(contacts_t.c.fingerprint.in_(batch))
-            )
-            for fingerprint, person_id, erased_at in rows:
+        for statement, values in _runs(_LINKED, fingerprints):
+            for fingerprint, person_id, erased_at in await self._c.execute(statement, values):
                 found[fingerprint].append((person_id, erased_at is not None))
         return found
 
@@ -423,18 +433,9 @@ class SqlLedger:
         self, person_ids: Sequence[str], purpose: str | None = None, channel: Channel | None = None
     ) -> dict[str, list[CurrentConsent]]:
         found: dict[str, list[CurrentConsent]] = defaultdict(list)
-        if len(person_ids) == 1 and purpose is not None:
-            one = {"person_id": person_ids[0], "purpose": purpose, "channel": _channel_in(channel)}
-            for row in await self._c.execute(_CURRENT_OF_ONE, one):
-                found[row.person_id].append(_current(row))
-            return found
-        for batch in _batches(person_ids):
-            query = select(current_t).where(current_t.c.person_id.in_(batch))
-            if purpose is not None:
-                query = query.where(
-                    current_t.c.purpose == purpose, current_t.c.channel == _channel_in(channel)
-                )
-            for row in await self._c.execute(query):
+        keyed = _CURRENT if purpose is None else _CURRENT_OF_PURPOSE
+        for statement, values in _runs(keyed, person_ids, purpose=purpose, channel=_channel_in(channel)):
+            for row in await self._c.execute(statement, values):
                 found[row.person_id].append(_current(row))
         return found
 
@@ -567,20 +568,10 @@ class SqlSuppressions:
         self, fingerprints: Sequence[str], channel: Channel | None, include_lifted: bool
     ) -> dict[str, list[Suppression]]:
         found: dict[str, list[Suppression]] = defaultdict(list)
-        if len(fingerprints) == 1:
-            query = _SUPPRESSIONS_OF_ONE if include_lifted else _SUPPRESSIONS_IN_FORCE_OF_ONE
-            one = {"fingerprint": fingerprints[0], "channel": channel.value if channel else "all"}
-            for row in await self._c.execute(query, one):
-                found[row.fingerprint].append(_suppression(row))
-            return found
-        channels = ["all"] if channel is None else [channel.value, "all"]
-        for batch in _batches(fingerprints):
-            query = select(suppressions_t).where(
-                suppressions_t.c.fingerprint.in_(batch), suppressions_t.c.channel.in_(channels)
-            )
-            if not include_lifted:
-                query = query.where(suppressions_t.c.lifted_at.is_(None))
-            for row in await self._c.execute(query.order_by(suppressions_t.c.effective_at)):
+        keyed = _SUPPRESSIONS if include_lifted else _SUPPRESSIONS_IN_FORCE
+        # An entry for every channel ("all") answers for each; with no channel, only those do.
+        for statement, values in _runs(keyed, fingerprints, channel=channel.value if channel else "all"):
+            for row in await self._c.execute(statement, values):
                 found[row.fingerprint].append(_suppression(row))
         return found
 
@@ -671,17 +662,9 @@ class SqlRestrictions:
             )
 
     async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]:
-        if len(person_ids) == 1:
-            rows = await self._c.execute(_RESTRICTIONS_OF_ONE, {"person_id": person_ids[0]})
-            return [_restriction(row) for row in rows]
         found: list[Restriction] = []
-        for batch in _batches(person_ids):
-            rows = await self._c.execute(
-                select(restrictions_t)
-                .where(restrictions_t.c.person_id.in_(batch))
-                .order_by(restrictions_t.c.created_at)
-            )
-            found.extend(_restriction(row) for row in rows)
+        for statement, values in _runs(_RESTRICTIONS, person_ids):
+            found.extend(_restriction(row) for row in await self._c.execute(statement, values))
         return found
 
     async def erase_reasons(self, person_id: str) -> None:
