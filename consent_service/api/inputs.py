@@ -155,3 +155,22 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
         raise ValidationException(extra=[{"message": str(exc), "key": "data", "source": "body"}]) from exc
     except msgspec.DecodeError:
         return  # not JSON at all: Litestar answers that itself, as a malformed request
+    # A NUL character is valid JSON but no text PostgreSQL can store (SQLite would keep it): refused
+    # here, by field, on either backend. Looked for only when the body spells one (``\u0000``).
+    if b"\\u0000" in body and (where := _nul_in(msgspec.json.decode(body))) is not None:
+        error = {"message": "holds a NUL character, which cannot be stored", "key": f"data.{where}"}
+        raise ValidationException(extra=[{**error, "source": "body"}])
+
+
+def _nul_in(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first text (value or key) in ``value`` holding a NUL character."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        inner = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip(".")
+        if isinstance(key, str) and "\x00" in key:
+            return inner
+        if (found := _nul_in(item, inner)) is not None:
+            return found
+    return None

@@ -79,6 +79,12 @@ BAD_REGISTRATIONS = {
         registration(choices=[{"purpose": "marketing", "channel": "email"}]),
         "choices[0].decision",
     ),
+    # Valid JSON that PostgreSQL cannot store and SQLite would: refused alike on both.
+    "NUL in a note": (registration(evidence={"note": "rang back\u0000"}), "evidence.note"),
+    "NUL in a reference": (
+        registration(person={"reference": "CASE\u0000-1", "contacts": []}),
+        "person.reference",
+    ),
 }
 
 
@@ -277,3 +283,26 @@ async def test_a_point_in_time_must_be_written_as_a_date_time(api: Api) -> None:
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.at"
     taken = await api.get(f"/v1/people/{person}/consents", at="2026-01-31T12:00:00Z")
     assert taken.status_code == 200, taken.text
+
+
+async def test_an_idempotency_key_longer_than_can_be_stored_is_refused_by_name(
+    api: Api, database: AsyncEngine
+) -> None:
+    before = await snapshot(database)
+    response = await api.post(
+        "/v1/registrations", registration(), scope="forms", **{"Idempotency-Key": "k" * 201}
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in response.json()["errors"]] == ["header.Idempotency-Key"]
+    assert await snapshot(database) == before
+
+
+async def test_a_key_with_the_longest_name_can_still_write(api: Api) -> None:
+    """The actor recorded with each choice is the key's name and id, cut to the column's size."""
+    made = await api.post("/v1/keys", {"name": "n" * 200, "scopes": ["forms"]}, scope="all")
+    assert made.status_code == 201, made.text
+    response = await api.client.post(
+        "/v1/registrations", json=registration(), headers={"Authorization": f"Bearer {made.json()['key']}"}
+    )
+    assert response.status_code == 201, response.text
