@@ -104,14 +104,21 @@ class _Strictly:
     body: Any
 
 
-#: By handler id, with the handler itself so that a reused id (another app's handler) is not mistaken.
-_PLANS: dict[int, tuple[HTTPRouteHandler, _Strictly]] = {}
+#: Where a handler keeps its plan, in its own ``opt``.
+_PLAN = "consent_service.strict_inputs"
 
 
 def _plan(handler: HTTPRouteHandler) -> _Strictly:
-    known = _PLANS.get(id(handler))
-    if known is not None and known[0] is handler:
-        return known[1]
+    """The handler's plan, kept in the handler's own ``opt`` mapping.
+
+    Litestar hands each guard a fresh shallow copy of the handler on every request, so nothing keyed
+    by the handler's identity is ever found again: a cache keyed by ``id(handler)`` grew by one entry,
+    holding that copy alive, on every request. The copies share the original's ``opt`` dict, so a plan
+    stored there is worked out once per route and lives exactly as long as the app's routes.
+    """
+    known = handler.opt.get(_PLAN)
+    if isinstance(known, _Strictly):
+        return known
     parameters = handler.parsed_fn_signature.parameters
     queries = []
     for name, field in parameters.items():
@@ -121,7 +128,7 @@ def _plan(handler: HTTPRouteHandler) -> _Strictly:
             queries.append(kwarg.query or name)
     data = parameters.get("data")
     plan = _Strictly(tuple(queries), data.annotation if data else None)
-    _PLANS[id(handler)] = (handler, plan)
+    handler.opt[_PLAN] = plan
     return plan
 
 
