@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.stores.base import Store as LitestarStore
+from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
@@ -146,6 +147,33 @@ async def apply_spool(ctx: Context, every: float = 0.2) -> None:
         await asyncio.sleep(every)
 
 
+def local_stores(app: Litestar) -> list[MemoryStore | FileStore]:
+    """The app's stores that keep entries on this host: in memory (rate limits without Redis, or while
+    Redis is away) and in files (staff sessions without Redis)."""
+    found: list[MemoryStore | FileStore] = []
+    for name in ("rate_limit", staff_config.SESSIONS_STORE):
+        store = app.stores.get(name)
+        for candidate in (store, getattr(store, "fallback", None)):
+            if isinstance(candidate, MemoryStore | FileStore):
+                found.append(candidate)
+    return found
+
+
+async def sweep_expired(stores: list[MemoryStore | FileStore], every: float = 60.0) -> None:
+    """Drops expired entries from the local stores every ``every`` seconds.
+
+    Litestar's memory and file stores drop an expired entry only when the same key is read again, so
+    a rate-limit counter for every client address that ever visited would stay in memory for the
+    life of the worker: a public page seen by thousands of families grows the worker without bound.
+    """
+    while True:
+        await asyncio.sleep(every)
+        for store in stores:
+            # Another worker may sweep the same session files at the same moment.
+            with contextlib.suppress(OSError):
+                await store.delete_expired()
+
+
 def change_signal(settings: Settings) -> ChangeSignal | None:
     mode = settings.cache_mode
     if mode == "redis" and settings.redis_url:
@@ -213,7 +241,10 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await seed(ctx.store, ctx.clock)
         await ctx.catalogue.reload()
-        tasks = [asyncio.create_task(relay.run(), name="relay")]
+        tasks = [
+            asyncio.create_task(relay.run(), name="relay"),
+            asyncio.create_task(sweep_expired(local_stores(app)), name="expired store entries"),
+        ]
         if ctx.answers is not None:
             tasks.append(asyncio.create_task(heartbeat(ctx, ctx.answers), name="heartbeat"))
         if ctx.spool is not None:

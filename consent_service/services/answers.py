@@ -75,9 +75,20 @@ class AnswerCache:
         """Store under the token read *before* the database was asked, never one read after."""
         if token is None or answer.degraded:
             return
-        self._entries[key] = (token, time.monotonic() + self.ttl, answer)
-        if len(self._entries) > self.capacity:
+        now = time.monotonic()
+        self._entries[key] = (token, now + self.ttl, answer)
+        # Entries are kept in the order they expire (every one lives ``ttl``), so the expired ones are
+        # at the front: dropping them here keeps the cache to the answers of the last ``ttl`` seconds
+        # instead of letting it fill to ``capacity`` with answers nobody may use any more.
+        self._entries.move_to_end(key)
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
+            if oldest[1] >= now and len(self._entries) <= self.capacity:
+                break
             self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class SignallingStore:

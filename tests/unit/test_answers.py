@@ -117,6 +117,28 @@ def test_the_cache_is_bounded() -> None:
     assert cache.get(("2", "", "marketing", "email"), "0") is ALLOW
 
 
+def test_expired_answers_leave_memory_without_waiting_for_the_capacity() -> None:
+    """A worker checking ever-new addresses keeps only the last ``ttl`` seconds of answers, not
+    ``capacity`` of them: the cache stays the size of its use, not of its limit."""
+    cache = answers(Signal(), ttl=0.02)
+    for i in range(100):
+        cache.put((str(i), "", "marketing", "email"), "0", ALLOW)
+    assert len(cache) == 100
+    time.sleep(0.03)
+    cache.put(("fresh", "", "marketing", "email"), "0", ALLOW)
+    assert len(cache) == 1
+    # An answer stored again moves behind the others, so it cannot hold expired ones in memory.
+    cache = answers(Signal(), ttl=0.05)
+    for i in range(100):
+        cache.put((str(i), "", "marketing", "email"), "0", ALLOW)
+    time.sleep(0.03)
+    cache.put(("0", "", "marketing", "email"), "0", ALLOW)
+    time.sleep(0.03)
+    cache.put(("fresh", "", "marketing", "email"), "0", ALLOW)
+    assert len(cache) == 2
+    assert cache.get(("0", "", "marketing", "email"), "0") is ALLOW
+
+
 async def test_a_committed_write_changes_the_signal_before_it_returns() -> None:
     signal, inner = Signal(), Store()
     store = SignallingStore(inner, signal, hold=1.0)
