@@ -116,9 +116,18 @@ def _serve_granian(args: argparse.Namespace, logging_config: dict[str, Any]) -> 
     """The default: about twice uvicorn's requests per second on this service (bench/README.md).
 
     A worker that dies is started again, so one crash does not halve the capacity until a restart.
+
+    Workers are started fresh (``spawn``), not forked from this process: a forked worker inherits the
+    Prometheus client as this process imported it, before ``PROMETHEUS_MULTIPROC_DIR`` was set, so it
+    counted in its own memory and ``/metrics`` answered empty with two workers or more. A fresh worker
+    also carries none of this process's start-up work (migrations, the first key) in its memory.
     """
+    import multiprocessing
+
     from granian import Granian
     from granian.constants import Interfaces, Loops
+
+    multiprocessing.set_start_method("spawn", force=True)
 
     Granian(
         APP_FACTORY,

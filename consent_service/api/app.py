@@ -22,6 +22,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
 from consent_service import __version__
+from consent_service.adapters import collector
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
 from consent_service.adapters.clock import SystemClock
 from consent_service.adapters.metrics import PrometheusMetrics
@@ -241,6 +242,8 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await seed(ctx.store, ctx.clock)
         await ctx.catalogue.reload()
+        collector.freeze_start_up()
+        collector.watch_pauses()
         tasks = [
             asyncio.create_task(relay.run(), name="relay"),
             asyncio.create_task(sweep_expired(local_stores(app)), name="expired store entries"),

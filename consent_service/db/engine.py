@@ -29,7 +29,12 @@ def _refused_value(error: exc.DBAPIError) -> bool:
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=HIDE_PARAMETERS)
+    # SQLite lets one connection write at a time. Writers of one worker queue for its one writing
+    # connection, in order, instead of each taking a connection of their own and contending for the
+    # file's lock: SQLite's busy handler retries on a back-off of up to 100 ms, so among many
+    # contenders one can lose every retry until its transaction times out (503s under a sustained mix).
+    pool = {"pool_size": 1, "max_overflow": 0} if immediate else {}
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=HIDE_PARAMETERS, **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -126,7 +131,8 @@ class SqlStore:
         on every commit (``synchronous`` FULL or EXTRA).
         """
         try:
-            async with asyncio.timeout(self.timeout), self._writer.connect() as connection:
+            # The reading engine: readiness must not queue behind writes for SQLite's one writer.
+            async with asyncio.timeout(self.timeout), self._reader.connect() as connection:
                 if self.dialect == "sqlite":
                     level = int((await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one())
                     names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}

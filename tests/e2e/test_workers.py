@@ -102,9 +102,26 @@ def opt_outs_reach_every_worker(server: Server) -> None:
         assert not any(a["allowed"] for a in answers), (round_, answers)
 
 
+def checks_counted(server: Server) -> float:
+    """The checks ``/metrics`` has counted, every worker's added up."""
+    url = urlsplit(server.base + "/metrics")
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    try:
+        connection.request("GET", url.path)
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    return sum(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("consent_checks_total{")
+    )
+
+
 def test_two_workers_on_sqlite_share_the_host_signal(tmp_path: Path) -> None:
     with running(tmp_path, "--workers", "2") as server:
         opt_outs_reach_every_worker(server)
+        # Both workers answered checks, and /metrics counts every one of them: forked workers once
+        # counted in their own memory only, and /metrics answered empty.
+        assert checks_counted(server) == ROUNDS * 12
 
 
 @pytest.fixture
