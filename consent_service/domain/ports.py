@@ -190,8 +190,9 @@ class Outbox(Protocol):
         """Whether some committed change has no feed position yet."""
         ...
 
-    async def assign_positions(self, limit: int) -> int:
+    async def assign_positions(self, limit: int, at: datetime) -> int:
         """Give the next feed positions to committed changes that have none; how many were given.
+        ``at`` (now, from the caller's clock) is kept as when positions were last given.
 
         Positions are given by one transaction at a time, after the changes committed, so a reader
         that has seen position N never later finds a change placed before it.
