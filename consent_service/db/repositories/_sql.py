@@ -9,7 +9,6 @@ for one value, by equality, and for a batch of values, by IN.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam
@@ -52,10 +51,6 @@ def batches(values: Sequence[str]) -> list[Sequence[str]]:
 def dialect_insert(dialect: str, table: Any) -> Any:
     """An INSERT in the dialect's own form, which can say what to do on a conflict."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 Keyed = tuple[Select[Any], Select[Any]]

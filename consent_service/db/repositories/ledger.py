@@ -18,12 +18,10 @@ from consent_service.db.repositories._sql import (
     current_t,
     dialect_insert,
     events_t,
-    iso,
     keyed,
     people_t,
     runs,
 )
-from consent_service.domain.changes import Change, ChangeType
 from consent_service.domain.channels import Channel
 from consent_service.domain.ledger import (
     GENESIS_HASH,
@@ -77,10 +75,9 @@ def _current(row: Row[Any]) -> CurrentConsent:
 
 
 class SqlLedger:
-    def __init__(self, connection: AsyncConnection, dialect: str, changes: list[Change]) -> None:
+    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
         self._c = connection
         self._dialect = dialect
-        self._changes = changes
 
     async def head_for_update(self) -> tuple[int, str]:
         head = LedgerHeadRow.__table__
@@ -111,22 +108,6 @@ class SqlLedger:
                 evidence_hash=event.evidence_hash,
                 prev_hash=event.prev_hash,
                 hash=event.hash,
-            )
-        )
-        self._changes.append(
-            Change(
-                ChangeType.CONSENT_RECORDED,
-                event.recorded_at,
-                {
-                    "event_id": event.id,
-                    "person_id": event.person_id,
-                    "purpose": event.purpose,
-                    "channel": event.channel.value if event.channel else None,
-                    "decision": event.decision.value,
-                    "effective_at": iso(event.effective_at),
-                    "source": event.source.value,
-                    "notice_id": event.notice_id,
-                },
             )
         )
 

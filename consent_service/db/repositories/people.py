@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import ContactPointRow, PersonRow
 from consent_service.db.repositories._sql import contacts_t, events_t, keyed, people_t, runs
-from consent_service.domain.changes import Change, ChangeType
 from consent_service.domain.channels import ContactKind
 from consent_service.domain.people import Person, RecordedContact
 
@@ -26,9 +25,8 @@ _LINKED = keyed(
 
 
 class SqlPeople:
-    def __init__(self, connection: AsyncConnection, changes: list[Change]) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
-        self._changes = changes
 
     async def add(self, person: Person) -> None:
         await self._c.execute(
@@ -40,7 +38,6 @@ class SqlPeople:
                 created_at=person.created_at,
             )
         )
-        self._changes.append(Change(ChangeType.PERSON_CREATED, person.created_at, {"person_id": person.id}))
 
     async def _person(self, row: Row[Any] | None) -> Person | None:
         if row is None:
@@ -107,17 +104,6 @@ class SqlPeople:
                 created_at=contact.created_at,
             )
         )
-        self._changes.append(
-            Change(
-                ChangeType.CONTACT_ADDED,
-                contact.created_at,
-                {
-                    "person_id": contact.person_id,
-                    "kind": contact.kind.value,
-                    "fingerprint": contact.fingerprint,
-                },
-            )
-        )
         return contact
 
     async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
@@ -133,7 +119,6 @@ class SqlPeople:
             .where(PersonRow.id == person.id)
             .values(reference=person.reference, household=person.household, display_name=person.display_name)
         )
-        self._changes.append(Change(ChangeType.PERSON_UPDATED, datetime.now(UTC), {"person_id": person.id}))
 
     async def by_name(self, text: str, limit: int) -> list[Person]:
         rows = await self._c.execute(
@@ -162,7 +147,6 @@ class SqlPeople:
             .where(PersonRow.id == person_id)
             .values(reference=None, household=None, display_name=None, erased_at=at)
         )
-        self._changes.append(Change(ChangeType.PERSON_ERASED, at, {"person_id": person_id}))
 
     async def inactive_since(self, cutoff: datetime) -> list[str]:
         recent = select(events_t.c.person_id).where(events_t.c.recorded_at >= cutoff)

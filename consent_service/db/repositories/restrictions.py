@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import RestrictionRow
 from consent_service.db.repositories._sql import keyed, restrictions_t, runs
-from consent_service.domain.changes import Change, ChangeType
 from consent_service.domain.channels import Channel
 from consent_service.domain.restrictions import Restriction
 
@@ -37,9 +36,8 @@ def _restriction(row: Row[Any]) -> Restriction:
 
 
 class SqlRestrictions:
-    def __init__(self, connection: AsyncConnection, changes: list[Change]) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
-        self._changes = changes
 
     async def add(self, restriction: Restriction) -> None:
         await self._c.execute(
@@ -53,18 +51,6 @@ class SqlRestrictions:
                 created_at=restriction.created_at,
             )
         )
-        self._changes.append(
-            Change(
-                ChangeType.RESTRICTION_ADDED,
-                restriction.created_at,
-                {
-                    "restriction_id": restriction.id,
-                    "person_id": restriction.person_id,
-                    "fingerprint": restriction.fingerprint,
-                    "channel": restriction.channel.value if restriction.channel else "all",
-                },
-            )
-        )
 
     async def get(self, restriction_id: str) -> Restriction | None:
         row = (
@@ -72,16 +58,13 @@ class SqlRestrictions:
         ).first()
         return _restriction(row) if row else None
 
-    async def lift(self, restriction_id: str, at: datetime, reason: str, by: str) -> None:
+    async def lift(self, restriction_id: str, at: datetime, reason: str, by: str) -> bool:
         lifted = await self._c.execute(
             update(RestrictionRow)
             .where(RestrictionRow.id == restriction_id, RestrictionRow.lifted_at.is_(None))
             .values(lifted_at=at, lift_reason=reason, lifted_by=by)
         )
-        if lifted.rowcount:
-            self._changes.append(
-                Change(ChangeType.RESTRICTION_LIFTED, at, {"restriction_id": restriction_id})
-            )
+        return bool(lifted.rowcount)
 
     async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]:
         found: list[Restriction] = []

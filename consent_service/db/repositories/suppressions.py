@@ -12,8 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import SuppressionRow
-from consent_service.db.repositories._sql import iso, keyed, runs, suppressions_t
-from consent_service.domain.changes import Change, ChangeType
+from consent_service.db.repositories._sql import keyed, runs, suppressions_t
 from consent_service.domain.channels import Channel
 from consent_service.domain.suppressions import Scope as SuppressionScope
 from consent_service.domain.suppressions import Suppression, SuppressionReason
@@ -52,9 +51,8 @@ def _suppression(row: Row[Any]) -> Suppression:
 
 
 class SqlSuppressions:
-    def __init__(self, connection: AsyncConnection, changes: list[Change]) -> None:
+    def __init__(self, connection: AsyncConnection) -> None:
         self._c = connection
-        self._changes = changes
 
     async def add(self, entry: Suppression) -> None:
         await self._c.execute(
@@ -72,34 +70,18 @@ class SqlSuppressions:
                 recorded_at=entry.recorded_at,
             )
         )
-        self._changes.append(
-            Change(
-                ChangeType.SUPPRESSION_ADDED,
-                entry.recorded_at,
-                {
-                    "suppression_id": entry.id,
-                    "fingerprint": entry.fingerprint,
-                    "channel": entry.channel.value if entry.channel else "all",
-                    "scope": entry.scope.value,
-                    "reason": entry.reason.value,
-                    "purpose": entry.purpose,
-                    "effective_at": iso(entry.effective_at),
-                },
-            )
-        )
 
     async def get(self, entry_id: str) -> Suppression | None:
         row = (await self._c.execute(select(suppressions_t).where(suppressions_t.c.id == entry_id))).first()
         return _suppression(row) if row else None
 
-    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> None:
+    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> bool:
         lifted = await self._c.execute(
             update(SuppressionRow)
             .where(SuppressionRow.id == entry_id, SuppressionRow.lifted_at.is_(None))
             .values(lifted_at=at, lift_reason=reason, lifted_by=by)
         )
-        if lifted.rowcount:
-            self._changes.append(Change(ChangeType.SUPPRESSION_LIFTED, at, {"suppression_id": entry_id}))
+        return bool(lifted.rowcount)
 
     async def for_fingerprints(
         self, fingerprints: Sequence[str], channel: Channel | None, include_lifted: bool

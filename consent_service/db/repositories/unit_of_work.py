@@ -20,23 +20,27 @@ from consent_service.domain.changes import Change
 
 
 class SqlUnitOfWork:
-    """Every repository over the one connection of a transaction."""
+    """Every repository over the one connection of a transaction, and the changes it announces."""
 
     def __init__(self, connection: AsyncConnection, dialect: str) -> None:
-        #: What this transaction changed, for the outbox: written just before it commits.
+        #: What the use case said this transaction changed, for the outbox: written just before it
+        #: commits, and handed to the commit listeners once it has.
         self.changes: list[Change] = []
         self._c = connection
         self.catalogue = SqlCatalogue(connection)
-        self.people = SqlPeople(connection, self.changes)
-        self.ledger = SqlLedger(connection, dialect, self.changes)
-        self.suppressions = SqlSuppressions(connection, self.changes)
-        self.restrictions = SqlRestrictions(connection, self.changes)
+        self.people = SqlPeople(connection)
+        self.ledger = SqlLedger(connection, dialect)
+        self.suppressions = SqlSuppressions(connection)
+        self.restrictions = SqlRestrictions(connection)
         self.staff = SqlStaffAccounts(connection)
         self.keys = SqlApiKeys(connection)
         self.idempotency = SqlIdempotency(connection, dialect)
         self.provider_events = SqlProviderEvents(connection, dialect)
         self.outbox = SqlOutbox(connection, dialect)
         self.webhooks = SqlWebhooks(connection)
+
+    def emit(self, change: Change) -> None:
+        self.changes.append(change)
 
     async def write_outbox(self) -> None:
         if self.changes:
