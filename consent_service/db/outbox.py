@@ -44,9 +44,8 @@ class SqlOutbox:
         await self._c.execute(_insert_missing(self._dialect, name, now))
         return int((await self._c.execute(query)).scalar_one())
 
-    async def assign_positions(self, limit: int) -> int:
-        now = datetime.now().astimezone()
-        last = await self._locked_cursor(POSITIONS, now)
+    async def assign_positions(self, limit: int, at: datetime) -> int:
+        last = await self._locked_cursor(POSITIONS, at)
         waiting = (
             await self._c.execute(
                 select(outbox_t.c.seq)
@@ -65,7 +64,7 @@ class SqlOutbox:
         await self._c.execute(
             update(cursors_t)
             .where(cursors_t.c.name == POSITIONS)
-            .values(position=last + len(given), updated_at=now)
+            .values(position=last + len(given), updated_at=at)
         )
         return len(given)
 

@@ -5,6 +5,9 @@ announced if and only if it was committed. Consumers get each event at least onc
 by its ``id``. Events carry ids and fingerprints, never contact details: a mailing tool that holds
 the address can fingerprint-match through a check, and a consumer that should not hold it never sees
 it.
+
+Which change a write announces is the use case's to say, not the repository's: it builds the change
+with one of the functions here and emits it through its unit of work.
 """
 
 from __future__ import annotations
@@ -13,9 +16,14 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from consent_service.domain.ledger import ConsentEvent
+from consent_service.domain.people import Person, RecordedContact
+from consent_service.domain.restrictions import Restriction
+from consent_service.domain.suppressions import Suppression
 
 
 class ChangeType(StrEnum):
@@ -43,6 +51,82 @@ class Change:
         if self.type is ChangeType.CONSENT_RECORDED:
             return bool(self.data.get("decision") == "withdrawn")
         return self.type is ChangeType.SUPPRESSION_ADDED
+
+
+def person_created(person: Person) -> Change:
+    return Change(ChangeType.PERSON_CREATED, person.created_at, {"person_id": person.id})
+
+
+def person_updated(person: Person, at: datetime) -> Change:
+    return Change(ChangeType.PERSON_UPDATED, at, {"person_id": person.id})
+
+
+def person_erased(person_id: str, at: datetime) -> Change:
+    return Change(ChangeType.PERSON_ERASED, at, {"person_id": person_id})
+
+
+def contact_added(contact: RecordedContact) -> Change:
+    data = {"person_id": contact.person_id, "kind": contact.kind.value, "fingerprint": contact.fingerprint}
+    return Change(ChangeType.CONTACT_ADDED, contact.created_at, data)
+
+
+def consent_recorded(event: ConsentEvent) -> Change:
+    """Announced when recorded, whether or not it changed the current choice (a late, older one)."""
+    return Change(
+        ChangeType.CONSENT_RECORDED,
+        event.recorded_at,
+        {
+            "event_id": event.id,
+            "person_id": event.person_id,
+            "purpose": event.purpose,
+            "channel": event.channel.value if event.channel else None,
+            "decision": event.decision.value,
+            "effective_at": _iso(event.effective_at),
+            "source": event.source.value,
+            "notice_id": event.notice_id,
+        },
+    )
+
+
+def suppression_added(entry: Suppression) -> Change:
+    return Change(
+        ChangeType.SUPPRESSION_ADDED,
+        entry.recorded_at,
+        {
+            "suppression_id": entry.id,
+            "fingerprint": entry.fingerprint,
+            "channel": entry.channel.value if entry.channel else "all",
+            "scope": entry.scope.value,
+            "reason": entry.reason.value,
+            "purpose": entry.purpose,
+            "effective_at": _iso(entry.effective_at),
+        },
+    )
+
+
+def suppression_lifted(entry_id: str, at: datetime) -> Change:
+    return Change(ChangeType.SUPPRESSION_LIFTED, at, {"suppression_id": entry_id})
+
+
+def restriction_added(restriction: Restriction) -> Change:
+    return Change(
+        ChangeType.RESTRICTION_ADDED,
+        restriction.created_at,
+        {
+            "restriction_id": restriction.id,
+            "person_id": restriction.person_id,
+            "fingerprint": restriction.fingerprint,
+            "channel": restriction.channel.value if restriction.channel else "all",
+        },
+    )
+
+
+def restriction_lifted(restriction_id: str, at: datetime) -> Change:
+    return Change(ChangeType.RESTRICTION_LIFTED, at, {"restriction_id": restriction_id})
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,8 @@ class PeopleRepository(Protocol):
     async def by_reference(self, reference: str) -> Person | None: ...
     async def by_fingerprint(self, fingerprint: str) -> list[Person]: ...
     async def add_contact(self, contact: RecordedContact) -> RecordedContact:
-        """Adds the contact point unless the person has it already; returns the one stored."""
+        """Adds the contact point unless the person has it already; returns the one stored: ``contact``
+        itself when it was added, else the one the person held."""
         ...
 
     async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
@@ -125,7 +126,10 @@ class Ledger(Protocol):
 class SuppressionList(Protocol):
     async def add(self, entry: Suppression) -> None: ...
     async def get(self, entry_id: str) -> Suppression | None: ...
-    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> None: ...
+    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> bool:
+        """Lift the entry on record; False when it was lifted already (nothing changed)."""
+        ...
+
     async def for_fingerprints(
         self, fingerprints: Sequence[str], channel: Channel | None, include_lifted: bool
     ) -> dict[str, list[Suppression]]:
@@ -144,7 +148,10 @@ class SuppressionList(Protocol):
 class Restrictions(Protocol):
     async def add(self, restriction: Restriction) -> None: ...
     async def get(self, restriction_id: str) -> Restriction | None: ...
-    async def lift(self, restriction_id: str, at: datetime, reason: str, by: str) -> None: ...
+    async def lift(self, restriction_id: str, at: datetime, reason: str, by: str) -> bool:
+        """Lift the restriction on record; False when it was lifted already (nothing changed)."""
+        ...
+
     async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]: ...
     async def erase_reasons(self, person_id: str) -> None: ...
 
@@ -190,8 +197,9 @@ class Outbox(Protocol):
         """Whether some committed change has no feed position yet."""
         ...
 
-    async def assign_positions(self, limit: int) -> int:
+    async def assign_positions(self, limit: int, at: datetime) -> int:
         """Give the next feed positions to committed changes that have none; how many were given.
+        ``at`` (now, from the caller's clock) is kept as when positions were last given.
 
         Positions are given by one transaction at a time, after the changes committed, so a reader
         that has seen position N never later finds a change placed before it.
@@ -266,7 +274,15 @@ class Metrics(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction over every repository. Leaving the block without an error commits it."""
+    """One transaction over every repository. Leaving the block without an error commits it.
+
+    Repositories only store; the use case says what changed, with ``emit``.
+    """
+
+    def emit(self, change: Change) -> None:
+        """Announce ``change`` (outbox, feed, webhooks, stream) if, and only if, this transaction
+        commits. Only a writing transaction announces anything."""
+        ...
 
     @property
     def catalogue(self) -> CatalogueRepository: ...

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from consent_service.domain.changes import (
+    consent_recorded,
+    contact_added,
+    person_created,
+    suppression_added,
+    suppression_lifted,
+)
 from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.errors import Conflict, FieldError, InvalidContact, InvalidInput, NotFound
@@ -177,6 +184,14 @@ def normalise_contacts(
     return result
 
 
+async def add_contact(uow: UnitOfWork, contact: RecordedContact) -> RecordedContact:
+    """The contact point as stored; announced only when it is new to the person."""
+    stored = await uow.people.add_contact(contact)
+    if stored.id == contact.id:
+        uow.emit(contact_added(stored))
+    return stored
+
+
 async def _add_contacts(
     uow: UnitOfWork, ctx: Context, person: Person, contacts: list[tuple[ContactInput, str, str]]
 ) -> Person:
@@ -184,8 +199,8 @@ async def _add_contacts(
     now = ctx.clock.now()
     held = {c.id: c for c in person.contacts}
     for contact, value, fingerprint in contacts:
-        stored = await uow.people.add_contact(
-            RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now)
+        stored = await add_contact(
+            uow, RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now)
         )
         held[stored.id] = stored
     return replace(person, contacts=tuple(held.values()))
@@ -199,6 +214,7 @@ async def create_person(uow: UnitOfWork, ctx: Context, request: PersonInput) -> 
         str(uuid.uuid4()), ctx.clock.now(), request.reference, request.household, request.display_name
     )
     await uow.people.add(person)
+    uow.emit(person_created(person))
     return await _add_contacts(uow, ctx, person, contacts)
 
 
@@ -215,6 +231,7 @@ async def register(
             str(uuid.uuid4()), ctx.clock.now(), person.reference, person.household, person.display_name
         )
         await uow.people.add(existing)
+        uow.emit(person_created(existing))
     stored = await _add_contacts(uow, ctx, existing, contacts)
     events = await _record(uow, ctx, stored, checked, request, effective_at)
     return stored, events
@@ -269,6 +286,7 @@ async def _record(
         event = replace(draft, hash=event_digest(draft, prev))
         prev = event.hash
         await uow.ledger.append(event)
+        uow.emit(consent_recorded(event))
         events.append(event)
         key = (choice.purpose, choice.channel)
         if not supersedes(event, current.get(key)):
@@ -292,25 +310,26 @@ async def _update_suppressions(
         return
     if event.decision is Decision.WITHDRAWN:
         for fingerprint in fingerprints:
-            await uow.suppressions.add(
-                Suppression(
-                    id=str(uuid.uuid4()),
-                    fingerprint=fingerprint,
-                    channel=channel,
-                    scope=Scope.MARKETING,
-                    reason=reason_for_withdrawal(item.basis, event.source),
-                    purpose=event.purpose,
-                    source=event.source.value,
-                    actor=event.actor,
-                    effective_at=event.effective_at,
-                    recorded_at=event.recorded_at,
-                    note=f"consent event {event.id}",
-                )
+            entry = Suppression(
+                id=str(uuid.uuid4()),
+                fingerprint=fingerprint,
+                channel=channel,
+                scope=Scope.MARKETING,
+                reason=reason_for_withdrawal(item.basis, event.source),
+                purpose=event.purpose,
+                source=event.source.value,
+                actor=event.actor,
+                effective_at=event.effective_at,
+                recorded_at=event.recorded_at,
+                note=f"consent event {event.id}",
             )
+            await uow.suppressions.add(entry)
+            uow.emit(suppression_added(entry))
         return
     entries = await uow.suppressions.for_fingerprints(fingerprints, channel, include_lifted=False)
     for entry in (e for group in entries.values() for e in group):
         if lifted_by_grant(entry, event):
-            await uow.suppressions.lift(
-                entry.id, ctx.clock.now(), f"re-granted by the person: consent event {event.id}", event.actor
-            )
+            at = ctx.clock.now()
+            reason = f"re-granted by the person: consent event {event.id}"
+            if await uow.suppressions.lift(entry.id, at, reason, event.actor):
+                uow.emit(suppression_lifted(entry.id, at))

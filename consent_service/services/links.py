@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from consent_service.domain.changes import suppression_added
 from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
 from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
@@ -176,11 +177,11 @@ async def _unsubscribe(
         if not any(c.decision is Decision.WITHDRAWN for c in current.get(person_id, [])):
             await record_choices(uow, ctx, person_id, withdrawal)
     if await _covering(uow, claim, purpose.code) is None:
-        await uow.suppressions.add(
-            unsubscribed(
-                str(uuid.uuid4()), claim.fingerprint, claim.channel, purpose.code, at, ctx.clock.now()
-            )
+        entry = unsubscribed(
+            str(uuid.uuid4()), claim.fingerprint, claim.channel, purpose.code, at, ctx.clock.now()
         )
+        await uow.suppressions.add(entry)
+        uow.emit(suppression_added(entry))
     return addressee, False
 
 

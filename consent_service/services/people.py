@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from consent_service.domain.changes import person_updated
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
@@ -70,6 +71,7 @@ async def rectify(ctx: Context, person_id: str, changes: dict[str, str | None]) 
             display_name=changes.get("display_name", person.display_name),
         )
         await uow.people.update(changed)
+        uow.emit(person_updated(changed, ctx.clock.now()))
     return changed
 
 

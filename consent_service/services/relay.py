@@ -102,7 +102,7 @@ class Relay:
     async def step(self) -> None:
         if not await self._lead():
             return
-        await position(self.store)
+        await position(self.store, self.clock)
         if self.stream is not None:
             await self._publish(self.stream)
         await self._deliver()
@@ -200,7 +200,7 @@ class Relay:
         self.metrics.outbox_lag(max(0.0, lag))
 
 
-async def position(store: Store) -> int:
+async def position(store: Store, clock: Clock) -> int:
     """Give positions to every committed change waiting for one; how many were given."""
     async with store.reading() as uow:
         if not await uow.outbox.pending():
@@ -208,7 +208,7 @@ async def position(store: Store) -> int:
     total = 0
     while True:
         async with store.writing() as uow:
-            given = await uow.outbox.assign_positions(BATCH)
+            given = await uow.outbox.assign_positions(BATCH, clock.now())
         total += given
         if given < BATCH:
             return total

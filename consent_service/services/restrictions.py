@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from consent_service.domain.changes import restriction_added, restriction_lifted
 from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point, guess_kind
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
@@ -40,6 +41,7 @@ async def restrict(
         str(uuid.uuid4()), person_id, fingerprint, channel, reason, actor, ctx.clock.now()
     )
     await uow.restrictions.add(restriction)
+    uow.emit(restriction_added(restriction))
     return restriction
 
 
@@ -51,7 +53,8 @@ async def lift(ctx: Context, person_id: str, restriction_id: str, reason: str, a
         if restriction.lifted_at is not None:
             raise Conflict(f"restriction {restriction_id} was lifted already")
         now = ctx.clock.now()
-        await uow.restrictions.lift(restriction_id, now, reason, actor)
+        if await uow.restrictions.lift(restriction_id, now, reason, actor):
+            uow.emit(restriction_lifted(restriction_id, now))
     return replace(restriction, lifted_at=now, lift_reason=reason, lifted_by=actor)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from consent_service.domain.changes import person_erased, suppression_added
 from consent_service.domain.errors import NotFound
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
 from consent_service.domain.people import Person
@@ -101,23 +102,24 @@ async def erase_in(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) ->
     now = ctx.clock.now()
     fingerprints = list(dict.fromkeys(c.fingerprint for c in person.contacts))
     for fingerprint in fingerprints:
-        await uow.suppressions.add(
-            Suppression(
-                id=str(uuid.uuid4()),
-                fingerprint=fingerprint,
-                channel=None,
-                scope=Scope.MARKETING,
-                reason=SuppressionReason.ERASED,
-                purpose=None,
-                source="erasure",
-                actor=actor,
-                effective_at=now,
-                recorded_at=now,
-            )
+        tombstone = Suppression(
+            id=str(uuid.uuid4()),
+            fingerprint=fingerprint,
+            channel=None,
+            scope=Scope.MARKETING,
+            reason=SuppressionReason.ERASED,
+            purpose=None,
+            source="erasure",
+            actor=actor,
+            effective_at=now,
+            recorded_at=now,
         )
+        await uow.suppressions.add(tombstone)
+        uow.emit(suppression_added(tombstone))
     events = await uow.ledger.events([person_id])
     await uow.ledger.erase_evidence(person_id)
     await uow.restrictions.erase_reasons(person_id)
     await uow.idempotency.forget_mentioning(person_id)
     await uow.people.erase(person_id, now)
+    uow.emit(person_erased(person_id, now))
     return Erasure(person_id, len(fingerprints), len(events), now)

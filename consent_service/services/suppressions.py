@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from consent_service.domain.changes import suppression_added, suppression_lifted
 from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point, guess_kind
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
@@ -57,6 +58,7 @@ async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> 
         note=request.note,
     )
     await uow.suppressions.add(entry)
+    uow.emit(suppression_added(entry))
     return entry
 
 
@@ -69,7 +71,8 @@ async def lift(ctx: Context, entry_id: str, reason: str, actor: str) -> Suppress
         if entry.lifted_at is not None:
             raise Conflict(f"suppression {entry_id} was lifted already")
         now = ctx.clock.now()
-        await uow.suppressions.lift(entry_id, now, reason, actor)
+        if await uow.suppressions.lift(entry_id, now, reason, actor):
+            uow.emit(suppression_lifted(entry_id, now))
     return replace(entry, lifted_at=now, lift_reason=reason, lifted_by=actor)
 
 

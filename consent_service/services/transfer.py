@@ -54,6 +54,7 @@ from consent_service.services.choices import (
     ChoicesInput,
     ContactInput,
     PersonInput,
+    add_contact,
     create_person,
     record_choices,
 )
@@ -503,8 +504,9 @@ class _ConsentWriter:
             self._pending_created[key] = person.id
         else:
             for point, fingerprint in fresh:
-                await uow.people.add_contact(
-                    RecordedContact(str(uuid.uuid4()), person.id, point.kind, point.value, fingerprint, now)
+                await add_contact(
+                    uow,
+                    RecordedContact(str(uuid.uuid4()), person.id, point.kind, point.value, fingerprint, now),
                 )
         if as_vouched:
             await record_choices(

@@ -1,0 +1,118 @@
+"""The suppression list in SQL: entries by fingerprint and channel, lifted on record, never deleted."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from consent_service.db.models import SuppressionRow
+from consent_service.db.repositories._sql import keyed, runs, suppressions_t
+from consent_service.domain.channels import Channel
+from consent_service.domain.suppressions import Scope as SuppressionScope
+from consent_service.domain.suppressions import Suppression, SuppressionReason
+
+_SUPPRESSIONS_BY_CHANNEL = select(suppressions_t).where(
+    or_(suppressions_t.c.channel == bindparam("channel"), suppressions_t.c.channel == "all")
+)
+_SUPPRESSIONS = keyed(
+    _SUPPRESSIONS_BY_CHANNEL.order_by(suppressions_t.c.effective_at), suppressions_t.c.fingerprint
+)
+_SUPPRESSIONS_IN_FORCE = keyed(
+    _SUPPRESSIONS_BY_CHANNEL.where(suppressions_t.c.lifted_at.is_(None)).order_by(
+        suppressions_t.c.effective_at
+    ),
+    suppressions_t.c.fingerprint,
+)
+
+
+def _suppression(row: Row[Any]) -> Suppression:
+    return Suppression(
+        id=row.id,
+        fingerprint=row.fingerprint,
+        channel=None if row.channel == "all" else Channel(row.channel),
+        scope=SuppressionScope(row.scope),
+        reason=SuppressionReason(row.reason),
+        purpose=row.purpose,
+        source=row.source,
+        actor=row.actor,
+        effective_at=row.effective_at,
+        recorded_at=row.recorded_at,
+        note=row.note,
+        lifted_at=row.lifted_at,
+        lift_reason=row.lift_reason,
+        lifted_by=row.lifted_by,
+    )
+
+
+class SqlSuppressions:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def add(self, entry: Suppression) -> None:
+        await self._c.execute(
+            insert(SuppressionRow).values(
+                id=entry.id,
+                fingerprint=entry.fingerprint,
+                channel=entry.channel.value if entry.channel else "all",
+                scope=entry.scope.value,
+                reason=entry.reason.value,
+                purpose=entry.purpose,
+                source=entry.source,
+                actor=entry.actor,
+                note=entry.note,
+                effective_at=entry.effective_at,
+                recorded_at=entry.recorded_at,
+            )
+        )
+
+    async def get(self, entry_id: str) -> Suppression | None:
+        row = (await self._c.execute(select(suppressions_t).where(suppressions_t.c.id == entry_id))).first()
+        return _suppression(row) if row else None
+
+    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> bool:
+        lifted = await self._c.execute(
+            update(SuppressionRow)
+            .where(SuppressionRow.id == entry_id, SuppressionRow.lifted_at.is_(None))
+            .values(lifted_at=at, lift_reason=reason, lifted_by=by)
+        )
+        return bool(lifted.rowcount)
+
+    async def for_fingerprints(
+        self, fingerprints: Sequence[str], channel: Channel | None, include_lifted: bool
+    ) -> dict[str, list[Suppression]]:
+        found: dict[str, list[Suppression]] = defaultdict(list)
+        keyed = _SUPPRESSIONS if include_lifted else _SUPPRESSIONS_IN_FORCE
+        # An entry for every channel ("all") answers for each; with no channel, only those do.
+        for statement, values in runs(keyed, fingerprints, channel=channel.value if channel else "all"):
+            for row in await self._c.execute(statement, values):
+                found[row.fingerprint].append(_suppression(row))
+        return found
+
+    async def page(
+        self,
+        channel: Channel | None,
+        reason: SuppressionReason | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Suppression]:
+        query = select(suppressions_t)
+        if channel is not None:
+            query = query.where(suppressions_t.c.channel == channel.value)
+        if reason is not None:
+            query = query.where(suppressions_t.c.reason == reason.value)
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                or_(
+                    suppressions_t.c.recorded_at > at,
+                    and_(suppressions_t.c.recorded_at == at, suppressions_t.c.id > last_id),
+                )
+            )
+        query = query.order_by(suppressions_t.c.recorded_at, suppressions_t.c.id).limit(limit)
+        return [_suppression(row) for row in await self._c.execute(query)]

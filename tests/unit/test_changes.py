@@ -1,0 +1,118 @@
+"""The change each write announces: its type, when it happened, and a payload of ids and fingerprints
+that consumers (the feed, webhooks, the stream) read as they always have."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+from consent_service.domain import changes
+from consent_service.domain.changes import ChangeType
+from consent_service.domain.channels import Channel, ContactKind
+from consent_service.domain.ledger import ConsentEvent, Decision, Source
+from consent_service.domain.people import Person, RecordedContact
+from consent_service.domain.restrictions import Restriction
+from consent_service.domain.suppressions import unsubscribed
+
+AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+#: Said in local time (BST): announced in UTC, with a Z.
+SAID = datetime(2026, 6, 1, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+FINGERPRINT = "f" * 64
+
+
+def test_people_and_contacts() -> None:
+    person = Person("p-1", AT, "HS-1", "h-1", "Ada")
+    contact = RecordedContact("c-1", "p-1", ContactKind.EMAIL, "ada@example.org", FINGERPRINT, AT)
+    later = AT + timedelta(days=1)
+
+    announced = [
+        changes.person_created(person),
+        changes.person_updated(person, later),
+        changes.contact_added(contact),
+        changes.person_erased("p-1", later),
+    ]
+
+    assert [(c.type, c.occurred_at, c.data) for c in announced] == [
+        (ChangeType.PERSON_CREATED, AT, {"person_id": "p-1"}),
+        (ChangeType.PERSON_UPDATED, later, {"person_id": "p-1"}),
+        (
+            ChangeType.CONTACT_ADDED,
+            AT,
+            {"person_id": "p-1", "kind": "email", "fingerprint": FINGERPRINT},
+        ),
+        (ChangeType.PERSON_ERASED, later, {"person_id": "p-1"}),
+    ]
+    assert "ada@example.org" not in repr(announced)
+
+
+def test_a_recorded_consent_is_announced_when_recorded() -> None:
+    event = ConsentEvent(
+        "e-1", 7, "p-1", "marketing", Channel.EMAIL, Decision.WITHDRAWN, SAID, AT, Source.EMAIL, "staff", None
+    )
+    without_channel = ConsentEvent(
+        "e-2", 8, "p-1", "testimonial", None, Decision.GRANTED, AT, AT, Source.WEB_FORM, "forms", "n-1"
+    )
+
+    recorded = changes.consent_recorded(event)
+
+    assert (recorded.type, recorded.occurred_at) == (ChangeType.CONSENT_RECORDED, AT)
+    assert recorded.data == {
+        "event_id": "e-1",
+        "person_id": "p-1",
+        "purpose": "marketing",
+        "channel": "email",
+        "decision": "withdrawn",
+        "effective_at": "2026-06-01T09:00:00Z",
+        "source": "email",
+        "notice_id": None,
+    }
+    assert recorded.is_opt_out
+    assert changes.consent_recorded(without_channel).data["channel"] is None
+
+
+def test_suppressions_are_announced_by_fingerprint_on_a_channel_or_all() -> None:
+    entry = unsubscribed("s-1", FINGERPRINT, Channel.SMS, "marketing", SAID, AT)
+
+    added = changes.suppression_added(entry)
+    lifted = changes.suppression_lifted("s-1", AT + timedelta(hours=1))
+
+    assert (added.type, added.occurred_at) == (ChangeType.SUPPRESSION_ADDED, AT)
+    assert added.data == {
+        "suppression_id": "s-1",
+        "fingerprint": FINGERPRINT,
+        "channel": "sms",
+        "scope": "marketing",
+        "reason": "unsubscribed",
+        "purpose": "marketing",
+        "effective_at": "2026-06-01T09:00:00Z",
+    }
+    assert added.is_opt_out
+    assert changes.suppression_added(replace(entry, channel=None)).data["channel"] == "all"
+    assert (lifted.type, lifted.occurred_at, lifted.data) == (
+        ChangeType.SUPPRESSION_LIFTED,
+        AT + timedelta(hours=1),
+        {"suppression_id": "s-1"},
+    )
+
+
+def test_restrictions_name_the_person_and_the_address_they_cover() -> None:
+    whole = Restriction("r-1", "p-1", None, None, "Safeguarding", "staff", AT)
+    by_post = Restriction("r-2", "p-1", FINGERPRINT, Channel.POST, "Safeguarding", "staff", AT)
+
+    added = changes.restriction_added(whole)
+
+    assert (added.type, added.occurred_at) == (ChangeType.RESTRICTION_ADDED, AT)
+    assert added.data == {
+        "restriction_id": "r-1",
+        "person_id": "p-1",
+        "fingerprint": None,
+        "channel": "all",
+    }
+    assert changes.restriction_added(by_post).data["channel"] == "post"
+    assert "Safeguarding" not in repr(changes.restriction_added(by_post))
+    lifted = changes.restriction_lifted("r-1", AT)
+    assert (lifted.type, lifted.occurred_at, lifted.data) == (
+        ChangeType.RESTRICTION_LIFTED,
+        AT,
+        {"restriction_id": "r-1"},
+    )
