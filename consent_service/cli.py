@@ -31,7 +31,7 @@ STAFF_PASSWORD_ENV = "CONSENT_STAFF_PASSWORD"  # noqa: S105 (the variable's name
 
 def migrate(settings: Settings) -> None:
     config = AlembicConfig(str(ALEMBIC_INI))
-    config.attributes["database_url"] = settings.database_url
+    config.attributes["database_url"] = settings.database.url
     command.upgrade(config, "head")
 
 
@@ -95,7 +95,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if secret:
         print("First start: an API key with every scope was made. It is shown once; keep it safe:")
         print(secret, flush=True)
-    logging_config = log_config(settings.log_format, settings.log_level)
+    logging_config = log_config(settings.logs.format, settings.logs.level)
     _count_across_workers(settings, args.workers)
     if args.server == "granian":
         _serve_granian(args, logging_config)
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"consent-service: {exc}", file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
         return 2
     if args.command == "serve":
         _serve(settings, args)
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_audit(settings))
     elif args.command == "retention":
         return asyncio.run(
-            _retention(settings, args.years or settings.retention_inactive_years, args.dry_run)
+            _retention(settings, args.years or settings.retention.inactive_years, args.dry_run)
         )
     elif args.command in cli_transfer.COMMANDS:
         return asyncio.run(cli_transfer.run(args, settings))
