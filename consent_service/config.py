@@ -8,7 +8,8 @@ accepted range and whose default is written beside it, once. ``VARIABLES`` says 
 which field. The values are decoded once, at start, by msgspec against those types, and a bad value is
 refused there with a line naming the variable, the value and what is accepted (from the same type, so
 the message cannot drift from the rule): an operator learns at ``serve`` what is wrong, every bad
-variable at once, rather than from a traceback or a later surprise.
+variable at once, rather than from a traceback or a later surprise. Nothing else in the service reads
+``os.environ``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +33,7 @@ from msgspec import Meta, Struct
 from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 
 __all__ = [
+    "STAFF_PASSWORD",
     "VARIABLES",
     "Changes",
     "Checks",
@@ -44,11 +47,18 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Webhooks",
+    "share_metrics_between_workers",
+    "staff_password",
 ]
 
 SECRET_NAMES = ("CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY")
 #: Left empty (``NAME=`` in an env file), these are unset: embedded, the service makes its own.
 UNSET_WHEN_EMPTY = ("CONSENT_DATABASE_URL", *SECRET_NAMES)
+#: A new staff account's password, for scripts and tests. Not a setting: the service never needs it, so
+#: it is read only by ``consent-service staff create`` and never held for the life of a server.
+STAFF_PASSWORD = "CONSENT_STAFF_PASSWORD"  # noqa: S105 (the variable's name, not a password)
+#: Where prometheus_client keeps each worker's figures; it reads the variable itself, in each worker.
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 # The types below carry each rule once; the refusal's wording is made from them (``_accepted``). A
 # number's description is its unit; a text's description is what it must be.
@@ -502,3 +512,25 @@ def _secrets_from_file(path: Path) -> dict[str, bytes]:
         except ValueError as exc:
             raise SettingsError(f"{name} in {path}: {exc}") from exc
     return keys
+
+
+def staff_password(environ: Mapping[str, str] | None = None) -> str | None:
+    """``CONSENT_STAFF_PASSWORD`` if set: the password ``staff create`` gives the new account."""
+    return (os.environ if environ is None else environ).get(STAFF_PASSWORD) or None
+
+
+def share_metrics_between_workers(
+    settings: Settings, environ: MutableMapping[str, str] | None = None
+) -> None:
+    """With several workers, each keeps its metrics in files that ``/metrics`` adds up.
+
+    An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is kept; else ``<data dir>/metrics``, emptied of a
+    previous run's figures, is named in this process's environment for the workers it starts to inherit.
+    """
+    env = os.environ if environ is None else environ
+    if METRICS_DIR in env:
+        return
+    directory = settings.data_dir / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    env[METRICS_DIR] = str(directory)

@@ -21,6 +21,8 @@ from consent_service.config import (
     Logs,
     Settings,
     SettingsError,
+    share_metrics_between_workers,
+    staff_password,
 )
 
 KEY = "ab" * 32
@@ -330,3 +332,24 @@ def test_serve_with_a_bad_value_prints_one_line_and_starts_nothing(tmp_path: Pat
     )
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"consent-service: {message}\n")
     assert not (tmp_path / "var").exists()
+
+
+# --- What the command line reads besides the settings ------------------------------------------------
+
+
+def test_the_staff_password_comes_from_the_environment_or_not_at_all() -> None:
+    assert staff_password({"CONSENT_STAFF_PASSWORD": "correct horse"}) == "correct horse"
+    assert staff_password({"CONSENT_STAFF_PASSWORD": ""}) is None and staff_password({}) is None
+
+
+def test_workers_share_their_metrics_in_the_data_dir_unless_told_where(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "counter_1.db").write_text("a previous run's figures")
+    environ: dict[str, str] = {}
+    share_metrics_between_workers(settings, environ)
+    assert environ == {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    assert list((tmp_path / "metrics").iterdir()) == []
+    theirs = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "theirs")}
+    share_metrics_between_workers(settings, theirs)
+    assert theirs == {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "theirs")}
