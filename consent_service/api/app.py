@@ -47,7 +47,7 @@ from consent_service.api.inputs import strict_inputs
 from consent_service.api.logs import RequestIds
 from consent_service.api.security import authentication, scope_guard
 from consent_service.api.stores import FallbackStore
-from consent_service.config import Settings
+from consent_service.config import Settings, SettingsError
 from consent_service.db import SqlStore, connect
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.fingerprints import Fingerprinter
@@ -311,7 +311,14 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
 
 
 def app_from_env() -> Litestar:
-    """The factory servers call (``uvicorn --factory``): settings from this process's environment."""
-    settings = Settings.from_env()
+    """The factory servers call (``uvicorn --factory``): settings from this process's environment.
+
+    ``serve`` has refused a bad environment before any worker starts; a server pointed at this factory
+    by hand gets the same lines, not a traceback.
+    """
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(exc.report()) from None
     logs.configure(settings.logs.format, settings.logs.level)
     return create_app(settings)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 import pytest
 
+from consent_service.api.app import app_from_env
 from consent_service.config import (
     VARIABLES,
     Checks,
@@ -332,6 +333,18 @@ def test_serve_with_a_bad_value_prints_one_line_and_starts_nothing(tmp_path: Pat
     )
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"consent-service: {message}\n")
     assert not (tmp_path / "var").exists()
+
+
+def test_a_server_started_on_the_app_factory_by_hand_gets_the_same_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CONSENT_LOG_LEVEL", "verbose")
+    with pytest.raises(SystemExit) as stopped:
+        app_from_env()
+    assert str(stopped.value) == (
+        "consent-service: CONSENT_LOG_LEVEL=verbose: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    )
 
 
 # --- What the command line reads besides the settings ------------------------------------------------
