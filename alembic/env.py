@@ -16,7 +16,7 @@ config = context.config
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or Settings.from_env().database_url
+    return config.attributes.get("database_url") or Settings.from_env().database.url
 
 
 def _run(connection: Connection) -> None:

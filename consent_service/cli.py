@@ -6,8 +6,6 @@ import argparse
 import asyncio
 import getpass
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,20 +16,24 @@ from alembic import command
 from consent_service import cli_transfer
 from consent_service.api.app import build_context, create_app
 from consent_service.api.logs import log_config
-from consent_service.config import Settings, SettingsError
+from consent_service.config import (
+    STAFF_PASSWORD,
+    Settings,
+    SettingsError,
+    share_metrics_between_workers,
+    staff_password,
+)
 from consent_service.domain.errors import Conflict, InvalidInput
 from consent_service.domain.keys import Scope
 from consent_service.services import audit, keys, retention, staff
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
-#: A new staff account's password, for scripts and tests; without it the command asks twice.
 APP_FACTORY = "consent_service.api.app:app_from_env"
-STAFF_PASSWORD_ENV = "CONSENT_STAFF_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 
 
 def migrate(settings: Settings) -> None:
     config = AlembicConfig(str(ALEMBIC_INI))
-    config.attributes["database_url"] = settings.database_url
+    config.attributes["database_url"] = settings.database.url
     command.upgrade(config, "head")
 
 
@@ -54,7 +56,7 @@ async def _create_key(settings: Settings, name: str, scopes: frozenset[Scope]) -
 
 def _staff_password() -> str | None:
     """From the environment if set there, else typed twice without echo; None when the two differ."""
-    given = os.environ.get(STAFF_PASSWORD_ENV)
+    given = staff_password()
     if given:
         return given
     first = getpass.getpass("Password for the new staff account: ")
@@ -95,21 +97,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if secret:
         print("First start: an API key with every scope was made. It is shown once; keep it safe:")
         print(secret, flush=True)
-    logging_config = log_config(settings.log_format, settings.log_level)
-    _count_across_workers(settings, args.workers)
+    logging_config = log_config(settings.logs.format, settings.logs.level)
+    if args.workers > 1:
+        share_metrics_between_workers(settings)
     if args.server == "granian":
         _serve_granian(args, logging_config)
     else:
         _serve_uvicorn(args, logging_config)
-
-
-def _count_across_workers(settings: Settings, workers: int) -> None:
-    """With several workers, each keeps its metrics in files that ``/metrics`` adds up."""
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        directory = settings.data_dir / "metrics"
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _serve_granian(args: argparse.Namespace, logging_config: dict[str, Any]) -> None:
@@ -179,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     staff_parser = sub.add_parser("staff", help="staff accounts for the phone-call page")
     staff_sub = staff_parser.add_subparsers(dest="staff_command", required=True)
     staff_create = staff_sub.add_parser(
-        "create", help=f"make an account; the password from {STAFF_PASSWORD_ENV}, else asked for twice"
+        "create", help=f"make an account; the password from {STAFF_PASSWORD}, else asked for twice"
     )
     staff_create.add_argument("--username", required=True)
     staff_create.add_argument("--name", required=True, help="the name shown on records they make")
@@ -204,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
-        print(f"consent-service: {exc}", file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
         return 2
     if args.command == "serve":
         _serve(settings, args)
@@ -233,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_audit(settings))
     elif args.command == "retention":
         return asyncio.run(
-            _retention(settings, args.years or settings.retention_inactive_years, args.dry_run)
+            _retention(settings, args.years or settings.retention.inactive_years, args.dry_run)
         )
     elif args.command in cli_transfer.COMMANDS:
         return asyncio.run(cli_transfer.run(args, settings))

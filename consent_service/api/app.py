@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import msgspec
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
@@ -47,7 +48,7 @@ from consent_service.api.inputs import strict_inputs
 from consent_service.api.logs import RequestIds
 from consent_service.api.security import authentication, scope_guard
 from consent_service.api.stores import FallbackStore
-from consent_service.config import Settings
+from consent_service.config import Settings, SettingsError
 from consent_service.db import SqlStore, connect
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.fingerprints import Fingerprinter
@@ -69,50 +70,50 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 def build_context(settings: Settings) -> Context:
     metrics = PrometheusMetrics()
-    raw = connect(settings.database_url, listeners=[metrics.committed], timeout=settings.database_timeout)
+    raw = connect(settings.database.url, listeners=[metrics.committed], timeout=settings.database.timeout)
     store: Store = raw
     signal = change_signal(settings)
     answers = None
     if signal is not None:
-        store = SignallingStore(store, signal, hold=settings.check_cache_ttl)
-        answers = AnswerCache(signal, ttl=settings.check_cache_ttl)
+        store = SignallingStore(store, signal, hold=settings.checks.cache_ttl)
+        answers = AnswerCache(signal, ttl=settings.checks.cache_ttl)
     return Context(
         store=store,
         answers=answers,
         clock=SystemClock(),
         fingerprint=Fingerprinter(settings.fingerprint_key),
         catalogue=CatalogueView(store),
-        links=LinkSigner(settings.link_signing_key, settings.retired_link_keys),
+        links=LinkSigner(settings.links.signing_key, settings.links.retired_keys),
         passwords=Argon2Passwords(),
         default_region=settings.default_region,
-        check_timeout=settings.check_timeout,
+        check_timeout=settings.checks.timeout,
         bookkeeping=raw,
         metrics=metrics,
         spool=FileSpool(settings.data_dir) if settings.optout_spool else None,
-        webhook_destinations=settings.webhook_destinations,
+        webhook_destinations=settings.webhooks.destinations,
     )
 
 
 def build_relay(settings: Settings, ctx: Context) -> Relay:
     """The relay telling the stream and the webhooks; a commit in this worker wakes it at once."""
     stream = None
-    if settings.redis_url and settings.changes_stream:
+    if settings.redis_url and settings.changes.stream:
         stream = RedisChangeStream(
-            settings.redis_url, settings.changes_stream, settings.changes_stream_maxlen
+            settings.redis_url, settings.changes.stream, settings.changes.stream_maxlen
         )
     relay = Relay(
         ctx.bookkeeping or ctx.store,
         ctx.clock,
-        HttpWebhookSender(settings.webhook_timeout, settings.webhook_destinations),
+        HttpWebhookSender(settings.webhooks.timeout, settings.webhooks.destinations),
         stream,
         ctx.metrics,
         RelaySettings(
-            interval=settings.relay_interval,
-            webhook_timeout=settings.webhook_timeout,
-            max_attempts=settings.webhook_max_attempts,
-            backoff=settings.webhook_backoff,
-            backoff_max=settings.webhook_backoff_max,
-            retention_days=settings.outbox_retention_days,
+            interval=settings.changes.relay_interval,
+            webhook_timeout=settings.webhooks.timeout,
+            max_attempts=settings.webhooks.max_attempts,
+            backoff=settings.webhooks.backoff,
+            backoff_max=settings.webhooks.backoff_max,
+            retention_days=settings.changes.outbox_retention_days,
         ),
     )
     if isinstance(ctx.bookkeeping, SqlStore):
@@ -178,7 +179,7 @@ async def sweep_expired(stores: list[MemoryStore | FileStore], every: float = 60
 def change_signal(settings: Settings) -> ChangeSignal | None:
     mode = settings.cache_mode
     if mode == "redis" and settings.redis_url:
-        return RedisSignal(settings.redis_url, settings.namespace, lease=settings.check_cache_lease)
+        return RedisSignal(settings.redis_url, settings.namespace, lease=settings.checks.cache_lease)
     if mode == "host":
         return HostSignal(settings.data_dir / "generation")
     return None
@@ -222,20 +223,14 @@ def openapi_config(docs: bool = True) -> OpenAPIConfig:
 def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     ctx = context or build_context(settings)
     relay = build_relay(settings, ctx)
-    organisation = Controller(
-        name=settings.org_name,
-        contact=settings.org_contact,
-        email=settings.org_email,
-        address=settings.org_address,
-        phone=settings.org_phone,
-        policy_url=settings.org_policy_url,
-    )
+    # The organisation section holds exactly the controller's fields, named alike.
+    organisation = Controller(**msgspec.structs.asdict(settings.organisation))
 
     feedback_keys = provider_keys(
-        settings.ses_signing_cert,
-        settings.ses_topic_arns,
-        settings.sendgrid_public_key,
-        settings.mailgun_signing_key,
+        settings.feedback.ses_signing_cert,
+        settings.feedback.ses_topic_arns,
+        settings.feedback.sendgrid_public_key,
+        settings.feedback.mailgun_signing_key,
     )
 
     @asynccontextmanager
@@ -284,7 +279,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         ],
         dependencies={
             "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
-            "base_url": Provide(lambda: settings.public_base_url, use_cache=True, sync_to_thread=False),
+            "base_url": Provide(lambda: settings.links.public_base_url, use_cache=True, sync_to_thread=False),
             "organisation": Provide(lambda: organisation, use_cache=True, sync_to_thread=False),
             "webhook_sender": Provide(lambda: relay.sender, use_cache=True, sync_to_thread=False),
         },
@@ -292,12 +287,12 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         middleware=[
             RequestIds,
             PROMETHEUS.middleware,
-            pages_config.rate_limit(settings.public_rate_limit).middleware,
+            pages_config.rate_limit(settings.limits.public_rate_limit).middleware,
             authentication(),
         ],
         csrf_config=pages_config.csrf(
-            hashlib.sha256(b"csrf:" + settings.link_signing_key).digest(),
-            secure=settings.public_base_url.startswith("https://"),
+            hashlib.sha256(b"csrf:" + settings.links.signing_key).digest(),
+            secure=settings.links.public_base_url.startswith("https://"),
         ),
         template_config=pages_config.templates(),
         stores={
@@ -319,7 +314,14 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
 
 
 def app_from_env() -> Litestar:
-    """The factory servers call (``uvicorn --factory``): settings from this process's environment."""
-    settings = Settings.from_env()
-    logs.configure(settings.log_format, settings.log_level)
+    """The factory servers call (``uvicorn --factory``): settings from this process's environment.
+
+    ``serve`` has refused a bad environment before any worker starts; a server pointed at this factory
+    by hand gets the same lines, not a traceback.
+    """
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(exc.report()) from None
+    logs.configure(settings.logs.format, settings.logs.level)
     return create_app(settings)

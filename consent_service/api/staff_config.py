@@ -54,7 +54,7 @@ _FRESH_ID = "consent_service.staff.fresh_session_id"
 
 
 def _secure(settings: Settings) -> bool:
-    return settings.public_base_url.startswith("https://")
+    return settings.links.public_base_url.startswith("https://")
 
 
 def sessions_store(settings: Settings) -> Store:
@@ -99,7 +99,7 @@ def session_config(settings: Settings) -> ServerSideSessionConfig:
 def csrf(settings: Settings) -> DefineMiddleware:
     """A double-submit CSRF cookie of the staff pages' own, on ``/staff``: the app-wide one lives on
     ``/preferences`` (a cookie has one path), so the app-wide middleware leaves ``/staff`` to this one."""
-    secret = hashlib.sha256(b"staff-csrf:" + settings.link_signing_key).hexdigest()
+    secret = hashlib.sha256(b"staff-csrf:" + settings.links.signing_key).hexdigest()
     return DefineMiddleware(
         CSRFMiddleware,
         config=CSRFConfig(

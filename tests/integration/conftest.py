@@ -178,7 +178,7 @@ async def fresh_client(api: Api) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """A second connection to the same database, for looking under the API (row counts, dumps)."""
-    engine = create_async_engine(settings.database_url)
+    engine = create_async_engine(settings.database.url)
     yield engine
     await engine.dispose()
 
@@ -228,7 +228,7 @@ async def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     context = build_context(settings)
     await seed(context.store, context.clock)
     await context.catalogue.reload()
-    yield Fresh(context, settings.database_url)
+    yield Fresh(context, settings.database.url)
     await context.store.dispose()
     if request.param == "postgresql":
         await _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -161,7 +161,7 @@ async def test_the_relay_publishes_to_the_redis_stream(api: Api, redis_url: str)
     relay = Relay(
         api.context.bookkeeping or api.context.store,
         api.context.clock,
-        HttpWebhookSender(1, api.settings.webhook_destinations),
+        HttpWebhookSender(1, api.settings.webhooks.destinations),
         stream,
         api.context.metrics,
         RelaySettings(),
@@ -228,7 +228,7 @@ async def test_webhooks_get_signed_deliveries_retry_then_dead_letter_and_replay(
     relay = Relay(
         api.context.bookkeeping or api.context.store,
         api.context.clock,
-        HttpWebhookSender(2, api.settings.webhook_destinations),
+        HttpWebhookSender(2, api.settings.webhooks.destinations),
         None,
         api.context.metrics,
         RelaySettings(max_attempts=3, backoff=0.05, backoff_max=0.05),

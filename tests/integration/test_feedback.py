@@ -17,7 +17,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
+from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent_service.adapters.signatures import provider_keys
 from consent_service.api.app import create_app
-from consent_service.config import Settings, SettingsError
+from consent_service.config import Feedback, Settings, SettingsError
 from consent_service.domain.feedback import Digest, ProviderKeys
 from tests.integration.conftest import Api, count, fresh_email
 from tests.integration.test_registrations import grant, register
@@ -83,10 +84,12 @@ async def providers(api: Api) -> AsyncIterator[Providers]:
     as a second worker would be. Its own rate-limit and session stores stay in memory and on disk."""
     settings = replace(
         api.settings,
-        ses_topic_arns=(TOPIC,),
-        ses_signing_cert=self_signed(SNS_KEY),
-        sendgrid_public_key=SENDGRID_PUBLIC,
-        mailgun_signing_key=MAILGUN_KEY,
+        feedback=Feedback(
+            ses_topic_arns=(TOPIC,),
+            ses_signing_cert=self_signed(SNS_KEY),
+            sendgrid_public_key=SENDGRID_PUBLIC,
+            mailgun_signing_key=MAILGUN_KEY,
+        ),
         redis_url=None,
     )
     app = create_app(settings, api.context)
@@ -504,11 +507,12 @@ def test_keys_come_from_the_environment(tmp_path: Path) -> None:
     base = {"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_SES_TOPIC_ARNS": f" {TOPIC}, {OTHER_TOPIC} "}
     from_file = Settings.from_env({**base, "CONSENT_SES_SIGNING_CERT": str(tmp_path / "sns.pem")})
     one_line = Settings.from_env({**base, "CONSENT_SES_SIGNING_CERT": certificate.replace("\n", "\\n")})
-    assert from_file.ses_topic_arns == (TOPIC, OTHER_TOPIC)
-    assert from_file.ses_signing_cert == one_line.ses_signing_cert == certificate
+    assert from_file.feedback.ses_topic_arns == (TOPIC, OTHER_TOPIC)
+    assert from_file.feedback.ses_signing_cert == one_line.feedback.ses_signing_cert == certificate
     nothing = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
     assert provider_keys(None, (), None, None) == ProviderKeys()
-    assert (nothing.ses_signing_cert, nothing.sendgrid_public_key, nothing.mailgun_signing_key) == (None,) * 3
+    given = nothing.feedback
+    assert (given.ses_signing_cert, given.sendgrid_public_key, given.mailgun_signing_key) == (None,) * 3
     with pytest.raises(SettingsError, match="both"):
         Settings.from_env(base)
     with pytest.raises(SettingsError, match="cannot read"):

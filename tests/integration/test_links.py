@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 import pytest
+from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent_service.api.app import build_context, create_app, shutdown
+from consent_service.config import Limits
 from consent_service.domain.channels import Channel
 from consent_service.domain.tokens import LinkClaim, LinkKind, LinkSigner
 from tests.integration.conftest import Api, count, fresh_email, fresh_mobile
@@ -262,7 +263,7 @@ async def test_two_one_click_posts_at_the_same_moment_record_one_event(
 
 async def test_rate_limits_slow_pages_but_never_a_valid_opt_out(api: Api) -> None:
     # Counters of its own (in memory): the suite's other requests share the Redis-backed ones.
-    limited_settings = replace(api.settings, public_rate_limit=3, redis_url=None)
+    limited_settings = replace(api.settings, limits=Limits(public_rate_limit=3), redis_url=None)
     context = build_context(limited_settings)
     await context.catalogue.reload()
     app = create_app(limited_settings, context)

@@ -209,8 +209,8 @@ async def test_erasure_leaves_no_contact_detail_and_keeps_the_tombstones(
         postal["lines"][0].lower(),  # type: ignore[index]
     ):
         assert secret not in everything, secret
-    if api.settings.database_url.startswith("postgresql") and shutil.which("pg_dump"):
-        url = api.settings.database_url.replace("+asyncpg", "")
+    if api.settings.database.url.startswith("postgresql") and shutil.which("pg_dump"):
+        url = api.settings.database.url.replace("+asyncpg", "")
         pg_dump = subprocess.run(["pg_dump", "--data-only", url], capture_output=True, text=True, check=True)  # noqa: S603, S607
         assert email.split("@")[0] not in pg_dump.stdout
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,10 +38,15 @@ async def away(api: Api) -> AsyncIterator[Away]:
     settings = api.settings
     unreachable = (
         "postgresql+asyncpg://postgres@127.0.0.1:9/consent"
-        if settings.database_url.startswith("postgresql")
+        if settings.database.url.startswith("postgresql")
         else f"sqlite+aiosqlite:///{settings.data_dir}/no/such/dir/consent.db"
     )
-    down = dataclasses.replace(settings, database_url=unreachable, redis_url=None, check_cache="off")
+    down = msgspec.structs.replace(
+        settings,
+        database=msgspec.structs.replace(settings.database, url=unreachable),
+        checks=msgspec.structs.replace(settings.checks, cache="off"),
+        redis_url=None,
+    )
     context = build_context(down)
     # The catalogue was loaded at start, before the database went away.
     context.catalogue.catalogue = api.context.catalogue.catalogue

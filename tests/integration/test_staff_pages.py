@@ -7,13 +7,15 @@ import html
 import re
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from msgspec.structs import replace
 
 from consent_service.api.app import build_context, create_app, shutdown
+from consent_service.config import Limits
 from consent_service.services.staff import create_account, disable_account
 from tests.integration.conftest import Api, fresh_email, fresh_mobile
 from tests.integration.test_links import SECURITY_HEADERS
@@ -399,7 +401,7 @@ async def test_signing_in_takes_a_new_session_and_signing_out_ends_it(
 
 async def test_staff_pages_are_not_throttled_but_password_guesses_are(api: Api, member: Staff) -> None:
     # Counters of its own (in memory): the suite's other requests share the Redis-backed ones.
-    limited_settings = replace(api.settings, public_rate_limit=3, redis_url=None)
+    limited_settings = replace(api.settings, limits=Limits(public_rate_limit=3), redis_url=None)
     context = build_context(limited_settings)
     await context.catalogue.reload()
     app = create_app(limited_settings, context)

@@ -49,7 +49,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 def alembic(settings: Settings) -> AlembicConfig:
     config = AlembicConfig(str(ALEMBIC_INI))
-    config.attributes["database_url"] = settings.database_url
+    config.attributes["database_url"] = settings.database.url
     return config
 
 
@@ -97,7 +97,7 @@ async def record_some_history(settings: Settings) -> None:
 
 
 async def counts(settings: Settings) -> dict[str, int]:
-    engine = create_async_engine(settings.database_url)
+    engine = create_async_engine(settings.database.url)
     try:
         async with engine.connect() as connection:
             return {
@@ -109,7 +109,7 @@ async def counts(settings: Settings) -> dict[str, int]:
 
 
 async def tables(settings: Settings) -> set[str]:
-    engine = create_async_engine(settings.database_url)
+    engine = create_async_engine(settings.database.url)
     try:
         async with engine.connect() as connection:
             return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))

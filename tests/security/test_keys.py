@@ -54,11 +54,11 @@ def issue_on_the_command_line(api: Api) -> str:
     settings = api.settings
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
     environ["CONSENT_DATA_DIR"] = str(settings.data_dir)
-    if settings.database_url.startswith("postgresql"):
+    if settings.database.url.startswith("postgresql"):
         environ |= {
-            "CONSENT_DATABASE_URL": settings.database_url,
+            "CONSENT_DATABASE_URL": settings.database.url,
             "CONSENT_FINGERPRINT_KEY": settings.fingerprint_key.hex(),
-            "CONSENT_LINK_SIGNING_KEY": settings.link_signing_key.hex(),
+            "CONSENT_LINK_SIGNING_KEY": settings.links.signing_key.hex(),
         }
     done = subprocess.run(  # noqa: S603
         [str(CLI), "keys", "create", "--name", "security cli", "--scope", "checks"],
@@ -114,17 +114,17 @@ async def test_no_key_is_stored_in_any_spelling(
         assert usable.status_code == 200, usable.text
 
     dumps = {"rows": await table_rows(database), "files": data_dir_files(api.settings.data_dir)}
-    if api.settings.database_url.startswith("postgresql"):
-        dumps["pg_dump"] = await asyncio.to_thread(pg_dump, api.settings.database_url)
+    if api.settings.database.url.startswith("postgresql"):
+        dumps["pg_dump"] = await asyncio.to_thread(pg_dump, api.settings.database.url)
     else:
-        assert api.settings.database_url.endswith("consent.db")
+        assert api.settings.database.url.endswith("consent.db")
     searched = 0
     for where, dump in dumps.items():
         for secret in issued:
             for form in spellings(secret):
                 assert form not in dump, f"a key ({len(form)}-byte form) is readable in {where}"
                 searched += 1
-        if where != "files" or not api.settings.database_url.startswith("postgresql"):
+        if where != "files" or not api.settings.database.url.startswith("postgresql"):
             # The digests are there: the dump did reach the keys, so not finding them means something.
             assert all(key_digest(secret).encode() in dump for secret in issued), where
     figure(

@@ -328,7 +328,7 @@ async def test_a_database_error_names_the_statement_but_no_value(
     through the text of a database error, which by default quotes every parameter of the statement."""
     bird = new_canaries()
     values = (bird.street, bird.email, bird.postcode.lower())
-    if api.settings.database_url.startswith("sqlite"):
+    if api.settings.database.url.startswith("sqlite"):
         # More values than placeholders: a programming error, not "the database is away" (a 503).
         statement = "SELECT ?"
     else:

@@ -1,20 +1,37 @@
-"""Settings: the embedded default makes its own secrets once; production must be given them."""
+"""Settings: the embedded default makes its own secrets once; production must be given them; a bad value
+is refused at start, by name, saying what is accepted."""
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
+import types
+import typing
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
 
-from consent_service.config import Settings, SettingsError
+from consent_service.api.app import app_from_env
+from consent_service.config import (
+    VARIABLES,
+    Checks,
+    Limits,
+    Logs,
+    Settings,
+    SettingsError,
+    share_metrics_between_workers,
+    staff_password,
+)
 
 KEY = "ab" * 32
 
 
 def test_embedded_default_generates_secrets_once_readable_by_the_owner_alone(tmp_path: Path) -> None:
     first = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
-    assert first.embedded and first.database_url == f"sqlite+aiosqlite:///{tmp_path / 'consent.db'}"
+    assert first.embedded and first.database.url == f"sqlite+aiosqlite:///{tmp_path / 'consent.db'}"
     secrets_file = tmp_path / "secrets.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     again = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
@@ -40,7 +57,7 @@ def test_postgresql_with_secrets_uses_the_async_driver(tmp_path: Path) -> None:
             "CONSENT_REDIS_URL": "redis://cache:6379/0",
         }
     )
-    assert settings.database_url == "postgresql+asyncpg://postgres@db:5432/consent"
+    assert settings.database.url == "postgresql+asyncpg://postgres@db:5432/consent"
     assert settings.redis_url == "redis://cache:6379/0" and not settings.embedded
 
 
@@ -77,11 +94,275 @@ def test_a_host_cache_beside_postgresql_makes_its_data_dir(tmp_path: Path) -> No
 
 def test_webhooks_go_to_public_hosts_unless_the_organisation_lists_its_own(tmp_path: Path) -> None:
     default = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
-    assert default.webhook_destinations.refusal("http://10.0.0.1/") is not None
+    assert default.webhooks.destinations.refusal("http://10.0.0.1/") is not None
     internal = Settings.from_env(
         {"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_WEBHOOK_DESTINATIONS": "crm.internal,10.0.0.0/8"}
     )
-    assert internal.webhook_destinations.refusal("http://10.0.0.1/") is None
-    assert internal.webhook_destinations.refusal("https://crm.example.org/") is not None
+    assert internal.webhooks.destinations.refusal("http://10.0.0.1/") is None
+    assert internal.webhooks.destinations.refusal("https://crm.example.org/") is not None
     with pytest.raises(SettingsError, match=r"CONSENT_WEBHOOK_DESTINATIONS: '10\.0\.0\.0/40'"):
         Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_WEBHOOK_DESTINATIONS": "10.0.0.0/40"})
+
+
+# --- Every bad value refused at start, by name, with what is accepted --------------------------------
+
+SECONDS = "must be a number of seconds > 0"
+#: Each numeric setting and what its refusal says is accepted.
+NUMBERS = {
+    "CONSENT_CHECK_TIMEOUT": SECONDS,
+    "CONSENT_DATABASE_TIMEOUT": SECONDS,
+    "CONSENT_CHECK_CACHE_TTL": SECONDS,
+    "CONSENT_CHECK_CACHE_LEASE": "must be a number of seconds >= 0",
+    "CONSENT_RELAY_INTERVAL": SECONDS,
+    "CONSENT_WEBHOOK_TIMEOUT": SECONDS,
+    "CONSENT_WEBHOOK_BACKOFF": SECONDS,
+    "CONSENT_WEBHOOK_BACKOFF_MAX": SECONDS,
+    "CONSENT_PUBLIC_RATE_LIMIT": "must be a whole number of requests per minute >= 1",
+    "CONSENT_WEBHOOK_MAX_ATTEMPTS": "must be a whole number of tries >= 1",
+    "CONSENT_CHANGES_STREAM_MAXLEN": "must be a whole number of entries >= 1",
+    "CONSENT_OUTBOX_RETENTION_DAYS": "must be a whole number of days >= 1",
+    "CONSENT_RETENTION_INACTIVE_YEARS": "must be a whole number of years >= 1, or empty for none",
+}
+SWITCH = "must be one of on, off, 1, 0, true, false, yes, no"
+#: Each setting with a fixed set of values and what its refusal lists.
+CHOICES = {
+    "CONSENT_CHECK_CACHE": "must be one of auto, redis, host, off",
+    "CONSENT_LOG_FORMAT": "must be one of auto, json, text",
+    "CONSENT_LOG_LEVEL": "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "CONSENT_OPTOUT_SPOOL": SWITCH,
+    "CONSENT_DOCS": SWITCH,
+}
+
+
+def _refused_numbers() -> list[tuple[str, str, str]]:
+    """Negative, zero (below zero where zero is allowed), not a number, a unit written in."""
+    cases = []
+    for name, accepted in NUMBERS.items():
+        zero = "-0.5" if accepted.endswith(">= 0") else "0"
+        whole = ["1.5", "60/min"] if "whole" in accepted else []
+        cases += [
+            (name, value, f"{name}={value}: {accepted}") for value in ["-1", zero, "soon", "nan", *whole]
+        ]
+        cases.append((name, "5 s", f"{name}='5 s': {accepted}"))
+    return cases
+
+
+BAD = [
+    ("CONSENT_CHECK_TIMEOUT", "-1", "CONSENT_CHECK_TIMEOUT=-1: must be a number of seconds > 0"),
+    (
+        "CONSENT_PUBLIC_RATE_LIMIT",
+        "60/min",
+        "CONSENT_PUBLIC_RATE_LIMIT=60/min: must be a whole number of requests per minute >= 1",
+    ),
+    (
+        "CONSENT_LOG_LEVEL",
+        "verbose",
+        "CONSENT_LOG_LEVEL=verbose: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    ),
+    *_refused_numbers(),
+    *(
+        (name, value, f"{name}={shown}: {accepted}")
+        for name, accepted in CHOICES.items()
+        for value, shown in [("verbose", "verbose"), ("", "''"), ("auto-ish", "auto-ish")]
+    ),
+    (
+        "CONSENT_DEFAULT_REGION",
+        "gb",
+        "CONSENT_DEFAULT_REGION=gb: must be a two-letter region code such as GB",
+    ),
+    (
+        "CONSENT_DEFAULT_REGION",
+        "GBR",
+        "CONSENT_DEFAULT_REGION=GBR: must be a two-letter region code such as GB",
+    ),
+    (
+        "CONSENT_PUBLIC_BASE_URL",
+        "consent.example.org",
+        "CONSENT_PUBLIC_BASE_URL=consent.example.org: must be an http:// or https:// URL",
+    ),
+    (
+        "CONSENT_WEBHOOK_DESTINATIONS",
+        "public,10.0.0.0/40",
+        "CONSENT_WEBHOOK_DESTINATIONS: '10.0.0.0/40' is not an IP address or network",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD, ids=[f"{n}={v}" for n, v, _ in BAD])
+def test_a_bad_value_is_refused_naming_the_variable_and_what_is_accepted(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    data_dir = tmp_path / "var"
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"CONSENT_DATA_DIR": str(data_dir), name: value})
+    assert str(refused.value) == message
+    assert not data_dir.exists(), "a refused start writes nothing"
+
+
+def test_every_number_and_choice_setting_is_in_the_table_above() -> None:
+    numbers = {
+        name
+        for name, variable in VARIABLES.items()
+        if any(kind in (int, float) for kind in _kinds(variable.type))
+    }
+    choices = {
+        name
+        for name, variable in VARIABLES.items()
+        if any(kind is bool or typing.get_origin(kind) is Literal for kind in _kinds(variable.type))
+    }
+    assert (numbers, choices) == (set(NUMBERS), set(CHOICES))
+
+
+def _kinds(hint: object) -> list[object]:
+    """The types a field may hold, without their constraints and without None."""
+    members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return [
+        typing.get_args(member)[0] if typing.get_origin(member) is Annotated else member
+        for member in members
+        if member is not type(None)
+    ]
+
+
+def test_secrets_and_urls_are_named_but_never_repeated(tmp_path: Path) -> None:
+    environ = {
+        "CONSENT_DATA_DIR": str(tmp_path),
+        "CONSENT_DATABASE_URL": "mysql://consent:hunter2@db/consent",
+        "CONSENT_REDIS_URL": "cache:6379?password=hunter2",
+        "CONSENT_FINGERPRINT_KEY": "hunter2",
+        "CONSENT_LINK_SIGNING_KEY": KEY,
+        "CONSENT_LINK_RETIRED_KEYS": f"{KEY}, hunter2",
+    }
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(environ)
+    assert "hunter2" not in str(refused.value)
+    hexadecimal = "must be hexadecimal, at least 32 characters (128 bits)"
+    assert refused.value.problems == (
+        "CONSENT_DATABASE_URL=<34 characters, not shown>: "
+        "must be a postgresql://, postgres:// or sqlite:/// URL",
+        f"CONSENT_FINGERPRINT_KEY=<7 characters, not shown>: {hexadecimal}",
+        f"CONSENT_LINK_RETIRED_KEYS: key 2 (<7 characters, not shown>) {hexadecimal}",
+        "CONSENT_REDIS_URL=<27 characters, not shown>: "
+        "must be a redis://, rediss:// or unix:// URL, or empty for none",
+    )
+
+
+def test_every_bad_variable_is_reported_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(
+            {
+                "CONSENT_DATA_DIR": str(tmp_path),
+                "CONSENT_CHECK_TIMEOUT": "-1",
+                "CONSENT_PUBLIC_RATE_LIMIT": "60/min",
+                "CONSENT_LOG_LEVEL": "verbose",
+                "CONSENT_CHECK_CACHE": "redis",
+            }
+        )
+    assert [problem.split("=")[0].split(" ")[0] for problem in refused.value.problems] == [
+        "CONSENT_PUBLIC_RATE_LIMIT",
+        "CONSENT_CHECK_TIMEOUT",
+        "CONSENT_LOG_LEVEL",
+        "CONSENT_CHECK_CACHE",
+    ]
+    assert (
+        refused.value.report().splitlines()[-1]
+        == "consent-service: CONSENT_CHECK_CACHE=redis needs CONSENT_REDIS_URL"
+    )
+
+
+def test_good_values_at_the_edges_are_taken(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "CONSENT_DATA_DIR": str(tmp_path),
+            "CONSENT_CHECK_CACHE_LEASE": "0",
+            "CONSENT_CHECK_TIMEOUT": " 0.05 ",
+            "CONSENT_PUBLIC_RATE_LIMIT": "1",
+            "CONSENT_LOG_LEVEL": "debug",
+            "CONSENT_DOCS": "No",
+            "CONSENT_OPTOUT_SPOOL": "off",
+            "CONSENT_RETENTION_INACTIVE_YEARS": "",
+            "CONSENT_CHANGES_STREAM": "",
+            "CONSENT_PUBLIC_BASE_URL": "https://consent.example.org/",
+            "CONSENT_DATABASE_URL": "",
+            "CONSENT_LINK_SIGNING_KEY": "",
+        }
+    )
+    assert (settings.checks.cache_lease, settings.checks.timeout, settings.limits.public_rate_limit) == (
+        0,
+        0.05,
+        1,
+    )
+    assert (settings.logs.level, settings.docs, settings.optout_spool) == ("DEBUG", False, False)
+    assert settings.retention.inactive_years is None and settings.changes.stream is None
+    assert settings.links.public_base_url == "https://consent.example.org" and settings.embedded
+    assert len(settings.links.signing_key) == 32
+
+
+def test_each_default_is_the_one_the_readme_gives(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
+    assert (settings.checks, settings.limits, settings.logs) == (Checks(), Limits(), Logs())
+    assert (settings.checks.timeout, settings.checks.cache, settings.checks.cache_ttl) == (0.2, "auto", 5)
+    assert (settings.database.timeout, settings.limits.public_rate_limit, settings.default_region) == (
+        5,
+        60,
+        "GB",
+    )
+    assert (settings.webhooks.timeout, settings.webhooks.max_attempts) == (5, 8)
+    assert (settings.webhooks.backoff, settings.webhooks.backoff_max) == (1, 300)
+    assert (settings.changes.stream_maxlen, settings.changes.relay_interval) == (100_000, 0.5)
+    assert (settings.changes.outbox_retention_days, settings.organisation.name) == (30, "The organisation")
+    assert (settings.logs.format, settings.logs.level, settings.docs, settings.optout_spool) == (
+        "auto",
+        "INFO",
+        True,
+        True,
+    )
+
+
+@pytest.mark.parametrize("name", ["CONSENT_CHECK_TIMEOUT", "CONSENT_PUBLIC_RATE_LIMIT", "CONSENT_LOG_LEVEL"])
+def test_serve_with_a_bad_value_prints_one_line_and_starts_nothing(tmp_path: Path, name: str) -> None:
+    value, message = next((value, message) for bad, value, message in BAD if bad == name)
+    environ = {key: text for key, text in os.environ.items() if not key.startswith("CONSENT_")}
+    environ |= {"CONSENT_DATA_DIR": str(tmp_path / "var"), name: value}
+    done = subprocess.run(
+        [sys.executable, "-m", "consent_service.cli", "serve", "--port", "0"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"consent-service: {message}\n")
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_server_started_on_the_app_factory_by_hand_gets_the_same_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSENT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CONSENT_LOG_LEVEL", "verbose")
+    with pytest.raises(SystemExit) as stopped:
+        app_from_env()
+    assert str(stopped.value) == (
+        "consent-service: CONSENT_LOG_LEVEL=verbose: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    )
+
+
+# --- What the command line reads besides the settings ------------------------------------------------
+
+
+def test_the_staff_password_comes_from_the_environment_or_not_at_all() -> None:
+    assert staff_password({"CONSENT_STAFF_PASSWORD": "correct horse"}) == "correct horse"
+    assert staff_password({"CONSENT_STAFF_PASSWORD": ""}) is None and staff_password({}) is None
+
+
+def test_workers_share_their_metrics_in_the_data_dir_unless_told_where(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "counter_1.db").write_text("a previous run's figures")
+    environ: dict[str, str] = {}
+    share_metrics_between_workers(settings, environ)
+    assert environ == {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    assert list((tmp_path / "metrics").iterdir()) == []
+    theirs = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "theirs")}
+    share_metrics_between_workers(settings, theirs)
+    assert theirs == {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "theirs")}
