@@ -24,9 +24,10 @@ from rich.progress import (
 
 from consent_service.api.app import build_context
 from consent_service.config import Settings
+from consent_service.domain.csv_rows import BadFile, RowError
+from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.ledger import Source
-from consent_service.domain.rows import BadFile, RowError, SuppressionFormat
 from consent_service.services import transfer
 from consent_service.services.catalogue import seed
 from consent_service.services.context import Context

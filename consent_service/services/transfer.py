@@ -29,24 +29,20 @@ from datetime import UTC, datetime
 from typing import Protocol, TextIO, TypeVar
 
 from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind
+from consent_service.domain.csv_consents import (
+    ConsentRow,
+    RowChoice,
+    choice_columns,
+    compare_choice,
+    consent_rows,
+)
+from consent_service.domain.csv_rows import BadFile, RowError, read_table
+from consent_service.domain.csv_suppressions import SuppressionFormat, SuppressionRow, suppression_rows
 from consent_service.domain.errors import DomainError, FieldError, InvalidInput
 from consent_service.domain.ledger import ConsentEvent, ConsentKey, CurrentConsent, Decision, Evidence, Source
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.rows import (
-    BadFile,
-    ConsentRow,
-    RowChoice,
-    RowError,
-    SuppressionFormat,
-    SuppressionRow,
-    choice_columns,
-    compare_choice,
-    consent_rows,
-    read_table,
-    suppression_rows,
-)
 from consent_service.domain.suppressions import Suppression, lifted_by_grant
 from consent_service.services.choices import (
     TAKEN_BY_STAFF,

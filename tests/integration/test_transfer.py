@@ -16,8 +16,9 @@ import pytest
 
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.contacts import contact_point
+from consent_service.domain.csv_rows import BadFile
+from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.ledger import Decision, Evidence, Source
-from consent_service.domain.rows import BadFile, SuppressionFormat
 from consent_service.domain.suppressions import Scope, SuppressionReason
 from consent_service.services import choices, suppressions, transfer
 from consent_service.services.checks import CheckInput, check
