@@ -28,7 +28,7 @@ from consent_service.domain.csv_rows import BadFile, RowError
 from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.ledger import Source
-from consent_service.services import transfer
+from consent_service.services import exports, imports
 from consent_service.services.catalogue import seed
 from consent_service.services.context import Context
 
@@ -46,8 +46,8 @@ def _notice(value: str) -> tuple[str, int]:
 
 def add_commands(subparsers: Any) -> None:
     """Adds ``import suppressions|consents FILE`` and ``export suppressions|consents`` to the command."""
-    imports = subparsers.add_parser("import", help="import suppressions or consents from a CSV file")
-    kinds = imports.add_subparsers(dest="import_command", required=True)
+    importing = subparsers.add_parser("import", help="import suppressions or consents from a CSV file")
+    kinds = importing.add_subparsers(dest="import_command", required=True)
     suppressions = kinds.add_parser(
         "suppressions",
         help="add addresses to the suppression list",
@@ -73,7 +73,7 @@ def add_commands(subparsers: Any) -> None:
     consents.add_argument(
         "--source",
         required=True,
-        choices=[s.value for s in transfer.IMPORT_SOURCES],
+        choices=[s.value for s in imports.IMPORT_SOURCES],
         help="how the people made these choices, as the organisation vouches",
     )
     consents.add_argument(
@@ -87,8 +87,8 @@ def add_commands(subparsers: Any) -> None:
     consents.add_argument("--staff-member", help="who took the choices (needed for phone_call, letter...)")
     consents.add_argument("--note", help="kept with every event, after 'imported from FILE'")
     _common(consents)
-    exports = subparsers.add_parser("export", help="export the suppression list or current consents as CSV")
-    what = exports.add_subparsers(dest="export_command", required=True)
+    exporting = subparsers.add_parser("export", help="export the suppression list or current consents as CSV")
+    what = exporting.add_subparsers(dest="export_command", required=True)
     for name, text in (
         ("suppressions", "every suppression entry, by fingerprint: no contact details"),
         ("consents", "every current choice per person, purpose and channel: no contact details"),
@@ -102,7 +102,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--skip-bad-rows", action="store_true", help="import the good rows and list the bad ones"
     )
     parser.add_argument("--dry-run", action="store_true", help="check and count, change nothing")
-    parser.add_argument("--actor", default=transfer.ACTOR, help="recorded as who made the change")
+    parser.add_argument("--actor", default=imports.ACTOR, help="recorded as who made the change")
 
 
 class _Bars:
@@ -165,14 +165,14 @@ async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
     except OSError as exc:
         print(f"consent-service: {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    report: transfer.SuppressionImport | transfer.ConsentImport
+    report: imports.SuppressionImport | imports.ConsentImport
     try:
         with _bars(err) as progress:
             if args.import_command == "suppressions":
-                report = await transfer.import_suppressions(
+                report = await imports.import_suppressions(
                     ctx,
                     text,
-                    transfer.SuppressionOptions(
+                    imports.SuppressionOptions(
                         format=SuppressionFormat(args.format),
                         skip_bad_rows=args.skip_bad_rows,
                         dry_run=args.dry_run,
@@ -184,20 +184,20 @@ async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
                 options = _consent_options(args, path)
                 if not args.dry_run:
                     await seed(ctx.store, ctx.clock)  # a new data directory gets the default catalogue
-                report = await transfer.import_consents(ctx, text, options, _Bars(progress))
+                report = await imports.import_consents(ctx, text, options, _Bars(progress))
     except (BadFile, InvalidInput) as exc:
         print(f"consent-service: {path}: {exc.detail}", file=sys.stderr)
         return 2
     return _summary(path, report, args)
 
 
-def _consent_options(args: argparse.Namespace, path: Path) -> transfer.ConsentOptions:
+def _consent_options(args: argparse.Namespace, path: Path) -> imports.ConsentOptions:
     notices: dict[str, int] = {}
     for purpose, version in args.notice:
         if notices.setdefault(purpose, version) != version:
             raise InvalidInput.one("notice", f"two versions given for {purpose!r}")
     note = f"imported from {path.name}" + (f"; {args.note}" if args.note else "")
-    return transfer.ConsentOptions(
+    return imports.ConsentOptions(
         source=Source(args.source),
         notices=notices,
         skip_bad_rows=args.skip_bad_rows,
@@ -208,7 +208,7 @@ def _consent_options(args: argparse.Namespace, path: Path) -> transfer.ConsentOp
     )
 
 
-def _summary(path: Path, report: transfer.SuppressionImport | transfer.ConsentImport, args: Any) -> int:
+def _summary(path: Path, report: imports.SuppressionImport | imports.ConsentImport, args: Any) -> int:
     print(f"{path}: {report.rows} rows read")
     if report.bad:
         for line in _bad_rows(report.bad):
@@ -218,7 +218,7 @@ def _summary(path: Path, report: transfer.SuppressionImport | transfer.ConsentIm
             return 1
         print("the bad rows were skipped")
     verb = "would be" if args.dry_run else "were"
-    if isinstance(report, transfer.SuppressionImport):
+    if isinstance(report, imports.SuppressionImport):
         print(
             f"{report.added} suppressions {verb} added; {report.present} already on the list; "
             f"{report.lifted_since} lifted by staff after the row's own time; "
@@ -245,7 +245,7 @@ def _summary(path: Path, report: transfer.SuppressionImport | transfer.ConsentIm
 
 
 async def _export(ctx: Context, args: argparse.Namespace, err: Console) -> int:
-    exporting = {"suppressions": transfer.export_suppressions, "consents": transfer.export_consents}
+    exporting = {"suppressions": exports.export_suppressions, "consents": exports.export_consents}
     export = exporting[args.export_command]
     out: Path | None = args.out
     with _bars(err) as progress:

@@ -20,7 +20,7 @@ from consent_service.domain.csv_rows import BadFile
 from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.ledger import Decision, Evidence, Source
 from consent_service.domain.suppressions import Scope, SuppressionReason
-from consent_service.services import choices, suppressions, transfer
+from consent_service.services import choices, exports, imports, suppressions
 from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
@@ -51,7 +51,7 @@ async def _event_count(ctx: Context) -> int:
 
 async def _people_count(ctx: Context) -> int:
     out = io.StringIO()
-    await transfer.export_consents(ctx, out)
+    await exports.export_consents(ctx, out)
     return len({row["person_id"] for row in csv.DictReader(io.StringIO(out.getvalue()))})
 
 
@@ -60,8 +60,8 @@ async def _answer(ctx: Context, channel: Channel, to: str) -> tuple[bool, str]:
     return answer.allowed, answer.reason.value
 
 
-def _consents(**options: Any) -> transfer.ConsentOptions:
-    return replace(transfer.ConsentOptions(Source.PAPER_FORM, MARKETING_1), **options)
+def _consents(**options: Any) -> imports.ConsentOptions:
+    return replace(imports.ConsentOptions(Source.PAPER_FORM, MARKETING_1), **options)
 
 
 async def test_a_suppression_file_imported_twice_changes_nothing_the_second_time(fresh: Fresh) -> None:
@@ -73,16 +73,16 @@ async def test_a_suppression_file_imported_twice_changes_nothing_the_second_time
         f"{everywhere},all,staff_request,all,\n"
         f" {email} ,,unsubscribed,,the same address again spelt otherwise\n"
     )
-    first = await transfer.import_suppressions(ctx, text, transfer.SuppressionOptions())
+    first = await imports.import_suppressions(ctx, text, imports.SuppressionOptions())
     assert (first.written, first.bad, first.added, first.repeated) == (True, [], 2, 1)
     phone_file = f"to,channel,reason\n{mobile},sms,complaint\n"
-    assert (await transfer.import_suppressions(ctx, phone_file, transfer.SuppressionOptions())).added == 1
+    assert (await imports.import_suppressions(ctx, phone_file, imports.SuppressionOptions())).added == 1
     stored = await _suppression_count(ctx)
     assert stored == 3
 
-    again = await transfer.import_suppressions(ctx, text, transfer.SuppressionOptions())
+    again = await imports.import_suppressions(ctx, text, imports.SuppressionOptions())
     assert (again.added, again.present, again.repeated) == (0, 2, 1)
-    assert (await transfer.import_suppressions(ctx, phone_file, transfer.SuppressionOptions())).present == 1
+    assert (await imports.import_suppressions(ctx, phone_file, imports.SuppressionOptions())).present == 1
     assert await _suppression_count(ctx) == stored
     assert await _answer(ctx, Channel.EMAIL, email) == (False, "suppressed")
     assert await _answer(ctx, Channel.SMS, mobile) == (False, "suppressed")
@@ -90,14 +90,14 @@ async def test_a_suppression_file_imported_twice_changes_nothing_the_second_time
     # Another reason for the same address is another entry; and an entry lifted by staff after the
     # row's own date stays lifted when an older file comes round again.
     dated = f"email,reason,effective_at\n{email},complaint,2024-05-01T10:00:00Z\n"
-    added = await transfer.import_suppressions(ctx, dated, transfer.SuppressionOptions())
+    added = await imports.import_suppressions(ctx, dated, imports.SuppressionOptions())
     assert added.added == 1
     entry = next(
         e for e in await suppressions.lookup(ctx, email, Channel.EMAIL) if e.reason.value == "complaint"
     )
     assert entry.effective_at == datetime(2024, 5, 1, 10, tzinfo=UTC)
     await suppressions.lift(ctx, entry.id, "the complaint was a mistake", "staff:test")
-    replayed = await transfer.import_suppressions(ctx, dated, transfer.SuppressionOptions())
+    replayed = await imports.import_suppressions(ctx, dated, imports.SuppressionOptions())
     assert (replayed.added, replayed.lifted_since) == (0, 1)
 
 
@@ -113,7 +113,7 @@ async def test_a_file_with_a_bad_row_changes_nothing_and_names_each_bad_line(fre
         f'"{fresh_email()}",email,imported,extra\n'
     )
     before = await _suppression_count(ctx)
-    refused = await transfer.import_suppressions(ctx, text, transfer.SuppressionOptions())
+    refused = await imports.import_suppressions(ctx, text, imports.SuppressionOptions())
     assert not refused.written
     assert [(e.line, e.message.split(":")[0]) for e in refused.bad] == [
         (3, "email"),
@@ -126,13 +126,13 @@ async def test_a_file_with_a_bad_row_changes_nothing_and_names_each_bad_line(fre
     assert await _suppression_count(ctx) == before
     assert await _answer(ctx, Channel.EMAIL, good) == (False, "no_consent")  # not suppressed
 
-    dry = await transfer.import_suppressions(
-        ctx, text, transfer.SuppressionOptions(skip_bad_rows=True, dry_run=True)
+    dry = await imports.import_suppressions(
+        ctx, text, imports.SuppressionOptions(skip_bad_rows=True, dry_run=True)
     )
     assert (dry.written, dry.added, len(dry.bad)) == (False, 1, 4)
     assert await _suppression_count(ctx) == before
 
-    skipped = await transfer.import_suppressions(ctx, text, transfer.SuppressionOptions(skip_bad_rows=True))
+    skipped = await imports.import_suppressions(ctx, text, imports.SuppressionOptions(skip_bad_rows=True))
     assert (skipped.written, skipped.added, [e.line for e in skipped.bad]) == (True, 1, [3, 4, 5, 6])
     assert await _suppression_count(ctx) == before + 1
     assert await _answer(ctx, Channel.EMAIL, good) == (False, "suppressed")
@@ -150,7 +150,7 @@ async def test_a_file_with_a_bad_row_changes_nothing_and_names_each_bad_line(fre
         f"T-1,{a},,no,,\n"
         f"T-6,{fresh_email()},,yes,,2999-01-01\n"
     )
-    refused_consents = await transfer.import_consents(ctx, consents, _consents())
+    refused_consents = await imports.import_consents(ctx, consents, _consents())
     assert [e.line for e in refused_consents.bad] == [3, 4, 5, 6, 7, 8]
     messages = [e.message for e in refused_consents.bad]
     assert "unknown value 'maybe'" in messages[0]
@@ -161,7 +161,7 @@ async def test_a_file_with_a_bad_row_changes_nothing_and_names_each_bad_line(fre
     assert "in the future" in messages[5]
     assert (await _event_count(ctx), await _people_count(ctx)) == (events, people)
 
-    done = await transfer.import_consents(ctx, consents, _consents(skip_bad_rows=True))
+    done = await imports.import_consents(ctx, consents, _consents(skip_bad_rows=True))
     assert (done.written, done.events, done.people_created) == (True, 1, 1)
     assert await _event_count(ctx) == events + 1
     assert await _answer(ctx, Channel.EMAIL, a) == (True, "consent_granted")
@@ -170,17 +170,17 @@ async def test_a_file_with_a_bad_row_changes_nothing_and_names_each_bad_line(fre
 async def test_a_file_the_format_does_not_fit_is_refused_whole(fresh: Fresh) -> None:
     ctx = fresh.context
     with pytest.raises(BadFile, match="unknown column colour"):
-        await transfer.import_suppressions(
-            ctx, "email,colour\nx@example.org,red\n", transfer.SuppressionOptions()
+        await imports.import_suppressions(
+            ctx, "email,colour\nx@example.org,red\n", imports.SuppressionOptions()
         )
     with pytest.raises(BadFile, match="unknown column marketing_fax"):
-        await transfer.import_consents(ctx, "email,marketing_fax\nx@example.org,yes\n", _consents())
+        await imports.import_consents(ctx, "email,marketing_fax\nx@example.org,yes\n", _consents())
     with pytest.raises(BadFile, match="--notice testimonial:VERSION"):
-        await transfer.import_consents(ctx, "email,testimonial\nx@example.org,yes\n", _consents())
+        await imports.import_consents(ctx, "email,testimonial\nx@example.org,yes\n", _consents())
     subscribed = '"Email Address","First Name",MEMBER_RATING,OPTIN_TIME\nx@example.org,Jo,2,\n'
     with pytest.raises(BadFile, match="is it the subscribed export"):
-        await transfer.import_suppressions(
-            ctx, subscribed, transfer.SuppressionOptions(SuppressionFormat.MAILCHIMP_UNSUBSCRIBED)
+        await imports.import_suppressions(
+            ctx, subscribed, imports.SuppressionOptions(SuppressionFormat.MAILCHIMP_UNSUBSCRIBED)
         )
 
 
@@ -221,8 +221,8 @@ async def test_mailchimp_unsubscribed_and_cleaned_exports(fresh: Fresh) -> None:
             "TAGS": '"Toddler group"',
         },
     )
-    options = transfer.SuppressionOptions(SuppressionFormat.MAILCHIMP_UNSUBSCRIBED)
-    report = await transfer.import_suppressions(ctx, unsubscribed, options)
+    options = imports.SuppressionOptions(SuppressionFormat.MAILCHIMP_UNSUBSCRIBED)
+    report = await imports.import_suppressions(ctx, unsubscribed, options)
     assert (report.bad, report.added) == ([], 1)
     [entry] = await suppressions.lookup(ctx, left, Channel.EMAIL)
     assert (entry.reason, entry.channel, entry.scope) == (
@@ -244,11 +244,11 @@ async def test_mailchimp_unsubscribed_and_cleaned_exports(fresh: Fresh) -> None:
         },
         {"Email Address": bounced.replace("@", ""), "CLEAN_TIME": "2024-03-01 07:45:00"},
     )
-    as_cleaned = transfer.SuppressionOptions(SuppressionFormat.MAILCHIMP_CLEANED)
-    refused = await transfer.import_suppressions(ctx, cleaned, as_cleaned)
+    as_cleaned = imports.SuppressionOptions(SuppressionFormat.MAILCHIMP_CLEANED)
+    refused = await imports.import_suppressions(ctx, cleaned, as_cleaned)
     assert [(e.line, "invalid email" in e.message) for e in refused.bad] == [(3, True)]
-    report = await transfer.import_suppressions(
-        ctx, cleaned, transfer.SuppressionOptions(SuppressionFormat.MAILCHIMP_CLEANED, skip_bad_rows=True)
+    report = await imports.import_suppressions(
+        ctx, cleaned, imports.SuppressionOptions(SuppressionFormat.MAILCHIMP_CLEANED, skip_bad_rows=True)
     )
     assert report.added == 1
     [entry] = await suppressions.lookup(ctx, bounced, Channel.EMAIL)
@@ -257,12 +257,12 @@ async def test_mailchimp_unsubscribed_and_cleaned_exports(fresh: Fresh) -> None:
 
     # Each file a second time: nothing new. The wrong format for a file is refused with a hint.
     for text, fmt in ((unsubscribed, options), (cleaned, as_cleaned)):
-        again = await transfer.import_suppressions(
-            ctx, text, transfer.SuppressionOptions(fmt.format, skip_bad_rows=True)
+        again = await imports.import_suppressions(
+            ctx, text, imports.SuppressionOptions(fmt.format, skip_bad_rows=True)
         )
         assert (again.added, again.present) == (0, 1)
     with pytest.raises(BadFile, match="--format mailchimp-unsubscribed"):
-        await transfer.import_suppressions(ctx, unsubscribed, as_cleaned)
+        await imports.import_suppressions(ctx, unsubscribed, as_cleaned)
 
 
 async def test_a_consent_file_imported_twice_records_its_choices_once(fresh: Fresh) -> None:
@@ -275,18 +275,18 @@ async def test_a_consent_file_imported_twice_records_its_choices_once(fresh: Fre
         f"HS-101,,,{mobile},,,yes,2025-03-01\n"  # the same person again: a choice not given above
     )
     events = await _event_count(ctx)
-    dry = await transfer.import_consents(ctx, text, _consents(dry_run=True))
+    dry = await imports.import_consents(ctx, text, _consents(dry_run=True))
     assert (dry.written, dry.events, dry.people_created) == (False, 5, 2)
     assert await _event_count(ctx) == events
 
-    first = await transfer.import_consents(ctx, text, _consents())
+    first = await imports.import_consents(ctx, text, _consents())
     assert (first.bad, first.events, first.people_created, first.unchanged) == ([], 5, 2, 0)
     assert await _event_count(ctx) == events + 5
     assert await _answer(ctx, Channel.EMAIL, a) == (True, "consent_granted")
     assert await _answer(ctx, Channel.SMS, mobile) == (False, "suppressed")  # the "no" suppressed it
 
     suppressed = await _suppression_count(ctx)
-    second = await transfer.import_consents(ctx, text, _consents())
+    second = await imports.import_consents(ctx, text, _consents())
     assert (second.events, second.people_created, second.contacts_added, second.unchanged) == (0, 0, 0, 5)
     assert await _event_count(ctx) == events + 5
     assert await _suppression_count(ctx) == suppressed
@@ -307,7 +307,7 @@ async def test_a_consent_file_imported_twice_records_its_choices_once(fresh: Fre
                 evidence=Evidence(staff_member="Sam"),
             ),
         )
-    third = await transfer.import_consents(ctx, text, _consents())
+    third = await imports.import_consents(ctx, text, _consents())
     assert (third.events, third.superseded, third.unchanged) == (0, 1, 4)
     assert await _answer(ctx, Channel.EMAIL, a) == (False, "suppressed")
 
@@ -320,7 +320,7 @@ async def test_an_address_held_by_two_people_needs_a_reference(fresh: Fresh) -> 
             await choices.create_person(
                 uow, ctx, PersonInput(display_name=name, contacts=[ContactInput(ContactKind.EMAIL, shared)])
             )
-    report = await transfer.import_consents(ctx, f"email,marketing_email\n{shared},yes\n", _consents())
+    report = await imports.import_consents(ctx, f"email,marketing_email\n{shared},yes\n", _consents())
     assert [(e.line, "belongs to 2 people" in e.message) for e in report.bad] == [(2, True)]
 
 
@@ -366,7 +366,7 @@ async def test_a_consent_import_never_lifts_a_suppression(fresh: Fresh, source: 
     assert control_answer == ((False, "suppressed") if source is Source.IMPORT else (True, "consent_granted"))
 
     text = f"reference,email,marketing_email\n,{stranger},yes\nref-{member},{member},yes\n"
-    report = await transfer.import_consents(ctx, text, _consents(source=source))
+    report = await imports.import_consents(ctx, text, _consents(source=source))
     assert (report.bad, report.stopped, report.events) == ([], None, 2)
     assert report.kept_suppressed == (0 if source is Source.IMPORT else 2)
     for email in (stranger, member):
@@ -381,7 +381,7 @@ async def test_a_consent_import_never_lifts_a_suppression(fresh: Fresh, source: 
         assert grant.evidence.note is not None
         assert f"vouched for source {source.value}" in grant.evidence.note
 
-    again = await transfer.import_consents(ctx, text, _consents(source=source))
+    again = await imports.import_consents(ctx, text, _consents(source=source))
     assert (again.events, again.unchanged) == (0, 2)
 
 
@@ -389,14 +389,14 @@ async def test_the_exports_hold_no_contact_details_and_round_trip(fresh: Fresh) 
     ctx = fresh.context
     emails = [fresh_email() for _ in range(3)]
     mobile = fresh_mobile()
-    await transfer.import_suppressions(
+    await imports.import_suppressions(
         ctx,
         "to,channel,reason\n"
         + "".join(f"{e},email,unsubscribed\n" for e in emails)
         + f"{mobile},sms,complaint\n",
-        transfer.SuppressionOptions(),
+        imports.SuppressionOptions(),
     )
-    await transfer.import_consents(
+    await imports.import_consents(
         ctx,
         "reference,display_name,email,phone,marketing_email,marketing_sms\n"
         f"EX-1,Jo Bloggs,{fresh_email()},{fresh_mobile()},yes,yes\n"
@@ -404,10 +404,10 @@ async def test_the_exports_hold_no_contact_details_and_round_trip(fresh: Fresh) 
         _consents(),
     )
     out = io.StringIO()
-    count = await transfer.export_suppressions(ctx, out)
+    count = await exports.export_suppressions(ctx, out)
     exported = out.getvalue()
     rows = list(csv.DictReader(io.StringIO(exported)))
-    assert tuple(rows[0]) == transfer.SUPPRESSION_COLUMNS
+    assert tuple(rows[0]) == exports.SUPPRESSION_COLUMNS
     assert count == len(rows)
     expected = {
         (ctx.fingerprint(contact_point(ContactKind.EMAIL, e)), "email", "unsubscribed") for e in emails
@@ -415,9 +415,9 @@ async def test_the_exports_hold_no_contact_details_and_round_trip(fresh: Fresh) 
     assert expected <= {(r["fingerprint"], r["channel"], r["reason"]) for r in rows}
 
     people = io.StringIO()
-    await transfer.export_consents(ctx, people)
+    await exports.export_consents(ctx, people)
     choices_out = list(csv.DictReader(io.StringIO(people.getvalue())))
-    assert tuple(choices_out[0]) == transfer.CONSENT_COLUMNS
+    assert tuple(choices_out[0]) == exports.CONSENT_COLUMNS
     mine = {
         (r["reference"], r["channel"], r["status"], r["notice_version"], r["source"]) for r in choices_out
     }
