@@ -1,0 +1,64 @@
+"""The catalogue of purposes and the notices people are shown, and the API keys that manage it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from consent_service.api.schemas.common import ChannelOrNone, Code, In, Note, Out, Text200, Time
+from consent_service.domain.keys import Scope
+from consent_service.domain.purposes import Basis, Category
+
+
+class PurposeIn(In, kw_only=True, frozen=True):
+    code: Code
+    category: Category
+    description: Note = ""
+    bases: Annotated[dict[ChannelOrNone, Basis], Meta(min_length=1)]
+
+
+class NoticeIn(In, kw_only=True, frozen=True):
+    purpose: Code
+    text: Annotated[str, Meta(min_length=1, max_length=20_000)]
+    language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
+    published_at: Time | None = None
+
+
+class KeyIn(In, kw_only=True, frozen=True):
+    name: Text200
+    scopes: Annotated[list[Scope], Meta(min_length=1)]
+
+
+class PurposeOut(Out, kw_only=True):
+    code: str
+    category: Category
+    description: str
+    bases: dict[str, Basis]
+
+
+class PurposesOut(Out, kw_only=True):
+    items: list[PurposeOut]
+
+
+class NoticeOut(Out, kw_only=True):
+    id: str
+    purpose: str
+    version: int
+    language: str
+    text: str
+    sha256: str
+    published_at: datetime
+
+
+class NoticesOut(Out, kw_only=True):
+    items: list[NoticeOut]
+
+
+class KeyOut(Out, kw_only=True):
+    id: str
+    name: str
+    scopes: list[Scope]
+    key: str = msgspec.field(name="key")

@@ -1,0 +1,46 @@
+"""May we contact them: one check, or many addresses for one purpose and channel at once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from msgspec import Meta
+
+from consent_service.api.schemas.common import Code, ContactValue, In, Out, Time, Uuid
+from consent_service.domain.channels import Channel
+from consent_service.domain.decision import Reason
+from consent_service.domain.purposes import Basis
+
+
+class CheckIn(In, kw_only=True, frozen=True):
+    purpose: Code
+    channel: Channel | None = None
+    to: ContactValue | None = None
+    person_id: Uuid | None = None
+    at: Time | None = None
+
+
+class BulkCheckIn(In, kw_only=True, frozen=True):
+    purpose: Code
+    channel: Channel
+    to: Annotated[list[ContactValue], Meta(min_length=1, max_length=10_000)]
+
+
+class CheckOut(Out, kw_only=True):
+    allowed: bool
+    reason: Reason
+    basis: Basis | None
+    evidence: dict[str, Any] | None
+    degraded: bool
+
+
+class BulkResultOut(Out, kw_only=True):
+    to: ContactValue
+    allowed: bool
+    reason: Reason
+
+
+class BulkCheckOut(Out, kw_only=True):
+    results: list[BulkResultOut]
+    #: True when the database did not answer: every marketing answer is then a deny.
+    degraded: bool = False

@@ -1,0 +1,114 @@
+"""Choices and their record: what a person granted or withdrew, the receipt, and the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
+
+from consent_service.api.schemas.common import ApiSource, Code, In, Note, Out, Text200, Time
+from consent_service.domain.channels import Channel
+from consent_service.domain.ledger import Decision
+from consent_service.domain.purposes import Basis
+
+
+class NoticeRef(In, kw_only=True, frozen=True):
+    purpose: Code
+    version: Annotated[int, Meta(ge=1)]
+
+
+class CollectionContext(In, kw_only=True, frozen=True):
+    """How details were collected, for a soft opt-in (PECR reg 22(3)/(3A))."""
+
+    relationship: Literal["supporter", "enquirer", "service_user", "customer"]
+    opt_out_offered: bool
+    note: Note | None = None
+
+
+class ChoiceIn(In, kw_only=True, frozen=True):
+    purpose: Code
+    channel: Channel | None = None
+    decision: Decision
+    notice: NoticeRef | None = None
+    collection_context: CollectionContext | None = None
+
+
+class EvidenceIn(In, kw_only=True, frozen=True):
+    form_id: Text200 | None = None
+    ip: Annotated[str, Meta(max_length=64)] | None = None
+    user_agent: Annotated[str, Meta(max_length=500)] | None = None
+    staff_member: Text200 | None = None
+    on_behalf_of: Text200 | None = None
+    note: Note | None = None
+
+
+Choices = Annotated[list[ChoiceIn], Meta(max_length=50)]
+
+
+class ConsentsIn(In, kw_only=True, frozen=True):
+    choices: Annotated[list[ChoiceIn], Meta(min_length=1, max_length=50)]
+    source: ApiSource
+    effective_at: Time | None = None
+    evidence: EvidenceIn | None = None
+
+
+class NoticeRefOut(Out, kw_only=True):
+    purpose: str
+    version: int
+
+
+class ChoiceStateOut(Out, kw_only=True):
+    purpose: str
+    channel: Channel | None
+    status: Literal["granted", "withdrawn", "none"]
+    basis: Basis
+    effective_at: datetime | None
+    event_id: str | None
+    notice: NoticeRefOut | None
+    source: str | None
+
+
+class ReceiptEventOut(Out, kw_only=True):
+    id: str
+    seq: int
+    purpose: str
+    channel: Channel | None
+    decision: Decision
+    effective_at: datetime
+    hash: str
+    prev_hash: str
+
+
+class ReceiptOut(Out, kw_only=True):
+    person_id: str
+    recorded_at: datetime
+    events: list[ReceiptEventOut]
+
+
+class ConsentsOut(Out, kw_only=True):
+    receipt: ReceiptOut
+
+
+class ChoiceStatesOut(Out, kw_only=True):
+    items: list[ChoiceStateOut]
+
+
+class EventOut(Out, kw_only=True):
+    id: str
+    seq: int
+    purpose: str
+    channel: Channel | None
+    decision: Decision
+    effective_at: datetime
+    recorded_at: datetime
+    source: str
+    actor: str
+    notice: NoticeRefOut | None
+    evidence: dict[str, Any]
+    hash: str
+    prev_hash: str
+
+
+class HistoryOut(Out, kw_only=True):
+    items: list[EventOut]

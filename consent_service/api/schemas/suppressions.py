@@ -1,0 +1,47 @@
+"""The suppression list: adding an entry, lifting one, and reading the list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from msgspec import Meta
+
+from consent_service.api.schemas.common import ChannelOrAll, Code, ContactValue, In, Note, Out
+from consent_service.domain.suppressions import Scope as SuppressionScope
+from consent_service.domain.suppressions import SuppressionReason
+
+
+class SuppressionIn(In, kw_only=True, frozen=True):
+    to: ContactValue
+    channel: ChannelOrAll
+    scope: SuppressionScope = SuppressionScope.MARKETING
+    reason: SuppressionReason
+    purpose: Code | None = None
+    note: Note | None = None
+
+
+class LiftIn(In, kw_only=True, frozen=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class SuppressionOut(Out, kw_only=True):
+    id: str
+    fingerprint: str
+    channel: ChannelOrAll
+    scope: SuppressionScope
+    reason: SuppressionReason
+    purpose: str | None
+    source: str
+    actor: str
+    note: str | None
+    effective_at: datetime
+    recorded_at: datetime
+    lifted_at: datetime | None
+    lift_reason: str | None
+    lifted_by: str | None
+
+
+class SuppressionsOut(Out, kw_only=True):
+    items: list[SuppressionOut]
+    next_cursor: str | None = None
