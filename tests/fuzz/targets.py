@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import atheris
 import email_validator
+from atheris.instrument_bytecode import instrument_all
 
 from consent_service.domain import contacts
 from consent_service.domain.channels import Channel, ContactKind
@@ -129,7 +130,7 @@ def main() -> None:
     atheris.Setup([sys.argv[0], *flags, corpus], TARGETS[name])
     # Instrument everything loaded, not only imports made under ``instrument_imports``: the package is
     # installed editable, and its import finder is not the one that hook wraps.
-    atheris.instrument_all()
+    instrument_all()
     atheris.Fuzz()
 
 

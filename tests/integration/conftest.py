@@ -31,6 +31,7 @@ from consent_service.domain.keys import Scope
 from consent_service.services.catalogue import seed
 from consent_service.services.context import Context
 from consent_service.services.keys import create_key
+from tests.support.asgi import in_process
 from tests.support.log_sweep import CANARIES
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -151,7 +152,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     # pytest-asyncio tears fixtures down in another task than set them up, which anyio refuses.
     await seed(context.store, context.clock)
     await context.catalogue.reload()
-    transport = httpx.ASGITransport(app=app)
+    transport = in_process(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         keys: dict[str, str] = {}
         for scope in Scope:

@@ -37,6 +37,7 @@ from consent_service.config import Feedback, Settings, SettingsError
 from consent_service.domain.feedback import Digest, ProviderKeys
 from tests.integration.conftest import Api, count, fresh_email
 from tests.integration.test_registrations import grant, register
+from tests.support.asgi import in_process
 
 TOPIC = "arn:aws:sns:eu-west-2:123456789012:consent-feedback"
 OTHER_TOPIC = "arn:aws:sns:eu-west-2:123456789012:someone-elses-topic"
@@ -93,7 +94,7 @@ async def providers(api: Api) -> AsyncIterator[Providers]:
         redis_url=None,
     )
     app = create_app(settings, api.context)
-    transport = httpx.ASGITransport(app=app)
+    transport = in_process(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield Providers(client)
 
@@ -112,7 +113,7 @@ def sns(message: str, kind: str = "Notification", topic: str = TOPIC, version: s
         "SigningCertURL": "https://sns.eu-west-2.amazonaws.com/SimpleNotificationService-0000.pem",
     }
     if kind == "Notification":
-        signed = ("Message", "MessageId", "Timestamp", "TopicArn", "Type")
+        signed: tuple[str, ...] = ("Message", "MessageId", "Timestamp", "TopicArn", "Type")
     else:
         envelope["Token"] = secrets.token_hex(32)
         envelope["SubscribeURL"] = (

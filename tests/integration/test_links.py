@@ -20,6 +20,7 @@ from consent_service.domain.channels import Channel
 from consent_service.domain.tokens import LinkClaim, LinkKind, LinkSigner
 from tests.integration.conftest import Api, count, fresh_email, fresh_mobile
 from tests.integration.test_registrations import grant, register
+from tests.support.asgi import in_process
 
 SECURITY_HEADERS = {
     "content-security-policy": (
@@ -268,7 +269,7 @@ async def test_rate_limits_slow_pages_but_never_a_valid_opt_out(api: Api) -> Non
     await context.catalogue.reload()
     app = create_app(limited_settings, context)
     _, _, _, minted = await family(api)
-    transport = httpx.ASGITransport(app=app)
+    transport = in_process(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         pages = [(await client.get("/unsubscribe/garbage")).status_code for _ in range(5)]
         assert pages[:3] == [404] * 3 and pages[3:] == [429, 429]

@@ -196,7 +196,7 @@ ROUTES = [
 async def test_no_key_is_401_and_a_key_without_the_scope_is_403(
     api: Api, method: str, path: str, allowed: str, refused: str
 ) -> None:
-    body = {} if method == "POST" else None
+    body: dict[str, object] | None = {} if method == "POST" else None
     missing = await api.client.request(method, path, json=body)
     assert missing.status_code == 401
     assert missing.headers["content-type"].startswith("application/problem+json")

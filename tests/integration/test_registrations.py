@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 from tests.integration.conftest import Api, fresh_email, fresh_mobile
 
 NOTICE = {"purpose": "marketing", "version": 1}
+
+
+class Registered(TypedDict):
+    """The body of a registration's answer: the person's id and the receipt of their choices."""
+
+    person_id: str
+    receipt: dict[str, Any]
 
 
 def grant(channel: str, purpose: str = "marketing") -> dict[str, object]:
@@ -22,14 +31,15 @@ async def register(
     mobile: str | None = None,
     choices: list[dict[str, object]] | None = None,
     **extra: object,
-) -> dict[str, object]:
+) -> Registered:
     contacts = [{"kind": "email", "value": email}]
     if mobile:
         contacts.append({"kind": "phone", "value": mobile})
     body = {"person": {"contacts": contacts, **extra}, "choices": choices or [], "source": "web_form"}
     response = await api.post("/v1/registrations", body, scope="forms")
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    registered: Registered = response.json()
+    return registered
 
 
 async def test_form_ticking_email_and_text_but_not_phone(api: Api) -> None:

@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -30,11 +31,18 @@ from tests.integration.test_registrations import grant
 POSTAL = {"lines": ["1 Safe Street"], "postcode": "LS1 4AP"}
 
 
+class Postal(TypedDict):
+    """A postal address as the API takes it."""
+
+    lines: list[str]
+    postcode: str
+
+
 async def family(
     api: Api, note: str = "signed up at the toddler group", **person: object
-) -> tuple[str, str, dict[str, object], str]:
+) -> tuple[str, str, Postal, str]:
     email, mobile = fresh_email(), fresh_mobile()
-    postal = {"lines": [f"{fresh_email()[:18]} Road"], "postcode": "LS1 4AP"}
+    postal: Postal = {"lines": [f"{fresh_email()[:18]} Road"], "postcode": "LS1 4AP"}
     body = {
         "person": {
             "contacts": [
@@ -174,7 +182,7 @@ async def dump(engine: AsyncEngine) -> str:
     """Every row of every table, as text: what a database dump would show."""
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-        rows = []
+        rows: list[str] = []
         for table in tables:
             result = await connection.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
             rows.extend(" | ".join(str(v) for v in row) for row in result)
@@ -206,7 +214,7 @@ async def test_erasure_leaves_no_contact_detail_and_keeps_the_tombstones(
         mobile.replace(" ", "")[1:],
         name,
         note,
-        postal["lines"][0].lower(),  # type: ignore[index]
+        postal["lines"][0].lower(),
     ):
         assert secret not in everything, secret
     if api.settings.database.url.startswith("postgresql") and shutil.which("pg_dump"):

@@ -23,6 +23,7 @@ from consent_service.services.context import Context
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_links import links_for, path_of
 from tests.integration.test_registrations import grant, register
+from tests.support.asgi import in_process
 
 
 @dataclass
@@ -51,9 +52,7 @@ async def away(api: Api) -> AsyncIterator[Away]:
     # The catalogue was loaded at start, before the database went away.
     context.catalogue.catalogue = api.context.catalogue.catalogue
     app = create_app(down, context)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
+    async with httpx.AsyncClient(transport=in_process(app), base_url="http://testserver") as client:
         yield Away(client, context)
     await context.store.dispose()
 

@@ -20,6 +20,7 @@ from consent_service.services.staff import create_account, disable_account
 from tests.integration.conftest import Api, fresh_email, fresh_mobile
 from tests.integration.test_links import SECURITY_HEADERS
 from tests.integration.test_registrations import grant
+from tests.support.asgi import in_process
 
 PASSWORD = "correct horse battery staple"
 NO_MATCH = "Those details did not match"
@@ -405,7 +406,7 @@ async def test_staff_pages_are_not_throttled_but_password_guesses_are(api: Api, 
     context = build_context(limited_settings)
     await context.catalogue.reload()
     app = create_app(limited_settings, context)
-    transport = httpx.ASGITransport(app=app)
+    transport = in_process(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         await signed_in(client, member)
         pages = [(await client.get("/staff", params={"q": "nobody"})).status_code for _ in range(6)]

@@ -24,6 +24,7 @@ from consent_service.services import audit
 from consent_service.services.catalogue import seed
 from consent_service.services.keys import create_key
 from tests.integration.conftest import _pg, unavailable
+from tests.support.asgi import in_process
 
 TABLES = ("consent_events", "suppressions", "people", "current_consents")
 
@@ -60,7 +61,7 @@ async def record_some_history(settings: Settings) -> None:
     app = create_app(settings, ctx)
     _, key = await create_key(ctx.store, ctx.clock, "migrations", frozenset(Scope), None)
     auth = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=in_process(app), base_url="http://t") as client:
         for i in range(5):
             grant = {
                 "purpose": "marketing",

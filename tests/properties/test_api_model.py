@@ -69,7 +69,7 @@ def machine_for(server: Server) -> type[RuleBasedStateMachine]:
         def register(self, granted: bool, minutes: int) -> str:
             email = f"sm.{uuid.uuid4().hex[:12]}@example.org"
             at = start - timedelta(minutes=minutes)
-            choice = {
+            choice: dict[str, object] = {
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted" if granted else "withdrawn",
@@ -92,7 +92,7 @@ def machine_for(server: Server) -> type[RuleBasedStateMachine]:
         @rule(person=people, granted=st.booleans(), minutes=st.integers(0, 60))
         def choose(self, person: str, granted: bool, minutes: int) -> None:
             at = start - timedelta(minutes=minutes)
-            choice = {
+            choice: dict[str, object] = {
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted" if granted else "withdrawn",

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consent_service.domain.channels import Channel, ContactKind
-from consent_service.domain.contacts import ContactPoint, InvalidContact, normalise_email, normalise_phone
+from consent_service.domain.contacts import ContactPoint, normalise_email, normalise_phone
+from consent_service.domain.errors import InvalidContact
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ledger import ConsentEvent, Decision, Source, fold
 from consent_service.domain.tokens import InvalidToken, LinkClaim, LinkKind, LinkSigner

@@ -65,7 +65,7 @@ def test_racing_choices_fold_to_the_model(tmp_path: Path) -> None:
                     person, _ = rng.choice(people)
                     withdrawn = rng.random() < 0.5
                     at = start - timedelta(seconds=rng.randrange(0, 120))
-                    choice = {
+                    choice: dict[str, object] = {
                         "purpose": "marketing",
                         "channel": "email",
                         "decision": "withdrawn" if withdrawn else "granted",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -52,9 +52,14 @@ def header(value: str) -> bytes:
     return value.encode("utf-8")
 
 
+def raw(headers: Mapping[str, str]) -> dict[bytes, bytes]:
+    """Ordinary headers as bytes too, to go with forged ones: httpx takes all str or all bytes."""
+    return {name.encode(): value.encode() for name, value in headers.items()}
+
+
 async def send_everything(api: Api, providers: Providers, payload: str) -> int:
     """Every place a payload can go, each request once. Returns how many failed on purpose (500)."""
-    forged_ids = {"X-Request-ID": header(f"req{payload}"), "User-Agent": header(f"agent{payload}")}
+    forged_ids = {b"X-Request-ID": header(f"req{payload}"), b"User-Agent": header(f"agent{payload}")}
     unplanned = 0
 
     # An unplanned failure on a path carrying the payload, quoting it in the exception text.
@@ -64,7 +69,9 @@ async def send_everything(api: Api, providers: Providers, payload: str) -> int:
     unplanned += 1
 
     check = {"purpose": f"marketing{payload}", "channel": "email", "to": fresh_email()}
-    answer = await api.client.post("/v1/checks", json=check, headers={**api.headers("checks"), **forged_ids})
+    answer = await api.client.post(
+        "/v1/checks", json=check, headers={**raw(api.headers("checks")), **forged_ids}
+    )
     assert answer.status_code in (422, 500), answer.text
     unplanned += answer.status_code == 500
 
@@ -73,9 +80,9 @@ async def send_everything(api: Api, providers: Providers, payload: str) -> int:
         "source": "web_form",
         "evidence": {"user_agent": f"agent{payload}", "note": f"note{payload}"},
     }
-    idempotent = {**forged_ids, "Idempotency-Key": header(f"idem{payload}")}
+    idempotent = {**forged_ids, b"Idempotency-Key": header(f"idem{payload}")}
     registered = await api.client.post(
-        "/v1/registrations", json=registration, headers={**api.headers("forms"), **idempotent}
+        "/v1/registrations", json=registration, headers={**raw(api.headers("forms")), **idempotent}
     )
     assert registered.status_code == 500, registered.text
     unplanned += 1
@@ -92,10 +99,10 @@ async def send_everything(api: Api, providers: Providers, payload: str) -> int:
             {"to": fresh_email(), "channel": "email", "reason": "complaint", "note": payload},
         ),
     ):
-        ordinary = await api.client.post(path, json=body, headers={**api.headers("all"), **forged_ids})
+        ordinary = await api.client.post(path, json=body, headers={**raw(api.headers("all")), **forged_ids})
         assert ordinary.status_code < 500, (path, ordinary.text)
     missing = await api.client.get(
-        f"/v1/people/{quote(payload, safe='')}", headers={**api.headers("staff"), **forged_ids}
+        f"/v1/people/{quote(payload, safe='')}", headers={**raw(api.headers("staff")), **forged_ids}
     )
     assert missing.status_code == 404
     # A delivery the service logs as it should, under the caller's forged request id.

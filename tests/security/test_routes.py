@@ -147,7 +147,7 @@ def registered_routes(api: Api) -> list[Route]:
 
 async def call(client: httpx.AsyncClient, route: Route, key: str | None) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    body = {} if route.method in WRITES else None
+    body: dict[str, object] | None = {} if route.method in WRITES else None
     client.cookies.clear()
     return await client.request(route.method, route.url(), json=body, headers=headers)
 

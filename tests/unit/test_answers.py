@@ -57,6 +57,9 @@ class Store:
     async def ping(self) -> None:
         return None
 
+    async def durability(self) -> list[str]:
+        return []
+
     async def dispose(self) -> None:
         return None
 

@@ -4,7 +4,7 @@ the answer the design asks for."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -52,8 +52,12 @@ def consent(
     )
 
 
-def granted(purpose: str = "marketing", channel: Channel | None = EMAIL, **kwargs: Any) -> CurrentConsent:
-    return consent(Decision.GRANTED, purpose, channel, **kwargs)
+def granted(
+    purpose: str = "marketing",
+    channel: Channel | None = EMAIL,
+    collection_context: dict[str, Any] | None = None,
+) -> CurrentConsent:
+    return consent(Decision.GRANTED, purpose, channel, collection_context)
 
 
 def withdrawn(purpose: str = "marketing", channel: Channel | None = EMAIL) -> CurrentConsent:
@@ -113,7 +117,13 @@ def tombstone(channel: Channel | None = EMAIL) -> list[Suppression]:
     return [suppression(SuppressionReason.ERASED, channel)]
 
 
-SOFT = {"collection_context": SIGN_UP_CONTEXT}
+class SoftOptIn(TypedDict):
+    """A soft opt-in's grant carries how the details were collected: the evidence for its basis."""
+
+    collection_context: dict[str, Any]
+
+
+SOFT: SoftOptIn = {"collection_context": SIGN_UP_CONTEXT}
 
 # fmt: off
 DECISION_TABLE = [

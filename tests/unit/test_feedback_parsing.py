@@ -90,7 +90,7 @@ MAIL = {
     "destination": ["jane@example.com", "mary@example.com", "richard@example.com"],
 }
 
-SES_BOUNCE_WITH_DSN = {
+SES_BOUNCE_WITH_DSN: dict[str, Any] = {
     "notificationType": "Bounce",
     "bounce": {
         "bounceType": "Permanent",
@@ -111,7 +111,7 @@ SES_BOUNCE_WITH_DSN = {
     "mail": {**MAIL, "messageId": "00000138111222aa-33322211-cccc-cccc-cccc-ddddaaaa0680-000000"},
 }
 
-SES_BOUNCE_WITHOUT_DSN = {
+SES_BOUNCE_WITHOUT_DSN: dict[str, Any] = {
     "notificationType": "Bounce",
     "bounce": {
         "bounceType": "Permanent",
@@ -166,7 +166,7 @@ SES_DELIVERY = {
 
 SES_TRANSIENT_BOUNCE = {
     **SES_BOUNCE_WITHOUT_DSN,
-    "bounce": {**SES_BOUNCE_WITHOUT_DSN["bounce"], "bounceType": "Transient"},  # type: ignore[dict-item]
+    "bounce": {**SES_BOUNCE_WITHOUT_DSN["bounce"], "bounceType": "Transient"},
 }
 
 
@@ -253,7 +253,7 @@ def test_an_unreadable_bounce_time_falls_back_to_the_sns_timestamp() -> None:
     odd = {
         **SES_BOUNCE_WITH_DSN,
         "bounce": {**SES_BOUNCE_WITH_DSN["bounce"], "timestamp": "0001-01-01T00:00:00+01:00"},
-    }  # type: ignore[dict-item]
+    }
     message = ses.read(encoded(sns_carrying(odd)), Recorder(), frozenset({TOPIC}))
     [fact] = ses.feedback(message).facts
     assert fact.occurred_at == datetime(2012, 5, 2, 0, 54, 6, 655000, UTC)
