@@ -20,6 +20,7 @@ from consent_service.config import (
     STAFF_PASSWORD,
     Settings,
     SettingsError,
+    keep_worker_memory_compact,
     share_metrics_between_workers,
     staff_password,
 )
@@ -100,6 +101,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     logging_config = log_config(settings.logs.format, settings.logs.level)
     if args.workers > 1:
         share_metrics_between_workers(settings)
+    keep_worker_memory_compact()
     if args.server == "granian":
         _serve_granian(args, logging_config)
     else:

