@@ -15,7 +15,6 @@ from alembic.config import Config as AlembicConfig
 from alembic import command
 from consent_service import cli_transfer
 from consent_service.api.app import build_context, create_app
-from consent_service.api.logs import log_config
 from consent_service.config import (
     STAFF_PASSWORD,
     Settings,
@@ -25,6 +24,7 @@ from consent_service.config import (
 )
 from consent_service.domain.errors import Conflict, InvalidInput
 from consent_service.domain.keys import Scope
+from consent_service.logs import log_config
 from consent_service.services import audit, keys, retention, staff
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"

@@ -22,7 +22,7 @@ from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
-from consent_service import __version__
+from consent_service import __version__, logs
 from consent_service.adapters import collector
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
 from consent_service.adapters.clock import SystemClock
@@ -31,7 +31,7 @@ from consent_service.adapters.passwords import Argon2Passwords
 from consent_service.adapters.signals import HostSignal, RedisSignal
 from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
-from consent_service.api import contract, logs, pages_config, problems, staff_config
+from consent_service.api import contract, pages_config, problems, staff_config
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.changes import ChangeController, WebhookController
 from consent_service.api.controllers.checks import CheckController
