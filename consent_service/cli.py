@@ -14,7 +14,8 @@ from alembic.config import Config as AlembicConfig
 
 from alembic import command
 from consent_service import cli_transfer
-from consent_service.api.app import build_context, create_app
+from consent_service.api.app import create_app
+from consent_service.bootstrap import build_context
 from consent_service.config import (
     STAFF_PASSWORD,
     Settings,

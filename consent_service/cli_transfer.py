@@ -22,7 +22,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from consent_service.api.app import build_context
+from consent_service.bootstrap import build_context
 from consent_service.config import Settings
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.ledger import Source

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent_service.adapters.spool import NAME, FileSpool
-from consent_service.api.app import build_context, create_app
+from consent_service.api.app import create_app
+from consent_service.bootstrap import build_context
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.services import checks, spool
