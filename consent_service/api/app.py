@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
 from litestar import Litestar
@@ -182,6 +183,11 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     contract.conform(app)
     allow.learn(app)
     return app
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document as the app serves it; ``consent-service openapi`` prints it."""
+    return create_app(settings).openapi_schema.to_schema()
 
 
 def app_from_env() -> Litestar:
