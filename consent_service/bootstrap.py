@@ -24,13 +24,14 @@ from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
 from consent_service.config import Settings
 from consent_service.db import SqlStore, connect
+from consent_service.domain.absent import NoSpool
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import ChangeSignal, Store
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services import spool
-from consent_service.services.answers import AnswerCache, SignallingStore
+from consent_service.services.answers import AnswerCache, Answers, NoAnswerCache, SignallingStore
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
 from consent_service.services.relay import Relay, RelaySettings
@@ -42,12 +43,7 @@ log = logging.getLogger("consent_service.app")
 def build_context(settings: Settings) -> Context:
     metrics = PrometheusMetrics()
     raw = connect(settings.database.url, listeners=[metrics.committed], timeout=settings.database.timeout)
-    store: Store = raw
-    signal = change_signal(settings)
-    answers = None
-    if signal is not None:
-        store = SignallingStore(store, signal, hold=settings.checks.cache_ttl)
-        answers = AnswerCache(signal, ttl=settings.checks.cache_ttl)
+    store, answers = _check_cache(settings, raw)
     return Context(
         store=store,
         answers=answers,
@@ -60,7 +56,7 @@ def build_context(settings: Settings) -> Context:
         check_timeout=settings.checks.timeout,
         bookkeeping=raw,
         metrics=metrics,
-        spool=FileSpool(settings.data_dir) if settings.optout_spool else None,
+        spool=FileSpool(settings.data_dir) if settings.optout_spool else NoSpool(),
         webhook_destinations=settings.webhooks.destinations,
     )
 
@@ -75,13 +71,20 @@ async def opened(settings: Settings) -> AsyncIterator[Context]:
         await ctx.store.dispose()
 
 
-def change_signal(settings: Settings) -> ChangeSignal | None:
+def _check_cache(settings: Settings, store: Store) -> tuple[Store, Answers]:
+    """Answers may be kept in memory only under a change signal every writer moves before it
+    acknowledges (Redis for every host, a file for this one); the store that moves it, and the cache."""
     mode = settings.cache_mode
+    signal: ChangeSignal
     if mode == "redis" and settings.redis_url:
-        return RedisSignal(settings.redis_url, settings.namespace, lease=settings.checks.cache_lease)
-    if mode == "host":
-        return HostSignal(settings.data_dir / "generation")
-    return None
+        signal = RedisSignal(settings.redis_url, settings.namespace, lease=settings.checks.cache_lease)
+    elif mode == "host":
+        signal = HostSignal(settings.data_dir / "generation")
+    else:
+        return store, NoAnswerCache()
+    # A writer that cannot move the signal holds its acknowledgement until every kept answer expires.
+    ttl = settings.checks.cache_ttl
+    return SignallingStore(store, signal, hold=ttl), AnswerCache(signal, ttl=ttl)
 
 
 def build_relay(settings: Settings, ctx: Context) -> Relay:
@@ -92,7 +95,7 @@ def build_relay(settings: Settings, ctx: Context) -> Relay:
             settings.redis_url, settings.changes.stream, settings.changes.stream_maxlen
         )
     relay = Relay(
-        ctx.bookkeeping or ctx.store,
+        ctx.bookkeeping,
         ctx.clock,
         HttpWebhookSender(settings.webhooks.timeout, settings.webhooks.destinations),
         stream,
@@ -122,17 +125,20 @@ def feedback_keys(settings: Settings) -> ProviderKeys:
 
 
 @asynccontextmanager
-async def serving(ctx: Context, relay: Relay) -> AsyncIterator[None]:
+async def serving(settings: Settings, ctx: Context, relay: Relay) -> AsyncIterator[None]:
     """A worker's life beside its requests: the catalogue seeded and loaded, the start-up heap frozen,
     then the relay and the upkeep of the check cache and the spool run until the worker stops."""
     await seed(ctx.store, ctx.clock)
     await ctx.catalogue.reload()
     collector.freeze_start_up()
     collector.watch_pauses()
-    tasks = [asyncio.create_task(relay.run(), name="relay")]
-    if ctx.answers is not None:
-        tasks.append(asyncio.create_task(heartbeat(ctx, ctx.answers), name="heartbeat"))
-    if ctx.spool is not None:
+    tasks = [
+        asyncio.create_task(relay.run(), name="relay"),
+        # Done at once when there is no cache: nothing then trusts the database from memory.
+        asyncio.create_task(ctx.answers.keep_trust(ctx.store), name="heartbeat"),
+    ]
+    # The setting that chose the spool: an applier without one would still wake five times a second.
+    if settings.optout_spool:
         tasks.append(asyncio.create_task(apply_spool(ctx), name="opt-out spool"))
     try:
         yield
@@ -142,18 +148,6 @@ async def serving(ctx: Context, relay: Relay) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await relay.close()
-
-
-async def heartbeat(ctx: Context, answers: AnswerCache, every: float = 0.1) -> None:
-    """Asks the database every ``every`` seconds whether it answers, so the check cache's trust in
-    it (0.25 s) is kept up by this, not by checks: under load a run of cache hits must not make
-    every check go to the database at once just to learn it is still there."""
-    while True:
-        with contextlib.suppress(StoreUnavailable, TimeoutError):
-            async with asyncio.timeout(every * 2):
-                await ctx.store.ping()
-            answers.database_answered()
-        await asyncio.sleep(every)
 
 
 async def apply_spool(ctx: Context, every: float = 0.2) -> None:

@@ -119,7 +119,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with bootstrap.serving(ctx, relay):
+        async with bootstrap.serving(settings, ctx, relay):
             sweeping = asyncio.create_task(sweep_expired(local_stores(app)), name="expired store entries")
             try:
                 yield

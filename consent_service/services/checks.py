@@ -23,11 +23,14 @@ from consent_service.domain.purposes import Category, Purpose
 from consent_service.domain.restrictions import restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.suppressions import Suppression
+from consent_service.services.answers import NoAnswerCache
 from consent_service.services.context import Context
 
 ContactValue = str | Mapping[str, Any]
 
 BULK_LIMIT = 10_000
+#: What a check that may not use answers from memory is given instead of the cache.
+NO_ANSWERS = NoAnswerCache()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +50,8 @@ def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:
 
 async def check(ctx: Context, request: CheckInput) -> Answer:
     answer = await _check(ctx, request)
-    if ctx.metrics is not None:
-        channel = request.channel.value if request.channel else ""
-        ctx.metrics.checked(request.purpose, channel, answer.allowed, answer.reason.value, answer.degraded)
+    channel = request.channel.value if request.channel else ""
+    ctx.metrics.checked(request.purpose, channel, answer.allowed, answer.reason.value, answer.degraded)
     return answer
 
 
@@ -68,12 +70,15 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
         fingerprint = ctx.fingerprint(point)
     at = request.at or ctx.clock.now()
     try:
-        spooled = ctx.spool.pending() if ctx.spool else frozenset()
+        spooled = ctx.spool.pending()
     except StoreUnavailable:
         return _degraded(purpose, request.channel)
     # Only answers about now are cached; a point-in-time answer is always worked out from the ledger.
     # While opt-outs wait in the spool, answers in memory may predate them: none is used or kept.
-    cache = ctx.answers if request.at is None and not spooled else None
+    cache = ctx.answers if request.at is None and not spooled else NO_ANSWERS
+    # ``if cache`` and ``if ctx.answers`` below test the cache's length (``__len__``), not whether there
+    # is one: an empty cache is neither read nor filled, so as written no answer is ever kept. Left as
+    # it was found, pending a decision to turn the cache on.
     key = (fingerprint or "", request.person_id or "", purpose.code, request.channel or "")
     token = await cache.token() if cache else None
     if cache and (cached := cache.get(key, token)):
@@ -201,11 +206,10 @@ async def check_many(
 ) -> list[BulkAnswer]:
     """One answer per address, in input order; invalid addresses are denied as ``contact_invalid``."""
     answers = await _check_many(ctx, purpose_code, channel, addresses)
-    if ctx.metrics is not None:
-        for (allowed, reason, degraded), count in Counter(
-            (a.allowed, a.reason.value, a.degraded) for a in answers
-        ).items():
-            ctx.metrics.checked(purpose_code, channel.value, allowed, reason, degraded, count)
+    for (allowed, reason, degraded), count in Counter(
+        (a.allowed, a.reason.value, a.degraded) for a in answers
+    ).items():
+        ctx.metrics.checked(purpose_code, channel.value, allowed, reason, degraded, count)
     return answers
 
 
@@ -225,7 +229,7 @@ async def _check_many(
     known = list(dict.fromkeys(fp for fp in fingerprints if fp is not None))
     now = ctx.clock.now()
     try:
-        spooled = ctx.spool.pending() if ctx.spool else frozenset()
+        spooled = ctx.spool.pending()
         async with asyncio.timeout(max(ctx.check_timeout, ctx.check_timeout * len(known) / 500)):
             async with ctx.store.reading() as uow:
                 linked = await uow.people.linked(known)
