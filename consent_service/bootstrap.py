@@ -34,6 +34,7 @@ from consent_service.services import spool
 from consent_service.services.answers import AnswerCache, Answers, NoAnswerCache, SignallingStore
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
+from consent_service.services.keys import KeyRing
 from consent_service.services.relay import Relay, RelaySettings
 
 # The name log searches and alerts already use for these lines, from when the web app started them.
@@ -52,6 +53,7 @@ def build_context(settings: Settings) -> Context:
         catalogue=CatalogueView(store),
         links=LinkSigner(settings.links.signing_key, settings.links.retired_keys),
         passwords=Argon2Passwords(),
+        key_ring=KeyRing(store),
         default_region=settings.default_region,
         check_timeout=settings.checks.timeout,
         bookkeeping=raw,

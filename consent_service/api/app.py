@@ -12,7 +12,6 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.config.app import AppConfig
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -24,6 +23,7 @@ from litestar.stores.redis import RedisStore
 
 from consent_service import __version__, bootstrap, logs
 from consent_service.api import contract, pages_config, problems, staff_config
+from consent_service.api.context import attach
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.changes import ChangeController, WebhookController
 from consent_service.api.controllers.checks import CheckController
@@ -43,7 +43,6 @@ from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings, SettingsError
 from consent_service.domain.receipts import Controller
 from consent_service.services.context import Context
-from consent_service.services.keys import KeyRing
 
 #: A bulk check of 10,000 postal addresses is the largest body a caller needs to send.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -114,6 +113,7 @@ def openapi_config(docs: bool = True) -> OpenAPIConfig:
 def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     ctx = context or bootstrap.build_context(settings)
     relay = bootstrap.build_relay(settings, ctx)
+    state, provide_context = attach(ctx)
     # The organisation section holds exactly the controller's fields, named alike.
     organisation = Controller(**msgspec.structs.asdict(settings.organisation))
 
@@ -150,12 +150,12 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             pages_config.static_files(),
         ],
         dependencies={
-            "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
+            "ctx": provide_context,
             "base_url": Provide(lambda: settings.links.public_base_url, use_cache=True, sync_to_thread=False),
             "organisation": Provide(lambda: organisation, use_cache=True, sync_to_thread=False),
             "webhook_sender": Provide(lambda: relay.sender, use_cache=True, sync_to_thread=False),
         },
-        state=State({"key_ring": KeyRing(ctx.store), "context": ctx}),
+        state=state,
         middleware=[
             RequestIds,
             PROMETHEUS.middleware,

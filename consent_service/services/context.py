@@ -17,6 +17,7 @@ from consent_service.domain.staff import Passwords
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services.answers import Answers, NoAnswerCache
 from consent_service.services.catalogue import CatalogueView
+from consent_service.services.keys import KeyRing
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class Context:
     catalogue: CatalogueView
     links: LinkSigner
     passwords: Passwords
+    #: Recognises the API key each request presents (the authentication middleware asks it).
+    key_ring: KeyRing
     #: The store without the change signal, for writes that change no answer (feed positions): the
     #: store itself where there is no signal.
     bookkeeping: Store
