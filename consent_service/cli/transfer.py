@@ -44,8 +44,8 @@ def _notice(value: str) -> tuple[str, int]:
 
 def add_commands(subparsers: Any) -> None:
     """Adds ``import suppressions|consents FILE`` and ``export suppressions|consents`` to the command."""
-    imports = subparsers.add_parser("import", help="import suppressions or consents from a CSV file")
-    kinds = imports.add_subparsers(dest="import_command", required=True)
+    importing = subparsers.add_parser("import", help="import suppressions or consents from a CSV file")
+    kinds = importing.add_subparsers(dest="import_command", required=True)
     suppressions = kinds.add_parser(
         "suppressions",
         help="add addresses to the suppression list",
@@ -85,16 +85,16 @@ def add_commands(subparsers: Any) -> None:
     consents.add_argument("--staff-member", help="who took the choices (needed for phone_call, letter...)")
     consents.add_argument("--note", help="kept with every event, after 'imported from FILE'")
     _common(consents)
-    imports.set_defaults(run=run)
-    exports = subparsers.add_parser("export", help="export the suppression list or current consents as CSV")
-    what = exports.add_subparsers(dest="export_command", required=True)
+    exporting = subparsers.add_parser("export", help="export the suppression list or current consents as CSV")
+    what = exporting.add_subparsers(dest="export_command", required=True)
     for name, text in (
         ("suppressions", "every suppression entry, by fingerprint: no contact details"),
         ("consents", "every current choice per person, purpose and channel: no contact details"),
     ):
         parser = what.add_parser(name, help=text)
         parser.add_argument("--out", type=Path, help="the file to write (default: standard output)")
-    exports.set_defaults(run=run)
+    for command in (importing, exporting):
+        command.set_defaults(run=run)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
