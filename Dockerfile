@@ -37,8 +37,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         > /tmp/requirements.txt \
  && pip install --no-cache-dir -r /tmp/requirements.txt
 
-# Then the project itself. It is installed *editable* on purpose: cli.py finds the Alembic config at
-# Path(consent_service.__file__).parent.parent / "alembic.ini", and alembic.ini and alembic/ live at
+# Then the project itself. It is installed *editable* on purpose: cli/database.py finds the Alembic config
+# at Path(consent_service.__file__).parent.parent / "alembic.ini", and alembic.ini and alembic/ live at
 # the repository top level, outside the package. A plain `pip install /app` would put the package in
 # site-packages, where that path points at nothing. Editable, the package is imported from
 # /app/consent_service, so the path is /app/alembic.ini, which this stage copies in.

@@ -93,6 +93,9 @@ class FileSpool:
             raise StoreUnavailable(f"the opt-out spool cannot be read ({exc.strerror})") from exc
         return self._entries
 
+    def stand_in(self, away: StoreUnavailable) -> None:
+        """Always: should the disk then refuse an entry too, ``append`` says so with its own reason."""
+
     def remove(self, ids: Collection[str]) -> None:
         gone = set(ids)
         with self._locked():

@@ -1,18 +1,17 @@
-"""The composition root: ``create_app(settings)`` wires the store, the clock and the use cases together."""
+"""The web app: ``create_app(settings)`` puts routes, middleware and pages around what bootstrap composes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import hashlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
 from litestar import Litestar
 from litestar.config.app import AppConfig
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -22,16 +21,9 @@ from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
-from consent_service import __version__
-from consent_service.adapters import collector
-from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
-from consent_service.adapters.clock import SystemClock
-from consent_service.adapters.metrics import PrometheusMetrics
-from consent_service.adapters.passwords import Argon2Passwords
-from consent_service.adapters.signals import HostSignal, RedisSignal
-from consent_service.adapters.signatures import provider_keys
-from consent_service.adapters.spool import FileSpool
-from consent_service.api import contract, logs, pages_config, problems, staff_config
+from consent_service import __version__, bootstrap, logs
+from consent_service.api import contract, pages_config, problems, staff_config
+from consent_service.api.context import attach
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.changes import ChangeController, WebhookController
 from consent_service.api.controllers.checks import CheckController
@@ -49,104 +41,11 @@ from consent_service.api.logs import RequestIds
 from consent_service.api.security import authentication, scope_guard
 from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings, SettingsError
-from consent_service.db import SqlStore, connect
-from consent_service.domain.errors import StoreUnavailable
-from consent_service.domain.fingerprints import Fingerprinter
-from consent_service.domain.ports import ChangeSignal, Store
 from consent_service.domain.receipts import Controller
-from consent_service.domain.tokens import LinkSigner
-from consent_service.services import spool
-from consent_service.services.answers import AnswerCache, SignallingStore
-from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
-from consent_service.services.keys import KeyRing
-from consent_service.services.relay import Relay, RelaySettings
-
-log = logging.getLogger("consent_service.app")
 
 #: A bulk check of 10,000 postal addresses is the largest body a caller needs to send.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-
-
-def build_context(settings: Settings) -> Context:
-    metrics = PrometheusMetrics()
-    raw = connect(settings.database.url, listeners=[metrics.committed], timeout=settings.database.timeout)
-    store: Store = raw
-    signal = change_signal(settings)
-    answers = None
-    if signal is not None:
-        store = SignallingStore(store, signal, hold=settings.checks.cache_ttl)
-        answers = AnswerCache(signal, ttl=settings.checks.cache_ttl)
-    return Context(
-        store=store,
-        answers=answers,
-        clock=SystemClock(),
-        fingerprint=Fingerprinter(settings.fingerprint_key),
-        catalogue=CatalogueView(store),
-        links=LinkSigner(settings.links.signing_key, settings.links.retired_keys),
-        passwords=Argon2Passwords(),
-        default_region=settings.default_region,
-        check_timeout=settings.checks.timeout,
-        bookkeeping=raw,
-        metrics=metrics,
-        spool=FileSpool(settings.data_dir) if settings.optout_spool else None,
-        webhook_destinations=settings.webhooks.destinations,
-    )
-
-
-def build_relay(settings: Settings, ctx: Context) -> Relay:
-    """The relay telling the stream and the webhooks; a commit in this worker wakes it at once."""
-    stream = None
-    if settings.redis_url and settings.changes.stream:
-        stream = RedisChangeStream(
-            settings.redis_url, settings.changes.stream, settings.changes.stream_maxlen
-        )
-    relay = Relay(
-        ctx.bookkeeping or ctx.store,
-        ctx.clock,
-        HttpWebhookSender(settings.webhooks.timeout, settings.webhooks.destinations),
-        stream,
-        ctx.metrics,
-        RelaySettings(
-            interval=settings.changes.relay_interval,
-            webhook_timeout=settings.webhooks.timeout,
-            max_attempts=settings.webhooks.max_attempts,
-            backoff=settings.webhooks.backoff,
-            backoff_max=settings.webhooks.backoff_max,
-            retention_days=settings.changes.outbox_retention_days,
-        ),
-    )
-    if isinstance(ctx.bookkeeping, SqlStore):
-        ctx.bookkeeping.listeners.append(relay.wake)
-    return relay
-
-
-async def heartbeat(ctx: Context, answers: AnswerCache, every: float = 0.1) -> None:
-    """Asks the database every ``every`` seconds whether it answers, so the check cache's trust in
-    it (0.25 s) is kept up by this, not by checks: under load a run of cache hits must not make
-    every check go to the database at once just to learn it is still there."""
-    while True:
-        with contextlib.suppress(StoreUnavailable, TimeoutError):
-            async with asyncio.timeout(every * 2):
-                await ctx.store.ping()
-            answers.database_answered()
-        await asyncio.sleep(every)
-
-
-async def apply_spool(ctx: Context, every: float = 0.2) -> None:
-    """Applies opt-outs spooled while the database was away, as soon as it answers again.
-
-    Looking costs one ``stat`` while the spool is empty. Every worker on the host runs this; an entry
-    two of them apply at once is recorded once (``links.apply_spooled``)."""
-    while True:
-        try:
-            await spool.apply(ctx)
-        except (StoreUnavailable, TimeoutError):
-            pass
-        except Exception:
-            # Never let one bad round stop the applier: the entries stay spooled and checks deny them.
-            log.exception("applying the opt-out spool failed; trying again")
-        await asyncio.sleep(every)
 
 
 def local_stores(app: Litestar) -> list[MemoryStore | FileStore]:
@@ -174,15 +73,6 @@ async def sweep_expired(stores: list[MemoryStore | FileStore], every: float = 60
             # Another worker may sweep the same session files at the same moment.
             with contextlib.suppress(OSError):
                 await store.delete_expired()
-
-
-def change_signal(settings: Settings) -> ChangeSignal | None:
-    mode = settings.cache_mode
-    if mode == "redis" and settings.redis_url:
-        return RedisSignal(settings.redis_url, settings.namespace, lease=settings.checks.cache_lease)
-    if mode == "host":
-        return HostSignal(settings.data_dir / "generation")
-    return None
 
 
 async def shutdown(app: Litestar, ctx: Context) -> None:
@@ -221,41 +111,23 @@ def openapi_config(docs: bool = True) -> OpenAPIConfig:
 
 
 def create_app(settings: Settings, context: Context | None = None) -> Litestar:
-    ctx = context or build_context(settings)
-    relay = build_relay(settings, ctx)
+    ctx = context or bootstrap.build_context(settings)
+    relay = bootstrap.build_relay(settings, ctx)
+    state, provide_context = attach(ctx)
     # The organisation section holds exactly the controller's fields, named alike.
     organisation = Controller(**msgspec.structs.asdict(settings.organisation))
 
-    feedback_keys = provider_keys(
-        settings.feedback.ses_signing_cert,
-        settings.feedback.ses_topic_arns,
-        settings.feedback.sendgrid_public_key,
-        settings.feedback.mailgun_signing_key,
-    )
-
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await seed(ctx.store, ctx.clock)
-        await ctx.catalogue.reload()
-        collector.freeze_start_up()
-        collector.watch_pauses()
-        tasks = [
-            asyncio.create_task(relay.run(), name="relay"),
-            asyncio.create_task(sweep_expired(local_stores(app)), name="expired store entries"),
-        ]
-        if ctx.answers is not None:
-            tasks.append(asyncio.create_task(heartbeat(ctx, ctx.answers), name="heartbeat"))
-        if ctx.spool is not None:
-            tasks.append(asyncio.create_task(apply_spool(ctx), name="opt-out spool"))
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
+        async with bootstrap.serving(settings, ctx, relay):
+            sweeping = asyncio.create_task(sweep_expired(local_stores(app)), name="expired store entries")
+            try:
+                yield
+            finally:
+                sweeping.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await relay.close()
-            await shutdown(app, ctx)
+                    await sweeping
+        await shutdown(app, ctx)
 
     allow = contract.AllowHeader()
     config = AppConfig(
@@ -265,7 +137,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             PeopleController,
             CheckController,
             SuppressionController,
-            feedback_routes(feedback_keys),
+            feedback_routes(bootstrap.feedback_keys(settings)),
             CatalogueController,
             LinkController,
             RightsController,
@@ -278,12 +150,12 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             pages_config.static_files(),
         ],
         dependencies={
-            "ctx": Provide(lambda: ctx, use_cache=True, sync_to_thread=False),
+            "ctx": provide_context,
             "base_url": Provide(lambda: settings.links.public_base_url, use_cache=True, sync_to_thread=False),
             "organisation": Provide(lambda: organisation, use_cache=True, sync_to_thread=False),
             "webhook_sender": Provide(lambda: relay.sender, use_cache=True, sync_to_thread=False),
         },
-        state=State({"key_ring": KeyRing(ctx.store), "context": ctx}),
+        state=state,
         middleware=[
             RequestIds,
             PROMETHEUS.middleware,
@@ -311,6 +183,11 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     contract.conform(app)
     allow.learn(app)
     return app
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document as the app serves it; ``consent-service openapi`` prints it."""
+    return create_app(settings).openapi_schema.to_schema()
 
 
 def app_from_env() -> Litestar:

@@ -24,6 +24,7 @@ from litestar.exceptions import PermissionDeniedException, ValidationException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from consent_service.api import schemas as s
+from consent_service.api.context import context_of
 from consent_service.api.inputs import contact_value
 from consent_service.domain.channels import Channel
 from consent_service.domain.keys import ApiKey
@@ -64,7 +65,7 @@ class NDJSONBulkChecks:
         if key is None or KeyScope.CHECKS not in key.scopes:
             raise PermissionDeniedException("This route needs a key with scope checks")
         purpose, channel = _query(scope)
-        ctx = scope["litestar_app"].state.context
+        ctx = context_of(scope["litestar_app"])
         # An unknown purpose, or one with no basis on this channel, is refused before any answer.
         await ctx.catalogue.purpose(purpose, channel)
         await send(

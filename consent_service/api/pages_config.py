@@ -13,9 +13,9 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from consent_service.api.context import context_of
 from consent_service.api.security import PUBLIC
 from consent_service.domain.tokens import InvalidToken, LinkKind
-from consent_service.services.context import Context
 
 HERE = Path(__file__).resolve().parent
 #: Everything that is not a page for families: the API (keys, no cookies) and operations.
@@ -52,9 +52,10 @@ def _throttle(request: Request[Any, Any, Any]) -> bool:
     if path == "/staff" or path.startswith("/staff/"):
         return request.method == "POST" and path == "/staff/sign-in"
     if request.method == "POST" and request.url.path.startswith("/unsubscribe/"):
-        ctx: Context = request.app.state.context
         try:
-            ctx.links.verify(request.url.path.removeprefix("/unsubscribe/"), LinkKind.UNSUBSCRIBE)
+            context_of(request.app).links.verify(
+                request.url.path.removeprefix("/unsubscribe/"), LinkKind.UNSUBSCRIBE
+            )
         except InvalidToken:
             return True
         return False

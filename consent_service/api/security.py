@@ -13,8 +13,8 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 
+from consent_service.api.context import context_of
 from consent_service.domain.keys import ApiKey, Scope
-from consent_service.services.keys import KeyRing
 
 SCOPES_OPT = "scopes"
 PUBLIC_OPT = "public"
@@ -33,8 +33,7 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret:
             raise NotAuthorizedException("An API key is needed: Authorization: Bearer <key>")
-        ring: KeyRing = connection.app.state.key_ring
-        key = await ring.recognise(secret.strip())
+        key = await context_of(connection.app).key_ring.recognise(secret.strip())
         if key is None:
             raise NotAuthorizedException("The API key is not recognised")
         return AuthenticationResult(user=key, auth=secret)

@@ -25,6 +25,7 @@ from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.redis import RedisStore
 
+from consent_service.api.context import context_of
 from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings
 from consent_service.services import staff
@@ -154,7 +155,7 @@ async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
     someone ends the sessions they already hold.
     """
     member = signed_in_member(connection)
-    if member is None or not await staff.still_allowed(connection.app.state.context, member.username):
+    if member is None or not await staff.still_allowed(context_of(connection.app), member.username):
         connection.clear_session()
         raise NotSignedIn
 

@@ -76,6 +76,7 @@ class SqlStore:
         #: A transaction not done in this many seconds (a hung or frozen database) is given up.
         self.timeout = timeout
         self.dialect = make_url(url).get_backend_name()
+        self._writer_synchronous: int | None = None
         if self.dialect == "sqlite":
             self._reader = _sqlite_engine(url, immediate=False)
             self._writer = _sqlite_engine(url, immediate=True)
@@ -135,20 +136,35 @@ class SqlStore:
         on every commit (``synchronous`` FULL or EXTRA).
         """
         try:
-            # The reading engine: readiness must not queue behind writes for SQLite's one writer.
-            async with asyncio.timeout(self.timeout), self._reader.connect() as connection:
+            async with asyncio.timeout(self.timeout):
                 if self.dialect == "sqlite":
-                    level = int((await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one())
+                    level = await self._sqlite_synchronous()
                     names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
                     return [] if level in (2, 3) else [f"synchronous={names.get(level, level)}"]
-                found = []
-                for name in ("fsync", "synchronous_commit", "full_page_writes"):
-                    value = (await connection.exec_driver_sql(f"SHOW {name}")).scalar()
-                    if str(value).lower() == "off":
-                        found.append(f"{name}={value}")
-                return found
+                async with self._reader.connect() as connection:
+                    found = []
+                    for name in ("fsync", "synchronous_commit", "full_page_writes"):
+                        value = (await connection.exec_driver_sql(f"SHOW {name}")).scalar()
+                        if str(value).lower() == "off":
+                            found.append(f"{name}={value}")
+                    return found
         except (*UNAVAILABLE, TimeoutError) as error:
             raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+
+    async def _sqlite_synchronous(self) -> int:
+        """The writing connection's ``synchronous`` level (a per-connection setting: the writer's is
+        the one commits use). Readiness must not queue behind writes for that one connection, so while
+        it is busy the level it last showed stands: a connection's setting does not change under it."""
+        try:
+            async with asyncio.timeout(0.2), self._writer.connect() as connection:
+                level = int((await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one())
+        except TimeoutError:
+            if self._writer_synchronous is not None:
+                return self._writer_synchronous
+            async with self._reader.connect() as connection:  # same start-up settings as the writer's
+                return int((await connection.exec_driver_sql("PRAGMA synchronous")).scalar_one())
+        self._writer_synchronous = level
+        return level
 
     async def dispose(self) -> None:
         await self._writer.dispose()

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from consent_service.domain.changes import Change, DeadLetter, PublishedChange, Webhook
 from consent_service.domain.channels import Channel
+from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
 from consent_service.domain.notices import NoticeVersion
@@ -337,4 +338,9 @@ class OptOutSpool(Protocol):
 
     def remove(self, ids: Collection[str]) -> None:
         """Drop entries once applied, durably; entries appended meanwhile stay."""
+        ...
+
+    def stand_in(self, away: StoreUnavailable) -> None:
+        """The database could not take an opt-out (``away``): returns if this spool will hold it
+        instead, raises ``away`` if there is no spool, so the family is answered as for any write."""
         ...

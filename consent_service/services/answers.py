@@ -22,20 +22,34 @@ from memory until it answers again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from consent_service.domain.decision import Answer
+from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.ports import ChangeSignal, Store, UnitOfWork
 
 log = logging.getLogger("consent_service.answers")
 
 #: (fingerprint, person id, purpose, channel)
 Key = tuple[str, str, str, str]
+
+
+class Answers(Protocol):
+    """What a check asks of the answers kept in memory: ``AnswerCache``, or ``NoAnswerCache``."""
+
+    async def token(self) -> str | None: ...
+    def get(self, key: Key, token: str | None) -> Answer | None: ...
+    def put(self, key: Key, token: str | None, answer: Answer) -> None: ...
+    def database_answered(self) -> None: ...
+    def held(self) -> int: ...
+    async def keep_trust(self, store: Store, every: float = 0.1) -> None: ...
 
 
 @dataclass(slots=True)
@@ -87,8 +101,44 @@ class AnswerCache:
                 break
             self._entries.popitem(last=False)
 
-    def __len__(self) -> int:
+    def held(self) -> int:
+        """How many answers are kept (not ``__len__``: an empty cache must not test false and go unused)."""
         return len(self._entries)
+
+    async def keep_trust(self, store: Store, every: float = 0.1) -> None:
+        """Asks the database every ``every`` seconds whether it answers, so the cache's trust in it
+        (0.25 s) is kept up by this, not by checks: under load a run of cache hits must not make
+        every check go to the database at once just to learn it is still there."""
+        while True:
+            with contextlib.suppress(StoreUnavailable, TimeoutError):
+                async with asyncio.timeout(every * 2):
+                    await store.ping()
+                self.database_answered()
+            await asyncio.sleep(every)
+
+
+class NoAnswerCache:
+    """No change signal, so no answer may be kept: every check is worked out from the database.
+
+    It never holds an answer, so it never needs the database's word."""
+
+    async def token(self) -> str | None:
+        return None
+
+    def get(self, key: Key, token: str | None) -> Answer | None:
+        return None
+
+    def put(self, key: Key, token: str | None, answer: Answer) -> None:
+        pass
+
+    def database_answered(self) -> None:
+        pass
+
+    def held(self) -> int:
+        return 0
+
+    async def keep_trust(self, store: Store, every: float = 0.1) -> None:
+        pass
 
 
 class SignallingStore:

@@ -19,7 +19,7 @@ FEED_LIMIT = 1000
 async def feed(ctx: Context, after: int, limit: int) -> list[PublishedChange]:
     """Changes after position ``after``, in order. Waiting changes are positioned first, so a caller
     reads its own writes without waiting for the relay."""
-    await position(ctx.bookkeeping or ctx.store, ctx.clock)
+    await position(ctx.bookkeeping, ctx.clock)
     async with ctx.store.reading() as uow:
         return await uow.outbox.after(after, min(limit, FEED_LIMIT))
 
@@ -37,7 +37,7 @@ async def add_webhook(ctx: Context, url: str) -> Webhook:
     refused = ctx.webhook_destinations.refusal(url)
     if refused is not None:
         raise InvalidInput.one("url", f"{refused}; set by CONSENT_WEBHOOK_DESTINATIONS")
-    await position(ctx.bookkeeping or ctx.store, ctx.clock)
+    await position(ctx.bookkeeping, ctx.clock)
     async with ctx.store.writing() as uow:
         webhook = Webhook(
             id=str(uuid.uuid4()),

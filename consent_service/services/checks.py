@@ -23,11 +23,14 @@ from consent_service.domain.purposes import Category, Purpose
 from consent_service.domain.restrictions import restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.suppressions import Suppression
+from consent_service.services.answers import NoAnswerCache
 from consent_service.services.context import Context
 
 ContactValue = str | Mapping[str, Any]
 
 BULK_LIMIT = 10_000
+#: What a check that may not use answers from memory is given instead of the cache.
+NO_ANSWERS = NoAnswerCache()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +50,8 @@ def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:
 
 async def check(ctx: Context, request: CheckInput) -> Answer:
     answer = await _check(ctx, request)
-    if ctx.metrics is not None:
-        channel = request.channel.value if request.channel else ""
-        ctx.metrics.checked(request.purpose, channel, answer.allowed, answer.reason.value, answer.degraded)
+    channel = request.channel.value if request.channel else ""
+    ctx.metrics.checked(request.purpose, channel, answer.allowed, answer.reason.value, answer.degraded)
     return answer
 
 
@@ -68,15 +70,15 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
         fingerprint = ctx.fingerprint(point)
     at = request.at or ctx.clock.now()
     try:
-        spooled = ctx.spool.pending() if ctx.spool else frozenset()
+        spooled = ctx.spool.pending()
     except StoreUnavailable:
         return _degraded(purpose, request.channel)
     # Only answers about now are cached; a point-in-time answer is always worked out from the ledger.
     # While opt-outs wait in the spool, answers in memory may predate them: none is used or kept.
-    cache = ctx.answers if request.at is None and not spooled else None
+    cache = ctx.answers if request.at is None and not spooled else NO_ANSWERS
     key = (fingerprint or "", request.person_id or "", purpose.code, request.channel or "")
-    token = await cache.token() if cache else None
-    if cache and (cached := cache.get(key, token)):
+    token = await cache.token()
+    if (cached := cache.get(key, token)) is not None:
         return cached
     try:
         async with asyncio.timeout(ctx.check_timeout):
@@ -85,10 +87,8 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
         # No distrust on one slow answer: under load a timeout is queueing, and sending every check
         # to the database then would only deepen the queue. Silence for ``trust`` seconds is enough.
         return _degraded(purpose, request.channel)
-    if ctx.answers:
-        ctx.answers.database_answered()
-    if cache:
-        cache.put(key, token, answer)
+    ctx.answers.database_answered()
+    cache.put(key, token, answer)
     return answer
 
 
@@ -201,11 +201,10 @@ async def check_many(
 ) -> list[BulkAnswer]:
     """One answer per address, in input order; invalid addresses are denied as ``contact_invalid``."""
     answers = await _check_many(ctx, purpose_code, channel, addresses)
-    if ctx.metrics is not None:
-        for (allowed, reason, degraded), count in Counter(
-            (a.allowed, a.reason.value, a.degraded) for a in answers
-        ).items():
-            ctx.metrics.checked(purpose_code, channel.value, allowed, reason, degraded, count)
+    for (allowed, reason, degraded), count in Counter(
+        (a.allowed, a.reason.value, a.degraded) for a in answers
+    ).items():
+        ctx.metrics.checked(purpose_code, channel.value, allowed, reason, degraded, count)
     return answers
 
 
@@ -225,7 +224,7 @@ async def _check_many(
     known = list(dict.fromkeys(fp for fp in fingerprints if fp is not None))
     now = ctx.clock.now()
     try:
-        spooled = ctx.spool.pending() if ctx.spool else frozenset()
+        spooled = ctx.spool.pending()
         async with asyncio.timeout(max(ctx.check_timeout, ctx.check_timeout * len(known) / 500)):
             async with ctx.store.reading() as uow:
                 linked = await uow.people.linked(known)

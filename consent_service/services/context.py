@@ -1,16 +1,23 @@
-"""What every use case is handed: the store, the clock, the fingerprint key and the catalogue in memory."""
+"""What every use case is handed: the store, the clock, the fingerprint key and the catalogue in memory.
+
+Every collaborator is always there. One a deployment goes without (the check cache, the opt-out
+spool, metrics) is a stand-in that answers as its absence did (``NoAnswerCache``, ``NoSpool``,
+``NoMetrics``), so a use case never branches on whether it was given one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from consent_service.domain.absent import NoMetrics, NoSpool
 from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Clock, Metrics, OptOutSpool, Store
 from consent_service.domain.staff import Passwords
 from consent_service.domain.tokens import LinkSigner
-from consent_service.services.answers import AnswerCache
+from consent_service.services.answers import Answers, NoAnswerCache
 from consent_service.services.catalogue import CatalogueView
+from consent_service.services.keys import KeyRing
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,13 +28,16 @@ class Context:
     catalogue: CatalogueView
     links: LinkSigner
     passwords: Passwords
+    #: Recognises the API key each request presents (the authentication middleware asks it).
+    key_ring: KeyRing
+    #: The store without the change signal, for writes that change no answer (feed positions): the
+    #: store itself where there is no signal.
+    bookkeeping: Store
     default_region: str = "GB"
     check_timeout: float = 0.2
-    answers: AnswerCache | None = None
-    #: The store without the change signal, for writes that change no answer (feed positions).
-    bookkeeping: Store | None = None
-    metrics: Metrics | None = None
+    answers: Answers = field(default_factory=NoAnswerCache)
+    metrics: Metrics = field(default_factory=NoMetrics)
     #: Where a family's opt-out waits, on this host's disk, while the database is away.
-    spool: OptOutSpool | None = None
+    spool: OptOutSpool = field(default_factory=NoSpool)
     #: Where a webhook may be registered to send (checked again by the sender at each delivery).
     webhook_destinations: Destinations = PUBLIC_HOSTS

@@ -82,8 +82,6 @@ class UnsubscribePage:
 
 
 def _spooled(ctx: Context, claim: LinkClaim, purpose: str) -> bool:
-    if ctx.spool is None:
-        return False
     return any(
         (e.fingerprint, e.channel, e.purpose) == (claim.fingerprint, claim.channel, purpose)
         for e in ctx.spool.pending()
@@ -103,9 +101,8 @@ async def describe_unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
         async with ctx.store.reading() as uow:
             addressee = await _addressee(uow, claim)
             already = await _unsubscribed(uow, claim, addressee)
-    except StoreUnavailable:
-        if ctx.spool is None:
-            raise
+    except StoreUnavailable as away:
+        ctx.spool.stand_in(away)
         return UnsubscribePage(claim, purpose, Addressee(None, ()), already=spooled, spooled=spooled)
     return UnsubscribePage(claim, purpose, addressee, already or spooled, spooled)
 
@@ -144,9 +141,8 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
         async with ctx.store.writing() as uow:
             await uow.ledger.head_for_update()
             addressee, already = await _unsubscribe(uow, ctx, claim, purpose, ctx.clock.now())
-    except StoreUnavailable:
-        if ctx.spool is None:
-            raise
+    except StoreUnavailable as away:
+        ctx.spool.stand_in(away)
         if not _spooled(ctx, claim, purpose.code):
             entry = SpooledOptOut(
                 str(uuid.uuid4()), claim.fingerprint, claim.channel, purpose.code, ctx.clock.now()

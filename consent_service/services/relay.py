@@ -61,7 +61,7 @@ class Relay:
         clock: Clock,
         sender: WebhookSender,
         stream: ChangeStream | None,
-        metrics: Metrics | None,
+        metrics: Metrics,
         settings: RelaySettings,
         holder: int | None = None,
     ) -> None:
@@ -189,8 +189,6 @@ class Relay:
         )
 
     async def _measure(self) -> None:
-        if self.metrics is None:
-            return
         async with self.store.reading() as uow:
             consumers = [w.position for w in await uow.webhooks.all() if w.disabled_at is None]
             if self.stream is not None:

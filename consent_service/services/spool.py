@@ -17,11 +17,8 @@ async def apply(ctx: Context) -> int:
     Stops at the first the database cannot take (it is tried again on the next round); entries
     applied before that are dropped all the same. How many were applied.
     """
-    if ctx.spool is None:
-        return 0
     pending = ctx.spool.pending()
-    if ctx.metrics is not None:
-        ctx.metrics.spooled(len(pending))
+    ctx.metrics.spooled(len(pending))
     if not pending:
         return 0
     applied: list[str] = []
@@ -33,6 +30,5 @@ async def apply(ctx: Context) -> int:
     finally:
         if applied:
             await asyncio.to_thread(ctx.spool.remove, applied)
-        if ctx.metrics is not None:
-            ctx.metrics.spooled(len(pending) - len(applied))
+        ctx.metrics.spooled(len(pending) - len(applied))
     return len(applied)

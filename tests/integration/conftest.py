@@ -24,7 +24,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from consent_service.api.app import build_context, create_app, shutdown
+from consent_service.api.app import create_app, shutdown
+from consent_service.bootstrap import build_context
 from consent_service.cli import migrate
 from consent_service.config import Settings
 from consent_service.domain.keys import Scope

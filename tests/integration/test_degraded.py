@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from consent_service.api.app import build_context
+from consent_service.bootstrap import build_context
 from consent_service.config import Settings
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import StoreUnavailable

@@ -14,7 +14,8 @@ import pytest
 from msgspec.structs import replace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from consent_service.api.app import build_context, create_app, shutdown
+from consent_service.api.app import create_app, shutdown
+from consent_service.bootstrap import build_context
 from consent_service.config import Limits
 from consent_service.domain.channels import Channel
 from consent_service.domain.tokens import LinkClaim, LinkKind, LinkSigner

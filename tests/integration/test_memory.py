@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.stores.memory import MemoryStore
 
 from consent_service.api.app import create_app, local_stores, shutdown, sweep_expired
+from consent_service.api.context import context_of
 from consent_service.config import Settings
 
 
@@ -18,7 +19,7 @@ async def test_expired_rate_limit_counters_leave_memory(settings: Settings) -> N
     try:
         await _expired_counters_leave(app)
     finally:
-        await shutdown(app, app.state.context)
+        await shutdown(app, context_of(app))
 
 
 async def _expired_counters_leave(app: Litestar) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from consent_service.api import logs
+from consent_service import logs
 from tests.integration.conftest import Api, fresh_email, fresh_mobile
 from tests.integration.test_registrations import grant, register
 

@@ -16,7 +16,7 @@ from typing import TypedDict
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from consent_service.api.app import build_context
+from consent_service.bootstrap import build_context
 from consent_service.config import Settings
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.ledger import Decision, Evidence, Source

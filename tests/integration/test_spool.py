@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent_service.adapters.spool import NAME, FileSpool
-from consent_service.api.app import build_context, create_app
+from consent_service.api.app import create_app
+from consent_service.bootstrap import build_context
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.services import checks, spool
@@ -94,7 +95,7 @@ async def test_an_unsubscribe_while_the_database_is_away_is_spooled_denied_and_a
     again = await away.client.post(path_of(minted["url"]), content=b"")
     assert again.status_code == 200
     assert "already unsubscribed" in (await away.client.get(path_of(minted["url"]))).text
-    assert len(api.context.spool.pending()) == 1  # type: ignore[union-attr]
+    assert len(api.context.spool.pending()) == 1
 
     # The database is back but the spool not yet applied: the check must already deny.
     answer = await api.check("email", email)
@@ -112,7 +113,7 @@ async def test_an_unsubscribe_while_the_database_is_away_is_spooled_denied_and_a
 
     assert await spool.apply(api.context) == 1
     assert await waiting_metric(api) == 0
-    assert api.context.spool.pending() == frozenset()  # type: ignore[union-attr]
+    assert api.context.spool.pending() == frozenset()
     assert await withdrawals(database, person) == ["unsubscribe_link"]
     answer = await api.check("email", email)
     assert (answer["allowed"], answer["reason"]) == (False, "suppressed")
@@ -124,7 +125,7 @@ async def test_an_entry_applied_but_not_yet_removed_is_not_applied_twice(
     """A crash between the database's commit and the spool's removal leaves the entry behind."""
     _, person, minted = await granted(api)
     assert (await away.client.post(path_of(minted["url"]), content=b"")).status_code == 200
-    (entry,) = api.context.spool.pending()  # type: ignore[union-attr]
+    (entry,) = api.context.spool.pending()
     assert await spool.apply(api.context) == 1
 
     # The person changes their mind on the preferences page; then the stale entry is met again.
@@ -132,7 +133,7 @@ async def test_an_entry_applied_but_not_yet_removed_is_not_applied_twice(
         f"/v1/people/{person}/consents", {"choices": [grant("email")], "source": "web_form"}, scope="forms"
     )
     assert again.status_code == 201, again.text
-    api.context.spool.append(entry)  # type: ignore[union-attr]
+    api.context.spool.append(entry)
     await spool.apply(api.context)
     assert await withdrawals(database, person) == ["unsubscribe_link"]
 
@@ -143,7 +144,7 @@ async def test_the_preferences_page_says_try_again_while_the_database_is_away(ap
     page = await away.client.get(path_of(minted["preferences_url"]))
     assert page.status_code == 503 and "could not record" in page.text
     assert page.headers["retry-after"] == "60"
-    assert api.context.spool.pending() == frozenset()  # type: ignore[union-attr]
+    assert api.context.spool.pending() == frozenset()
 
 
 async def test_a_check_that_cannot_read_the_spool_fails_closed(api: Api, tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from msgspec.structs import replace
 
-from consent_service.api.app import build_context, create_app, shutdown
+from consent_service.api.app import create_app, shutdown
+from consent_service.bootstrap import build_context
 from consent_service.config import Limits
 from consent_service.services.staff import create_account, disable_account
 from tests.integration.conftest import Api, fresh_email, fresh_mobile

@@ -16,7 +16,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import command
-from consent_service.api.app import build_context, create_app
+from consent_service.api.app import create_app
+from consent_service.bootstrap import build_context
 from consent_service.cli import ALEMBIC_INI
 from consent_service.config import Settings
 from consent_service.domain.keys import Scope

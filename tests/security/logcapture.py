@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from consent_service.api import logs
+from consent_service import logs
 from tests.support.log_sweep import NotTheTestClient
 
 

@@ -3,10 +3,10 @@ no log line the service writes during the run may carry one.
 
 ``fresh_email()`` and ``fresh_mobile()`` (``tests/integration/conftest.py``) register each value they
 make. For the whole session the root logger is at DEBUG with the service's own formatters (JSON and
-text, ``api.logs``) writing to memory, the statement loggers held at WARNING as ``log_config`` holds
-them; a fixture that installs a logging configuration of its own has the sweep's handler put back
-before the next test. At the end every line is searched for every canary, as written and in the
-forms normalisation gives it; a find fails the run (exit status 1) and the summary names it.
+text, ``consent_service.logs``) writing to memory, the statement loggers held at WARNING as
+``log_config`` holds them; a fixture that installs a logging configuration of its own has the sweep's
+handler put back before the next test. At the end every line is searched for every canary, as written
+and in the forms normalisation gives it; a find fails the run (exit status 1) and the summary names it.
 
 The test client's own loggers (``httpx``) are left out. Servers run as processes (``tests/e2e``,
 ``tests/prove``) log to their own stderr and are not swept here.
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from consent_service.api import logs
+from consent_service import logs
 
 #: Every value the tests made up to stand for a family's contact detail, as a form would send it.
 CANARIES: set[str] = set()

@@ -7,6 +7,7 @@ way; 2 the file or the options cannot be used at all.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from consent_service.api.app import build_context
+from consent_service.bootstrap import opened
 from consent_service.config import Settings
 from consent_service.domain.csv_rows import BadFile, RowError
 from consent_service.domain.csv_suppressions import SuppressionFormat
@@ -32,9 +33,7 @@ from consent_service.services import exports, imports
 from consent_service.services.catalogue import seed
 from consent_service.services.context import Context
 
-__all__ = ["COMMANDS", "add_commands", "run"]
-
-COMMANDS = ("import", "export")
+__all__ = ["add_commands", "run"]
 
 
 def _notice(value: str) -> tuple[str, int]:
@@ -95,6 +94,8 @@ def add_commands(subparsers: Any) -> None:
     ):
         parser = what.add_parser(name, help=text)
         parser.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    for command in (importing, exporting):
+        command.set_defaults(run=run)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -144,15 +145,16 @@ def _bad_rows(errors: list[RowError]) -> Iterator[str]:
         yield f"  line {error.line}: {error.message}"
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_transfer(settings, args))
+
+
+async def _transfer(settings: Settings, args: argparse.Namespace) -> int:
     err = Console(stderr=True)
-    ctx = build_context(settings)
-    try:
+    async with opened(settings) as ctx:
         if args.command == "export":
             return await _export(ctx, args, err)
         return await _import(ctx, args, err)
-    finally:
-        await ctx.store.dispose()
 
 
 async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:

@@ -1,0 +1,168 @@
+"""The composition root: settings in; the store, clock, check cache, spool, metrics, keys and relay out.
+
+Both ways in, the web app (``api.app.create_app``) and the command line (``consent_service.cli``),
+build what they run on here, so the two cannot drift apart and the command line needs nothing from
+the web package. This is the one module that picks the database and the adapters for the domain's
+ports; everything below it is handed them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from consent_service.adapters import collector
+from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
+from consent_service.adapters.clock import SystemClock
+from consent_service.adapters.metrics import PrometheusMetrics
+from consent_service.adapters.passwords import Argon2Passwords
+from consent_service.adapters.signals import HostSignal, RedisSignal
+from consent_service.adapters.signatures import provider_keys
+from consent_service.adapters.spool import FileSpool
+from consent_service.config import Settings
+from consent_service.db import SqlStore, connect
+from consent_service.domain.absent import NoSpool
+from consent_service.domain.errors import StoreUnavailable
+from consent_service.domain.feedback.facts import ProviderKeys
+from consent_service.domain.fingerprints import Fingerprinter
+from consent_service.domain.ports import ChangeSignal, Store
+from consent_service.domain.tokens import LinkSigner
+from consent_service.services import spool
+from consent_service.services.answers import AnswerCache, Answers, NoAnswerCache, SignallingStore
+from consent_service.services.catalogue import CatalogueView, seed
+from consent_service.services.context import Context
+from consent_service.services.keys import KeyRing
+from consent_service.services.relay import Relay, RelaySettings
+
+# The name log searches and alerts already use for these lines, from when the web app started them.
+log = logging.getLogger("consent_service.app")
+
+
+def build_context(settings: Settings) -> Context:
+    metrics = PrometheusMetrics()
+    raw = connect(settings.database.url, listeners=[metrics.committed], timeout=settings.database.timeout)
+    store, answers = _check_cache(settings, raw)
+    return Context(
+        store=store,
+        answers=answers,
+        clock=SystemClock(),
+        fingerprint=Fingerprinter(settings.fingerprint_key),
+        catalogue=CatalogueView(store),
+        links=LinkSigner(settings.links.signing_key, settings.links.retired_keys),
+        passwords=Argon2Passwords(),
+        key_ring=KeyRing(store),
+        default_region=settings.default_region,
+        check_timeout=settings.checks.timeout,
+        bookkeeping=raw,
+        metrics=metrics,
+        spool=FileSpool(settings.data_dir) if settings.optout_spool else NoSpool(),
+        webhook_destinations=settings.webhooks.destinations,
+    )
+
+
+@asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[Context]:
+    """A context for one command's work, its database connections closed after."""
+    ctx = build_context(settings)
+    try:
+        yield ctx
+    finally:
+        await ctx.store.dispose()
+
+
+def _check_cache(settings: Settings, store: Store) -> tuple[Store, Answers]:
+    """Answers may be kept in memory only under a change signal every writer moves before it
+    acknowledges (Redis for every host, a file for this one); the store that moves it, and the cache."""
+    mode = settings.cache_mode
+    signal: ChangeSignal
+    if mode == "redis" and settings.redis_url:
+        signal = RedisSignal(settings.redis_url, settings.namespace, lease=settings.checks.cache_lease)
+    elif mode == "host":
+        signal = HostSignal(settings.data_dir / "generation")
+    else:
+        return store, NoAnswerCache()
+    # A writer that cannot move the signal holds its acknowledgement until every kept answer expires.
+    ttl = settings.checks.cache_ttl
+    return SignallingStore(store, signal, hold=ttl), AnswerCache(signal, ttl=ttl)
+
+
+def build_relay(settings: Settings, ctx: Context) -> Relay:
+    """The relay telling the stream and the webhooks; a commit in this worker wakes it at once."""
+    stream = None
+    if settings.redis_url and settings.changes.stream:
+        stream = RedisChangeStream(
+            settings.redis_url, settings.changes.stream, settings.changes.stream_maxlen
+        )
+    relay = Relay(
+        ctx.bookkeeping,
+        ctx.clock,
+        HttpWebhookSender(settings.webhooks.timeout, settings.webhooks.destinations),
+        stream,
+        ctx.metrics,
+        RelaySettings(
+            interval=settings.changes.relay_interval,
+            webhook_timeout=settings.webhooks.timeout,
+            max_attempts=settings.webhooks.max_attempts,
+            backoff=settings.webhooks.backoff,
+            backoff_max=settings.webhooks.backoff_max,
+            retention_days=settings.changes.outbox_retention_days,
+        ),
+    )
+    if isinstance(ctx.bookkeeping, SqlStore):
+        ctx.bookkeeping.listeners.append(relay.wake)
+    return relay
+
+
+def feedback_keys(settings: Settings) -> ProviderKeys:
+    """The checks on the mail providers' feedback that are configured; the others' endpoints 404."""
+    return provider_keys(
+        settings.feedback.ses_signing_cert,
+        settings.feedback.ses_topic_arns,
+        settings.feedback.sendgrid_public_key,
+        settings.feedback.mailgun_signing_key,
+    )
+
+
+@asynccontextmanager
+async def serving(settings: Settings, ctx: Context, relay: Relay) -> AsyncIterator[None]:
+    """A worker's life beside its requests: the catalogue seeded and loaded, the start-up heap frozen,
+    then the relay and the upkeep of the check cache and the spool run until the worker stops."""
+    await seed(ctx.store, ctx.clock)
+    await ctx.catalogue.reload()
+    collector.freeze_start_up()
+    collector.watch_pauses()
+    tasks = [
+        asyncio.create_task(relay.run(), name="relay"),
+        # Done at once when there is no cache: nothing then trusts the database from memory.
+        asyncio.create_task(ctx.answers.keep_trust(ctx.store), name="heartbeat"),
+    ]
+    # The setting that chose the spool: an applier without one would still wake five times a second.
+    if settings.optout_spool:
+        tasks.append(asyncio.create_task(apply_spool(ctx), name="opt-out spool"))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await relay.close()
+
+
+async def apply_spool(ctx: Context, every: float = 0.2) -> None:
+    """Applies opt-outs spooled while the database was away, as soon as it answers again.
+
+    Looking costs one ``stat`` while the spool is empty. Every worker on the host runs this; an entry
+    two of them apply at once is recorded once (``links.apply_spooled``)."""
+    while True:
+        try:
+            await spool.apply(ctx)
+        except (StoreUnavailable, TimeoutError):
+            pass
+        except Exception:
+            # Never let one bad round stop the applier: the entries stay spooled and checks deny them.
+            log.exception("applying the opt-out spool failed; trying again")
+        await asyncio.sleep(every)
