@@ -91,16 +91,16 @@ def _check_cache(settings: Settings, store: Store) -> tuple[Store, Answers]:
 
 def build_relay(settings: Settings, ctx: Context) -> Relay:
     """The relay telling the stream and the webhooks; a commit in this worker wakes it at once."""
-    stream = None
+    streams = []
     if settings.redis_url and settings.changes.stream:
-        stream = RedisChangeStream(
-            settings.redis_url, settings.changes.stream, settings.changes.stream_maxlen
+        streams.append(
+            RedisChangeStream(settings.redis_url, settings.changes.stream, settings.changes.stream_maxlen)
         )
     relay = Relay(
         ctx.bookkeeping,
         ctx.clock,
         HttpWebhookSender(settings.webhooks.timeout, settings.webhooks.destinations),
-        stream,
+        streams,
         ctx.metrics,
         RelaySettings(
             interval=settings.changes.relay_interval,

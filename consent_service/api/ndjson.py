@@ -1,4 +1,4 @@
-"""Streaming bulk checks: NDJSON in, NDJSON out, any length, in constant memory (API.md).
+"""Streaming bulk checks: NDJSON in, NDJSON out, any length, in constant memory (README: at scale).
 
 A mailing tool sends one ``{"to": …}`` per line and reads one answer per line, in input order, while
 it is still sending. Litestar's streaming response listens for the client's disconnect by calling

@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,7 +61,7 @@ class Relay:
         store: Store,
         clock: Clock,
         sender: WebhookSender,
-        stream: ChangeStream | None,
+        streams: Sequence[ChangeStream],
         metrics: Metrics,
         settings: RelaySettings,
         holder: int | None = None,
@@ -68,7 +69,9 @@ class Relay:
         self.store = store
         self.clock = clock
         self.sender = sender
-        self.stream = stream
+        #: Where changes are published besides webhooks: none, or the Redis stream. A sequence rather
+        #: than an optional one, because a stream also has a cursor that the lag is measured against.
+        self.streams = tuple(streams)
         self.metrics = metrics
         self.settings = settings
         # Any non-zero value unique enough among the workers; 0 marks a lease nobody holds.
@@ -80,8 +83,8 @@ class Relay:
 
     async def close(self) -> None:
         await self.sender.close()
-        if self.stream is not None:
-            await self.stream.close()
+        for stream in self.streams:
+            await stream.close()
 
     def wake(self, *_: object) -> None:
         """Called after a commit in this process: work now rather than at the next interval."""
@@ -103,8 +106,8 @@ class Relay:
         if not await self._lead():
             return
         await position(self.store, self.clock)
-        if self.stream is not None:
-            await self._publish(self.stream)
+        for stream in self.streams:
+            await self._publish(stream)
         await self._deliver()
         await self._measure()
         if time.monotonic() >= self._next_purge:
@@ -191,7 +194,7 @@ class Relay:
     async def _measure(self) -> None:
         async with self.store.reading() as uow:
             consumers = [w.position for w in await uow.webhooks.all() if w.disabled_at is None]
-            if self.stream is not None:
+            for _ in self.streams:
                 consumers.append(await uow.outbox.cursor(STREAM_CURSOR))
             oldest = await uow.outbox.oldest_waiting(min(consumers) if consumers else None)
         lag = (self.clock.now() - oldest).total_seconds() if oldest else 0.0

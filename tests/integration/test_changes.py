@@ -170,10 +170,10 @@ async def test_the_relay_publishes_to_the_redis_stream(api: Api, redis_url: str)
     name = f"consent:test:changes:{secrets.token_hex(4)}"
     stream = RedisChangeStream(redis_url, name)
     relay = Relay(
-        api.context.bookkeeping or api.context.store,
+        api.context.bookkeeping,
         api.context.clock,
         HttpWebhookSender(1, api.settings.webhooks.destinations),
-        stream,
+        [stream],
         api.context.metrics,
         RelaySettings(),
         holder=HOLDER,
@@ -237,10 +237,10 @@ async def test_webhooks_get_signed_deliveries_retry_then_dead_letter_and_replay(
     assert made.status_code == 201, made.text
     webhook = made.json()
     relay = Relay(
-        api.context.bookkeeping or api.context.store,
+        api.context.bookkeeping,
         api.context.clock,
         HttpWebhookSender(2, api.settings.webhooks.destinations),
-        None,
+        [],
         api.context.metrics,
         RelaySettings(max_attempts=3, backoff=0.05, backoff_max=0.05),
         holder=HOLDER,

@@ -1,4 +1,4 @@
-"""``GET /metrics`` for Prometheus (no auth, as API.md says: keep it off the public internet)."""
+"""``GET /metrics`` for Prometheus (no key: keep it off the public internet, as the README says)."""
 
 from __future__ import annotations
 
