@@ -53,7 +53,7 @@ from consent_service.domain.channels import ContactKind
 from consent_service.domain.contacts import ContactPoint, normalise_email
 from consent_service.domain.fingerprints import Fingerprinter
 from tests.support.ndjson_client import post_ndjson
-from tests.support.processes import cpu_ticks, rss_kib
+from tests.support.processes import cpu_ticks, rss_kib, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -376,21 +376,6 @@ def stream_check(server: Server, addresses: Sequence[str], lines: int) -> dict[s
         "server_rss_peak_mib": max(peak) / 1024,
         "server_rss_growth_mib": (max(peak) - rss_before) / 1024,
     }
-
-
-def settle(pid: int, window: float = 0.3, idle_pct: float = 15, max_wait: float = 30) -> float:
-    """Wait until the server's processes use under ``idle_pct`` % of a core over ``window``; return seconds
-    waited."""
-    started = time.monotonic()
-    while time.monotonic() - started < max_wait:
-        before = cpu_ticks(pid)
-        time.sleep(window)
-        after = cpu_ticks(pid)
-        if before is None or after is None:
-            break
-        if 100 * (after - before) / os.sysconf("SC_CLK_TCK") / window < idle_pct:
-            break
-    return time.monotonic() - started
 
 
 def run_load(

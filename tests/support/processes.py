@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 
 
@@ -46,3 +48,18 @@ def rss_kib(pid: int) -> int:
         match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
         total += int(match.group(1)) if match else 0
     return total
+
+
+def settle(pid: int, window: float = 0.3, idle_pct: float = 15, max_wait: float = 30) -> float:
+    """Wait until the server's processes use under ``idle_pct`` % of a core over ``window``; return seconds
+    waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < max_wait:
+        before = cpu_ticks(pid)
+        time.sleep(window)
+        after = cpu_ticks(pid)
+        if before is None or after is None:
+            break
+        if 100 * (after - before) / os.sysconf("SC_CLK_TCK") / window < idle_pct:
+            break
+    return time.monotonic() - started
