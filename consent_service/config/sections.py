@@ -14,8 +14,9 @@ from msgspec import Meta, Struct
 
 from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 
-# The types below carry each rule once; the refusal's wording is made from them (``_accepted``). A
-# number's description is its unit; a text's description is what it must be.
+# The types below carry each rule once; the refusal's wording is made from them
+# (``environment._accepted``). A number's description is its unit; a text's description is what it
+# must be.
 Seconds = Annotated[float, Meta(gt=0, description="seconds")]
 Wait = Annotated[float, Meta(ge=0, description="seconds")]
 RequestsPerMinute = Annotated[int, Meta(ge=1, description="requests per minute")]
