@@ -15,9 +15,7 @@ variable at once, rather than from a traceback or a later surprise. Nothing else
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import secrets
 import shutil
 import typing
 from collections.abc import Mapping, MutableMapping
@@ -27,14 +25,13 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
+from consent_service.config.data_dir import place
 from consent_service.config.environment import (
-    SECRET_NAMES,
     UNSET_WHEN_EMPTY,
     VARIABLES,
     SettingsError,
     decode,
     disagreements,
-    hex_key,
 )
 from consent_service.config.sections import (
     Changes,
@@ -131,57 +128,14 @@ class Settings(Struct, frozen=True, kw_only=True):
         if problems:
             raise SettingsError(*problems)
         # Only a valid environment writes to the disk: a refused start leaves no data dir or secrets.
-        _place(values, _default(cls, "data_dir"))
+        place(values, _default(cls, "data_dir"))
         top = values.pop("")
         sections = typing.get_type_hints(cls, include_extras=True)
         return cls(**top, **{name: sections[name](**fields) for name, fields in values.items()})
 
 
-def _place(values: dict[str, dict[str, Any]], default_data_dir: Path) -> None:
-    """The data dir, made when something lives there; embedded, the database and secrets in it."""
-    top = values.setdefault("", {})
-    database = values.setdefault("database", {})
-    data_dir = top["data_dir"] = Path(top.get("data_dir", default_data_dir)).resolve()
-    # Embedded, the database and secrets live there; the host cache's change signal is a file there too,
-    # shared by this host's workers.
-    if "url" not in database or values.get("checks", {}).get("cache") == "host":
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SettingsError(f"CONSENT_DATA_DIR={data_dir}: cannot make it: {exc.strerror}") from exc
-    if "url" not in database:
-        database["url"] = f"sqlite+aiosqlite:///{data_dir / 'consent.db'}"
-        stored = _secrets_from_file(data_dir / "secrets.json")
-        # A key given in the environment wins over the generated one.
-        top.setdefault("fingerprint_key", stored["CONSENT_FINGERPRINT_KEY"])
-        values.setdefault("links", {}).setdefault("signing_key", stored["CONSENT_LINK_SIGNING_KEY"])
-
-
 def _default(struct: type[Struct], name: str) -> Any:
     return next(found.default for found in msgspec.structs.fields(struct) if found.name == name)
-
-
-def _secrets_from_file(path: Path) -> dict[str, bytes]:
-    """Generated once on first start, readable by the service's user alone."""
-    if path.exists():
-        try:
-            stored = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise SettingsError(f"{path} cannot be read as JSON: {exc}") from exc
-        if not isinstance(stored, dict) or not all(name in stored for name in SECRET_NAMES):
-            raise SettingsError(f"{path} lacks one of {', '.join(SECRET_NAMES)}")
-    else:
-        stored = {name: secrets.token_hex(32) for name in SECRET_NAMES}
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(stored, handle)
-    keys: dict[str, bytes] = {}
-    for name in SECRET_NAMES:
-        try:
-            keys[name] = hex_key(str(stored[name]))
-        except ValueError as exc:
-            raise SettingsError(f"{name} in {path}: {exc}") from exc
-    return keys
 
 
 def staff_password(environ: Mapping[str, str] | None = None) -> str | None:
