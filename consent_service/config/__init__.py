@@ -14,25 +14,11 @@ variable at once, rather than from a traceback or a later surprise. Nothing else
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import typing
 from collections.abc import Mapping, MutableMapping
-from pathlib import Path
-from typing import Any
 
-import msgspec
-from msgspec import Struct
-
-from consent_service.config.data_dir import place
-from consent_service.config.environment import (
-    UNSET_WHEN_EMPTY,
-    VARIABLES,
-    SettingsError,
-    decode,
-    disagreements,
-)
+from consent_service.config.environment import VARIABLES, SettingsError
 from consent_service.config.sections import (
     Changes,
     Checks,
@@ -42,9 +28,8 @@ from consent_service.config.sections import (
     Links,
     Logs,
     Organisation,
-    RedisUrl,
-    Region,
     Retention,
+    Settings,
     Webhooks,
 )
 
@@ -72,70 +57,6 @@ __all__ = [
 STAFF_PASSWORD = "CONSENT_STAFF_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 #: Where prometheus_client keeps each worker's figures; it reads the variable itself, in each worker.
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-
-
-class Settings(Struct, frozen=True, kw_only=True):
-    data_dir: Path = Path("var")
-    database: Database
-    fingerprint_key: bytes
-    links: Links
-    redis_url: RedisUrl | None = None
-    #: Where phone numbers written without a country code are taken to be.
-    default_region: Region = "GB"
-    #: Interactive API docs at ``/docs``; off, the schema alone is served at ``/schema``.
-    docs: bool = True
-    #: Keep a family's unsubscribe on this host's disk (in ``data_dir``) while the database is away,
-    #: and apply it when it returns; off, such an unsubscribe is refused with a "try again" page.
-    optout_spool: bool = True
-    checks: Checks = Checks()
-    limits: Limits = Limits()
-    webhooks: Webhooks = Webhooks()
-    changes: Changes = Changes()
-    feedback: Feedback = Feedback()
-    organisation: Organisation = Organisation()
-    retention: Retention = Retention()
-    logs: Logs = Logs()
-
-    @property
-    def embedded(self) -> bool:
-        return self.database.url.startswith("sqlite")
-
-    @property
-    def namespace(self) -> str:
-        """Keeps this deployment's keys apart from another's in a shared Redis."""
-        return hashlib.sha256(self.database.url.encode()).hexdigest()[:12]
-
-    @property
-    def cache_mode(self) -> str:
-        """The check cache in force: "redis", "host" or "off"."""
-        if self.checks.cache != "auto":
-            return self.checks.cache
-        if self.redis_url:
-            return "redis"
-        # Without Redis, only an embedded service is known to run on one host.
-        return "host" if self.embedded else "off"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        given = {
-            name: env[name]
-            for name in VARIABLES
-            if name in env and (env[name].strip() or name not in UNSET_WHEN_EMPTY)
-        }
-        values, problems = decode(given)
-        problems += disagreements(values, given)
-        if problems:
-            raise SettingsError(*problems)
-        # Only a valid environment writes to the disk: a refused start leaves no data dir or secrets.
-        place(values, _default(cls, "data_dir"))
-        top = values.pop("")
-        sections = typing.get_type_hints(cls, include_extras=True)
-        return cls(**top, **{name: sections[name](**fields) for name, fields in values.items()})
-
-
-def _default(struct: type[Struct], name: str) -> Any:
-    return next(found.default for found in msgspec.structs.fields(struct) if found.name == name)
 
 
 def staff_password(environ: Mapping[str, str] | None = None) -> str | None:

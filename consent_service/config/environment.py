@@ -75,7 +75,7 @@ class Variable:
     @cached_property
     def type(self) -> Any:
         # Settings reads this table, so the table looks Settings up when a type is first asked for.
-        from consent_service.config import Settings
+        from consent_service.config.sections import Settings
 
         owner = typing.get_type_hints(Settings)[self.section] if self.section else Settings
         return typing.get_type_hints(owner, include_extras=True)[self.name]

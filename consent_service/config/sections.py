@@ -1,17 +1,33 @@
-"""The settings' sections: what each setting may be and what it is when unset, written once.
+"""The settings: what each may be and what it is when unset, written once, and the whole they make.
 
 Each section is a frozen msgspec Struct (``settings.checks``, ``settings.webhooks``) whose field types
-carry their accepted range and whose defaults are written beside them. They are kept apart from how
-the environment fills them (``environment.py``) so that a setting's rule and default are read in one
-place, and so the refusal an operator sees is made from the same type the value is held to.
+carry their accepted range and whose defaults are written beside them. ``Settings`` holds the sections;
+``Settings.from_env`` makes it once, at start, and it is passed down, so the rest of the service asks
+the settings and never the environment. Which variable fills which field, and what an operator is told
+of a bad value, is ``environment.py``'s, worded from the same types so it cannot drift from the rule;
+what the data dir holds is ``data_dir.py``'s.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import hashlib
+import os
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
+import msgspec
 from msgspec import Meta, Struct
 
+from consent_service.config.data_dir import place
+from consent_service.config.environment import (
+    UNSET_WHEN_EMPTY,
+    VARIABLES,
+    SettingsError,
+    decode,
+    disagreements,
+)
 from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 
 # The types below carry each rule once; the refusal's wording is made from them
@@ -125,3 +141,67 @@ class Logs(Struct, frozen=True, kw_only=True):
     #: "json", "text", or "auto" (JSON unless stderr is a terminal).
     format: LogFormat = "auto"
     level: LogLevel = "INFO"
+
+
+class Settings(Struct, frozen=True, kw_only=True):
+    data_dir: Path = Path("var")
+    database: Database
+    fingerprint_key: bytes
+    links: Links
+    redis_url: RedisUrl | None = None
+    #: Where phone numbers written without a country code are taken to be.
+    default_region: Region = "GB"
+    #: Interactive API docs at ``/docs``; off, the schema alone is served at ``/schema``.
+    docs: bool = True
+    #: Keep a family's unsubscribe on this host's disk (in ``data_dir``) while the database is away,
+    #: and apply it when it returns; off, such an unsubscribe is refused with a "try again" page.
+    optout_spool: bool = True
+    checks: Checks = Checks()
+    limits: Limits = Limits()
+    webhooks: Webhooks = Webhooks()
+    changes: Changes = Changes()
+    feedback: Feedback = Feedback()
+    organisation: Organisation = Organisation()
+    retention: Retention = Retention()
+    logs: Logs = Logs()
+
+    @property
+    def embedded(self) -> bool:
+        return self.database.url.startswith("sqlite")
+
+    @property
+    def namespace(self) -> str:
+        """Keeps this deployment's keys apart from another's in a shared Redis."""
+        return hashlib.sha256(self.database.url.encode()).hexdigest()[:12]
+
+    @property
+    def cache_mode(self) -> str:
+        """The check cache in force: "redis", "host" or "off"."""
+        if self.checks.cache != "auto":
+            return self.checks.cache
+        if self.redis_url:
+            return "redis"
+        # Without Redis, only an embedded service is known to run on one host.
+        return "host" if self.embedded else "off"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        given = {
+            name: env[name]
+            for name in VARIABLES
+            if name in env and (env[name].strip() or name not in UNSET_WHEN_EMPTY)
+        }
+        values, problems = decode(given)
+        problems += disagreements(values, given)
+        if problems:
+            raise SettingsError(*problems)
+        # Only a valid environment writes to the disk: a refused start leaves no data dir or secrets.
+        place(values, _default(cls, "data_dir"))
+        top = values.pop("")
+        sections = typing.get_type_hints(cls, include_extras=True)
+        return cls(**top, **{name: sections[name](**fields) for name, fields in values.items()})
+
+
+def _default(struct: type[Struct], name: str) -> Any:
+    return next(found.default for found in msgspec.structs.fields(struct) if found.name == name)
