@@ -35,7 +35,12 @@ from consent_service.domain.ledger import (
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
-from consent_service.domain.suppressions import Scope, Suppression, lifted_by_grant, reason_for_withdrawal
+from consent_service.domain.suppressions import (
+    Suppression,
+    SuppressionScope,
+    lifted_by_grant,
+    reason_for_withdrawal,
+)
 from consent_service.services.context import Context
 
 #: A choice said to take effect later than this from now is a mistake, not a plan.
@@ -314,7 +319,7 @@ async def _update_suppressions(
                 id=str(uuid.uuid4()),
                 fingerprint=fingerprint,
                 channel=channel,
-                scope=Scope.MARKETING,
+                scope=SuppressionScope.MARKETING,
                 reason=reason_for_withdrawal(item.basis, event.source),
                 purpose=event.purpose,
                 source=event.source.value,

@@ -12,9 +12,9 @@ from consent_service.domain.errors import NotFound
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
 from consent_service.domain.people import Person
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.receipts import Controller, consent_receipt
+from consent_service.domain.receipts import DataController, consent_receipt
 from consent_service.domain.restrictions import Restriction
-from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
+from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 from consent_service.services.context import Context
 
 
@@ -69,7 +69,7 @@ def _channels(kind: str) -> list[Any]:
     return list(channels_served_by(ContactKind(kind)))
 
 
-async def receipt(ctx: Context, controller: Controller, person_id: str, event_id: str) -> dict[str, Any]:
+async def receipt(ctx: Context, controller: DataController, person_id: str, event_id: str) -> dict[str, Any]:
     async with ctx.store.reading() as uow:
         await _living(uow, person_id)
         event = next((e for e in await uow.ledger.events([person_id]) if e.id == event_id), None)
@@ -106,7 +106,7 @@ async def erase_in(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) ->
             id=str(uuid.uuid4()),
             fingerprint=fingerprint,
             channel=None,
-            scope=Scope.MARKETING,
+            scope=SuppressionScope.MARKETING,
             reason=SuppressionReason.ERASED,
             purpose=None,
             source="erasure",

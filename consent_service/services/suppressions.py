@@ -13,7 +13,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point, guess_kind
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
+from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 from consent_service.services.context import Context
 
 PAGE_SIZE = 100
@@ -23,7 +23,7 @@ PAGE_SIZE = 100
 class SuppressionInput:
     to: str | Mapping[str, Any]
     channel: Channel | None
-    scope: Scope
+    scope: SuppressionScope
     reason: SuppressionReason
     actor: str
     source: str = "staff"

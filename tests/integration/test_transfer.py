@@ -19,7 +19,7 @@ from consent_service.domain.contacts import contact_point
 from consent_service.domain.csv_rows import BadFile
 from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.ledger import Decision, Evidence, Source
-from consent_service.domain.suppressions import Scope, SuppressionReason
+from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 from consent_service.services import choices, exports, imports, suppressions
 from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
@@ -228,7 +228,7 @@ async def test_mailchimp_unsubscribed_and_cleaned_exports(fresh: Fresh) -> None:
     assert (entry.reason, entry.channel, entry.scope) == (
         SuppressionReason.UNSUBSCRIBED,
         Channel.EMAIL,
-        Scope.MARKETING,
+        SuppressionScope.MARKETING,
     )
     assert entry.effective_at == datetime(2024, 2, 10, 18, 3, 11, tzinfo=UTC)
     assert entry.note is not None and "Spring newsletter" in entry.note
@@ -335,7 +335,7 @@ async def test_a_consent_import_never_lifts_a_suppression(fresh: Fresh, source: 
             uow,
             ctx,
             SuppressionInput(
-                stranger, Channel.EMAIL, Scope.MARKETING, SuppressionReason.UNSUBSCRIBED, "test"
+                stranger, Channel.EMAIL, SuppressionScope.MARKETING, SuppressionReason.UNSUBSCRIBED, "test"
             ),
         )
     earlier = datetime.now(UTC) - timedelta(days=30)

@@ -14,7 +14,7 @@ from consent_service.api.dependencies import Ctx, Organisation
 from consent_service.api.inputs import actor, contact_value, idempotent_write
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
-from consent_service.domain.keys import ApiKey, Scope
+from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.restrictions import Restriction
 from consent_service.services import people, restrictions, rights
@@ -40,7 +40,9 @@ class RightsController(Controller):
     path = "/v1/people/{person_id:uuid}"
     tags = ["people's rights"]
 
-    @post("/restrictions", opt=needs(Scope.STAFF), status_code=201, summary="Add a safeguarding restriction")
+    @post(
+        "/restrictions", opt=needs(KeyScope.STAFF), status_code=201, summary="Add a safeguarding restriction"
+    )
     async def restrict(
         self,
         ctx: Ctx,
@@ -61,7 +63,7 @@ class RightsController(Controller):
 
         return await idempotent_write(ctx, request, data, work)
 
-    @get("/restrictions", opt=needs(Scope.STAFF), summary="A person's restrictions, lifted ones too")
+    @get("/restrictions", opt=needs(KeyScope.STAFF), summary="A person's restrictions, lifted ones too")
     async def list_restrictions(self, ctx: Ctx, person_id: FromPath[UUID]) -> s.RestrictionsOut:
         person = await people.get(ctx, str(person_id))
         ids = {c.fingerprint: c.id for c in person.contacts}
@@ -70,7 +72,7 @@ class RightsController(Controller):
 
     @delete(
         "/restrictions/{restriction_id:uuid}",
-        opt=needs(Scope.STAFF),
+        opt=needs(KeyScope.STAFF),
         status_code=200,
         summary="Lift a restriction, with a reason",
     )
@@ -87,7 +89,7 @@ class RightsController(Controller):
         )
         return _restriction(lifted, {})
 
-    @get("/export", opt=needs(Scope.ADMIN), summary="Everything held on the person (subject access)")
+    @get("/export", opt=needs(KeyScope.ADMIN), summary="Everything held on the person (subject access)")
     async def export(
         self, ctx: Ctx, person_id: FromPath[UUID], format: FromQuery[Literal["json", "text"]] = "json"
     ) -> Response[Any]:
@@ -126,7 +128,7 @@ class RightsController(Controller):
 
     @get(
         "/receipts/{event_id:uuid}",
-        opt=needs(Scope.FORMS, Scope.STAFF),
+        opt=needs(KeyScope.FORMS, KeyScope.STAFF),
         summary="One recorded choice as a Kantara Consent Receipt v1.1",
     )
     async def receipt(
@@ -134,7 +136,9 @@ class RightsController(Controller):
     ) -> dict[str, Any]:
         return await rights.receipt(ctx, organisation, str(person_id), str(event_id))
 
-    @post("/erasure", opt=needs(Scope.ADMIN), status_code=200, summary="Erase the person, keeping tombstones")
+    @post(
+        "/erasure", opt=needs(KeyScope.ADMIN), status_code=200, summary="Erase the person, keeping tombstones"
+    )
     async def erase(
         self,
         ctx: Ctx,
