@@ -19,6 +19,7 @@ from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStrea
 from consent_service.adapters.clock import SystemClock
 from consent_service.adapters.metrics import PrometheusMetrics
 from consent_service.adapters.passwords import Argon2Passwords
+from consent_service.adapters.results import JsonResults
 from consent_service.adapters.signals import HostSignal, RedisSignal
 from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
@@ -57,6 +58,7 @@ def build_context(settings: Settings) -> Context:
         default_region=settings.default_region,
         check_timeout=settings.checks.timeout,
         bookkeeping=raw,
+        results=JsonResults(),
         metrics=metrics,
         spool=FileSpool(settings.data_dir) if settings.optout_spool else NoSpool(),
         webhook_destinations=settings.webhooks.destinations,

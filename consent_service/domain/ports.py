@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from consent_service.domain.changes import Change, DeadLetter, PublishedChange, Webhook
 from consent_service.domain.channels import Channel
@@ -19,6 +19,8 @@ from consent_service.domain.restrictions import Restriction
 from consent_service.domain.spool import SpooledOptOut
 from consent_service.domain.staff import StaffAccount
 from consent_service.domain.suppressions import Suppression, SuppressionReason
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -180,6 +182,13 @@ class IdempotencyRecords(Protocol):
     async def forget_mentioning(self, text: str) -> None:
         """Drop stored answers that mention ``text`` (a person's id), so erasure leaves no copy behind."""
         ...
+
+
+class Results(Protocol):
+    """A use case's result as text and back, so an idempotent write can replay it (adapters/results.py)."""
+
+    def dump(self, result: object) -> str: ...
+    def load(self, text: str, kind: type[T]) -> T: ...
 
 
 class ProviderEvents(Protocol):

@@ -121,7 +121,7 @@ async def _suppress(
     ):
         outcome.already_suppressed += 1
         return
-    await suppress(
+    await suppress.within(
         uow,
         ctx,
         SuppressionInput(

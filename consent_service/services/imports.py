@@ -96,7 +96,7 @@ async def import_suppressions(
                     report.lifted_since += 1
                     continue
                 if not options.dry_run:
-                    await suppress(
+                    await suppress.within(
                         uow,
                         ctx,
                         SuppressionInput(

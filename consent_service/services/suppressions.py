@@ -15,6 +15,7 @@ from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 from consent_service.services.context import Context
+from consent_service.services.usecases import use_case
 
 PAGE_SIZE = 100
 
@@ -40,6 +41,7 @@ def fingerprint_of(ctx: Context, to: str | Mapping[str, Any], channel: Channel |
         raise InvalidInput.one("to", str(exc)) from exc
 
 
+@use_case(Suppression)
 async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> Suppression:
     if request.purpose is not None and not await ctx.catalogue.has(request.purpose):
         raise InvalidInput.one("purpose", f"unknown purpose {request.purpose!r}")

@@ -18,7 +18,6 @@ from consent_service.api.security import needs
 from consent_service.domain.channels import ContactKind
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import ApiKey, KeyScope
-from consent_service.domain.ports import UnitOfWork
 from consent_service.services import choices, people
 
 
@@ -35,15 +34,8 @@ class RegistrationController(Controller):
         request: Request[ApiKey, Any, Any],
         data: JSONBody[s.RegistrationIn],
     ) -> Response[s.RegistrationOut]:
-        async def work(uow: UnitOfWork) -> s.RegistrationOut:
-            person, events = await choices.register(
-                uow, ctx, person_input(data.person), choices_input(data, request.user)
-            )
-            return s.RegistrationOut(
-                person_id=person.id, receipt=presenters.receipt(person.id, ctx.clock.now(), events)
-            )
-
-        return await idempotent_write(ctx, request, data, work)
+        command = choices.Register(person_input(data.person), choices_input(data, request.user))
+        return await idempotent_write(ctx, request, data, choices.register, command, presenters.registration)
 
 
 class PeopleController(Controller):
@@ -57,10 +49,9 @@ class PeopleController(Controller):
         request: Request[ApiKey, Any, Any],
         data: JSONBody[s.PersonIn],
     ) -> Response[s.PersonOut]:
-        async def work(uow: UnitOfWork) -> s.PersonOut:
-            return presenters.person(await choices.create_person(uow, ctx, person_input(data)))
-
-        return await idempotent_write(ctx, request, data, work)
+        return await idempotent_write(
+            ctx, request, data, choices.create_person, person_input(data), presenters.person
+        )
 
     @get("/", opt=needs(KeyScope.STAFF), summary="Find people by email, phone or reference")
     async def find(
@@ -111,11 +102,10 @@ class PeopleController(Controller):
         person_id: FromPath[UUID],
         data: JSONBody[s.ConsentsIn],
     ) -> Response[s.ConsentsOut]:
-        async def work(uow: UnitOfWork) -> s.ConsentsOut:
-            events = await choices.record_choices(uow, ctx, str(person_id), choices_input(data, request.user))
-            return s.ConsentsOut(receipt=presenters.receipt(str(person_id), ctx.clock.now(), events))
-
-        return await idempotent_write(ctx, request, data, work)
+        command = choices.RecordChoices(str(person_id), choices_input(data, request.user))
+        return await idempotent_write(
+            ctx, request, data, choices.record_choices, command, presenters.consents
+        )
 
     @get(
         "/{person_id:uuid}/consents", opt=needs(KeyScope.STAFF), summary="Current (or past, with at=) choices"

@@ -15,7 +15,6 @@ from consent_service.api.inputs import actor, contact_value, idempotent_write
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
 from consent_service.domain.keys import ApiKey, KeyScope
-from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.restrictions import Restriction
 from consent_service.services import people, restrictions, rights
 from consent_service.services.people import ChoiceState
@@ -36,6 +35,11 @@ def _restriction(r: Restriction, contact_ids: dict[str, str]) -> s.RestrictionOu
     )
 
 
+def _restricted(done: restrictions.Restricted) -> s.RestrictionOut:
+    r = done.restriction
+    return _restriction(r, {r.fingerprint: done.contact_id} if r.fingerprint and done.contact_id else {})
+
+
 class RightsController(Controller):
     path = "/v1/people/{person_id:uuid}"
     tags = ["people's rights"]
@@ -50,18 +54,14 @@ class RightsController(Controller):
         person_id: FromPath[UUID],
         data: JSONBody[s.RestrictionIn],
     ) -> Response[s.RestrictionOut]:
-        channel = None if data.channel == "all" else Channel(data.channel)
-        to = contact_value(data.to) if data.to is not None else None
-
-        async def work(uow: UnitOfWork) -> s.RestrictionOut:
-            made = await restrictions.restrict(
-                uow, ctx, str(person_id), channel, to, data.reason, actor(request.user)
-            )
-            person = await uow.people.get(str(person_id))
-            ids = {c.fingerprint: c.id for c in person.contacts} if person else {}
-            return _restriction(made, ids)
-
-        return await idempotent_write(ctx, request, data, work)
+        command = restrictions.Restrict(
+            str(person_id),
+            None if data.channel == "all" else Channel(data.channel),
+            contact_value(data.to) if data.to is not None else None,
+            data.reason,
+            actor(request.user),
+        )
+        return await idempotent_write(ctx, request, data, restrictions.restrict, command, _restricted)
 
     @get("/restrictions", opt=needs(KeyScope.STAFF), summary="A person's restrictions, lifted ones too")
     async def list_restrictions(self, ctx: Ctx, person_id: FromPath[UUID]) -> s.RestrictionsOut:

@@ -19,7 +19,6 @@ from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import ApiKey, KeyScope
-from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import SuppressionReason
 from consent_service.services import suppressions
 
@@ -57,11 +56,9 @@ class SuppressionController(Controller):
             purpose=data.purpose,
             note=data.note,
         )
-
-        async def work(uow: UnitOfWork) -> s.SuppressionOut:
-            return presenters.suppression(await suppressions.suppress(uow, ctx, entry))
-
-        return await idempotent_write(ctx, request, data, work)
+        return await idempotent_write(
+            ctx, request, data, suppressions.suppress, entry, presenters.suppression
+        )
 
     @get(
         "/",
