@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 
 from consent_service.adapters import collector
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
+from consent_service.adapters.check_cache import AnswerCache, SignallingStore
 from consent_service.adapters.clock import SystemClock
 from consent_service.adapters.metrics import PrometheusMetrics
 from consent_service.adapters.passwords import Argon2Passwords
@@ -25,14 +26,13 @@ from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
 from consent_service.config import Settings
 from consent_service.db import SqlStore, connect
-from consent_service.domain.absent import NoSpool
+from consent_service.domain.absent import NoAnswerCache, NoSpool
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
-from consent_service.domain.ports import ChangeSignal, Store
+from consent_service.domain.ports import Answers, ChangeSignal, Store
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services import spool
-from consent_service.services.answers import AnswerCache, Answers, NoAnswerCache, SignallingStore
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
 from consent_service.services.keys import KeyRing

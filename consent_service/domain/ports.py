@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from consent_service.domain.changes import Change, DeadLetter, PublishedChange, Webhook
 from consent_service.domain.channels import Channel
+from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
@@ -353,3 +354,19 @@ class OptOutSpool(Protocol):
         """The database could not take an opt-out (``away``): returns if this spool will hold it
         instead, raises ``away`` if there is no spool, so the family is answered as for any write."""
         ...
+
+
+#: (fingerprint, person id, purpose, channel)
+AnswerKey = tuple[str, str, str, str]
+
+
+class Answers(Protocol):
+    """What a check asks of the answers kept in memory: ``adapters.check_cache.AnswerCache``, or
+    ``absent.NoAnswerCache``."""
+
+    async def token(self) -> str | None: ...
+    def get(self, key: AnswerKey, token: str | None) -> Answer | None: ...
+    def put(self, key: AnswerKey, token: str | None, answer: Answer) -> None: ...
+    def database_answered(self) -> None: ...
+    def held(self) -> int: ...
+    async def keep_trust(self, store: Store, every: float = 0.1) -> None: ...
