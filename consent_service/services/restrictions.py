@@ -59,17 +59,26 @@ async def restrict(uow: UnitOfWork, ctx: Context, command: Restrict) -> Restrict
     return Restricted(restriction, contact_ids.get(fingerprint) if fingerprint else None)
 
 
-async def lift(ctx: Context, person_id: str, restriction_id: str, reason: str, actor: str) -> Restriction:
-    async with ctx.store.writing() as uow:
-        restriction = await uow.restrictions.get(restriction_id)
-        if restriction is None or restriction.person_id != person_id:
-            raise NotFound(f"no restriction {restriction_id} for person {person_id}")
-        if restriction.lifted_at is not None:
-            raise Conflict(f"restriction {restriction_id} was lifted already")
-        now = ctx.clock.now()
-        if await uow.restrictions.lift(restriction_id, now, reason, actor):
-            uow.emit(restriction_lifted(restriction_id, now))
-    return replace(restriction, lifted_at=now, lift_reason=reason, lifted_by=actor)
+@dataclass(frozen=True, slots=True)
+class LiftRestriction:
+    person_id: str
+    restriction_id: str
+    reason: str
+    actor: str
+
+
+@use_case(Restriction)
+async def lift(uow: UnitOfWork, ctx: Context, command: LiftRestriction) -> Restriction:
+    person_id, restriction_id = command.person_id, command.restriction_id
+    restriction = await uow.restrictions.get(restriction_id)
+    if restriction is None or restriction.person_id != person_id:
+        raise NotFound(f"no restriction {restriction_id} for person {person_id}")
+    if restriction.lifted_at is not None:
+        raise Conflict(f"restriction {restriction_id} was lifted already")
+    now = ctx.clock.now()
+    if await uow.restrictions.lift(restriction_id, now, command.reason, command.actor):
+        uow.emit(restriction_lifted(restriction_id, now))
+    return replace(restriction, lifted_at=now, lift_reason=command.reason, lifted_by=command.actor)
 
 
 async def of_person(ctx: Context, person_id: str) -> list[Restriction]:

@@ -16,6 +16,7 @@ from consent_service.domain.receipts import DataController, consent_receipt
 from consent_service.domain.restrictions import Restriction
 from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 from consent_service.services.context import Context
+from consent_service.services.usecases import use_case
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +91,18 @@ class Erasure:
     erased_at: datetime
 
 
-async def erase(ctx: Context, person_id: str, actor: str) -> Erasure:
-    async with ctx.store.writing() as uow:
-        return await erase_in(uow, ctx, person_id, actor)
+@dataclass(frozen=True, slots=True)
+class Erase:
+    person_id: str
+    #: Who erased, and why: kept on the tombstones.
+    actor: str
 
 
-async def erase_in(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) -> Erasure:
+@use_case(Erasure)
+async def erase(uow: UnitOfWork, ctx: Context, command: Erase) -> Erasure:
     """Remove what identifies the person; keep fingerprint-only tombstones so they are never marketed
     to again, and the de-personalised ledger so counts and the hash chain still verify."""
+    person_id, actor = command.person_id, command.actor
     person = await _living(uow, person_id)
     now = ctx.clock.now()
     fingerprints = list(dict.fromkeys(c.fingerprint for c in person.contacts))

@@ -64,17 +64,25 @@ async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> 
     return entry
 
 
-async def lift(ctx: Context, entry_id: str, reason: str, actor: str) -> Suppression:
+@dataclass(frozen=True, slots=True)
+class LiftSuppression:
+    entry_id: str
+    reason: str
+    actor: str
+
+
+@use_case(Suppression)
+async def lift(uow: UnitOfWork, ctx: Context, command: LiftSuppression) -> Suppression:
     """Staff lift an entry (a bounced address confirmed working, a mistake); the lifting stays on record."""
-    async with ctx.store.writing() as uow:
-        entry = await uow.suppressions.get(entry_id)
-        if entry is None:
-            raise NotFound(f"no suppression {entry_id}")
-        if entry.lifted_at is not None:
-            raise Conflict(f"suppression {entry_id} was lifted already")
-        now = ctx.clock.now()
-        if await uow.suppressions.lift(entry_id, now, reason, actor):
-            uow.emit(suppression_lifted(entry_id, now))
+    entry_id, reason, actor = command.entry_id, command.reason, command.actor
+    entry = await uow.suppressions.get(entry_id)
+    if entry is None:
+        raise NotFound(f"no suppression {entry_id}")
+    if entry.lifted_at is not None:
+        raise Conflict(f"suppression {entry_id} was lifted already")
+    now = ctx.clock.now()
+    if await uow.suppressions.lift(entry_id, now, reason, actor):
+        uow.emit(suppression_lifted(entry_id, now))
     return replace(entry, lifted_at=now, lift_reason=reason, lifted_by=actor)
 
 

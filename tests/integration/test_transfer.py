@@ -96,7 +96,9 @@ async def test_a_suppression_file_imported_twice_changes_nothing_the_second_time
         e for e in await suppressions.lookup(ctx, email, Channel.EMAIL) if e.reason.value == "complaint"
     )
     assert entry.effective_at == datetime(2024, 5, 1, 10, tzinfo=UTC)
-    await suppressions.lift(ctx, entry.id, "the complaint was a mistake", "staff:test")
+    await suppressions.lift(
+        ctx, suppressions.LiftSuppression(entry.id, "the complaint was a mistake", "staff:test")
+    )
     replayed = await imports.import_suppressions(ctx, dated, imports.SuppressionOptions())
     assert (replayed.added, replayed.lifted_since) == (0, 1)
 

@@ -86,7 +86,7 @@ class PeopleController(Controller):
         self, ctx: Ctx, person_id: FromPath[UUID], data: JSONBody[s.PersonChangeIn]
     ) -> s.PersonOut:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        person = await people.rectify(ctx, str(person_id), changes)
+        person = await people.rectify(ctx, people.Rectify(str(person_id), changes))
         return presenters.person(person)
 
     @post(

@@ -84,9 +84,10 @@ class RightsController(Controller):
         restriction_id: FromPath[UUID],
         data: JSONBody[s.LiftIn],
     ) -> s.RestrictionOut:
-        lifted = await restrictions.lift(
-            ctx, str(person_id), str(restriction_id), data.reason, actor(request.user)
+        command = restrictions.LiftRestriction(
+            str(person_id), str(restriction_id), data.reason, actor(request.user)
         )
+        lifted = await restrictions.lift(ctx, command)
         return _restriction(lifted, {})
 
     @get("/export", opt=needs(KeyScope.ADMIN), summary="Everything held on the person (subject access)")
@@ -146,7 +147,7 @@ class RightsController(Controller):
         person_id: FromPath[UUID],
         data: JSONBody[s.ErasureIn],
     ) -> s.ErasureOut:
-        done = await rights.erase(ctx, str(person_id), f"{actor(request.user)}: {data.reason}")
+        done = await rights.erase(ctx, rights.Erase(str(person_id), f"{actor(request.user)}: {data.reason}"))
         return s.ErasureOut(
             person_id=done.person_id,
             erased_at=done.erased_at,

@@ -204,7 +204,9 @@ class StaffPages(Controller):
         form = await _form(request)
         try:
             reason = forms.read_lift_reason(form)
-            await restrictions.lift(ctx, str(person_id), str(restriction_id), reason, member.actor)
+            await restrictions.lift(
+                ctx, restrictions.LiftRestriction(str(person_id), str(restriction_id), reason, member.actor)
+            )
         except forms.FormErrors as exc:
             return await _refused(ctx, member, str(person_id), exc.messages, form, "lift")
         except Conflict:

@@ -97,5 +97,6 @@ class SuppressionController(Controller):
         entry_id: FromPath[UUID],
         data: JSONBody[s.LiftIn],
     ) -> s.SuppressionOut:
-        entry = await suppressions.lift(ctx, str(entry_id), data.reason, actor(request.user))
+        command = suppressions.LiftSuppression(str(entry_id), data.reason, actor(request.user))
+        entry = await suppressions.lift(ctx, command)
         return presenters.suppression(entry)
