@@ -1,4 +1,5 @@
-"""One shape for the writes a caller may repeat under a key: one typed command in, a domain result out.
+"""One shape for a write on people, choices, suppressions and restrictions: a typed command in, a
+domain result out.
 
 A use case is written as a step that runs inside the unit of work it is handed, so that
 ``idempotency.once`` can run it in the same transaction as its claim on the caller's key, and a
