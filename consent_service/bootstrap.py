@@ -16,22 +16,23 @@ from contextlib import asynccontextmanager
 
 from consent_service.adapters import collector
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
+from consent_service.adapters.check_cache import AnswerCache, SignallingStore
 from consent_service.adapters.clock import SystemClock
 from consent_service.adapters.metrics import PrometheusMetrics
 from consent_service.adapters.passwords import Argon2Passwords
+from consent_service.adapters.results import JsonResults
 from consent_service.adapters.signals import HostSignal, RedisSignal
 from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
 from consent_service.config import Settings
 from consent_service.db import SqlStore, connect
-from consent_service.domain.absent import NoSpool
+from consent_service.domain.absent import NoAnswerCache, NoSpool
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
-from consent_service.domain.ports import ChangeSignal, Store
+from consent_service.domain.ports import Answers, ChangeSignal, Store
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services import spool
-from consent_service.services.answers import AnswerCache, Answers, NoAnswerCache, SignallingStore
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
 from consent_service.services.keys import KeyRing
@@ -57,6 +58,7 @@ def build_context(settings: Settings) -> Context:
         default_region=settings.default_region,
         check_timeout=settings.checks.timeout,
         bookkeeping=raw,
+        results=JsonResults(),
         metrics=metrics,
         spool=FileSpool(settings.data_dir) if settings.optout_spool else NoSpool(),
         webhook_destinations=settings.webhooks.destinations,

@@ -41,7 +41,7 @@ from consent_service.api.logs import RequestIds
 from consent_service.api.security import authentication, scope_guard
 from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings, SettingsError
-from consent_service.domain.receipts import Controller
+from consent_service.domain.receipts import DataController
 from consent_service.services.context import Context
 
 #: A bulk check of 10,000 postal addresses is the largest body a caller needs to send.
@@ -115,7 +115,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     relay = bootstrap.build_relay(settings, ctx)
     state, provide_context = attach(ctx)
     # The organisation section holds exactly the controller's fields, named alike.
-    organisation = Controller(**msgspec.structs.asdict(settings.organisation))
+    organisation = DataController(**msgspec.structs.asdict(settings.organisation))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -7,7 +7,7 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 
 from consent_service.domain.ports import WebhookSender
-from consent_service.domain.receipts import Controller
+from consent_service.domain.receipts import DataController
 from consent_service.services.context import Context
 
 Ctx: TypeAlias = NamedDependency[Context]
@@ -16,7 +16,7 @@ Ctx: TypeAlias = NamedDependency[Context]
 BaseUrl: TypeAlias = NamedDependency[str]
 
 #: The organisation named as controller on consent receipts.
-Organisation: TypeAlias = NamedDependency[Controller]
+Organisation: TypeAlias = NamedDependency[DataController]
 
 #: How webhooks are sent (a dead letter's replay is sent by the request that asks for it).
 Sender: TypeAlias = NamedDependency[WebhookSender]

@@ -1,12 +1,12 @@
-"""Request bodies into the use cases' inputs, and the idempotent-write plumbing shared by controllers."""
+"""Request bodies into the use cases' commands, and the idempotent write every creating route answers with."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
@@ -19,10 +19,13 @@ from litestar.params import ParameterKwarg
 from consent_service.api import schemas as s
 from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import Decision, Evidence, Source
-from consent_service.domain.ports import UnitOfWork
 from consent_service.services import idempotency
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
+from consent_service.services.usecases import UseCase
+
+C = TypeVar("C")
+R = TypeVar("R")
 
 #: The longest an Idempotency-Key or an actor can be: both are stored in 200-character columns.
 STORED_TEXT = 200
@@ -75,25 +78,28 @@ async def idempotent_write(
     ctx: Context,
     request: Request[ApiKey, Any, Any],
     body: msgspec.Struct,
-    work: Callable[[UnitOfWork], Awaitable[msgspec.Struct]],
+    use_case: UseCase[C, R],
+    command: C,
+    present: Callable[[R], msgspec.Struct],
 ) -> Response[Any]:
-    """Answer 201 with ``work``'s result, once per ``Idempotency-Key`` (replays get the first answer)."""
+    """Answer 201 with the use case's result presented, once per ``Idempotency-Key``.
+
+    A replay presents the first result again, after its commit as the first was, so it answers the
+    same bytes; a record kept before results were (``idempotency.Answered``) is sent back as kept.
+    """
     key = request.headers.get("idempotency-key")
     if key is not None and len(key) > STORED_TEXT:
         message = f"at most {STORED_TEXT} characters"
         raise ValidationException(extra=[{"message": message, "key": "Idempotency-Key", "source": "header"}])
     digest = hashlib.sha256(request.url.path.encode() + b"\0" + msgspec.json.encode(body)).hexdigest()
-    replayed = False
-
-    async def run(uow: UnitOfWork) -> tuple[int, str]:
-        nonlocal replayed
-        replayed = False
-        return 201, msgspec.json.encode(await work(uow)).decode()
-
-    replayed = True
-    status, encoded = await idempotency.once(ctx, request.user.id, key, digest, run)
-    headers = {"Idempotent-Replayed": "true"} if replayed and key else {}
-    return Response(encoded.encode(), status_code=status, media_type="application/json", headers=headers)
+    claim = idempotency.Idempotency(request.user.id, key, digest)
+    outcome = await idempotency.once(ctx, claim, use_case, command)
+    if isinstance(outcome.result, idempotency.Answered):
+        status, encoded = outcome.result.status, outcome.result.body.encode()
+    else:
+        status, encoded = 201, msgspec.json.encode(present(outcome.result))
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed and key else {}
+    return Response(encoded, status_code=status, media_type="application/json", headers=headers)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,7 @@ from consent_service.api import schemas as s
 from consent_service.api.context import context_of
 from consent_service.api.inputs import contact_value
 from consent_service.domain.channels import Channel
-from consent_service.domain.keys import ApiKey
-from consent_service.domain.keys import Scope as KeyScope
+from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.services import checks
 from consent_service.services.context import Context
 

@@ -14,6 +14,7 @@ from consent_service.domain.people import Person
 from consent_service.domain.purposes import Purpose
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.catalogue import CatalogueView
+from consent_service.services.choices import Recorded
 from consent_service.services.people import ChoiceState
 
 
@@ -66,6 +67,16 @@ def receipt(person_id: str, recorded_at: datetime, events: Sequence[ConsentEvent
             for e in events
         ],
     )
+
+
+def registration(done: Recorded) -> s.RegistrationOut:
+    return s.RegistrationOut(
+        person_id=done.person_id, receipt=receipt(done.person_id, done.recorded_at, done.events)
+    )
+
+
+def consents(done: Recorded) -> s.ConsentsOut:
+    return s.ConsentsOut(receipt=receipt(done.person_id, done.recorded_at, done.events))
 
 
 def event(catalogue: CatalogueView, e: ConsentEvent) -> s.EventOut:

@@ -1,6 +1,6 @@
 """Authentication by API key and one declared scope requirement per route (DESIGN §4.7).
 
-Every route says what it needs in its ``opt``: ``needs(Scope.X, ...)`` (any one of them suffices) or
+Every route says what it needs in its ``opt``: ``needs(KeyScope.X, ...)`` (any one of them suffices) or
 ``PUBLIC``. The guard denies a route that declares nothing, so a forgotten declaration fails closed.
 """
 
@@ -14,14 +14,14 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 
 from consent_service.api.context import context_of
-from consent_service.domain.keys import ApiKey, Scope
+from consent_service.domain.keys import ApiKey, KeyScope
 
 SCOPES_OPT = "scopes"
 PUBLIC_OPT = "public"
 PUBLIC: dict[str, Any] = {PUBLIC_OPT: True}
 
 
-def needs(*scopes: Scope) -> dict[str, Any]:
+def needs(*scopes: KeyScope) -> dict[str, Any]:
     return {SCOPES_OPT: frozenset(scopes)}
 
 
@@ -54,7 +54,7 @@ async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: B
     if "user" not in connection.scope:
         # Methods the authentication middleware does not look at (HEAD) get no key, so no access.
         raise NotAuthorizedException("An API key is needed: Authorization: Bearer <key>")
-    required: frozenset[Scope] | None = handler.opt.get(SCOPES_OPT)
+    required: frozenset[KeyScope] | None = handler.opt.get(SCOPES_OPT)
     key: ApiKey = connection.user
     if not required or not (key.scopes & required):
         wanted = " or ".join(sorted(required or ())) or "(undeclared)"

@@ -2,7 +2,8 @@
 
 Each answers as the service did when the collaborator was simply missing: no metrics count nothing;
 no spool holds nothing and refuses to hold an opt-out, so a family whose unsubscribe the database
-could not take is told to try again, as for any other write.
+could not take is told to try again, as for any other write; no check cache keeps no answer, so
+every check is worked out from the database.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from consent_service.domain.changes import Change
+from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
+from consent_service.domain.ports import AnswerKey, Store
 from consent_service.domain.spool import SpooledOptOut
 
 
@@ -44,3 +47,27 @@ class NoSpool:
 
     def stand_in(self, away: StoreUnavailable) -> None:
         raise away
+
+
+class NoAnswerCache:
+    """No change signal, so no answer may be kept: every check is worked out from the database.
+
+    It never holds an answer, so it never needs the database's word."""
+
+    async def token(self) -> str | None:
+        return None
+
+    def get(self, key: AnswerKey, token: str | None) -> Answer | None:
+        return None
+
+    def put(self, key: AnswerKey, token: str | None, answer: Answer) -> None:
+        pass
+
+    def database_answered(self) -> None:
+        pass
+
+    def held(self) -> int:
+        return 0
+
+    async def keep_trust(self, store: Store, every: float = 0.1) -> None:
+        pass

@@ -15,7 +15,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind
 from consent_service.domain.contacts import ContactPoint, contact_point, guess_kind
 from consent_service.domain.csv_rows import BadFile, Record, RowError, Table, bounded, parse_time
 from consent_service.domain.errors import InvalidContact
-from consent_service.domain.suppressions import Scope, SuppressionReason
+from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 
 MAX_NOTE = 2000
 
@@ -52,11 +52,11 @@ MAILCHIMP: dict[SuppressionFormat, _Mailchimp] = {
 
 
 @dataclass(frozen=True, slots=True)
-class SuppressionRow:
+class SuppressionFileRow:
     line: int
     point: ContactPoint
     channel: Channel | None
-    scope: Scope
+    scope: SuppressionScope
     reason: SuppressionReason
     note: str | None
     effective_at: datetime | None
@@ -64,13 +64,13 @@ class SuppressionRow:
 
 def suppression_rows(
     table: Table, fmt: SuppressionFormat, now: datetime, default_region: str
-) -> tuple[list[SuppressionRow], list[RowError]]:
+) -> tuple[list[SuppressionFileRow], list[RowError]]:
     """Every row of a suppression file checked; the header is refused as a whole if it does not fit."""
     if fmt is SuppressionFormat.GENERIC:
         _generic_header(table.header)
     else:
         _mailchimp_header(table.header, fmt)
-    rows: list[SuppressionRow] = []
+    rows: list[SuppressionFileRow] = []
     errors = list(table.errors)
     for record in table.records:
         try:
@@ -112,7 +112,7 @@ def _choice(value: str, column: str, enum: type[StrEnum], default: str) -> str:
     return text
 
 
-def _generic_row(record: Record, now: datetime, default_region: str) -> SuppressionRow:
+def _generic_row(record: Record, now: datetime, default_region: str) -> SuppressionFileRow:
     column = "email" if "email" in record.values else "to"
     raw = record.get(column)
     if not raw:
@@ -129,11 +129,13 @@ def _generic_row(record: Record, now: datetime, default_region: str) -> Suppress
     except InvalidContact as exc:
         raise ValueError(f"{column}: invalid {kind.value}: {exc}") from None
     at = record.get("effective_at")
-    return SuppressionRow(
+    return SuppressionFileRow(
         line=record.line,
         point=point,
         channel=channel,
-        scope=Scope(_choice(record.get("scope"), "scope", Scope, Scope.MARKETING)),
+        scope=SuppressionScope(
+            _choice(record.get("scope"), "scope", SuppressionScope, SuppressionScope.MARKETING)
+        ),
         reason=SuppressionReason(
             _choice(record.get("reason"), "reason", SuppressionReason, SuppressionReason.IMPORTED)
         ),
@@ -142,7 +144,7 @@ def _generic_row(record: Record, now: datetime, default_region: str) -> Suppress
     )
 
 
-def _mailchimp_row(record: Record, section: _Mailchimp, now: datetime) -> SuppressionRow:
+def _mailchimp_row(record: Record, section: _Mailchimp, now: datetime) -> SuppressionFileRow:
     raw = record.get(MAILCHIMP_EMAIL)
     if not raw:
         raise ValueError(f"{MAILCHIMP_EMAIL}: empty")
@@ -157,11 +159,11 @@ def _mailchimp_row(record: Record, section: _Mailchimp, now: datetime) -> Suppre
         details.append(f"campaign: {campaign}")
     if section.why and (why := record.get(section.why)):
         details.append(f"reason given: {why}")
-    return SuppressionRow(
+    return SuppressionFileRow(
         line=record.line,
         point=point,
         channel=Channel.EMAIL,
-        scope=Scope.MARKETING,
+        scope=SuppressionScope.MARKETING,
         reason=section.reason,
         note="; ".join(details)[:MAX_NOTE],
         effective_at=parse_time(at, section.time, now) if at else None,

@@ -11,7 +11,7 @@ from enum import StrEnum
 KEY_PREFIX = "csk_"
 
 
-class Scope(StrEnum):
+class KeyScope(StrEnum):
     FORMS = "forms"
     CHECKS = "checks"
     STAFF = "staff"
@@ -22,7 +22,7 @@ class Scope(StrEnum):
 class ApiKey:
     id: str
     name: str
-    scopes: frozenset[Scope]
+    scopes: frozenset[KeyScope]
     created_at: datetime
     revoked_at: datetime | None = None
 
@@ -37,6 +37,6 @@ def key_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def may_grant(holder: frozenset[Scope], wanted: frozenset[Scope]) -> bool:
+def may_grant(holder: frozenset[KeyScope], wanted: frozenset[KeyScope]) -> bool:
     """A key can only make keys with scopes it holds itself."""
     return wanted <= holder

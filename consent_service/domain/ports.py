@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from consent_service.domain.changes import Change, DeadLetter, PublishedChange, Webhook
 from consent_service.domain.channels import Channel
+from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
@@ -19,6 +20,8 @@ from consent_service.domain.restrictions import Restriction
 from consent_service.domain.spool import SpooledOptOut
 from consent_service.domain.staff import StaffAccount
 from consent_service.domain.suppressions import Suppression, SuppressionReason
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -180,6 +183,13 @@ class IdempotencyRecords(Protocol):
     async def forget_mentioning(self, text: str) -> None:
         """Drop stored answers that mention ``text`` (a person's id), so erasure leaves no copy behind."""
         ...
+
+
+class Results(Protocol):
+    """A use case's result as text and back, so an idempotent write can replay it (adapters/results.py)."""
+
+    def dump(self, result: object) -> str: ...
+    def load(self, text: str, kind: type[T]) -> T: ...
 
 
 class ProviderEvents(Protocol):
@@ -344,3 +354,19 @@ class OptOutSpool(Protocol):
         """The database could not take an opt-out (``away``): returns if this spool will hold it
         instead, raises ``away`` if there is no spool, so the family is answered as for any write."""
         ...
+
+
+#: (fingerprint, person id, purpose, channel)
+AnswerKey = tuple[str, str, str, str]
+
+
+class Answers(Protocol):
+    """What a check asks of the answers kept in memory: ``adapters.check_cache.AnswerCache``, or
+    ``absent.NoAnswerCache``."""
+
+    async def token(self) -> str | None: ...
+    def get(self, key: AnswerKey, token: str | None) -> Answer | None: ...
+    def put(self, key: AnswerKey, token: str | None, answer: Answer) -> None: ...
+    def database_answered(self) -> None: ...
+    def held(self) -> int: ...
+    async def keep_trust(self, store: Store, every: float = 0.1) -> None: ...

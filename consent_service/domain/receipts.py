@@ -14,7 +14,7 @@ SPEC_VERSION = "KI-CR-v1.1.0"
 
 
 @dataclass(frozen=True, slots=True)
-class Controller:
+class DataController:
     """The organisation responsible for the data (from settings)."""
 
     name: str
@@ -27,7 +27,7 @@ class Controller:
 
 
 def consent_receipt(
-    event: ConsentEvent, purpose: Purpose, notice: NoticeVersion | None, controller: Controller
+    event: ConsentEvent, purpose: Purpose, notice: NoticeVersion | None, controller: DataController
 ) -> dict[str, Any]:
     """One recorded choice as a receipt. Contact details are not repeated in it: it names the person
     by their id and the channel only."""

@@ -16,7 +16,7 @@ from consent_service.domain.purposes import Basis, Category
 from consent_service.domain.tokens import FAMILY
 
 
-class Scope(StrEnum):
+class SuppressionScope(StrEnum):
     MARKETING = "marketing"
     ALL = "all"
 
@@ -44,7 +44,7 @@ class Suppression:
     id: str
     fingerprint: str
     channel: Channel | None
-    scope: Scope
+    scope: SuppressionScope
     reason: SuppressionReason
     purpose: str | None
     source: str
@@ -63,7 +63,7 @@ class Suppression:
         """Whether this entry applies to a message of ``purpose`` (of ``category``) on ``channel``."""
         if self.channel is not None and self.channel != channel:
             return False
-        if self.scope is Scope.MARKETING and category is not Category.MARKETING:
+        if self.scope is SuppressionScope.MARKETING and category is not Category.MARKETING:
             return False
         return self.purpose is None or self.purpose == purpose
 
@@ -82,7 +82,7 @@ def unsubscribed(
         id=entry_id,
         fingerprint=fingerprint,
         channel=channel,
-        scope=Scope.MARKETING,
+        scope=SuppressionScope.MARKETING,
         reason=SuppressionReason.UNSUBSCRIBED,
         purpose=purpose,
         source=Source.UNSUBSCRIBE_LINK.value,
@@ -110,7 +110,7 @@ def lifted_by_grant(entry: Suppression, grant: ConsentEvent) -> bool:
         and grant.channel is not None
         and entry.lifted_at is None
         and entry.channel == grant.channel
-        and entry.scope is Scope.MARKETING
+        and entry.scope is SuppressionScope.MARKETING
         and entry.purpose in (None, grant.purpose)
         and entry.reason not in NOT_LIFTED_BY_A_GRANT
         and grant.effective_at > entry.effective_at

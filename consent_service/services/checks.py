@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from consent_service.domain.absent import NoAnswerCache
 from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.decision import Answer, Facts, Reason, all_of, may_contact
@@ -23,7 +24,6 @@ from consent_service.domain.purposes import Category, Purpose
 from consent_service.domain.restrictions import restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.suppressions import Suppression
-from consent_service.services.answers import NoAnswerCache
 from consent_service.services.context import Context
 
 ContactValue = str | Mapping[str, Any]

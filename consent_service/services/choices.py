@@ -1,7 +1,8 @@
 """Recording choices: registrations, people, and consent events with their side effects on suppression.
 
-Every write here runs inside one transaction handed in by the caller, so the event, the current
-state, the suppression it adds or lifts, and the idempotency record commit together or not at all.
+Each use case runs in one transaction (its own, or the one an idempotent write or an import opens
+for it), so the event, the current state, the suppression it adds or lifts, and the idempotency
+record commit together or not at all.
 """
 
 from __future__ import annotations
@@ -35,8 +36,14 @@ from consent_service.domain.ledger import (
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
-from consent_service.domain.suppressions import Scope, Suppression, lifted_by_grant, reason_for_withdrawal
+from consent_service.domain.suppressions import (
+    Suppression,
+    SuppressionScope,
+    lifted_by_grant,
+    reason_for_withdrawal,
+)
 from consent_service.services.context import Context
+from consent_service.services.usecases import use_case
 
 #: A choice said to take effect later than this from now is a mistake, not a plan.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -76,6 +83,31 @@ class ChoicesInput:
     actor: str
     effective_at: datetime | None = None
     evidence: Evidence = field(default_factory=Evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """A registration form: the person (found by reference, or new) and their choices."""
+
+    person: PersonInput
+    choices: ChoicesInput
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChoices:
+    """Choices for a person already on record (a staff call, a form for a known person)."""
+
+    person_id: str
+    choices: ChoicesInput
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Choices recorded for a person: the events, and when (the first event's time, if there is one)."""
+
+    person_id: str
+    recorded_at: datetime
+    events: tuple[ConsentEvent, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +238,7 @@ async def _add_contacts(
     return replace(person, contacts=tuple(held.values()))
 
 
+@use_case(Person)
 async def create_person(uow: UnitOfWork, ctx: Context, request: PersonInput) -> Person:
     contacts = normalise_contacts(ctx, request.contacts, "")
     if request.reference and await uow.people.by_reference(request.reference):
@@ -218,10 +251,10 @@ async def create_person(uow: UnitOfWork, ctx: Context, request: PersonInput) -> 
     return await _add_contacts(uow, ctx, person, contacts)
 
 
-async def register(
-    uow: UnitOfWork, ctx: Context, person: PersonInput, request: ChoicesInput
-) -> tuple[Person, list[ConsentEvent]]:
+@use_case(Recorded)
+async def register(uow: UnitOfWork, ctx: Context, command: Register) -> Recorded:
     """The one call a registration form makes: find or create the person, add contacts, record choices."""
+    person, request = command.person, command.choices
     contacts = normalise_contacts(ctx, person.contacts, "person.")
     checked = await _check_choices(ctx, request, "")
     effective_at = _effective_at(ctx, request, "")
@@ -233,18 +266,17 @@ async def register(
         await uow.people.add(existing)
         uow.emit(person_created(existing))
     stored = await _add_contacts(uow, ctx, existing, contacts)
-    events = await _record(uow, ctx, stored, checked, request, effective_at)
-    return stored, events
+    return await _record(uow, ctx, stored, checked, request, effective_at)
 
 
-async def record_choices(
-    uow: UnitOfWork, ctx: Context, person_id: str, request: ChoicesInput
-) -> list[ConsentEvent]:
+@use_case(Recorded)
+async def record_choices(uow: UnitOfWork, ctx: Context, command: RecordChoices) -> Recorded:
+    request = command.choices
     checked = await _check_choices(ctx, request, "")
     effective_at = _effective_at(ctx, request, "")
-    person = await uow.people.get(person_id)
+    person = await uow.people.get(command.person_id)
     if person is None or person.erased_at is not None:
-        raise NotFound(f"no person {person_id}")
+        raise NotFound(f"no person {command.person_id}")
     return await _record(uow, ctx, person, checked, request, effective_at)
 
 
@@ -255,7 +287,7 @@ async def _record(
     checked: list[_Checked],
     request: ChoicesInput,
     effective_at: datetime,
-) -> list[ConsentEvent]:
+) -> Recorded:
     now = ctx.clock.now()
     seq, prev = await uow.ledger.head_for_update()
     current = {(c.purpose, c.channel): c for c in (await uow.ledger.current([person.id])).get(person.id, [])}
@@ -295,7 +327,7 @@ async def _record(
         await uow.ledger.save_current(person.id, current[key])
         await _update_suppressions(uow, ctx, person, item, event)
     await uow.ledger.set_head(seq, prev)
-    return events
+    return Recorded(person.id, now, tuple(events))
 
 
 async def _update_suppressions(
@@ -314,7 +346,7 @@ async def _update_suppressions(
                 id=str(uuid.uuid4()),
                 fingerprint=fingerprint,
                 channel=channel,
-                scope=Scope.MARKETING,
+                scope=SuppressionScope.MARKETING,
                 reason=reason_for_withdrawal(item.basis, event.source),
                 purpose=event.purpose,
                 source=event.source.value,

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consent_service.domain.absent import NoMetrics, NoSpool
+from consent_service.domain.absent import NoAnswerCache, NoMetrics, NoSpool
 from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 from consent_service.domain.fingerprints import Fingerprinter
-from consent_service.domain.ports import Clock, Metrics, OptOutSpool, Store
+from consent_service.domain.ports import Answers, Clock, Metrics, OptOutSpool, Results, Store
 from consent_service.domain.staff import Passwords
 from consent_service.domain.tokens import LinkSigner
-from consent_service.services.answers import Answers, NoAnswerCache
 from consent_service.services.catalogue import CatalogueView
 from consent_service.services.keys import KeyRing
 
@@ -33,6 +32,8 @@ class Context:
     #: The store without the change signal, for writes that change no answer (feed positions): the
     #: store itself where there is no signal.
     bookkeeping: Store
+    #: Use cases' results as text and back, kept under an idempotency key for its replays.
+    results: Results
     default_region: str = "GB"
     check_timeout: float = 0.2
     answers: Answers = field(default_factory=NoAnswerCache)

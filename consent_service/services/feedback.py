@@ -20,7 +20,7 @@ from consent_service.domain.feedback import mailgun as mailgun_reader
 from consent_service.domain.feedback import sendgrid as sendgrid_reader
 from consent_service.domain.feedback import ses as ses_reader
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.suppressions import Scope
+from consent_service.domain.suppressions import SuppressionScope
 from consent_service.services.context import Context
 from consent_service.services.suppressions import SuppressionInput, fingerprint_of, suppress
 
@@ -121,13 +121,13 @@ async def _suppress(
     ):
         outcome.already_suppressed += 1
         return
-    await suppress(
+    await suppress.within(
         uow,
         ctx,
         SuppressionInput(
             to=fact.email,
             channel=Channel.EMAIL,
-            scope=Scope.MARKETING,
+            scope=SuppressionScope.MARKETING,
             reason=fact.reason,
             actor=f"{fact.provider.value} webhook",
             source=fact.provider.value,

@@ -27,6 +27,7 @@ from consent_service.services.choices import (
     ChoicesInput,
     ContactInput,
     PersonInput,
+    RecordChoices,
     add_contact,
     create_person,
     record_choices,
@@ -132,7 +133,7 @@ class ConsentWriter:
             return
 
         if person is None:
-            person = await create_person(
+            person = await create_person.within(
                 uow,
                 ctx,
                 PersonInput(
@@ -150,15 +151,16 @@ class ConsentWriter:
                     RecordedContact(str(uuid.uuid4()), person.id, point.kind, point.value, fingerprint, now),
                 )
         if as_vouched:
-            await record_choices(
-                uow, ctx, person.id, self._input(as_vouched, options.source, at, options.note)
+            await record_choices.within(
+                uow, ctx, RecordChoices(person.id, self._input(as_vouched, options.source, at, options.note))
             )
         if held_back:
             kept = (
                 f"{options.note}; the organisation vouched for source {options.source.value}; recorded as"
                 " an import because a suppression stands for this address, and an import never lifts one"
             )
-            await record_choices(uow, ctx, person.id, self._input(held_back, Source.IMPORT, at, kept))
+            kept_back = self._input(held_back, Source.IMPORT, at, kept)
+            await record_choices.within(uow, ctx, RecordChoices(person.id, kept_back))
         # However the recording rules change, an import never lifts a suppression: check, and roll back.
         after = await self._standing(uow, to_record, everyone)
         before_ids = {e.id for entries in standing.values() for e in entries}

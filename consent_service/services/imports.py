@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from consent_service.domain.channels import Channel
 from consent_service.domain.csv_consents import choice_columns, consent_rows
 from consent_service.domain.csv_rows import BadFile, RowError, read_table
-from consent_service.domain.csv_suppressions import SuppressionRow, suppression_rows
+from consent_service.domain.csv_suppressions import SuppressionFileRow, suppression_rows
 from consent_service.domain.errors import FieldError, InvalidInput
 from consent_service.domain.ledger import Decision
 from consent_service.domain.notices import NoticeVersion
@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 
-def _same(entry: Suppression, row: SuppressionRow) -> bool:
+def _same(entry: Suppression, row: SuppressionFileRow) -> bool:
     return (
         entry.channel == row.channel
         and entry.scope is row.scope
@@ -96,7 +96,7 @@ async def import_suppressions(
                     report.lifted_since += 1
                     continue
                 if not options.dry_run:
-                    await suppress(
+                    await suppress.within(
                         uow,
                         ctx,
                         SuppressionInput(
@@ -119,7 +119,7 @@ async def import_suppressions(
 
 
 async def _listed(
-    uow: UnitOfWork, batch: Sequence[tuple[SuppressionRow, str]]
+    uow: UnitOfWork, batch: Sequence[tuple[SuppressionFileRow, str]]
 ) -> dict[str, list[Suppression]]:
     """Entries (lifted ones too) for the batch's fingerprints, on each row's channel or every channel."""
     by_channel: dict[Channel | None, list[str]] = {}

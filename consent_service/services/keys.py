@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from consent_service.domain.errors import InvalidInput
-from consent_service.domain.keys import ApiKey, Scope, key_digest, may_grant, new_secret
+from consent_service.domain.keys import ApiKey, KeyScope, key_digest, may_grant, new_secret
 from consent_service.domain.ports import Clock, Store
 
 #: A key seen recently is trusted from memory for this long (keys cannot be revoked yet).
@@ -15,7 +15,7 @@ KEY_CACHE_SECONDS = 60.0
 
 
 async def create_key(
-    store: Store, clock: Clock, name: str, scopes: frozenset[Scope], maker: frozenset[Scope] | None
+    store: Store, clock: Clock, name: str, scopes: frozenset[KeyScope], maker: frozenset[KeyScope] | None
 ) -> tuple[ApiKey, str]:
     """A new key and its secret, which is never stored and never shown again. ``maker`` None: the CLI."""
     if not scopes:
@@ -34,7 +34,7 @@ async def ensure_first_key(store: Store, clock: Clock) -> str | None:
     async with store.reading() as uow:
         if await uow.keys.count():
             return None
-    _, secret = await create_key(store, clock, "first admin key", frozenset(Scope), None)
+    _, secret = await create_key(store, clock, "first admin key", frozenset(KeyScope), None)
     return secret
 
 

@@ -24,7 +24,7 @@ from consent_service.domain.purposes import Basis, Category, Purpose
 from consent_service.domain.spool import SpooledOptOut
 from consent_service.domain.suppressions import Suppression, unsubscribed
 from consent_service.domain.tokens import FAMILY, LinkClaim, LinkKind
-from consent_service.services.choices import ChoiceInput, ChoicesInput, record_choices
+from consent_service.services.choices import ChoiceInput, ChoicesInput, RecordChoices, record_choices
 from consent_service.services.context import Context
 
 
@@ -171,7 +171,7 @@ async def _unsubscribe(
     current = await uow.ledger.current(list(addressee.person_ids), purpose.code, claim.channel)
     for person_id in addressee.person_ids:
         if not any(c.decision is Decision.WITHDRAWN for c in current.get(person_id, [])):
-            await record_choices(uow, ctx, person_id, withdrawal)
+            await record_choices.within(uow, ctx, RecordChoices(person_id, withdrawal))
     if await _covering(uow, claim, purpose.code) is None:
         entry = unsubscribed(
             str(uuid.uuid4()), claim.fingerprint, claim.channel, purpose.code, at, ctx.clock.now()
@@ -282,5 +282,5 @@ async def save_preferences(
         request = ChoicesInput(choices, Source.PREFERENCE_CENTRE, FAMILY)
         async with ctx.store.writing() as uow:
             for person_id in page.addressee.person_ids:
-                await record_choices(uow, ctx, person_id, request)
+                await record_choices.within(uow, ctx, RecordChoices(person_id, request))
     return await describe_preferences(ctx, token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from consent_service.domain.people import Person
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis
 from consent_service.services.context import Context
+from consent_service.services.usecases import use_case
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,23 +57,32 @@ async def get(ctx: Context, person_id: str) -> Person:
     return person
 
 
-async def rectify(ctx: Context, person_id: str, changes: dict[str, str | None]) -> Person:
+@dataclass(frozen=True, slots=True)
+class Rectify:
+    """New values for what is held (``reference``, ``household``, ``display_name``); others are kept."""
+
+    person_id: str
+    changes: Mapping[str, str | None]
+
+
+@use_case(Person)
+async def rectify(uow: UnitOfWork, ctx: Context, command: Rectify) -> Person:
     """Correct what is held: reference, household link, display name (the right to rectification)."""
-    async with ctx.store.writing() as uow:
-        person = await uow.people.get(person_id)
-        if person is None or person.erased_at is not None:
-            raise NotFound(f"no person {person_id}")
-        reference = changes.get("reference", person.reference)
-        if reference and reference != person.reference and await uow.people.by_reference(reference):
-            raise Conflict(f"a person with reference {reference!r} exists")
-        changed = replace(
-            person,
-            reference=reference,
-            household=changes.get("household", person.household),
-            display_name=changes.get("display_name", person.display_name),
-        )
-        await uow.people.update(changed)
-        uow.emit(person_updated(changed, ctx.clock.now()))
+    person_id, changes = command.person_id, command.changes
+    person = await uow.people.get(person_id)
+    if person is None or person.erased_at is not None:
+        raise NotFound(f"no person {person_id}")
+    reference = changes.get("reference", person.reference)
+    if reference and reference != person.reference and await uow.people.by_reference(reference):
+        raise Conflict(f"a person with reference {reference!r} exists")
+    changed = replace(
+        person,
+        reference=reference,
+        household=changes.get("household", person.household),
+        display_name=changes.get("display_name", person.display_name),
+    )
+    await uow.people.update(changed)
+    uow.emit(person_updated(changed, ctx.clock.now()))
     return changed
 
 

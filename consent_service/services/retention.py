@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from consent_service.services.context import Context
-from consent_service.services.rights import erase_in
+from consent_service.services.rights import Erase, erase
 
 ACTOR = "retention rule"
 
@@ -25,5 +25,5 @@ async def run(ctx: Context, inactive_years: int, dry_run: bool) -> RetentionRun:
         selected = tuple(await uow.people.inactive_since(cutoff))
         if not dry_run:
             for person_id in selected:
-                await erase_in(uow, ctx, person_id, ACTOR)
+                await erase.within(uow, ctx, Erase(person_id, ACTOR))
     return RetentionRun(inactive_years, selected, not dry_run)

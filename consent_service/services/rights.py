@@ -12,10 +12,11 @@ from consent_service.domain.errors import NotFound
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
 from consent_service.domain.people import Person
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.receipts import Controller, consent_receipt
+from consent_service.domain.receipts import DataController, consent_receipt
 from consent_service.domain.restrictions import Restriction
-from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
+from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 from consent_service.services.context import Context
+from consent_service.services.usecases import use_case
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def _channels(kind: str) -> list[Any]:
     return list(channels_served_by(ContactKind(kind)))
 
 
-async def receipt(ctx: Context, controller: Controller, person_id: str, event_id: str) -> dict[str, Any]:
+async def receipt(ctx: Context, controller: DataController, person_id: str, event_id: str) -> dict[str, Any]:
     async with ctx.store.reading() as uow:
         await _living(uow, person_id)
         event = next((e for e in await uow.ledger.events([person_id]) if e.id == event_id), None)
@@ -90,14 +91,18 @@ class Erasure:
     erased_at: datetime
 
 
-async def erase(ctx: Context, person_id: str, actor: str) -> Erasure:
-    async with ctx.store.writing() as uow:
-        return await erase_in(uow, ctx, person_id, actor)
+@dataclass(frozen=True, slots=True)
+class Erase:
+    person_id: str
+    #: Who erased, and why: kept on the tombstones.
+    actor: str
 
 
-async def erase_in(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) -> Erasure:
+@use_case(Erasure)
+async def erase(uow: UnitOfWork, ctx: Context, command: Erase) -> Erasure:
     """Remove what identifies the person; keep fingerprint-only tombstones so they are never marketed
     to again, and the de-personalised ledger so counts and the hash chain still verify."""
+    person_id, actor = command.person_id, command.actor
     person = await _living(uow, person_id)
     now = ctx.clock.now()
     fingerprints = list(dict.fromkeys(c.fingerprint for c in person.contacts))
@@ -106,7 +111,7 @@ async def erase_in(uow: UnitOfWork, ctx: Context, person_id: str, actor: str) ->
             id=str(uuid.uuid4()),
             fingerprint=fingerprint,
             channel=None,
-            scope=Scope.MARKETING,
+            scope=SuppressionScope.MARKETING,
             reason=SuppressionReason.ERASED,
             purpose=None,
             source="erasure",

@@ -13,8 +13,9 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point, guess_kind
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
+from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 from consent_service.services.context import Context
+from consent_service.services.usecases import use_case
 
 PAGE_SIZE = 100
 
@@ -23,7 +24,7 @@ PAGE_SIZE = 100
 class SuppressionInput:
     to: str | Mapping[str, Any]
     channel: Channel | None
-    scope: Scope
+    scope: SuppressionScope
     reason: SuppressionReason
     actor: str
     source: str = "staff"
@@ -40,6 +41,7 @@ def fingerprint_of(ctx: Context, to: str | Mapping[str, Any], channel: Channel |
         raise InvalidInput.one("to", str(exc)) from exc
 
 
+@use_case(Suppression)
 async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> Suppression:
     if request.purpose is not None and not await ctx.catalogue.has(request.purpose):
         raise InvalidInput.one("purpose", f"unknown purpose {request.purpose!r}")
@@ -62,17 +64,25 @@ async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> 
     return entry
 
 
-async def lift(ctx: Context, entry_id: str, reason: str, actor: str) -> Suppression:
+@dataclass(frozen=True, slots=True)
+class LiftSuppression:
+    entry_id: str
+    reason: str
+    actor: str
+
+
+@use_case(Suppression)
+async def lift(uow: UnitOfWork, ctx: Context, command: LiftSuppression) -> Suppression:
     """Staff lift an entry (a bounced address confirmed working, a mistake); the lifting stays on record."""
-    async with ctx.store.writing() as uow:
-        entry = await uow.suppressions.get(entry_id)
-        if entry is None:
-            raise NotFound(f"no suppression {entry_id}")
-        if entry.lifted_at is not None:
-            raise Conflict(f"suppression {entry_id} was lifted already")
-        now = ctx.clock.now()
-        if await uow.suppressions.lift(entry_id, now, reason, actor):
-            uow.emit(suppression_lifted(entry_id, now))
+    entry_id, reason, actor = command.entry_id, command.reason, command.actor
+    entry = await uow.suppressions.get(entry_id)
+    if entry is None:
+        raise NotFound(f"no suppression {entry_id}")
+    if entry.lifted_at is not None:
+        raise Conflict(f"suppression {entry_id} was lifted already")
+    now = ctx.clock.now()
+    if await uow.suppressions.lift(entry_id, now, reason, actor):
+        uow.emit(suppression_lifted(entry_id, now))
     return replace(entry, lifted_at=now, lift_reason=reason, lifted_by=actor)
 
 

@@ -28,7 +28,7 @@ from consent_service.api.app import create_app, shutdown
 from consent_service.bootstrap import build_context
 from consent_service.cli import migrate
 from consent_service.config import Settings
-from consent_service.domain.keys import Scope
+from consent_service.domain.keys import KeyScope
 from consent_service.services.catalogue import seed
 from consent_service.services.context import Context
 from consent_service.services.keys import create_key
@@ -156,11 +156,11 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     transport = in_process(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         keys: dict[str, str] = {}
-        for scope in Scope:
+        for scope in KeyScope:
             _, keys[scope.value] = await create_key(
                 context.store, context.clock, f"test {scope}", frozenset({scope}), None
             )
-        _, keys["all"] = await create_key(context.store, context.clock, "test all", frozenset(Scope), None)
+        _, keys["all"] = await create_key(context.store, context.clock, "test all", frozenset(KeyScope), None)
         yield Api(client, keys, settings, context)
     await shutdown(app, context)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consent_service.services.answers import AnswerCache
+from consent_service.adapters.check_cache import AnswerCache
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_registrations import grant, register
 

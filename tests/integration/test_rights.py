@@ -242,10 +242,9 @@ async def test_erasure_leaves_no_contact_detail_and_keeps_the_tombstones(
 
 
 async def _register(ctx: Context, email: str, at: datetime | None = None) -> str:
-    async with ctx.store.writing() as uow:
-        person, _ = await choices.register(
-            uow,
-            ctx,
+    done = await choices.register(
+        ctx,
+        choices.Register(
             PersonInput(contacts=[ContactInput(ContactKind.EMAIL, email)]),
             ChoicesInput(
                 [ChoiceInput("marketing", Channel.EMAIL, Decision.GRANTED, ("marketing", 1))],
@@ -254,8 +253,9 @@ async def _register(ctx: Context, email: str, at: datetime | None = None) -> str
                 effective_at=at,
                 evidence=Evidence(note="kept"),
             ),
-        )
-    return person.id
+        ),
+    )
+    return done.person_id
 
 
 async def test_tampering_with_one_stored_event_is_named_by_audit_verify(fresh: Fresh) -> None:
@@ -288,13 +288,13 @@ async def test_retention_dry_run_changes_nothing_and_the_run_erases_exactly_the_
             return later
 
     future = replace(ctx, clock=Later())
-    async with future.store.writing() as uow:
-        await choices.record_choices(
-            uow,
-            future,
+    await choices.record_choices(
+        future,
+        choices.RecordChoices(
             active,
             ChoicesInput([ChoiceInput("marketing", Channel.SMS, Decision.WITHDRAWN)], Source.WEB_FORM, "t"),
-        )
+        ),
+    )
 
     planned = await retention.run(future, inactive_years=2, dry_run=True)
     assert planned.selected == (idle,)

@@ -19,7 +19,7 @@ from consent_service.domain.contacts import contact_point
 from consent_service.domain.csv_rows import BadFile
 from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.ledger import Decision, Evidence, Source
-from consent_service.domain.suppressions import Scope, SuppressionReason
+from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 from consent_service.services import choices, exports, imports, suppressions
 from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
@@ -96,7 +96,9 @@ async def test_a_suppression_file_imported_twice_changes_nothing_the_second_time
         e for e in await suppressions.lookup(ctx, email, Channel.EMAIL) if e.reason.value == "complaint"
     )
     assert entry.effective_at == datetime(2024, 5, 1, 10, tzinfo=UTC)
-    await suppressions.lift(ctx, entry.id, "the complaint was a mistake", "staff:test")
+    await suppressions.lift(
+        ctx, suppressions.LiftSuppression(entry.id, "the complaint was a mistake", "staff:test")
+    )
     replayed = await imports.import_suppressions(ctx, dated, imports.SuppressionOptions())
     assert (replayed.added, replayed.lifted_since) == (0, 1)
 
@@ -228,7 +230,7 @@ async def test_mailchimp_unsubscribed_and_cleaned_exports(fresh: Fresh) -> None:
     assert (entry.reason, entry.channel, entry.scope) == (
         SuppressionReason.UNSUBSCRIBED,
         Channel.EMAIL,
-        Scope.MARKETING,
+        SuppressionScope.MARKETING,
     )
     assert entry.effective_at == datetime(2024, 2, 10, 18, 3, 11, tzinfo=UTC)
     assert entry.note is not None and "Spring newsletter" in entry.note
@@ -295,10 +297,9 @@ async def test_a_consent_file_imported_twice_records_its_choices_once(fresh: Fre
     async with ctx.store.reading() as uow:
         person = await uow.people.by_reference("HS-101")
     assert person is not None
-    async with ctx.store.writing() as uow:
-        await choices.record_choices(
-            uow,
-            ctx,
+    await choices.record_choices(
+        ctx,
+        choices.RecordChoices(
             person.id,
             ChoicesInput(
                 [ChoiceInput("marketing", Channel.EMAIL, Decision.WITHDRAWN)],
@@ -306,7 +307,8 @@ async def test_a_consent_file_imported_twice_records_its_choices_once(fresh: Fre
                 "test",
                 evidence=Evidence(staff_member="Sam"),
             ),
-        )
+        ),
+    )
     third = await imports.import_consents(ctx, text, _consents())
     assert (third.events, third.superseded, third.unchanged) == (0, 1, 4)
     assert await _answer(ctx, Channel.EMAIL, a) == (False, "suppressed")
@@ -316,10 +318,9 @@ async def test_an_address_held_by_two_people_needs_a_reference(fresh: Fresh) -> 
     ctx = fresh.context
     shared = fresh_email()
     for name in ("Parent one", "Parent two"):
-        async with ctx.store.writing() as uow:
-            await choices.create_person(
-                uow, ctx, PersonInput(display_name=name, contacts=[ContactInput(ContactKind.EMAIL, shared)])
-            )
+        await choices.create_person(
+            ctx, PersonInput(display_name=name, contacts=[ContactInput(ContactKind.EMAIL, shared)])
+        )
     report = await imports.import_consents(ctx, f"email,marketing_email\n{shared},yes\n", _consents())
     assert [(e.line, "belongs to 2 people" in e.message) for e in report.bad] == [(2, True)]
 
@@ -330,20 +331,17 @@ async def test_a_consent_import_never_lifts_a_suppression(fresh: Fresh, source: 
     stranger, member, control = fresh_email(), fresh_email(), fresh_email()
     # An address on the list with no person behind it, and a person who withdrew (the withdrawal
     # suppressed their address), both earlier than the file's choices.
-    async with ctx.store.writing() as uow:
-        await suppressions.suppress(
-            uow,
-            ctx,
-            SuppressionInput(
-                stranger, Channel.EMAIL, Scope.MARKETING, SuppressionReason.UNSUBSCRIBED, "test"
-            ),
-        )
+    await suppressions.suppress(
+        ctx,
+        SuppressionInput(
+            stranger, Channel.EMAIL, SuppressionScope.MARKETING, SuppressionReason.UNSUBSCRIBED, "test"
+        ),
+    )
     earlier = datetime.now(UTC) - timedelta(days=30)
     for email in (member, control):
-        async with ctx.store.writing() as uow:
-            await choices.register(
-                uow,
-                ctx,
+        await choices.register(
+            ctx,
+            choices.Register(
                 PersonInput(reference=f"ref-{email}", contacts=[ContactInput(ContactKind.EMAIL, email)]),
                 ChoicesInput(
                     [ChoiceInput("marketing", Channel.EMAIL, Decision.WITHDRAWN)],
@@ -351,17 +349,18 @@ async def test_a_consent_import_never_lifts_a_suppression(fresh: Fresh, source: 
                     "test",
                     effective_at=earlier,
                 ),
-            )
+            ),
+        )
     # The control shows what is at stake: the person's own grant on a form does lift their entry.
-    async with ctx.store.writing() as uow:
-        await choices.register(
-            uow,
-            ctx,
+    await choices.register(
+        ctx,
+        choices.Register(
             PersonInput(reference=f"ref-{control}"),
             ChoicesInput(
                 [ChoiceInput("marketing", Channel.EMAIL, Decision.GRANTED, ("marketing", 1))], source, "test"
             ),
-        )
+        ),
+    )
     control_answer = await _answer(ctx, Channel.EMAIL, control)
     assert control_answer == ((False, "suppressed") if source is Source.IMPORT else (True, "consent_granted"))
 

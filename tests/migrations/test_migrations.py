@@ -20,7 +20,7 @@ from consent_service.api.app import create_app
 from consent_service.bootstrap import build_context
 from consent_service.cli import ALEMBIC_INI
 from consent_service.config import Settings
-from consent_service.domain.keys import Scope
+from consent_service.domain.keys import KeyScope
 from consent_service.services import audit
 from consent_service.services.catalogue import seed
 from consent_service.services.keys import create_key
@@ -60,7 +60,7 @@ async def record_some_history(settings: Settings) -> None:
     await seed(ctx.store, ctx.clock)
     await ctx.catalogue.reload()
     app = create_app(settings, ctx)
-    _, key = await create_key(ctx.store, ctx.clock, "migrations", frozenset(Scope), None)
+    _, key = await create_key(ctx.store, ctx.clock, "migrations", frozenset(KeyScope), None)
     auth = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(transport=in_process(app), base_url="http://t") as client:
         for i in range(5):

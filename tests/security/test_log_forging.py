@@ -132,10 +132,10 @@ def quoting_failures(monkeypatch: pytest.MonkeyPatch) -> None:
 
     really_once = idempotency.once
 
-    async def once(ctx: Any, owner: str, key: str | None, *rest: Any) -> Any:
-        if key is None:
-            return await really_once(ctx, owner, key, *rest)
-        raise LookupError(f"key {key} of {owner} is claimed")
+    async def once(ctx: Any, claim: idempotency.Idempotency, *rest: Any) -> Any:
+        if claim.key is None:
+            return await really_once(ctx, claim, *rest)
+        raise LookupError(f"key {claim.key} of {claim.owner} is claimed")
 
     monkeypatch.setattr(links, "describe_unsubscribe", describe)
     monkeypatch.setattr(checks, "check", check)

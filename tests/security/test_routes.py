@@ -21,7 +21,7 @@ from litestar.routes import HTTPRoute
 
 from consent_service.api.app import create_app
 from consent_service.api.security import PUBLIC_OPT, SCOPES_OPT
-from consent_service.domain.keys import Scope
+from consent_service.domain.keys import KeyScope
 from tests.integration.conftest import Api
 
 #: Litestar's own answers, which need nothing to protect: the schema and preflight/HEAD.
@@ -62,11 +62,11 @@ STAFF_SESSION_ROUTES = frozenset(
     if route[1].startswith("/staff") and route[1] not in ("/staff/sign-in", "/staff/sign-out")
 )
 
-FORMS, CHECKS, STAFF, ADMIN = Scope.FORMS, Scope.CHECKS, Scope.STAFF, Scope.ADMIN
+FORMS, CHECKS, STAFF, ADMIN = KeyScope.FORMS, KeyScope.CHECKS, KeyScope.STAFF, KeyScope.ADMIN
 PERSON = "/v1/people/{person_id:uuid}"
 
 #: What each keyed route accepts (any one of the scopes), as README's "Calling it" table promises.
-SCOPED_ROUTES: dict[tuple[str, str], frozenset[Scope]] = {
+SCOPED_ROUTES: dict[tuple[str, str], frozenset[KeyScope]] = {
     ("POST", "/v1/registrations"): frozenset({FORMS, STAFF}),
     ("POST", "/v1/people"): frozenset({FORMS, STAFF}),
     ("GET", "/v1/people"): frozenset({STAFF}),
@@ -88,9 +88,9 @@ SCOPED_ROUTES: dict[tuple[str, str], frozenset[Scope]] = {
     ("POST", "/v1/suppressions"): frozenset({STAFF}),
     ("DELETE", "/v1/suppressions/{entry_id:uuid}"): frozenset({STAFF}),
     ("POST", "/v1/unsubscribe-links"): frozenset({CHECKS}),
-    ("GET", "/v1/purposes"): frozenset(Scope),
+    ("GET", "/v1/purposes"): frozenset(KeyScope),
     ("POST", "/v1/purposes"): frozenset({ADMIN}),
-    ("GET", "/v1/notices"): frozenset(Scope),
+    ("GET", "/v1/notices"): frozenset(KeyScope),
     ("POST", "/v1/notices"): frozenset({ADMIN}),
     ("POST", "/v1/keys"): frozenset({ADMIN}),
     ("GET", "/v1/changes"): frozenset({CHECKS, ADMIN}),
@@ -195,7 +195,7 @@ async def test_every_route_answers_each_scope_as_it_declares(
     for route in routes:
         nobody = await call(fresh_client, route, None)
         forged = await call(fresh_client, route, f"csk_{secrets.token_urlsafe(32)}")
-        answers = {scope: await call(fresh_client, route, api.keys[scope]) for scope in Scope}
+        answers = {scope: await call(fresh_client, route, api.keys[scope]) for scope in KeyScope}
         calls += 2 + len(answers)
         for who, response in [("no key", nobody), ("forged key", forged), *answers.items()]:
             expect(response.status_code < 500, route, str(who), response, "no server error")
@@ -215,7 +215,7 @@ async def test_every_route_answers_each_scope_as_it_declares(
             else:
                 expect(is_api_key_refusal(response, 403), route, scope, response, "403")
     assert wrong == []
-    figure(f"{len(routes)} routes x (no key, forged key, {len(Scope)} scopes) = {calls} calls")
+    figure(f"{len(routes)} routes x (no key, forged key, {len(KeyScope)} scopes) = {calls} calls")
 
 
 async def test_no_api_key_opens_a_staff_page(api: Api, fresh_client: httpx.AsyncClient) -> None:

@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from consent_service.domain.absent import NoMetrics, NoSpool
+from consent_service.domain.absent import NoAnswerCache, NoMetrics, NoSpool
 from consent_service.domain.channels import Channel
 from consent_service.domain.decision import Answer, Reason
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.spool import SpooledOptOut
-from consent_service.services.answers import NoAnswerCache
 
 KEY = ("fingerprint", "", "marketing", "email")
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from consent_service.adapters.check_cache import AnswerCache, SignallingStore
 from consent_service.domain.decision import Answer, Reason
-from consent_service.services.answers import AnswerCache, SignallingStore
 
 ALLOW = Answer(True, Reason.CONSENT_GRANTED)
 KEY = ("fingerprint", "", "marketing", "email")

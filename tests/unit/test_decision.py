@@ -12,7 +12,7 @@ from consent_service.domain.channels import Channel
 from consent_service.domain.decision import Answer, Facts, Reason, all_of, may_contact
 from consent_service.domain.ledger import CurrentConsent, Decision, Source
 from consent_service.domain.purposes import DEFAULT_CATALOGUE, Basis, Catalogue, Category, Purpose
-from consent_service.domain.suppressions import Scope, Suppression, SuppressionReason
+from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 
 EMAIL, SMS, PHONE, POST = Channel.EMAIL, Channel.SMS, Channel.PHONE, Channel.POST
 NO_CHANNEL = None
@@ -67,7 +67,7 @@ def withdrawn(purpose: str = "marketing", channel: Channel | None = EMAIL) -> Cu
 def suppression(
     reason: SuppressionReason = SuppressionReason.UNSUBSCRIBED,
     channel: Channel | None = EMAIL,
-    scope: Scope = Scope.MARKETING,
+    scope: SuppressionScope = SuppressionScope.MARKETING,
     purpose: str | None = None,
     effective_at: datetime = FEB,
     lifted_at: datetime | None = None,
@@ -157,7 +157,7 @@ DECISION_TABLE = [
     row("marketing sms withdrawn/administrative sms allowed", ADMINISTRATIVE, SMS, ALLOW, "administrative",
         suppressions=[suppression(SuppressionReason.WITHDRAWN, SMS, purpose="marketing")]),
     row("scope all suppression/administrative", ADMINISTRATIVE, EMAIL, DENY, "suppressed",
-        suppressions=[suppression(SuppressionReason.STAFF_REQUEST, scope=Scope.ALL)]),
+        suppressions=[suppression(SuppressionReason.STAFF_REQUEST, scope=SuppressionScope.ALL)]),
     row("suppression for another purpose/marketing email", MARKETING, EMAIL, ALLOW, "consent_granted",
         consent=granted(), suppressions=unsubscribed(purpose="fundraising")),
     row("suppression for another channel/marketing email", MARKETING, EMAIL, ALLOW, "consent_granted",

@@ -10,9 +10,9 @@ from consent_service.domain.channels import Channel
 from consent_service.domain.ledger import ConsentEvent, Decision, Source
 from consent_service.domain.purposes import Basis, Category
 from consent_service.domain.suppressions import (
-    Scope,
     Suppression,
     SuppressionReason,
+    SuppressionScope,
     lifted_by_grant,
     reason_for_withdrawal,
 )
@@ -28,7 +28,7 @@ APR = datetime(2026, 4, 1, tzinfo=UTC)
 def entry(
     reason: SuppressionReason = SuppressionReason.WITHDRAWN,
     channel: Channel | None = EMAIL,
-    scope: Scope = Scope.MARKETING,
+    scope: SuppressionScope = SuppressionScope.MARKETING,
     purpose: str | None = None,
     effective_at: datetime = FEB,
     lifted_at: datetime | None = None,
@@ -127,7 +127,7 @@ def test_an_entry_for_every_channel_is_not_lifted_by_a_grant_on_one() -> None:
 
 
 def test_a_scope_all_entry_is_not_lifted() -> None:
-    assert not lifted_by_grant(entry(SuppressionReason.STAFF_REQUEST, scope=Scope.ALL), grant())
+    assert not lifted_by_grant(entry(SuppressionReason.STAFF_REQUEST, scope=SuppressionScope.ALL), grant())
 
 
 def test_an_entry_for_another_purpose_is_not_lifted() -> None:
@@ -153,8 +153,12 @@ def test_an_entry_already_lifted_is_not_lifted_again() -> None:
             entry(purpose="marketing"), EMAIL, "fundraising", MARKETING, False, id="another purpose"
         ),
         pytest.param(entry(), EMAIL, "administrative", ADMINISTRATIVE, False, id="marketing scope, admin"),
-        pytest.param(entry(scope=Scope.ALL), EMAIL, "administrative", ADMINISTRATIVE, True, id="all, admin"),
-        pytest.param(entry(scope=Scope.ALL), EMAIL, "marketing", MARKETING, True, id="all, marketing"),
+        pytest.param(
+            entry(scope=SuppressionScope.ALL), EMAIL, "administrative", ADMINISTRATIVE, True, id="all, admin"
+        ),
+        pytest.param(
+            entry(scope=SuppressionScope.ALL), EMAIL, "marketing", MARKETING, True, id="all, marketing"
+        ),
     ],
 )
 def test_covers(

@@ -12,11 +12,11 @@ from consent_service.api import schemas as s
 from consent_service.api.dependencies import Ctx
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
-from consent_service.domain.keys import ApiKey, Scope
+from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.domain.purposes import Purpose
 from consent_service.services import catalogue, keys
 
-ANY_KEY = needs(*Scope)
+ANY_KEY = needs(*KeyScope)
 
 
 class CatalogueController(Controller):
@@ -28,7 +28,9 @@ class CatalogueController(Controller):
         await ctx.catalogue.reload()
         return s.PurposesOut(items=[presenters.purpose(p) for p in ctx.catalogue.catalogue])
 
-    @post("/purposes", opt=needs(Scope.ADMIN), status_code=201, summary="Add a purpose (immutable once made)")
+    @post(
+        "/purposes", opt=needs(KeyScope.ADMIN), status_code=201, summary="Add a purpose (immutable once made)"
+    )
     async def add_purpose(self, ctx: Ctx, data: JSONBody[s.PurposeIn]) -> s.PurposeOut:
         purpose = Purpose(
             code=data.code,
@@ -48,7 +50,10 @@ class CatalogueController(Controller):
         return s.NoticesOut(items=[presenters.notice(n) for n in found])
 
     @post(
-        "/notices", opt=needs(Scope.ADMIN), status_code=201, summary="Publish a new wording (a new version)"
+        "/notices",
+        opt=needs(KeyScope.ADMIN),
+        status_code=201,
+        summary="Publish a new wording (a new version)",
     )
     async def add_notice(self, ctx: Ctx, data: JSONBody[s.NoticeIn]) -> s.NoticeOut:
         notice = await catalogue.add_notice(
@@ -56,7 +61,7 @@ class CatalogueController(Controller):
         )
         return presenters.notice(notice)
 
-    @post("/keys", opt=needs(Scope.ADMIN), status_code=201, summary="Make an API key (shown once)")
+    @post("/keys", opt=needs(KeyScope.ADMIN), status_code=201, summary="Make an API key (shown once)")
     async def add_key(
         self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.KeyIn]
     ) -> s.KeyOut:

@@ -13,7 +13,7 @@ from consent_service.api import presenters
 from consent_service.api import schemas as s
 from consent_service.api.dependencies import Ctx, Sender
 from consent_service.api.security import needs
-from consent_service.domain.keys import Scope
+from consent_service.domain.keys import KeyScope
 from consent_service.domain.ports import DeliveryFailed
 from consent_service.services import changes
 
@@ -24,7 +24,7 @@ class ChangeController(Controller):
 
     @get(
         "/",
-        opt=needs(Scope.ADMIN, Scope.CHECKS),
+        opt=needs(KeyScope.ADMIN, KeyScope.CHECKS),
         summary="Every change after a cursor, in order (at least once; de-duplicate by id)",
     )
     async def feed(
@@ -52,7 +52,7 @@ class ChangeController(Controller):
 class WebhookController(Controller):
     path = "/v1/webhooks"
     tags = ["changes"]
-    opt = needs(Scope.ADMIN)
+    opt = needs(KeyScope.ADMIN)
 
     @post("/", status_code=201, summary="Register a webhook; its signing secret is shown once")
     async def add(self, ctx: Ctx, data: JSONBody[s.WebhookIn]) -> s.NewWebhookOut:

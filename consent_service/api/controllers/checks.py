@@ -22,7 +22,7 @@ from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import contact_value
 from consent_service.api.ndjson import NDJSONBulkChecks
 from consent_service.api.security import needs
-from consent_service.domain.keys import Scope
+from consent_service.domain.keys import KeyScope
 from consent_service.services import checks
 
 _NDJSON = "application/x-ndjson"
@@ -58,7 +58,7 @@ class CheckController(Controller):
     path = "/v1/checks"
     tags = ["checks"]
 
-    @post("/", opt=needs(Scope.CHECKS), status_code=200, summary="Check one address or person")
+    @post("/", opt=needs(KeyScope.CHECKS), status_code=200, summary="Check one address or person")
     async def check(self, ctx: Ctx, data: JSONBody[s.CheckIn]) -> s.CheckOut:
         answer = await checks.check(
             ctx,
@@ -74,7 +74,7 @@ class CheckController(Controller):
 
     @post(
         "/bulk",
-        opt=needs(Scope.CHECKS),
+        opt=needs(KeyScope.CHECKS),
         status_code=200,
         summary="Check up to 10,000 addresses (JSON), or any number streamed (NDJSON)",
         description=(

@@ -9,7 +9,7 @@ from consent_service.api import schemas as s
 from consent_service.api.dependencies import BaseUrl, Ctx
 from consent_service.api.inputs import contact_value
 from consent_service.api.security import needs
-from consent_service.domain.keys import Scope
+from consent_service.domain.keys import KeyScope
 from consent_service.services import links
 
 
@@ -19,7 +19,7 @@ class LinkController(Controller):
 
     @post(
         "/",
-        opt=needs(Scope.CHECKS),
+        opt=needs(KeyScope.CHECKS),
         status_code=201,
         summary="Unsubscribe and preferences links for one address",
     )

@@ -17,8 +17,7 @@ from consent_service.api.inputs import choices_input, idempotent_write, person_i
 from consent_service.api.security import needs
 from consent_service.domain.channels import ContactKind
 from consent_service.domain.errors import InvalidInput
-from consent_service.domain.keys import ApiKey, Scope
-from consent_service.domain.ports import UnitOfWork
+from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.services import choices, people
 
 
@@ -26,41 +25,35 @@ class RegistrationController(Controller):
     path = "/v1/registrations"
     tags = ["people"]
 
-    @post("/", opt=needs(Scope.FORMS, Scope.STAFF), summary="Record a registration form", status_code=201)
+    @post(
+        "/", opt=needs(KeyScope.FORMS, KeyScope.STAFF), summary="Record a registration form", status_code=201
+    )
     async def register(
         self,
         ctx: Ctx,
         request: Request[ApiKey, Any, Any],
         data: JSONBody[s.RegistrationIn],
     ) -> Response[s.RegistrationOut]:
-        async def work(uow: UnitOfWork) -> s.RegistrationOut:
-            person, events = await choices.register(
-                uow, ctx, person_input(data.person), choices_input(data, request.user)
-            )
-            return s.RegistrationOut(
-                person_id=person.id, receipt=presenters.receipt(person.id, ctx.clock.now(), events)
-            )
-
-        return await idempotent_write(ctx, request, data, work)
+        command = choices.Register(person_input(data.person), choices_input(data, request.user))
+        return await idempotent_write(ctx, request, data, choices.register, command, presenters.registration)
 
 
 class PeopleController(Controller):
     path = "/v1/people"
     tags = ["people"]
 
-    @post("/", opt=needs(Scope.FORMS, Scope.STAFF), summary="Create a person", status_code=201)
+    @post("/", opt=needs(KeyScope.FORMS, KeyScope.STAFF), summary="Create a person", status_code=201)
     async def create(
         self,
         ctx: Ctx,
         request: Request[ApiKey, Any, Any],
         data: JSONBody[s.PersonIn],
     ) -> Response[s.PersonOut]:
-        async def work(uow: UnitOfWork) -> s.PersonOut:
-            return presenters.person(await choices.create_person(uow, ctx, person_input(data)))
+        return await idempotent_write(
+            ctx, request, data, choices.create_person, person_input(data), presenters.person
+        )
 
-        return await idempotent_write(ctx, request, data, work)
-
-    @get("/", opt=needs(Scope.STAFF), summary="Find people by email, phone or reference")
+    @get("/", opt=needs(KeyScope.STAFF), summary="Find people by email, phone or reference")
     async def find(
         self,
         ctx: Ctx,
@@ -78,25 +71,27 @@ class PeopleController(Controller):
             found = await people.find(ctx, ContactKind(name), value, None)
         return s.PeopleOut(items=[presenters.person(p) for p in found])
 
-    @get("/{person_id:uuid}", opt=needs(Scope.STAFF), summary="A person with contacts and current choices")
+    @get("/{person_id:uuid}", opt=needs(KeyScope.STAFF), summary="A person with contacts and current choices")
     async def read(self, ctx: Ctx, person_id: FromPath[UUID]) -> s.PersonOut:
         person = await people.get(ctx, str(person_id))
         states = await people.choices(ctx, person.id)
         return presenters.person(person, [presenters.choice_state(ctx.catalogue, st) for st in states])
 
     @patch(
-        "/{person_id:uuid}", opt=needs(Scope.STAFF), summary="Rectify a person's reference, household or name"
+        "/{person_id:uuid}",
+        opt=needs(KeyScope.STAFF),
+        summary="Rectify a person's reference, household or name",
     )
     async def rectify(
         self, ctx: Ctx, person_id: FromPath[UUID], data: JSONBody[s.PersonChangeIn]
     ) -> s.PersonOut:
         changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
-        person = await people.rectify(ctx, str(person_id), changes)
+        person = await people.rectify(ctx, people.Rectify(str(person_id), changes))
         return presenters.person(person)
 
     @post(
         "/{person_id:uuid}/consents",
-        opt=needs(Scope.FORMS, Scope.STAFF),
+        opt=needs(KeyScope.FORMS, KeyScope.STAFF),
         summary="Record choices for a person",
         status_code=201,
     )
@@ -107,13 +102,14 @@ class PeopleController(Controller):
         person_id: FromPath[UUID],
         data: JSONBody[s.ConsentsIn],
     ) -> Response[s.ConsentsOut]:
-        async def work(uow: UnitOfWork) -> s.ConsentsOut:
-            events = await choices.record_choices(uow, ctx, str(person_id), choices_input(data, request.user))
-            return s.ConsentsOut(receipt=presenters.receipt(str(person_id), ctx.clock.now(), events))
+        command = choices.RecordChoices(str(person_id), choices_input(data, request.user))
+        return await idempotent_write(
+            ctx, request, data, choices.record_choices, command, presenters.consents
+        )
 
-        return await idempotent_write(ctx, request, data, work)
-
-    @get("/{person_id:uuid}/consents", opt=needs(Scope.STAFF), summary="Current (or past, with at=) choices")
+    @get(
+        "/{person_id:uuid}/consents", opt=needs(KeyScope.STAFF), summary="Current (or past, with at=) choices"
+    )
     async def consents(
         self, ctx: Ctx, person_id: FromPath[UUID], at: FromQuery[datetime | None] = None
     ) -> s.ChoiceStatesOut:
@@ -122,7 +118,7 @@ class PeopleController(Controller):
         states = await people.choices(ctx, str(person_id), at)
         return s.ChoiceStatesOut(items=[presenters.choice_state(ctx.catalogue, st) for st in states])
 
-    @get("/{person_id:uuid}/history", opt=needs(Scope.STAFF), summary="Every recorded event, oldest first")
+    @get("/{person_id:uuid}/history", opt=needs(KeyScope.STAFF), summary="Every recorded event, oldest first")
     async def history(self, ctx: Ctx, person_id: FromPath[UUID]) -> s.HistoryOut:
         events = await people.history(ctx, str(person_id))
         return s.HistoryOut(items=[presenters.event(ctx.catalogue, e) for e in events])

@@ -14,8 +14,7 @@ from consent_service.api.dependencies import Ctx, Organisation
 from consent_service.api.inputs import actor, contact_value, idempotent_write
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
-from consent_service.domain.keys import ApiKey, Scope
-from consent_service.domain.ports import UnitOfWork
+from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.domain.restrictions import Restriction
 from consent_service.services import people, restrictions, rights
 from consent_service.services.people import ChoiceState
@@ -36,11 +35,18 @@ def _restriction(r: Restriction, contact_ids: dict[str, str]) -> s.RestrictionOu
     )
 
 
+def _restricted(done: restrictions.Restricted) -> s.RestrictionOut:
+    r = done.restriction
+    return _restriction(r, {r.fingerprint: done.contact_id} if r.fingerprint and done.contact_id else {})
+
+
 class RightsController(Controller):
     path = "/v1/people/{person_id:uuid}"
     tags = ["people's rights"]
 
-    @post("/restrictions", opt=needs(Scope.STAFF), status_code=201, summary="Add a safeguarding restriction")
+    @post(
+        "/restrictions", opt=needs(KeyScope.STAFF), status_code=201, summary="Add a safeguarding restriction"
+    )
     async def restrict(
         self,
         ctx: Ctx,
@@ -48,20 +54,16 @@ class RightsController(Controller):
         person_id: FromPath[UUID],
         data: JSONBody[s.RestrictionIn],
     ) -> Response[s.RestrictionOut]:
-        channel = None if data.channel == "all" else Channel(data.channel)
-        to = contact_value(data.to) if data.to is not None else None
+        command = restrictions.Restrict(
+            str(person_id),
+            None if data.channel == "all" else Channel(data.channel),
+            contact_value(data.to) if data.to is not None else None,
+            data.reason,
+            actor(request.user),
+        )
+        return await idempotent_write(ctx, request, data, restrictions.restrict, command, _restricted)
 
-        async def work(uow: UnitOfWork) -> s.RestrictionOut:
-            made = await restrictions.restrict(
-                uow, ctx, str(person_id), channel, to, data.reason, actor(request.user)
-            )
-            person = await uow.people.get(str(person_id))
-            ids = {c.fingerprint: c.id for c in person.contacts} if person else {}
-            return _restriction(made, ids)
-
-        return await idempotent_write(ctx, request, data, work)
-
-    @get("/restrictions", opt=needs(Scope.STAFF), summary="A person's restrictions, lifted ones too")
+    @get("/restrictions", opt=needs(KeyScope.STAFF), summary="A person's restrictions, lifted ones too")
     async def list_restrictions(self, ctx: Ctx, person_id: FromPath[UUID]) -> s.RestrictionsOut:
         person = await people.get(ctx, str(person_id))
         ids = {c.fingerprint: c.id for c in person.contacts}
@@ -70,7 +72,7 @@ class RightsController(Controller):
 
     @delete(
         "/restrictions/{restriction_id:uuid}",
-        opt=needs(Scope.STAFF),
+        opt=needs(KeyScope.STAFF),
         status_code=200,
         summary="Lift a restriction, with a reason",
     )
@@ -82,12 +84,13 @@ class RightsController(Controller):
         restriction_id: FromPath[UUID],
         data: JSONBody[s.LiftIn],
     ) -> s.RestrictionOut:
-        lifted = await restrictions.lift(
-            ctx, str(person_id), str(restriction_id), data.reason, actor(request.user)
+        command = restrictions.LiftRestriction(
+            str(person_id), str(restriction_id), data.reason, actor(request.user)
         )
+        lifted = await restrictions.lift(ctx, command)
         return _restriction(lifted, {})
 
-    @get("/export", opt=needs(Scope.ADMIN), summary="Everything held on the person (subject access)")
+    @get("/export", opt=needs(KeyScope.ADMIN), summary="Everything held on the person (subject access)")
     async def export(
         self, ctx: Ctx, person_id: FromPath[UUID], format: FromQuery[Literal["json", "text"]] = "json"
     ) -> Response[Any]:
@@ -126,7 +129,7 @@ class RightsController(Controller):
 
     @get(
         "/receipts/{event_id:uuid}",
-        opt=needs(Scope.FORMS, Scope.STAFF),
+        opt=needs(KeyScope.FORMS, KeyScope.STAFF),
         summary="One recorded choice as a Kantara Consent Receipt v1.1",
     )
     async def receipt(
@@ -134,7 +137,9 @@ class RightsController(Controller):
     ) -> dict[str, Any]:
         return await rights.receipt(ctx, organisation, str(person_id), str(event_id))
 
-    @post("/erasure", opt=needs(Scope.ADMIN), status_code=200, summary="Erase the person, keeping tombstones")
+    @post(
+        "/erasure", opt=needs(KeyScope.ADMIN), status_code=200, summary="Erase the person, keeping tombstones"
+    )
     async def erase(
         self,
         ctx: Ctx,
@@ -142,7 +147,7 @@ class RightsController(Controller):
         person_id: FromPath[UUID],
         data: JSONBody[s.ErasureIn],
     ) -> s.ErasureOut:
-        done = await rights.erase(ctx, str(person_id), f"{actor(request.user)}: {data.reason}")
+        done = await rights.erase(ctx, rights.Erase(str(person_id), f"{actor(request.user)}: {data.reason}"))
         return s.ErasureOut(
             person_id=done.person_id,
             erased_at=done.erased_at,

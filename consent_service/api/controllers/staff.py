@@ -157,8 +157,7 @@ class StaffPages(Controller):
                     staff_member=member.display_name, on_behalf_of=change.on_behalf_of, note=change.note
                 ),
             )
-            async with ctx.store.writing() as uow:
-                events = await choices.record_choices(uow, ctx, str(person_id), request_)
+            done = await choices.record_choices(ctx, choices.RecordChoices(str(person_id), request_))
         except forms.FormErrors as exc:
             return await _refused(ctx, member, str(person_id), exc.messages, form, "choices")
         except InvalidInput as exc:
@@ -166,7 +165,7 @@ class StaffPages(Controller):
             return await _refused(ctx, member, str(person_id), messages, form, "choices")
         except NotFound:
             return _not_found(member)
-        count = len(events)
+        count = len(done.events)
         how = views.STAFF_SOURCES[change.source].lower()
         _flash(request, f"Saved: {count} change{'s' if count != 1 else ''} recorded from a {how}.")
         return Redirect(_person_url(str(person_id)), status_code=303)
@@ -179,10 +178,9 @@ class StaffPages(Controller):
         try:
             person = await people.get(ctx, str(person_id))
             wanted = forms.read_restriction(form, person)
-            async with ctx.store.writing() as uow:
-                await restrictions.restrict(
-                    uow, ctx, person.id, wanted.channel, wanted.to, wanted.reason, member.actor
-                )
+            await restrictions.restrict(
+                ctx, restrictions.Restrict(person.id, wanted.channel, wanted.to, wanted.reason, member.actor)
+            )
         except forms.FormErrors as exc:
             return await _refused(ctx, member, str(person_id), exc.messages, form, "restriction")
         except InvalidInput as exc:
@@ -206,7 +204,9 @@ class StaffPages(Controller):
         form = await _form(request)
         try:
             reason = forms.read_lift_reason(form)
-            await restrictions.lift(ctx, str(person_id), str(restriction_id), reason, member.actor)
+            await restrictions.lift(
+                ctx, restrictions.LiftRestriction(str(person_id), str(restriction_id), reason, member.actor)
+            )
         except forms.FormErrors as exc:
             return await _refused(ctx, member, str(person_id), exc.messages, form, "lift")
         except Conflict:

@@ -18,8 +18,7 @@ from consent_service.api.inputs import actor, contact_value, idempotent_write
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import InvalidInput
-from consent_service.domain.keys import ApiKey, Scope
-from consent_service.domain.ports import UnitOfWork
+from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.domain.suppressions import SuppressionReason
 from consent_service.services import suppressions
 
@@ -44,7 +43,7 @@ class SuppressionController(Controller):
     path = "/v1/suppressions"
     tags = ["suppressions"]
 
-    @post("/", opt=needs(Scope.STAFF), status_code=201, summary="Add an address to the suppression list")
+    @post("/", opt=needs(KeyScope.STAFF), status_code=201, summary="Add an address to the suppression list")
     async def add(
         self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.SuppressionIn]
     ) -> Response[s.SuppressionOut]:
@@ -57,13 +56,15 @@ class SuppressionController(Controller):
             purpose=data.purpose,
             note=data.note,
         )
+        return await idempotent_write(
+            ctx, request, data, suppressions.suppress, entry, presenters.suppression
+        )
 
-        async def work(uow: UnitOfWork) -> s.SuppressionOut:
-            return presenters.suppression(await suppressions.suppress(uow, ctx, entry))
-
-        return await idempotent_write(ctx, request, data, work)
-
-    @get("/", opt=needs(Scope.CHECKS, Scope.STAFF), summary="List entries (fingerprints, never addresses)")
+    @get(
+        "/",
+        opt=needs(KeyScope.CHECKS, KeyScope.STAFF),
+        summary="List entries (fingerprints, never addresses)",
+    )
     async def page(
         self,
         ctx: Ctx,
@@ -76,7 +77,7 @@ class SuppressionController(Controller):
             items=[presenters.suppression(e) for e in entries], next_cursor=_cursor_out(after)
         )
 
-    @get("/lookup", opt=needs(Scope.CHECKS, Scope.STAFF), summary="Entries for one address")
+    @get("/lookup", opt=needs(KeyScope.CHECKS, KeyScope.STAFF), summary="Entries for one address")
     async def lookup(
         self,
         ctx: Ctx,
@@ -87,7 +88,7 @@ class SuppressionController(Controller):
         return s.SuppressionsOut(items=[presenters.suppression(e) for e in found])
 
     @delete(
-        "/{entry_id:uuid}", opt=needs(Scope.STAFF), status_code=200, summary="Lift an entry, with a reason"
+        "/{entry_id:uuid}", opt=needs(KeyScope.STAFF), status_code=200, summary="Lift an entry, with a reason"
     )
     async def lift(
         self,
@@ -96,5 +97,6 @@ class SuppressionController(Controller):
         entry_id: FromPath[UUID],
         data: JSONBody[s.LiftIn],
     ) -> s.SuppressionOut:
-        entry = await suppressions.lift(ctx, str(entry_id), data.reason, actor(request.user))
+        command = suppressions.LiftSuppression(str(entry_id), data.reason, actor(request.user))
+        entry = await suppressions.lift(ctx, command)
         return presenters.suppression(entry)

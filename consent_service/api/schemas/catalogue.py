@@ -9,7 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from consent_service.api.schemas.common import ChannelOrNone, Code, In, Note, Out, Text200, Time
-from consent_service.domain.keys import Scope
+from consent_service.domain.keys import KeyScope
 from consent_service.domain.purposes import Basis, Category
 
 
@@ -29,7 +29,7 @@ class NoticeIn(In, kw_only=True, frozen=True):
 
 class KeyIn(In, kw_only=True, frozen=True):
     name: Text200
-    scopes: Annotated[list[Scope], Meta(min_length=1)]
+    scopes: Annotated[list[KeyScope], Meta(min_length=1)]
 
 
 class PurposeOut(Out, kw_only=True):
@@ -60,5 +60,5 @@ class NoticesOut(Out, kw_only=True):
 class KeyOut(Out, kw_only=True):
     id: str
     name: str
-    scopes: list[Scope]
+    scopes: list[KeyScope]
     key: str = msgspec.field(name="key")

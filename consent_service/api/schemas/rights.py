@@ -10,8 +10,7 @@ from msgspec import Meta
 from consent_service.api.schemas.choices import ChoiceStateOut, EventOut
 from consent_service.api.schemas.common import ChannelOrAll, ContactValue, In, Out
 from consent_service.api.schemas.people import PersonOut
-from consent_service.domain.suppressions import Scope as SuppressionScope
-from consent_service.domain.suppressions import SuppressionReason
+from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 
 
 class RestrictionIn(In, kw_only=True, frozen=True):

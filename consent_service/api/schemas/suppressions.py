@@ -8,8 +8,7 @@ from typing import Annotated
 from msgspec import Meta
 
 from consent_service.api.schemas.common import ChannelOrAll, Code, ContactValue, In, Note, Out
-from consent_service.domain.suppressions import Scope as SuppressionScope
-from consent_service.domain.suppressions import SuppressionReason
+from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 
 
 class SuppressionIn(In, kw_only=True, frozen=True):

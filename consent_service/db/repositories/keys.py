@@ -6,7 +6,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import ApiKeyRow
-from consent_service.domain.keys import ApiKey, Scope
+from consent_service.domain.keys import ApiKey, KeyScope
 
 
 class SqlApiKeys:
@@ -29,7 +29,7 @@ class SqlApiKeys:
         row = (await self._c.execute(select(table).where(table.c.digest == digest))).first()
         if row is None:
             return None
-        scopes = frozenset(Scope(s) for s in row.scopes.split())
+        scopes = frozenset(KeyScope(s) for s in row.scopes.split())
         return ApiKey(row.id, row.name, scopes, row.created_at, row.revoked_at)
 
     async def count(self) -> int:

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consent_service.db.models import SuppressionRow
 from consent_service.db.repositories._sql import keyed, runs, suppressions_t
 from consent_service.domain.channels import Channel
-from consent_service.domain.suppressions import Scope as SuppressionScope
-from consent_service.domain.suppressions import Suppression, SuppressionReason
+from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 
 _SUPPRESSIONS_BY_CHANNEL = select(suppressions_t).where(
     or_(suppressions_t.c.channel == bindparam("channel"), suppressions_t.c.channel == "all")

@@ -1,4 +1,5 @@
-"""Answers kept in memory between checks, trusted only under the change signal they were stored with.
+"""The check cache: answers kept in this worker's memory between checks, trusted only under the change
+signal they were stored with, and the store that moves that signal on every committed write.
 
 DESIGN §4.1: a marketing *allow* must never outlive an acknowledged opt-out. Every committed write
 changes the signal before it is acknowledged (see ``SignallingStore``), and a cached answer is used
@@ -29,27 +30,12 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
-from consent_service.domain.ports import ChangeSignal, Store, UnitOfWork
+from consent_service.domain.ports import AnswerKey, ChangeSignal, Store, UnitOfWork
 
 log = logging.getLogger("consent_service.answers")
-
-#: (fingerprint, person id, purpose, channel)
-Key = tuple[str, str, str, str]
-
-
-class Answers(Protocol):
-    """What a check asks of the answers kept in memory: ``AnswerCache``, or ``NoAnswerCache``."""
-
-    async def token(self) -> str | None: ...
-    def get(self, key: Key, token: str | None) -> Answer | None: ...
-    def put(self, key: Key, token: str | None, answer: Answer) -> None: ...
-    def database_answered(self) -> None: ...
-    def held(self) -> int: ...
-    async def keep_trust(self, store: Store, every: float = 0.1) -> None: ...
 
 
 @dataclass(slots=True)
@@ -57,7 +43,7 @@ class AnswerCache:
     signal: ChangeSignal
     ttl: float = 2.0
     capacity: int = 200_000
-    _entries: OrderedDict[Key, tuple[str, float, Answer]] = field(default_factory=OrderedDict)
+    _entries: OrderedDict[AnswerKey, tuple[str, float, Answer]] = field(default_factory=OrderedDict)
     #: Seconds an answer from memory is trusted after the database last answered this worker.
     trust: float = 0.25
     _token: str | None = None
@@ -77,7 +63,7 @@ class AnswerCache:
             self._token, self._token_until = token, started + self.signal.lease
         return token
 
-    def get(self, key: Key, token: str | None) -> Answer | None:
+    def get(self, key: AnswerKey, token: str | None) -> Answer | None:
         if token is None or time.monotonic() - self._database_seen > self.trust:
             return None
         entry = self._entries.get(key)
@@ -85,7 +71,7 @@ class AnswerCache:
             return None
         return entry[2]
 
-    def put(self, key: Key, token: str | None, answer: Answer) -> None:
+    def put(self, key: AnswerKey, token: str | None, answer: Answer) -> None:
         """Store under the token read *before* the database was asked, never one read after."""
         if token is None or answer.degraded:
             return
@@ -115,30 +101,6 @@ class AnswerCache:
                     await store.ping()
                 self.database_answered()
             await asyncio.sleep(every)
-
-
-class NoAnswerCache:
-    """No change signal, so no answer may be kept: every check is worked out from the database.
-
-    It never holds an answer, so it never needs the database's word."""
-
-    async def token(self) -> str | None:
-        return None
-
-    def get(self, key: Key, token: str | None) -> Answer | None:
-        return None
-
-    def put(self, key: Key, token: str | None, answer: Answer) -> None:
-        pass
-
-    def database_answered(self) -> None:
-        pass
-
-    def held(self) -> int:
-        return 0
-
-    async def keep_trust(self, store: Store, every: float = 0.1) -> None:
-        pass
 
 
 class SignallingStore:
