@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
-#: `services/checks.py: check`, `domain/ledger.py: supersedes`, `services/answers.py: AnswerCache.get`
+#: `services/checks.py: check`, `domain/ledger.py: supersedes`, `adapters/check_cache.py: AnswerCache.get`
 NAMED = re.compile(r"`([a-z_/]+\.py): ([A-Za-z_][\w.]*)`")
 #: a path alone, e.g. `domain/ports.py` or `db/repositories/`
 PATH = re.compile(r"`([a-z_]+/[a-z_/]*(?:\.py)?)`")
