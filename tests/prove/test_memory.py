@@ -51,9 +51,12 @@ RUNS = (
 #: PostgreSQL would catch a leak of a fifth of that; 12 MiB over the short runs' 12,000-20,000, of
 #: about the whole of it.
 GROWTH_MIB = 20 if LONG else 12
-#: Late health latency must stay within this factor of early (plus a small floor for a quiet machine's
-#: jitter): before the fix, the worst health answer tripled between two loads ten seconds apart.
-LATENCY_FACTOR, LATENCY_FLOOR_MS = 1.5, 2.0
+#: Late health latency against early: the median within 1.5 x + 2 ms, the 99th percentile within
+#: 2 x + 5 ms (on two shared cores one stall of the machine moves a 9-second p99 that much). Before the
+#: fix, the worst health answer tripled between two loads ten seconds apart; memory is the bound that
+#: catches a leak, this one a server that slows as it ages.
+P50_FACTOR, P50_FLOOR_MS = 1.5, 2.0
+P99_FACTOR, P99_FLOOR_MS = 2.0, 5.0
 ROUND_SECONDS = 15 if LONG else 8
 CONNECTIONS = 16
 PEOPLE = 300
@@ -338,8 +341,8 @@ def soak(name: str, env: dict[str, str], workdir: Path) -> None:
     for status in ("200", "201", "401", "404", "422"):
         assert statuses.get(status, 0) > 0, statuses
     assert growth <= GROWTH_MIB, figures
-    assert late.p50_ms <= early.p50_ms * LATENCY_FACTOR + LATENCY_FLOOR_MS, figures
-    assert late.p99_ms <= early.p99_ms * LATENCY_FACTOR + LATENCY_FLOOR_MS, figures
+    assert late.p50_ms <= early.p50_ms * P50_FACTOR + P50_FLOOR_MS, figures
+    assert late.p99_ms <= early.p99_ms * P99_FACTOR + P99_FLOOR_MS, figures
 
 
 def _base_env(workdir: Path) -> dict[str, str]:
