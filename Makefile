@@ -32,7 +32,7 @@ test: lint typecheck
 prove: $(STAMP)
 	$(BIN)/pytest -m prove tests/prove tests/properties tests/fuzz tests/contract -s
 
-# The long runs: more opt-outs, kills, examples and rounds (about 25 minutes on 2 cores).
+# The long runs: more opt-outs, kills, examples and rounds and the long memory soak (about 45 minutes on 2 cores).
 prove-long: $(STAMP)
 	PROVE_LONG=1 $(BIN)/pytest tests/prove tests/properties tests/fuzz tests/contract -s
 
