@@ -60,6 +60,7 @@ P99_FACTOR, P99_FLOOR_MS = 2.0, 5.0
 ROUND_SECONDS = 15 if LONG else 8
 CONNECTIONS = 16
 PEOPLE = 300
+NOTICE = {"purpose": "marketing", "version": 1}
 #: Registrations, withdrawals and one-click unsubscribes: 3 of the 40 requests in soak.lua's rotation.
 WRITE_SHARE = 3 / 40
 
@@ -191,8 +192,6 @@ def _seed(server: Killable, key: str, workdir: Path) -> Seeded:
     seeded.files["BULK"].write_text(json.dumps(bulk))
     return seeded
 
-
-NOTICE = {"purpose": "marketing", "version": 1}
 
 
 def _script(seeded: Seeded, workdir: Path) -> Path:
