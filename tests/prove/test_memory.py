@@ -193,7 +193,6 @@ def _seed(server: Killable, key: str, workdir: Path) -> Seeded:
     return seeded
 
 
-
 def _script(seeded: Seeded, workdir: Path) -> Path:
     text = LUA.read_text().replace("__KEY__", seeded.key).replace("__RUN__", secrets.token_hex(4))
     for name, path in seeded.files.items():
