@@ -216,11 +216,12 @@ def normalise_contacts(
     return result
 
 
-async def add_contact(uow: UnitOfWork, contact: RecordedContact) -> RecordedContact:
-    """The contact point as stored; announced only when it is new to the person."""
+async def add_contact(uow: UnitOfWork, contact: RecordedContact, reference: str | None) -> RecordedContact:
+    """The contact point as stored; announced (with the person's ``reference``) only when it is new
+    to the person."""
     stored = await uow.people.add_contact(contact)
     if stored.id == contact.id:
-        uow.emit(contact_added(stored))
+        uow.emit(contact_added(stored, reference))
     return stored
 
 
@@ -232,7 +233,9 @@ async def _add_contacts(
     held = {c.id: c for c in person.contacts}
     for contact, value, fingerprint in contacts:
         stored = await add_contact(
-            uow, RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now)
+            uow,
+            RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now),
+            person.reference,
         )
         held[stored.id] = stored
     return replace(person, contacts=tuple(held.values()))
@@ -318,7 +321,7 @@ async def _record(
         event = replace(draft, hash=event_digest(draft, prev))
         prev = event.hash
         await uow.ledger.append(event)
-        uow.emit(consent_recorded(event))
+        uow.emit(consent_recorded(event, person.reference))
         events.append(event)
         key = (choice.purpose, choice.channel)
         if not supersedes(event, current.get(key)):
