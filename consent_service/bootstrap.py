@@ -125,6 +125,7 @@ def feedback_keys(settings: Settings) -> ProviderKeys:
         settings.feedback.ses_topic_arns,
         settings.feedback.sendgrid_public_key,
         settings.feedback.mailgun_signing_key,
+        settings.feedback.notify_callback_token,
     )
 
 

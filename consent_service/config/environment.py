@@ -180,6 +180,7 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_SES_SIGNING_CERT": Variable("feedback.ses_signing_cert", _certificate),
     "CONSENT_SENDGRID_PUBLIC_KEY": Variable("feedback.sendgrid_public_key", _pem),
     "CONSENT_MAILGUN_SIGNING_KEY": Variable("feedback.mailgun_signing_key", secret=True),
+    "CONSENT_NOTIFY_CALLBACK_TOKEN": Variable("feedback.notify_callback_token", secret=True),
     "CONSENT_RETENTION_INACTIVE_YEARS": Variable("retention.inactive_years"),
     "CONSENT_ORG_NAME": Variable("organisation.name"),
     "CONSENT_ORG_CONTACT": Variable("organisation.contact"),
