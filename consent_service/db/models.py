@@ -271,7 +271,7 @@ class WebhookRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    #: the last position of the batch being retried, so a retry sends the same batch (same webhook-id)
+    #: the last position of the batch being sent, so a retry sends the same batch (same webhook-id)
     pending_through: Mapped[int | None] = mapped_column(BigInteger)
 
 

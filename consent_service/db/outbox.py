@@ -164,6 +164,11 @@ class SqlWebhooks:
         )
         return bool(done.rowcount)
 
+    async def pin(self, webhook_id: str, through: int) -> None:
+        await self._c.execute(
+            update(webhooks_t).where(webhooks_t.c.id == webhook_id).values(pending_through=through)
+        )
+
     async def delivered(self, webhook_id: str, position: int) -> None:
         await self._c.execute(
             update(webhooks_t)

@@ -177,8 +177,8 @@ class Webhook:
     attempts: int = 0
     next_attempt_at: datetime | None = None
     last_error: str | None = None
-    #: While a batch is being retried, its last position: the retry sends that batch again, unchanged,
-    #: under the same ``webhook-id``, however many changes came after it meanwhile.
+    #: The last position of the batch being sent (pinned before its first try): a retry sends that
+    #: batch again, unchanged, under the same ``webhook-id``, however many changes came meanwhile.
     pending_through: int | None = None
 
 

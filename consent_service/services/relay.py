@@ -137,6 +137,11 @@ class Relay:
             async with self.store.writing() as uow:
                 await uow.outbox.purge(cutoff)
 
+    def leads(self) -> bool:
+        """Whether this relay's lease is still good: a courier sends nothing once it has lapsed (a
+        relay whose steps fail cannot renew it, and another worker's couriers may have taken over)."""
+        return time.monotonic() < self._lease_until
+
     async def _lead(self) -> bool:
         now = time.monotonic()
         if now < self._lease_until - self.settings.lease / 2:
@@ -194,6 +199,11 @@ class Relay:
             changes = [c for c in changes if c.position <= webhook.pending_through]
         if not changes:
             return "idle"
+        if webhook.pending_through is None:
+            # Pinned before it is sent: a worker that dies while the receiver holds the batch leaves
+            # the pin, so whichever relay tries next sends the same batch under the same webhook-id.
+            async with self.store.writing() as uow:
+                await uow.webhooks.pin(webhook.id, changes[-1].position)
         body, headers = delivery(webhook, [c.as_dict() for c in changes], self.clock.now())
         try:
             async with asyncio.timeout(self.settings.webhook_timeout):
@@ -279,6 +289,8 @@ class Courier:
 
     async def _round(self) -> bool:
         """One step for this webhook; True if another should follow at once."""
+        if not self.relay.leads():
+            return False
         async with self.relay.store.reading() as uow:
             webhook = await uow.webhooks.get(self.webhook_id)
         if webhook is None or webhook.disabled_at is not None:

@@ -375,7 +375,10 @@ async def test_webhooks_retry_the_same_delivery_then_dead_letter_and_replay(
         await relay.step()
         await eventually(lambda: len(receiver.received) == 1)
         # Changes made while the first batch waits to be retried do not join it: the receiver
-        # de-duplicates on webhook-id, so a retry must be the same delivery, not a bigger one.
+        # de-duplicates on webhook-id, so a retry must be the same delivery, not a bigger one; even
+        # from a relay that starts afresh (another worker, a restart) in the meantime.
+        await relay.close()
+        relay = relay_for(api, max_attempts=3, backoff=0.3, backoff_max=0.3)
         later = (await register(api, fresh_email()))["person_id"]
         await relay.step()
 
