@@ -112,13 +112,10 @@ class FeedbackController(Controller):
         "the token is refused. 404: Notify is not configured. 400/422: not a delivery receipt (each "
         "field named).",
     )
-    async def notify(
-        self,
-        ctx: Ctx,
-        provider_keys: Keys,
-        request: Request[Any, Any, Any],
-        authorization: Annotated[str | None, HeaderParameter(name="Authorization", max_length=1024)] = None,
-    ) -> FeedbackOut:
+    async def notify(self, ctx: Ctx, provider_keys: Keys, request: Request[Any, Any, Any]) -> FeedbackOut:
+        # Read from the request, not declared as a parameter: OpenAPI has Authorization described by
+        # security schemes, and generators drop or warn about a header parameter of that name.
+        authorization = request.headers.get("authorization")
         return _out(await feedback.notify(ctx, provider_keys, await request.body(), authorization))
 
 
