@@ -41,6 +41,9 @@ LEASE_NAME = "relay-lease"
 BATCH = 500
 WEBHOOK_BATCH = 100
 
+#: Seconds an idle courier waits, unless woken, before it looks at its webhook again.
+IDLE_LOOK = 5.0
+
 #: What one try at a webhook's next batch came to.
 Outcome = Literal["sent", "failed", "idle"]
 
@@ -94,6 +97,8 @@ class Relay:
         self._next_purge = 0.0
         self._wake = asyncio.Event()
         self._couriers: dict[str, Courier] = {}
+        #: The feed's last position when the couriers were last woken.
+        self._head = -1
 
     async def close(self) -> None:
         await self._stop_couriers()
@@ -172,9 +177,11 @@ class Relay:
                 await uow.outbox.set_cursor(STREAM_CURSOR, changes[-1].position, self.clock.now())
 
     async def _deliver(self) -> None:
-        """Keep one courier running per active webhook, and tell each that changes may be waiting."""
+        """Keep one courier running per active webhook, and tell them when the feed has grown (an idle
+        courier then reads nothing, however many webhooks there are)."""
         async with self.store.reading() as uow:
             active = {w.id for w in await uow.webhooks.all() if w.disabled_at is None}
+            head = await uow.outbox.head()
         for webhook_id in list(self._couriers):
             courier = self._couriers[webhook_id]
             if webhook_id not in active or courier.done():
@@ -182,8 +189,10 @@ class Relay:
                 await courier.stop()
         for webhook_id in active:
             if webhook_id not in self._couriers:
-                self._couriers[webhook_id] = Courier(self, webhook_id)
-            self._couriers[webhook_id].wake()
+                self._couriers[webhook_id] = Courier(self, webhook_id)  # it looks at once
+            elif head != self._head:
+                self._couriers[webhook_id].wake()
+        self._head = head
 
     async def _stop_couriers(self) -> None:
         couriers, self._couriers = list(self._couriers.values()), {}
@@ -282,10 +291,13 @@ class Courier:
                 raise
             except Exception as exc:  # a courier must outlive a database or network outage
                 log.warning("webhook %s: delivery round failed (%s)", self.webhook_id, type(exc).__name__)
-                busy = False
+                await asyncio.sleep(self.relay.settings.interval)
+                continue
             if not busy:
+                # Woken when the feed grows; the look now and then covers a lease that lapsed and
+                # came back while this courier had a retry due.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.relay.settings.interval)
+                    await asyncio.wait_for(self._wake.wait(), IDLE_LOOK)
 
     async def _round(self) -> bool:
         """One step for this webhook; True if another should follow at once."""

@@ -49,6 +49,9 @@ def receipt(to: str, status: str, kind: str = "email", **more: Any) -> dict[str,
         "completed_at": now,
         "sent_at": now,
         "notification_type": kind,
+        # Fields beyond the documented ones (Notify adds some over time) are let through.
+        "template_id": str(uuid.uuid4()),
+        "template_version": 3,
         **more,
     }
 
