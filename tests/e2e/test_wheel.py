@@ -24,7 +24,7 @@ pytestmark = pytest.mark.wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What the Dockerfile copies into its build stage (.dockerignore lets nothing else in).
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "alembic.ini", "alembic", "consent_service")
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "LICENSE", "alembic", "consent_service")
 
 
 def _run(*command: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
@@ -105,8 +105,10 @@ def test_a_wheel_install_migrates_and_serves(installed: Path, tmp_path: Path) ->
     finally:
         process.terminate()
         process.wait(timeout=20)
-    # The version is written once (consent_service.__version__): the wheel's metadata has the same.
+    # The version is written once (consent_service.__version__): the wheel's metadata, the OpenAPI
+    # document and `--version` all say the same.
     metadata = _run(
         installed / "python", "-c", "import importlib.metadata as m; print(m.version('consent-service'))"
     )
     assert served == metadata.strip()
+    assert _run(installed / "consent-service", "--version").strip() == f"consent-service {served}"
