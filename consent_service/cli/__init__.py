@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from consent_service import __version__
 from consent_service.cli import audit, database, keys, openapi, retention, serve, staff, transfer
 from consent_service.cli.database import ALEMBIC_INI, migrate
 from consent_service.config import Settings, SettingsError
@@ -23,6 +24,7 @@ COMMAND_GROUPS = (serve, database, keys, staff, openapi, audit, retention, trans
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="consent-service", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
         group.add_commands(sub)
