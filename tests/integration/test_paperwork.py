@@ -157,6 +157,27 @@ async def test_a_withdrawal_of_an_unknown_purpose_stops_all_marketing_on_its_cha
     assert (await api.check("sms", mobile))["allowed"] is True, "only the channel named is stopped"
 
 
+async def test_a_withdrawal_on_a_channel_its_purpose_does_not_use_covers_the_purpose(api: Api) -> None:
+    email = fresh_email()
+    story: dict[str, object] = {
+        "purpose": "testimonial",
+        "decision": "granted",
+        "notice": {"purpose": "testimonial", "version": 1},
+    }
+    person = (await register(api, email, choices=[grant("email"), story]))["person_id"]
+
+    answer = await consents(api, person, [withdraw("email", purpose="testimonial")], source="web_form")
+
+    assert answer.status_code == 201, answer.text
+    events = answer.json()["receipt"]["events"]
+    assert [(e["purpose"], e["channel"], e["evidence_gaps"]) for e in events] == [
+        ("testimonial", None, ["channel"])
+    ]
+    state = (await api.get(f"/v1/people/{person}/consents")).json()["items"]
+    assert [i["status"] for i in state if i["purpose"] == "testimonial"] == ["withdrawn"]
+    assert (await api.check("email", email))["allowed"] is True, "marketing email was not withdrawn"
+
+
 async def test_a_withdrawal_naming_a_missing_notice_or_a_future_date_is_recorded_too(
     api: Api,
 ) -> None:
