@@ -12,12 +12,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from consent_service.domain.channels import Channel, ContactKind
+from consent_service.domain.ledger import Decision, Source
+from consent_service.services import audit, choices
+from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.staff import create_account
-from tests.integration.conftest import Api, fresh_email, fresh_mobile
+from tests.integration.conftest import Api, Fresh, fresh_email, fresh_mobile
 from tests.integration.test_choices import withdraw
 from tests.integration.test_registrations import grant, register
 from tests.integration.test_staff_pages import PASSWORD, Staff, family, signed_in
+from tests.integration.test_transfer import _postgres_before_fresh  # noqa: F401  (autouse, for ``fresh``)
 
 
 async def consents(api: Api, person: str, choices: list[dict[str, Any]], **body: Any) -> httpx.Response:
@@ -234,3 +241,25 @@ async def test_the_staff_person_page_names_the_missing_paperwork(
     text = " ".join(page.text.split())
     assert "1 choice was recorded with paperwork missing" in text
     assert "Incomplete:</strong> no staff member named; back-dated without a reason" in text
+
+
+async def test_audit_verify_covers_the_gaps_so_hiding_them_is_found(fresh: Fresh) -> None:
+    ctx = fresh.context
+    done = await choices.register(
+        ctx,
+        choices.Register(
+            PersonInput(contacts=[ContactInput(ContactKind.EMAIL, fresh_email())]),
+            ChoicesInput([ChoiceInput("marketing", Channel.EMAIL, Decision.WITHDRAWN)], Source.EMAIL, "t"),
+        ),
+    )
+    [event] = done.events
+    assert event.evidence_gaps == ("staff_member",)
+    assert (await audit.verify(ctx)).intact
+    engine = create_async_engine(fresh.url)  # as someone with database access tidying the record would
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE consent_events SET evidence_gaps = '[]' WHERE id = :id"), {"id": event.id}
+        )
+    await engine.dispose()
+    report = await audit.verify(ctx)
+    assert report.broken is not None and report.broken.id == event.id
