@@ -83,7 +83,9 @@ def add_commands(subparsers: Any) -> None:
         metavar="PURPOSE:VERSION",
         help="the notice version people were shown, per purpose (needed for every purpose granted)",
     )
-    consents.add_argument("--staff-member", help="who took the choices (needed for phone_call, letter...)")
+    consents.add_argument(
+        "--staff-member", help="who took the choices (needed for a file that grants by phone_call, letter...)"
+    )
     consents.add_argument("--note", help="kept with every event, after 'imported from FILE'")
     _common(consents)
     exporting = subparsers.add_parser("export", help="export the suppression list or current consents as CSV")

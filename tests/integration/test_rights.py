@@ -65,16 +65,17 @@ async def family(
     return email, mobile, postal, response.json()["person_id"]
 
 
-async def test_a_phone_request_must_name_the_staff_member_and_backdating_needs_a_reason(api: Api) -> None:
+async def test_a_grant_by_phone_must_name_the_staff_member_and_backdating_needs_a_reason(api: Api) -> None:
+    # Only a grant: an opt-out lacking the same paperwork is recorded with its gaps (test_paperwork.py).
     _, _, _, person = await family(api)
-    withdraw = [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}]
-    nameless = await api.post(f"/v1/people/{person}/consents", {"choices": withdraw, "source": "phone_call"})
+    granting = [grant("email")]
+    nameless = await api.post(f"/v1/people/{person}/consents", {"choices": granting, "source": "phone_call"})
     assert nameless.status_code == 422
     assert nameless.json()["errors"][0]["field"] == "evidence.staff_member"
 
     old = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     body = {
-        "choices": withdraw,
+        "choices": granting,
         "source": "letter",
         "effective_at": old,
         "evidence": {"staff_member": "Sam Okafor"},
