@@ -144,9 +144,7 @@ async def test_behind_a_trusted_proxy_each_family_has_its_own_limit_and_each_is_
 
 
 async def test_from_an_untrusted_peer_forwarded_headers_change_nothing(api: Api) -> None:
-    rotated = [
-        {"X-Forwarded-For": f"198.51.100.{i}", "X-Real-IP": f"192.0.2.{i}"} for i in range(1, 7)
-    ]
+    rotated = [{"X-Forwarded-For": f"198.51.100.{i}", "X-Real-IP": f"192.0.2.{i}"} for i in range(1, 7)]
     expected = [404, 404, 404, 429, 429, 429]
     assert await pages_seen(api, STRANGER, rotated, ("10.0.0.0/8",)) == expected
     # With no proxy trusted at all, a proxy's own address is just another client.
