@@ -106,6 +106,7 @@ class KeyRing:
     _seen: dict[str, _Verdict] = field(default_factory=dict)
     _token: str | None = None
     _token_until: float = float("-inf")
+    _away_until: float = float("-inf")
     #: Key id -> its latest use not yet written.
     _uses: dict[str, datetime] = field(default_factory=dict)
 
@@ -137,14 +138,19 @@ class KeyRing:
     async def _look_up(self, digest: str, token: str | None, stale: _Verdict | None) -> ApiKey | None:
         asked = time.monotonic()
         fallback = stale if stale is not None and asked - stale.at < STALE_LIMIT else None
+        if fallback is not None and asked < self._away_until:
+            # The database failed this worker less than ``trust`` ago: ask again only once a second.
+            return fallback.key
         try:
             async with asyncio.timeout(self.stale_timeout if fallback else None):
                 async with self.store.reading() as uow:
                     key = await uow.keys.by_digest(digest)
         except (StoreUnavailable, TimeoutError):
+            self._away_until = time.monotonic() + self.trust
             if fallback is None:
                 raise
             return fallback.key
+        self._away_until = float("-inf")
         if key is None:
             # Unknown digests are not kept: a stream of made-up keys must not fill memory.
             self._seen.pop(digest, None)
