@@ -10,7 +10,8 @@ are ignored, so a client cannot choose its own rate-limit bucket by rotating the
 
 The parsing is uvicorn's ``ProxyHeadersMiddleware`` (a dependency already, as the alternative server):
 it reads ``X-Forwarded-For`` right to left and trusts networks. It knows no ``X-Real-IP``, so a
-trusted peer's ``X-Real-IP`` is handed to it as a one-hop ``X-Forwarded-For``.
+trusted peer's ``X-Real-IP`` is handed to it as a one-hop ``X-Forwarded-For``. It also takes the
+scheme from a trusted peer's ``X-Forwarded-Proto``, which is what such a proxy sends it for.
 """
 
 from __future__ import annotations
