@@ -4,8 +4,12 @@ reverse proxy (issue 18, "Keys and limits")."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from msgspec.structs import replace
@@ -15,6 +19,8 @@ from consent_service.bootstrap import build_context
 from consent_service.config import Limits
 from tests.integration.conftest import Api
 from tests.support.asgi import in_process
+
+CLI = Path(sys.executable).with_name("consent-service")
 
 
 async def make_key(api: Api, scopes: list[str], **more: object) -> dict[str, object]:
@@ -149,3 +155,50 @@ async def test_from_an_untrusted_peer_forwarded_headers_change_nothing(api: Api)
     assert await pages_seen(api, STRANGER, rotated, ("10.0.0.0/8",)) == expected
     # With no proxy trusted at all, a proxy's own address is just another client.
     assert await pages_seen(api, PROXY, rotated, ()) == expected
+
+
+# --- The same on the command line ------------------------------------------------------------------
+
+
+def cli(api: Api, *args: str) -> subprocess.CompletedProcess[str]:
+    settings = api.settings
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
+    environ["CONSENT_DATA_DIR"] = str(settings.data_dir)
+    if settings.database.url.startswith("postgresql"):
+        environ |= {
+            "CONSENT_DATABASE_URL": settings.database.url,
+            "CONSENT_FINGERPRINT_KEY": settings.fingerprint_key.hex(),
+            "CONSENT_LINK_SIGNING_KEY": settings.links.signing_key.hex(),
+        }
+    return subprocess.run(  # noqa: S603
+        [str(CLI), "keys", *args], env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def test_keys_are_made_with_an_expiry_listed_and_revoked_on_the_command_line(api: Api) -> None:
+    name = f"cli {uuid.uuid4().hex[:8]}"
+    made = await asyncio.to_thread(
+        cli, api, "create", "--name", name, "--scope", "checks", "--expires", "2036-01-31"
+    )
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip().splitlines()[-1]
+    assert await purposes_with(api, secret) == 200
+
+    listing = await asyncio.to_thread(cli, api, "list")
+    row = next(line for line in listing.stdout.splitlines() if name in line)
+    assert "checks" in row and "2036-01-31 00:00" in row and row.endswith("active")
+    assert secret not in listing.stdout
+    key_id = row.split()[0]
+
+    revoked = await asyncio.to_thread(cli, api, "revoke", key_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert await purposes_with(api, secret) == 401
+    listing = await asyncio.to_thread(cli, api, "list")
+    assert "revoked" in next(line for line in listing.stdout.splitlines() if name in line)
+
+    unknown = await asyncio.to_thread(cli, api, "revoke", str(uuid.uuid4()))
+    assert unknown.returncode == 1 and "no API key" in unknown.stderr
+    garbled = await asyncio.to_thread(
+        cli, api, "create", "--name", "x", "--scope", "checks", "--expires", "soon"
+    )
+    assert garbled.returncode == 2 and "'soon' is not a date" in garbled.stderr
