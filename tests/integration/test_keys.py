@@ -4,7 +4,6 @@ reverse proxy (issue 18, "Keys and limits")."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import uuid
@@ -17,7 +16,7 @@ from msgspec.structs import replace
 from consent_service.api.app import create_app, shutdown
 from consent_service.bootstrap import build_context
 from consent_service.config import Limits
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, command_line_environment
 from tests.support.asgi import in_process
 
 CLI = Path(sys.executable).with_name("consent-service")
@@ -161,17 +160,13 @@ async def test_from_an_untrusted_peer_forwarded_headers_change_nothing(api: Api)
 
 
 def cli(api: Api, *args: str) -> subprocess.CompletedProcess[str]:
-    settings = api.settings
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-    environ["CONSENT_DATA_DIR"] = str(settings.data_dir)
-    if settings.database.url.startswith("postgresql"):
-        environ |= {
-            "CONSENT_DATABASE_URL": settings.database.url,
-            "CONSENT_FINGERPRINT_KEY": settings.fingerprint_key.hex(),
-            "CONSENT_LINK_SIGNING_KEY": settings.links.signing_key.hex(),
-        }
     return subprocess.run(  # noqa: S603
-        [str(CLI), "keys", *args], env=environ, capture_output=True, text=True, timeout=60, check=False
+        [str(CLI), "keys", *args],
+        env=command_line_environment(api.settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
