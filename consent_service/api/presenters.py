@@ -9,6 +9,7 @@ from consent_service.api import schemas as s
 from consent_service.domain.changes import DeadLetter, Webhook
 from consent_service.domain.decision import Answer
 from consent_service.domain.evidence import Gap
+from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import ConsentEvent
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person
@@ -198,6 +199,19 @@ def notice(n: NoticeVersion) -> s.NoticeOut:
         text=n.text,
         sha256=n.sha256,
         published_at=n.published_at,
+    )
+
+
+def api_key(key: ApiKey, now: datetime) -> s.KeyInfoOut:
+    return s.KeyInfoOut(
+        id=key.id,
+        name=key.name,
+        scopes=sorted(key.scopes),
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+        active=key.usable(now),
     )
 
 

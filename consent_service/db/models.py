@@ -73,6 +73,8 @@ class ApiKeyRow(Base):
     scopes: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
 
 
 class PurposeRow(Base):

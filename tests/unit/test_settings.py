@@ -185,7 +185,25 @@ BAD = [
         "public,10.0.0.0/40",
         "CONSENT_WEBHOOK_DESTINATIONS: '10.0.0.0/40' is not an IP address or network",
     ),
+    (
+        "CONSENT_TRUSTED_PROXIES",
+        "10.0.0.0/8, proxy.internal",
+        "CONSENT_TRUSTED_PROXIES: 'proxy.internal' is not an IP address or network",
+    ),
+    (
+        "CONSENT_TRUSTED_PROXIES",
+        "10.0.0.300",
+        "CONSENT_TRUSTED_PROXIES: '10.0.0.300' is not an IP address or network",
+    ),
 ]
+
+
+def test_trusted_proxies_are_addresses_or_networks_kept_in_cidr_form(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,[::1]"}
+    )
+    assert settings.limits.trusted_proxies == ("10.0.0.0/8", "192.0.2.7/32", "::1/128")
+    assert Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)}).limits.trusted_proxies == ()
 
 
 @pytest.mark.parametrize(("name", "value", "message"), BAD, ids=[f"{n}={v}" for n, v, _ in BAD])
