@@ -24,6 +24,7 @@ from consent_service.config.environment import VARIABLES, SettingsError
 from consent_service.config.process import (
     STAFF_PASSWORD,
     keep_worker_memory_compact,
+    mint_links_for,
     share_metrics_between_workers,
     staff_password,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "SettingsError",
     "Webhooks",
     "keep_worker_memory_compact",
+    "mint_links_for",
     "share_metrics_between_workers",
     "staff_password",
 ]
