@@ -126,12 +126,13 @@ def run_backup(settings: Settings, args: argparse.Namespace) -> int:
             "service_version": __version__,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "database": "sqlite" if database is not None else "postgresql: not in this archive",
+            "spooled_opt_outs": len(spooled.splitlines()),
             "files": {
                 name: {"bytes": path.stat().st_size, "sha256": _digest(path)} for name, path in files.items()
             },
         }
         _write_archive(archive, manifest, files)
-    waiting = len(spooled.splitlines())
+    waiting = manifest["spooled_opt_outs"]
     print(f"backed up to {archive} ({archive.stat().st_size} bytes): the secrets, {waiting} spooled opt-outs")
     if database is not None:
         size = manifest["files"][DATABASE_FILE]["bytes"]
@@ -311,6 +312,7 @@ def _restore(settings: Settings, manifest: dict[str, Any], staged: Path, force: 
     if keys_here:
         keep_secrets(settings.data_dir, stored)
     spooled = (staged / SPOOL).read_bytes()
+    # Last: the spool's rename syncs the data dir, and with it the renames of the database and secrets.
     restore_spool(settings, spooled)
     print(f"restored {manifest['created_at']}'s backup into {settings.data_dir}:")
     where = f"in {SECRETS_FILE}" if keys_here else "the environment's, checked to be the same"
