@@ -111,10 +111,18 @@ def run_backup(settings: Settings, args: argparse.Namespace) -> int:
     if database is not None and not database.exists():
         print(f"consent-service: no database at {database}: nothing to back up", file=sys.stderr)
         return 2
+    if not archive.parent.is_dir():
+        print(
+            f"consent-service: {archive.parent} is not a folder: nowhere to write the archive",
+            file=sys.stderr,
+        )
+        return 2
     with tempfile.TemporaryDirectory(dir=archive.parent, prefix=".backup-") as work:
         staged = Path(work)
         files = {SECRETS_FILE: staged / SECRETS_FILE, SPOOL: staged / SPOOL}
         _private(files[SECRETS_FILE], json.dumps(_keys(settings)).encode())
+        # The spool before the database: an entry applied in between is then in both (applying it
+        # again records nothing), never in neither.
         spooled = spool_snapshot(settings)
         _private(files[SPOOL], spooled)
         if database is not None:
