@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML comes with Litestar, without its stubs
+import yaml
 
 from consent_service.api.app import create_app
 from consent_service.config import Settings
