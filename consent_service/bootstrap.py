@@ -133,6 +133,16 @@ def build_relay(settings: Settings, ctx: Context) -> Relay:
     return relay
 
 
+def spool_snapshot(settings: Settings) -> bytes:
+    """This host's opt-out spool file as it stands (``b""`` if empty), for ``consent-service backup``."""
+    return FileSpool(settings.data_dir).snapshot()
+
+
+def restore_spool(settings: Settings, data: bytes) -> None:
+    """This host's opt-out spool replaced by a backup's, for ``consent-service restore``."""
+    FileSpool(settings.data_dir).overwrite(data)
+
+
 def feedback_keys(settings: Settings) -> ProviderKeys:
     """The checks on the mail providers' feedback that are configured; the others' endpoints 404."""
     return provider_keys(

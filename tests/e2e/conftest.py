@@ -41,7 +41,9 @@ def free_port() -> int:
 
 @contextmanager
 def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_vars: str) -> Iterator[Server]:
-    """`consent-service serve` as a process until the block ends; its first-start key read from its log."""
+    """`consent-service serve` as a process until the block ends; its first-start key read from its log.
+
+    ``CONSENT_PUBLIC_BASE_URL=""`` leaves that variable unset, for serve to choose the links' base."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -55,6 +57,8 @@ def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_v
     }
     if "CONSENT_DATABASE_URL" not in env_vars:
         env.pop("CONSENT_DATABASE_URL", None)
+    if not env["CONSENT_PUBLIC_BASE_URL"]:
+        del env["CONSENT_PUBLIC_BASE_URL"]
     log = data_dir / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(  # noqa: S603
