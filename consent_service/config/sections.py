@@ -90,6 +90,9 @@ class Links(Struct, frozen=True, kw_only=True):
 class Limits(Struct, frozen=True, kw_only=True):
     #: Requests per minute per client address on the public pages (a valid opt-out is never refused).
     public_rate_limit: RequestsPerMinute = 60
+    #: Reverse proxies whose ``X-Forwarded-For`` / ``X-Real-IP`` name the client (IP networks in CIDR
+    #: form); from any other peer those headers are ignored. Empty: the peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 class Webhooks(Struct, frozen=True, kw_only=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
@@ -169,7 +169,19 @@ class StaffAccounts(Protocol):
 class ApiKeys(Protocol):
     async def add(self, key: ApiKey, digest: str) -> None: ...
     async def by_digest(self, digest: str) -> ApiKey | None: ...
+    async def by_id(self, key_id: str) -> ApiKey | None: ...
     async def count(self) -> int: ...
+    async def listed(self) -> list[ApiKey]:
+        """Every key, revoked and expired ones too, oldest first."""
+        ...
+
+    async def revoke(self, key_id: str, at: datetime) -> None:
+        """Marks the key revoked at ``at`` unless it already is (the first revocation stands)."""
+        ...
+
+    async def used(self, last_used: Mapping[str, datetime]) -> None:
+        """Moves each key's last use forward to the time given (never back)."""
+        ...
 
 
 class IdempotencyRecords(Protocol):

@@ -95,6 +95,8 @@ SCOPED_ROUTES: dict[tuple[str, str], frozenset[KeyScope]] = {
     ("GET", "/v1/notices"): frozenset(KeyScope),
     ("POST", "/v1/notices"): frozenset({ADMIN}),
     ("POST", "/v1/keys"): frozenset({ADMIN}),
+    ("GET", "/v1/keys"): frozenset({ADMIN}),
+    ("DELETE", "/v1/keys/{key_id:uuid}"): frozenset({ADMIN}),
     ("GET", "/v1/changes"): frozenset({CHECKS, ADMIN}),
     ("GET", "/v1/webhooks"): frozenset({ADMIN}),
     ("POST", "/v1/webhooks"): frozenset({ADMIN}),
