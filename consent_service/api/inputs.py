@@ -175,6 +175,11 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
         raise ValidationException(extra=[{**error, "source": "body"}])
 
 
+#: How the OpenAPI document states the rule ``_nul_in`` keeps: no text in a JSON body, value or key,
+#: holds a NUL character (``\u0000`` in the pattern's own ECMA-262 and Python regex syntax alike).
+NUL_FREE = r"^[^\u0000]*$"
+
+
 def _nul_in(value: Any, path: str = "") -> str | None:
     """The dotted path of the first text (value or key) in ``value`` holding a NUL character."""
     if isinstance(value, str):
