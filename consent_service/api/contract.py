@@ -203,6 +203,18 @@ def _input_bodies(openapi: OpenAPI) -> None:
             components[name] = spec
 
 
+def _nul_free_query(operation: Operation) -> None:
+    """Each free text a query takes declared NUL-free, as ``strict_inputs`` refuses it."""
+    for parameter in operation.parameters or []:
+        schema = getattr(parameter, "schema", None)
+        if getattr(parameter, "param_in", None) != "query" or not isinstance(schema, Schema):
+            continue
+        arms = [schema, *(arm for arm in schema.one_of or [] if isinstance(arm, Schema))]
+        texts = [arm for arm in arms if arm.type == OpenAPIType.STRING and not (arm.format or arm.enum)]
+        if texts and not (schema.pattern or schema.enum or schema.format or schema.const):
+            schema.pattern = NUL_FREE
+
+
 def conform(app: Litestar) -> OpenAPI:
     """Amend the app's cached OpenAPI document in place; returns it."""
     openapi = app.openapi_schema
@@ -219,6 +231,7 @@ def conform(app: Litestar) -> OpenAPI:
             if operation is None:
                 continue
             is_public = public.get((path, method), False)
+            _nul_free_query(operation)
             if is_public:
                 operation.security = []
             responses = operation.responses if operation.responses is not None else {}

@@ -83,6 +83,18 @@ async def test_what_the_server_refuses_the_document_refuses(
     assert response.json()["errors"][0]["field"].startswith(field)
 
 
+async def test_a_nul_in_a_query_is_refused_by_the_server_and_the_document_alike(api: Api) -> None:
+    """PostgreSQL cannot store or compare a NUL and SQLite can: both backends answer the same 422."""
+    document = json.loads(SCHEMA.read_text())
+    parameters = document["paths"]["/v1/people"]["get"]["parameters"]
+    reference = next(p["schema"] for p in parameters if p["name"] == "reference")
+    validator = _validator(reference, document)
+    assert validator.is_valid("case 17") and not validator.is_valid(f"case{NUL}17")
+    response = await api.get("/v1/people", reference=f"case{NUL}17")
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"].endswith("reference")
+
+
 def _texts(schema: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
     if isinstance(schema, dict):
         if schema.get("type") == "string":
