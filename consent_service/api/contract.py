@@ -85,6 +85,13 @@ _CONTACT = (
     "an address that is not one of its channel's kind (an email address, a phone number that exists, "
     "a UK postcode with an address line)"
 )
+_CHOICES = (
+    f"{_PURPOSE}; a grant without the notice version the person was shown, or a notice of another "
+    "purpose; a collection context on a choice that is not a soft opt-in, or one with no opt-out "
+    "offered; a purpose and channel given twice; a choice taking effect in the future; a request taken "
+    "by phone, letter, email or in person without the staff member who took it, or back-dated by more "
+    "than a day without a note"
+)
 BUSINESS_RULES = {
     ("/v1/checks", "post"): f"{_PURPOSE}; neither to nor person_id; to without its channel; {_CONTACT}",
     ("/v1/checks/bulk", "post"): _PURPOSE,
@@ -92,13 +99,13 @@ BUSINESS_RULES = {
     ("/v1/keys", "post"): "a scope the calling key does not hold",
     ("/v1/people", "get"): f"not exactly one of email, phone or reference; {_CONTACT}",
     ("/v1/people", "post"): f"a contact whose value is not of its kind; {_CONTACT}",
-    ("/v1/registrations", "post"): f"{_PURPOSE}; a contact whose value is not of its kind; {_CONTACT}",
-    ("/v1/people/{person_id}/consents", "post"): _PURPOSE,
+    ("/v1/registrations", "post"): f"{_CHOICES}; a contact whose value is not of its kind; {_CONTACT}",
+    ("/v1/people/{person_id}/consents", "post"): _CHOICES,
     ("/v1/people/{person_id}/restrictions", "post"): f"{_CONTACT}; an address that is not the person's",
     ("/v1/suppressions", "get"): "a cursor this service did not give out",
     ("/v1/suppressions", "post"): f"a purpose the catalogue does not have; {_CONTACT}",
     ("/v1/suppressions/lookup", "get"): _CONTACT,
-    ("/v1/unsubscribe-links", "post"): f"a purpose other than marketing; {_CONTACT}",
+    ("/v1/unsubscribe-links", "post"): f"a purpose other than marketing; {_PURPOSE}; {_CONTACT}",
     ("/v1/webhooks", "post"): "an address with no host, or one CONSENT_WEBHOOK_DESTINATIONS does not allow",
 }
 
