@@ -85,12 +85,13 @@ _CONTACT = (
     "an address that is not one of its channel's kind (an email address, a phone number that exists, "
     "a UK postcode with an address line)"
 )
+#: Only a grant is refused for its paperwork; an opt-out is recorded with the gaps named (DESIGN §4.1).
 _CHOICES = (
-    f"{_PURPOSE}; a grant without the notice version the person was shown, or a notice of another "
-    "purpose; a collection context on a choice that is not a soft opt-in, or one with no opt-out "
-    "offered; a purpose and channel given twice; a choice taking effect in the future; a request taken "
-    "by phone, letter, email or in person without the staff member who took it, or back-dated by more "
-    "than a day without a note"
+    f"a grant naming {_PURPOSE}, no notice version the person was shown or a notice of another "
+    "purpose, or a collection context when it is not a soft opt-in or no opt-out was offered; a grant "
+    "taking effect in the future, taken by phone, letter, email or in person without the staff member "
+    "who took it, or back-dated by more than a day without a note; a grant and a withdrawal of the "
+    "same purpose and channel"
 )
 BUSINESS_RULES = {
     ("/v1/checks", "post"): f"{_PURPOSE}; neither to nor person_id; to without its channel; {_CONTACT}",
