@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -256,3 +258,64 @@ def test_an_unreachable_service_denies_marketing_and_raises_nothing(tmp_path: Pa
         service_message = client.check("administrative", channel="email", to=addresses[0])
         assert (service_message.allowed, service_message.degraded) == (True, True)
         assert client.check("marketing", channel="email", to=addresses[0]).allowed is False
+
+
+class _CuttingProxy:
+    """Forwards to the service, but cuts its first connection after ``cut_after`` bytes of the answer."""
+
+    def __init__(self, upstream: str, cut_after: int) -> None:
+        host, port = upstream.removeprefix("http://").split(":")
+        self.upstream = (host, int(port))
+        self.cut_after = cut_after
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            far = socket.create_connection(self.upstream)
+            limit = self.cut_after if self.connections == 1 else None
+            threading.Thread(target=self._pump, args=(near, far, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(far, near, limit), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket, limit: int | None) -> None:
+        passed = 0
+        try:
+            while data := source.recv(65536):
+                if limit is not None and passed + len(data) > limit:
+                    sink.sendall(data[: limit - passed])
+                    break
+                sink.sendall(data)
+                passed += len(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_stream_cut_midway_is_sent_again_from_the_first_unanswered_line(served: Server) -> None:
+    granted = _email()
+    _register(served, granted)
+    addresses = [granted if i == 2_500 else f"cut{i}@list.example.org" for i in range(3_000)]
+    proxy = _CuttingProxy(served.base, cut_after=20_000)
+    try:
+        with ConsentClient(proxy.base, served.key, retry=FAST) as client:
+            results = list(client.stream_checks(iter(addresses), purpose="marketing", channel="email"))
+    finally:
+        proxy.close()
+    assert proxy.connections == 2
+    assert [r.to for r in results] == addresses
+    assert [r.reason for r in results].count("no_consent") == len(addresses) - 1
+    assert (results[2_500].allowed, results[2_500].reason) == (True, "consent_granted")

@@ -146,19 +146,27 @@ class _Source:
         self._room = threading.Semaphore(SOURCE_AHEAD)
         self._loop = asyncio.get_running_loop()
         self._stop = stop
+        self._ended: _End | None = None
         self._thread = threading.Thread(target=self._read, args=(contacts,), daemon=True)
         self._thread.start()
 
     async def get(self) -> Contact | _End:
-        item = await self.items.get()
-        self._room.release()
-        return item
+        if self._ended is not None:
+            return self._ended
+        return self._took(await self.items.get())
 
     def get_nowait(self) -> Contact | _End | None:
+        if self._ended is not None:
+            return self._ended
         try:
-            item = self.items.get_nowait()
+            return self._took(self.items.get_nowait())
         except asyncio.QueueEmpty:
             return None
+
+    def _took(self, item: Contact | _End) -> Contact | _End:
+        # The end is kept: an attempt after the one that read it must find it too.
+        if isinstance(item, _End):
+            self._ended = item
         self._room.release()
         return item
 
