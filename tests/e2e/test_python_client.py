@@ -319,3 +319,19 @@ def test_a_stream_cut_midway_is_sent_again_from_the_first_unanswered_line(served
     assert [r.to for r in results] == addresses
     assert [r.reason for r in results].count("no_consent") == len(addresses) - 1
     assert (results[2_500].allowed, results[2_500].reason) == (True, "consent_granted")
+
+
+def test_the_readme_example_mails_only_those_who_may_be_mailed(served: Server) -> None:
+    readme = (Path(__file__).parents[2] / "clients" / "python" / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    granted = _email()
+    _register(served, granted)
+    sent: list[dict[str, object]] = []
+    names = {
+        "CHECKS_KEY": served.key,
+        "newsletter_addresses": lambda: iter([_email(), granted, "nope"]),
+        "send_newsletter": lambda **message: sent.append(message),
+    }
+    exec(example.replace("https://consent.example.org", served.base), names)  # noqa: S102 - our own README
+    assert [message["to"] for message in sent] == [granted]
+    assert str(sent[0]["unsubscribe_url"]).startswith(f"{served.base}/unsubscribe/")
