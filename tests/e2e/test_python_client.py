@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import secrets
 import socket
 import threading
@@ -14,7 +15,15 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from consent_client import NO_RETRY, UNREACHABLE, ConsentClient, Contact, Retry, ServiceUnreachable
+from consent_client import (
+    NO_RETRY,
+    UNREACHABLE,
+    ConsentClient,
+    ConsentServiceError,
+    Contact,
+    Retry,
+    ServiceUnreachable,
+)
 
 from tests.e2e.conftest import Server, free_port, running
 from tests.integration.conftest import _pg, unavailable
@@ -335,3 +344,31 @@ def test_the_readme_example_mails_only_those_who_may_be_mailed(served: Server) -
     exec(example.replace("https://consent.example.org", served.base), names)  # noqa: S102 - our own README
     assert [message["to"] for message in sent] == [granted]
     assert str(sent[0]["unsubscribe_url"]).startswith(f"{served.base}/unsubscribe/")
+
+
+def test_a_caller_that_stops_reading_a_stream_early_is_not_kept_waiting(served: Server) -> None:
+    def endless() -> Iterator[Contact]:
+        for i in itertools.count():
+            yield f"endless{i}@list.example.org"
+
+    with ConsentClient(served.base, served.key, retry=FAST) as client:
+        started = time.monotonic()
+        for result in client.stream_checks(endless(), purpose="marketing", channel="email"):
+            assert result.to == "endless0@list.example.org"
+            break
+        assert time.monotonic() - started < 10
+
+
+def test_a_wrong_key_or_purpose_is_an_error_not_a_silent_denial(served: Server) -> None:
+    with ConsentClient(served.base, "csk_not_a_key", retry=FAST) as client:
+        with pytest.raises(ConsentServiceError) as refused:
+            client.check("marketing", channel="email", to=_email())
+        assert refused.value.status == 401
+        with pytest.raises(ConsentServiceError):
+            list(client.stream_checks([_email()], purpose="marketing", channel="email"))
+    with ConsentClient(served.base, served.key, retry=FAST) as client:
+        with pytest.raises(ConsentServiceError) as unknown:
+            client.check("no_such_purpose", channel="email", to=_email())
+        assert unknown.value.status in (404, 422)
+        with pytest.raises(ConsentServiceError):
+            list(client.stream_checks([_email()], purpose="no_such_purpose", channel="email"))

@@ -19,7 +19,7 @@ import queue
 import ssl
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +98,7 @@ def stream_checks(request: StreamRequest, contacts: Iterable[Contact]) -> Iterat
 
     def run() -> None:
         try:
-            asyncio.run(_attempts(request, contacts, put, stop))
+            asyncio.run(_until_stopped(_attempts(request, contacts, put, stop), stop))
         except _Stopped:
             return
         except BaseException as exc:
@@ -189,6 +189,17 @@ class _Source:
         except RuntimeError:  # the loop has closed: the caller stopped iterating
             return False
         return True
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: threading.Event) -> None:
+    """``work``, abandoned when the caller stops iterating (it may be waiting on the service or the list)."""
+    task = asyncio.create_task(work)
+    while not stop.is_set():
+        done, _ = await asyncio.wait({task}, timeout=0.1)
+        if done:
+            return task.result()
+    task.cancel()
+    raise _Stopped
 
 
 async def _attempts(
