@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -101,6 +102,9 @@ def test_a_grant_is_allowed_and_a_withdrawal_then_denied(served: Server, client:
     granted = client.check("marketing", channel="email", to=email.upper())
     assert (granted.allowed, granted.reason, granted.degraded) == (True, "consent_granted", False)
     assert granted.evidence is not None and granted.evidence["decision"] == "granted"
+    in_2020 = datetime(2020, 1, 1, tzinfo=UTC)
+    before_the_grant = client.check("marketing", channel="email", to=email, at=in_2020)
+    assert before_the_grant.allowed is False
 
     _withdraw(served, person_id)
     withdrawn = client.check("marketing", channel="email", to=email)
