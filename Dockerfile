@@ -14,11 +14,16 @@
 # One-off commands use the same image: `docker run … consent-service consent-service migrate`,
 # `docker run … consent-service consent-service keys create --name N --scope S`.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# The base image, pinned by digest so that a rebuild gets the same Python and Debian until the pin
+# is moved on purpose (for security updates, refresh it with each release). To refresh:
+#   docker pull python:3.11-slim && docker image inspect --format '{{index .RepoDigests 0}}' python:3.11-slim
+# (or `docker buildx imagetools inspect python:3.11-slim`, its first "Digest:") and paste it below.
+# That is the digest of the multi-platform index, so amd64 and arm64 builds both resolve it.
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # ---------------------------------------------------------------------------------------------------
-# Build stage: a virtualenv in /opt/venv with the dependencies, and the project installed from /app.
-# Every dependency ships wheels for CPython 3.11 on linux amd64/arm64, so no compiler is needed.
+# Build stage: a virtualenv in /opt/venv with the locked dependencies, then the project's own wheel.
+# Every locked dependency ships wheels for CPython 3.11 on linux amd64/arm64, so no compiler is needed.
 # ---------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
 
@@ -29,29 +34,27 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-WORKDIR /app
+WORKDIR /src
 
-# Dependencies first, read from pyproject.toml, so that a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt
+# Dependencies first, exactly as locked (versions and hashes), so a code change does not reinstall them
+# and a new upstream release cannot change the image. The lock includes the setuptools that builds
+# the wheel below.
+COPY requirements/runtime.lock requirements/
+RUN pip install --require-hashes -r requirements/runtime.lock
 
-# Then the project itself. It is installed *editable* on purpose: cli/database.py finds the Alembic config
-# at Path(consent_service.__file__).parent.parent / "alembic.ini", and alembic.ini and alembic/ live at
-# the repository top level, outside the package. A plain `pip install /app` would put the package in
-# site-packages, where that path points at nothing. Editable, the package is imported from
-# /app/consent_service, so the path is /app/alembic.ini, which this stage copies in.
-# (README.md is copied because pyproject.toml names it as the package's readme.)
-COPY README.md alembic.ini ./
+# Then the project, as a plain wheel: the migrations travel inside it (setup.py maps the top-level
+# alembic/ folder to consent_service/_migrations), so nothing is needed from the source tree at run
+# time. The last line proves it from outside /src: `migrate` would find its scripts in site-packages.
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY alembic ./alembic
 COPY consent_service ./consent_service
-RUN pip install --no-cache-dir --no-deps -e /app \
- && python -m compileall -q /app/consent_service /app/alembic \
- && python -c "import consent_service.cli as c; assert c.ALEMBIC_INI.is_file(), c.ALEMBIC_INI"
+RUN pip wheel --no-deps --no-build-isolation -w /tmp/dist . \
+ && pip install --no-deps /tmp/dist/consent_service-*.whl \
+ && cd / \
+ && python -c "import consent_service.cli.database as d; m = d.migrations(); assert 'site-packages' in str(m) and (m / 'env.py').is_file(), m"
 
 # ---------------------------------------------------------------------------------------------------
-# Runtime stage: the same base image, the virtualenv and the source tree at the same paths, no pip
+# Runtime stage: the same base image and the virtualenv at the same path, no source tree, no pip
 # cache, no build files, and an unprivileged user.
 # ---------------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -74,9 +77,8 @@ RUN groupadd --system --gid 10001 consent \
 
 # Owned by root and read-only to the service user: the code cannot be changed by the process running it.
 COPY --from=build /opt/venv /opt/venv
-COPY --from=build /app /app
 
-WORKDIR /app
+WORKDIR /data
 USER consent:consent
 VOLUME ["/data"]
 EXPOSE 8000

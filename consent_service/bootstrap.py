@@ -26,7 +26,7 @@ from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
 from consent_service.config import Settings
 from consent_service.db import SqlStore, connect
-from consent_service.domain.absent import NoAnswerCache, NoSpool
+from consent_service.domain.absent import NoAnswerCache, NoSignal, NoSpool
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
@@ -46,15 +46,17 @@ def build_context(settings: Settings) -> Context:
     metrics = PrometheusMetrics()
     raw = connect(settings.database.url, listeners=[metrics.committed], timeout=settings.database.timeout)
     store, answers = _check_cache(settings, raw)
+    clock = SystemClock()
     return Context(
         store=store,
         answers=answers,
-        clock=SystemClock(),
+        clock=clock,
         fingerprint=Fingerprinter(settings.fingerprint_key),
         catalogue=CatalogueView(store),
         links=LinkSigner(settings.links.signing_key, settings.links.retired_keys),
         passwords=Argon2Passwords(),
-        key_ring=KeyRing(store),
+        # Keys are read and written beside the change signal: no key changes what a check answers.
+        key_ring=KeyRing(raw, clock, _revocations(settings)),
         default_region=settings.default_region,
         check_timeout=settings.checks.timeout,
         bookkeeping=raw,
@@ -73,6 +75,7 @@ async def opened(settings: Settings) -> AsyncIterator[Context]:
         yield ctx
     finally:
         await ctx.store.dispose()
+        await ctx.key_ring.close()
 
 
 def _check_cache(settings: Settings, store: Store) -> tuple[Store, Answers]:
@@ -89,6 +92,18 @@ def _check_cache(settings: Settings, store: Store) -> tuple[Store, Answers]:
     # A writer that cannot move the signal holds its acknowledgement until every kept answer expires.
     ttl = settings.checks.cache_ttl
     return SignallingStore(store, signal, hold=ttl), AnswerCache(signal, ttl=ttl)
+
+
+def _revocations(settings: Settings) -> ChangeSignal:
+    """The signal a key's revocation moves: Redis where there is one, else, embedded (one host), a
+    file every worker maps; else none, and a revocation is felt within the key ring's one second."""
+    if settings.redis_url:
+        return RedisSignal(
+            settings.redis_url, settings.namespace, lease=settings.checks.cache_lease, name="key-revocations"
+        )
+    if settings.embedded:
+        return HostSignal(settings.data_dir / "key-revocations")
+    return NoSignal()
 
 
 def build_relay(settings: Settings, ctx: Context) -> Relay:
@@ -118,6 +133,16 @@ def build_relay(settings: Settings, ctx: Context) -> Relay:
     return relay
 
 
+def spool_snapshot(settings: Settings) -> bytes:
+    """This host's opt-out spool file as it stands (``b""`` if empty), for ``consent-service backup``."""
+    return FileSpool(settings.data_dir).snapshot()
+
+
+def restore_spool(settings: Settings, data: bytes) -> None:
+    """This host's opt-out spool replaced by a backup's, for ``consent-service restore``."""
+    FileSpool(settings.data_dir).overwrite(data)
+
+
 def feedback_keys(settings: Settings) -> ProviderKeys:
     """The checks on the mail providers' feedback that are configured; the others' endpoints 404."""
     return provider_keys(
@@ -125,6 +150,7 @@ def feedback_keys(settings: Settings) -> ProviderKeys:
         settings.feedback.ses_topic_arns,
         settings.feedback.sendgrid_public_key,
         settings.feedback.mailgun_signing_key,
+        settings.feedback.notify_callback_token,
     )
 
 
@@ -140,6 +166,7 @@ async def serving(settings: Settings, ctx: Context, relay: Relay) -> AsyncIterat
         asyncio.create_task(relay.run(), name="relay"),
         # Done at once when there is no cache: nothing then trusts the database from memory.
         asyncio.create_task(ctx.answers.keep_trust(ctx.store), name="heartbeat"),
+        asyncio.create_task(ctx.key_ring.record_uses(), name="key uses"),
     ]
     # The setting that chose the spool: an applier without one would still wake five times a second.
     if settings.optout_spool:
@@ -151,6 +178,9 @@ async def serving(settings: Settings, ctx: Context, relay: Relay) -> AsyncIterat
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # The last minute's key uses; a database that is away loses only those.
+        with contextlib.suppress(StoreUnavailable, TimeoutError):
+            await ctx.key_ring.write_uses()
         await relay.close()
 
 

@@ -50,13 +50,20 @@ class RedisSignal:
     """A GET at most once per ``lease`` per worker, however many checks arrive; a missing key (flushed,
     evicted, restarted) is replaced and trusts nothing."""
 
-    def __init__(self, url: str, namespace: str, lease: float = 0.02, timeout: float = 0.05) -> None:
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        lease: float = 0.02,
+        timeout: float = 0.05,
+        name: str = "generation",
+    ) -> None:
         self.lease = lease
         pool = BlockingConnectionPool.from_url(
             url, max_connections=10, timeout=timeout, socket_timeout=timeout
         )
         self._redis = Redis(connection_pool=pool)
-        self._key = f"consent:{namespace}:generation"
+        self._key = f"consent:{namespace}:{name}"
 
     async def current(self) -> str | None:
         try:

@@ -94,6 +94,7 @@ def provider_keys(
     ses_topics: Sequence[str],
     sendgrid_key: str | None,
     mailgun_key: str | None,
+    notify_token: str | None = None,
 ) -> ProviderKeys:
     """The checks for the providers that are configured; the others stay None (their endpoints 404)."""
     return ProviderKeys(
@@ -101,4 +102,5 @@ def provider_keys(
         ses_topics=frozenset(ses_topics),
         sendgrid=EcdsaPublicKey(sendgrid_key) if sendgrid_key else None,
         mailgun=HmacKey(mailgun_key) if mailgun_key else None,
+        notify_token=notify_token or None,
     )

@@ -102,6 +102,19 @@ class FileSpool:
             kept = [entry for entry in self._read() if entry.id not in gone]
             self._replace(b"".join(entry.to_line() for entry in kept))
 
+    def snapshot(self) -> bytes:
+        """The file as it stands between appends, for a backup: never half of a line being written."""
+        with self._locked():
+            try:
+                return self.path.read_bytes()
+            except FileNotFoundError:
+                return b""
+
+    def overwrite(self, data: bytes) -> None:
+        """The file replaced whole (a restore), synced, under the lock appends take."""
+        with self._locked():
+            self._replace(data)
+
     def _read(self) -> list[SpooledOptOut]:
         try:
             lines = self.path.read_bytes().splitlines()

@@ -38,6 +38,7 @@ from consent_service.api.controllers.staff import router as staff_pages
 from consent_service.api.controllers.suppressions import SuppressionController
 from consent_service.api.inputs import strict_inputs
 from consent_service.api.logs import RequestIds
+from consent_service.api.proxies import client_behind_proxy
 from consent_service.api.security import authentication, scope_guard
 from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings, SettingsError
@@ -82,6 +83,7 @@ async def shutdown(app: Litestar, ctx: Context) -> None:
         if isinstance(store, RedisStore | FallbackStore):
             await store.__aexit__(None, None, None)
     await ctx.store.dispose()
+    await ctx.key_ring.close()
 
 
 def rate_limit_store(settings: Settings) -> LitestarStore:
@@ -157,6 +159,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         },
         state=state,
         middleware=[
+            *client_behind_proxy(settings.limits.trusted_proxies),
             RequestIds,
             PROMETHEUS.middleware,
             pages_config.rate_limit(settings.limits.public_rate_limit).middleware,

@@ -60,7 +60,7 @@ PROBLEM = Schema(
 WHY = {
     400: "The request could not be read (malformed JSON, a body that is not an object)",
     401: "No API key, or one the service does not recognise",
-    403: "The key lacks the scope this route needs, or a provider's signature does not verify",
+    403: "The key lacks the scope this route needs, or a provider's signature (or token) is refused",
     404: "Nothing by that id, or a feature not configured on this service",
     409: "A conflicting record exists, or the Idempotency-Key was used with another body",
     413: "The body is larger than the service takes",
@@ -71,7 +71,11 @@ WHY = {
 }
 
 #: Answers only some routes give, beyond those every route of their kind gives.
-EXTRA_PROBLEMS = {("/v1/webhooks/dead-letters/{letter_id}/replay", "post"): [502]}
+EXTRA_PROBLEMS = {
+    ("/v1/webhooks/dead-letters/{letter_id}/replay", "post"): [502],
+    # Public, yet refused when the provider's signature (Notify: its bearer token) is not good.
+    **{(f"/v1/feedback/{provider}", "post"): [403] for provider in ("ses", "sendgrid", "mailgun", "notify")},
+}
 
 
 #: Routes that can also answer in plain text (``?format=text``), for a person to read.

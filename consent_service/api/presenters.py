@@ -8,6 +8,8 @@ from datetime import datetime
 from consent_service.api import schemas as s
 from consent_service.domain.changes import DeadLetter, Webhook
 from consent_service.domain.decision import Answer
+from consent_service.domain.evidence import Gap
+from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import ConsentEvent
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person
@@ -63,6 +65,8 @@ def receipt(person_id: str, recorded_at: datetime, events: Sequence[ConsentEvent
                 effective_at=e.effective_at,
                 hash=e.hash,
                 prev_hash=e.prev_hash,
+                evidence_complete=e.evidence_complete,
+                evidence_gaps=[Gap(g) for g in e.evidence_gaps],
             )
             for e in events
         ],
@@ -94,6 +98,8 @@ def event(catalogue: CatalogueView, e: ConsentEvent) -> s.EventOut:
         evidence=e.evidence.as_dict(),
         hash=e.hash,
         prev_hash=e.prev_hash,
+        evidence_complete=e.evidence_complete,
+        evidence_gaps=[Gap(g) for g in e.evidence_gaps],
     )
 
 
@@ -123,6 +129,8 @@ def suppression(e: Suppression) -> s.SuppressionOut:
         lifted_at=e.lifted_at,
         lift_reason=e.lift_reason,
         lifted_by=e.lifted_by,
+        evidence_complete=not e.evidence_gaps,
+        evidence_gaps=[Gap(g) for g in e.evidence_gaps],
     )
 
 
@@ -153,6 +161,7 @@ def export_text(held: s.ExportOut) -> str:
         channel = e.channel.value if e.channel else "-"
         by = f", taken by {e.evidence['staff_member']}" if e.evidence.get("staff_member") else ""
         note = f" - {e.evidence['note']}" if e.evidence.get("note") else ""
+        note += f" (recorded without: {', '.join(e.evidence_gaps)})" if e.evidence_gaps else ""
         lines.append(
             f"  - {e.effective_at:%d %B %Y %H:%M}: {e.purpose} by {channel} {e.decision.value} "
             f"(via {e.source}{by}){note}"
@@ -190,6 +199,19 @@ def notice(n: NoticeVersion) -> s.NoticeOut:
         text=n.text,
         sha256=n.sha256,
         published_at=n.published_at,
+    )
+
+
+def api_key(key: ApiKey, now: datetime) -> s.KeyInfoOut:
+    return s.KeyInfoOut(
+        id=key.id,
+        name=key.name,
+        scopes=sorted(key.scopes),
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+        active=key.usable(now),
     )
 
 

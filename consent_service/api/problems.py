@@ -112,6 +112,15 @@ def _domain(exc: DomainError) -> ProblemDetailsException:
     )
 
 
+def status_of(exc: Exception) -> int:
+    """The status the exception handlers answer ``exc`` with."""
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    if isinstance(exc, DomainError):
+        return _domain(exc).status_code
+    return HTTP_500_INTERNAL_SERVER_ERROR
+
+
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Anything unplanned: logged with its type only (never the request body), answered as a problem."""
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from consent_service.domain.channels import Channel, ContactKind
+from consent_service.domain.evidence import Gap
 from consent_service.domain.ledger import ConsentEvent, Decision, Source
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person, RecordedContact
@@ -121,6 +122,8 @@ class HistoryRow:
     on_behalf_of: str
     note: str
     actor: str
+    #: What the paperwork lacked, in words staff use; empty when it was complete.
+    gaps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,18 @@ def change_groups(states: Iterable[ChoiceState], catalogue: CatalogueView) -> li
     return groups
 
 
+#: Each evidence gap (``domain/evidence.py: Gap``) as the staff page names it.
+GAP_NAMES: dict[str, str] = {
+    Gap.STAFF_MEMBER: "no staff member named",
+    Gap.NOTE: "back-dated without a reason",
+    Gap.EFFECTIVE_AT: "dated in the future (took effect when recorded)",
+    Gap.PURPOSE: "unknown purpose (recorded for every marketing purpose)",
+    Gap.CHANNEL: "channel not offered (recorded on every channel of the purpose)",
+    Gap.NOTICE: "notice version not found",
+    Gap.COLLECTION_CONTEXT: "collection context left off",
+}
+
+
 def history_rows(events: Iterable[ConsentEvent]) -> list[HistoryRow]:
     """Newest first: during a call the latest change is the one asked about."""
     ordered = sorted(events, key=lambda e: (e.effective_at, e.seq), reverse=True)
@@ -202,6 +217,7 @@ def history_rows(events: Iterable[ConsentEvent]) -> list[HistoryRow]:
             on_behalf_of=e.evidence.on_behalf_of or "",
             note=e.evidence.note or "",
             actor=e.actor,
+            gaps=tuple(GAP_NAMES.get(g, g) for g in e.evidence_gaps),
         )
         for e in ordered
     ]

@@ -1,4 +1,7 @@
-"""``consent-service audit verify``: walk the ledger's hash chain; exit 1 naming the first break."""
+"""``consent-service audit verify``: walk the ledger's hash chain; exit 1 naming the first break.
+
+A progress bar on stderr while it reads, at a terminal (``progress.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import asyncio
 from typing import Any
 
 from consent_service.bootstrap import opened
+from consent_service.cli.progress import Bars, bars
 from consent_service.config import Settings
 from consent_service.services import audit
 
@@ -24,7 +28,8 @@ def run(settings: Settings, _: argparse.Namespace) -> int:
 
 async def _audit(settings: Settings) -> int:
     async with opened(settings) as ctx:
-        report = await audit.verify(ctx)
+        with bars(reporting=True) as progress:
+            report = await audit.verify(ctx, Bars(progress))
     if report.broken is not None:
         print(f"BROKEN at event {report.broken.id} (seq {report.broken.seq}), {report.events} events read")
         return 1

@@ -11,12 +11,24 @@ from alembic.config import Config as AlembicConfig
 from alembic import command
 from consent_service.config import Settings
 
-#: At the top of the checkout, outside the package: why the Dockerfile installs the project editable.
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+_PACKAGE = Path(__file__).resolve().parents[1]
+#: The checkout's Alembic configuration, for the ``alembic`` command and the migration tests.
+ALEMBIC_INI = _PACKAGE.parent / "alembic.ini"
+
+
+def migrations() -> Path:
+    """Where the migration scripts are: inside an installed wheel (setup.py maps the top-level
+    ``alembic/`` to ``consent_service/_migrations``), else in the checkout beside the package."""
+    shipped = _PACKAGE / "_migrations"
+    return shipped if (shipped / "env.py").is_file() else _PACKAGE.parent / "alembic"
 
 
 def migrate(settings: Settings) -> None:
-    config = AlembicConfig(str(ALEMBIC_INI))
+    # Built here rather than read from alembic.ini, which a wheel does not carry: env.py configures
+    # no logging from it, and its file template only matters for writing new revisions.
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(migrations()))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = settings.database.url
     command.upgrade(config, "head")
 

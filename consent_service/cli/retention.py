@@ -1,4 +1,7 @@
-"""``consent-service retention run``: erase people inactive for the configured years, tombstones kept."""
+"""``consent-service retention run``: erase people inactive for the configured years, tombstones kept.
+
+A progress bar on stderr while it erases, at a terminal (``progress.py``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import sys
 from typing import Any
 
 from consent_service.bootstrap import opened
+from consent_service.cli.progress import Bars, bars
 from consent_service.config import Settings
 from consent_service.services import retention
 
@@ -31,7 +35,8 @@ async def _retention(settings: Settings, years: int | None, dry_run: bool) -> in
         print("no retention rule: set CONSENT_RETENTION_INACTIVE_YEARS or pass --years", file=sys.stderr)
         return 2
     async with opened(settings) as ctx:
-        done = await retention.run(ctx, years, dry_run)
+        with bars(reporting=True) as progress:
+            done = await retention.run(ctx, years, dry_run, Bars(progress))
     verb = "would erase" if dry_run else "erased"
     print(f"{verb} {len(done.selected)} people with no activity for {years} years")
     for person_id in done.selected:

@@ -12,7 +12,12 @@ from typing import Any
 
 from consent_service.bootstrap import opened
 from consent_service.cli.database import migrate
-from consent_service.config import Settings, keep_worker_memory_compact, share_metrics_between_workers
+from consent_service.config import (
+    Settings,
+    keep_worker_memory_compact,
+    mint_links_for,
+    share_metrics_between_workers,
+)
 from consent_service.logs import log_config
 from consent_service.services import keys
 
@@ -48,6 +53,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers > 1:
         share_metrics_between_workers(settings)
     keep_worker_memory_compact()
+    if base_url := mint_links_for(args.host, args.port):
+        print(f"Links for families point at {base_url} (set CONSENT_PUBLIC_BASE_URL to change)", flush=True)
     if args.server == "granian":
         _serve_granian(args, logging_config)
     else:

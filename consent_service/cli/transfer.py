@@ -14,16 +14,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from consent_service.bootstrap import opened
+from consent_service.cli.progress import Bars, bars
 from consent_service.config import Settings
 from consent_service.domain.csv_rows import BadFile, RowError
 from consent_service.domain.csv_suppressions import SuppressionFormat
@@ -83,7 +76,9 @@ def add_commands(subparsers: Any) -> None:
         metavar="PURPOSE:VERSION",
         help="the notice version people were shown, per purpose (needed for every purpose granted)",
     )
-    consents.add_argument("--staff-member", help="who took the choices (needed for phone_call, letter...)")
+    consents.add_argument(
+        "--staff-member", help="who took the choices (needed for a file that grants by phone_call, letter...)"
+    )
     consents.add_argument("--note", help="kept with every event, after 'imported from FILE'")
     _common(consents)
     exporting = subparsers.add_parser("export", help="export the suppression list or current consents as CSV")
@@ -104,39 +99,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dry-run", action="store_true", help="check and count, change nothing")
     parser.add_argument("--actor", default=imports.ACTOR, help="recorded as who made the change")
-
-
-class _Bars:
-    """The service's progress, drawn with rich on stderr (and not at all when stderr is not a terminal)."""
-
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._task: TaskID | None = None
-        self._open_ended = False
-
-    def start(self, phase: str, total: int | None) -> None:
-        if self._task is not None:
-            if self._open_ended:  # a phase of unknown length leaves no bar behind
-                self._progress.remove_task(self._task)
-            else:
-                self._progress.stop_task(self._task)
-        self._task = self._progress.add_task(phase, total=total)
-        self._open_ended = total is None
-
-    def advance(self, count: int = 1) -> None:
-        if self._task is not None:
-            self._progress.advance(self._task, count)
-
-
-def _bars(console: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
 
 
 def _bad_rows(errors: list[RowError]) -> Iterator[str]:
@@ -169,7 +131,7 @@ async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
         return 2
     report: imports.SuppressionImport | imports.ConsentImport
     try:
-        with _bars(err) as progress:
+        with bars(err) as progress:
             if args.import_command == "suppressions":
                 report = await imports.import_suppressions(
                     ctx,
@@ -180,13 +142,13 @@ async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
                         dry_run=args.dry_run,
                         actor=args.actor,
                     ),
-                    _Bars(progress),
+                    Bars(progress),
                 )
             else:
                 options = _consent_options(args, path)
                 if not args.dry_run:
                     await seed(ctx.store, ctx.clock)  # a new data directory gets the default catalogue
-                report = await imports.import_consents(ctx, text, options, _Bars(progress))
+                report = await imports.import_consents(ctx, text, options, Bars(progress))
     except (BadFile, InvalidInput) as exc:
         print(f"consent-service: {path}: {exc.detail}", file=sys.stderr)
         return 2
@@ -250,16 +212,16 @@ async def _export(ctx: Context, args: argparse.Namespace, err: Console) -> int:
     exporting = {"suppressions": exports.export_suppressions, "consents": exports.export_consents}
     export = exporting[args.export_command]
     out: Path | None = args.out
-    with _bars(err) as progress:
+    with bars(err) as progress:
         if out is None:
-            count = await export(ctx, sys.stdout, _Bars(progress))
+            count = await export(ctx, sys.stdout, Bars(progress))
         else:
             # Written aside and moved into place whole, so a failed export leaves no half a file.
             partial = out.with_name(out.name + ".partial")
             handle: TextIO
             try:
                 with partial.open("w", encoding="utf-8", newline="") as handle:
-                    count = await export(ctx, handle, _Bars(progress))
+                    count = await export(ctx, handle, Bars(progress))
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise

@@ -20,10 +20,12 @@ import from the package, which names everything they use.
 
 from __future__ import annotations
 
-from consent_service.config.environment import VARIABLES, SettingsError
+from consent_service.config.data_dir import DATABASE_FILE, SECRETS_FILE, embedded_url, keep_secrets
+from consent_service.config.environment import SECRET_NAMES, VARIABLES, SettingsError
 from consent_service.config.process import (
     STAFF_PASSWORD,
     keep_worker_memory_compact,
+    mint_links_for,
     share_metrics_between_workers,
     staff_password,
 )
@@ -42,6 +44,9 @@ from consent_service.config.sections import (
 )
 
 __all__ = [
+    "DATABASE_FILE",
+    "SECRETS_FILE",
+    "SECRET_NAMES",
     "STAFF_PASSWORD",
     "VARIABLES",
     "Changes",
@@ -56,7 +61,10 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Webhooks",
+    "embedded_url",
+    "keep_secrets",
     "keep_worker_memory_compact",
+    "mint_links_for",
     "share_metrics_between_workers",
     "staff_password",
 ]

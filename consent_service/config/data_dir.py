@@ -18,6 +18,15 @@ from typing import Any
 
 from consent_service.config.environment import SECRET_NAMES, SettingsError, hex_key
 
+#: Embedded, the SQLite database and the generated secrets, in the data dir.
+DATABASE_FILE = "consent.db"
+SECRETS_FILE = "secrets.json"
+
+
+def embedded_url(data_dir: Path) -> str:
+    """The database URL when none is set: the data dir's own SQLite file, whose keys are its secrets file."""
+    return f"sqlite+aiosqlite:///{data_dir / DATABASE_FILE}"
+
 
 def place(values: dict[str, dict[str, Any]], default_data_dir: Path) -> None:
     """The data dir, made when something lives there; embedded, the database and secrets in it."""
@@ -32,8 +41,8 @@ def place(values: dict[str, dict[str, Any]], default_data_dir: Path) -> None:
         except OSError as exc:
             raise SettingsError(f"CONSENT_DATA_DIR={data_dir}: cannot make it: {exc.strerror}") from exc
     if "url" not in database:
-        database["url"] = f"sqlite+aiosqlite:///{data_dir / 'consent.db'}"
-        stored = _secrets_from_file(data_dir / "secrets.json")
+        database["url"] = embedded_url(data_dir)
+        stored = _secrets_from_file(data_dir / SECRETS_FILE)
         # A key given in the environment wins over the generated one.
         top.setdefault("fingerprint_key", stored["CONSENT_FINGERPRINT_KEY"])
         values.setdefault("links", {}).setdefault("signing_key", stored["CONSENT_LINK_SIGNING_KEY"])
@@ -60,3 +69,21 @@ def _secrets_from_file(path: Path) -> dict[str, bytes]:
         except ValueError as exc:
             raise SettingsError(f"{name} in {path}: {exc}") from exc
     return keys
+
+
+def keep_secrets(data_dir: Path, stored: dict[str, str]) -> None:
+    """Put back the secrets a backup holds, readable by the service's user alone (``restore``).
+
+    Written beside and renamed over the old file, so a crash leaves the old keys or the new, never a
+    torn file that would stop every start.
+    """
+    for name in SECRET_NAMES:
+        hex_key(stored[name])  # refuse a key the next start would refuse
+    path = data_dir / SECRETS_FILE
+    temporary = path.with_suffix(".restoring")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({name: stored[name] for name in SECRET_NAMES}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)

@@ -10,6 +10,7 @@ before anything is written.
 
 from __future__ import annotations
 
+import ipaddress
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -130,6 +131,17 @@ def _retired_keys(text: str) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
+def _networks(text: str) -> tuple[str, ...]:
+    """IP addresses or networks, each kept in CIDR form (``10.0.0.7`` is ``10.0.0.7/32``)."""
+    networks = []
+    for entry in _items(text):
+        try:
+            networks.append(str(ipaddress.ip_network(entry.strip("[]"), strict=False)))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
 def _items(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
@@ -159,6 +171,7 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_LINK_RETIRED_KEYS": Variable("links.retired_keys", _retired_keys, secret=True, listed=True),
     "CONSENT_PUBLIC_BASE_URL": Variable("links.public_base_url", lambda url: url.rstrip("/")),
     "CONSENT_PUBLIC_RATE_LIMIT": Variable("limits.public_rate_limit"),
+    "CONSENT_TRUSTED_PROXIES": Variable("limits.trusted_proxies", _networks, listed=True),
     "CONSENT_REDIS_URL": Variable("redis_url", secret=True),
     "CONSENT_DEFAULT_REGION": Variable("default_region"),
     "CONSENT_CHECK_TIMEOUT": Variable("checks.timeout"),
@@ -180,6 +193,7 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_SES_SIGNING_CERT": Variable("feedback.ses_signing_cert", _certificate),
     "CONSENT_SENDGRID_PUBLIC_KEY": Variable("feedback.sendgrid_public_key", _pem),
     "CONSENT_MAILGUN_SIGNING_KEY": Variable("feedback.mailgun_signing_key", secret=True),
+    "CONSENT_NOTIFY_CALLBACK_TOKEN": Variable("feedback.notify_callback_token", secret=True),
     "CONSENT_RETENTION_INACTIVE_YEARS": Variable("retention.inactive_years"),
     "CONSENT_ORG_NAME": Variable("organisation.name"),
     "CONSENT_ORG_CONTACT": Variable("organisation.contact"),

@@ -20,6 +20,10 @@ from consent_service.config.sections import Settings
 STAFF_PASSWORD = "CONSENT_STAFF_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 #: Where prometheus_client keeps each worker's figures; it reads the variable itself, in each worker.
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+#: The setting ``serve`` fills in from its own address when the operator left it unset.
+PUBLIC_BASE_URL = "CONSENT_PUBLIC_BASE_URL"
+#: Addresses that mean "every interface": no family's browser can open them, so links name this machine.
+_EVERY_INTERFACE = {"0.0.0.0", "::", ""}  # noqa: S104 (recognised, not bound)
 
 
 def staff_password(environ: Mapping[str, str] | None = None) -> str | None:
@@ -42,6 +46,25 @@ def share_metrics_between_workers(
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     env[METRICS_DIR] = str(directory)
+
+
+def mint_links_for(host: str, port: int, environ: MutableMapping[str, str] | None = None) -> str | None:
+    """Without ``CONSENT_PUBLIC_BASE_URL``, links point at the address ``serve`` listens on.
+
+    The setting's default names port 8000, so ``serve --port 8080`` minted links nobody could open.
+    The workers build their settings from the environment they inherit, so the address is set there,
+    in this process, before they start. A wildcard host (``0.0.0.0``, ``::``) names ``localhost``: it
+    is the one name that reaches the server from its own machine, and a server others reach should
+    have its public URL set anyway. Returns the URL set, or None when the operator chose one.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(PUBLIC_BASE_URL, "").strip():
+        return None
+    name = "localhost" if host in _EVERY_INTERFACE else host
+    if ":" in name and not name.startswith("["):  # an IPv6 address is bracketed in a URL
+        name = f"[{name}]"
+    env[PUBLIC_BASE_URL] = url = f"http://{name}:{port}"
+    return url
 
 
 def keep_worker_memory_compact(environ: MutableMapping[str, str] | None = None) -> None:

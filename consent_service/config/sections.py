@@ -40,6 +40,9 @@ Tries = Annotated[int, Meta(ge=1, description="tries")]
 Entries = Annotated[int, Meta(ge=1, description="entries")]
 Days = Annotated[int, Meta(ge=1, description="days")]
 Years = Annotated[int, Meta(ge=1, description="years")]
+BearerToken = Annotated[
+    str, Meta(min_length=10, description="at least 10 characters (GOV.UK Notify asks for 10 or more)")
+]
 DatabaseUrl = Annotated[
     str,
     Meta(
@@ -87,6 +90,9 @@ class Links(Struct, frozen=True, kw_only=True):
 class Limits(Struct, frozen=True, kw_only=True):
     #: Requests per minute per client address on the public pages (a valid opt-out is never refused).
     public_rate_limit: RequestsPerMinute = 60
+    #: Reverse proxies whose ``X-Forwarded-For`` / ``X-Real-IP`` name the client (IP networks in CIDR
+    #: form); from any other peer those headers are ignored. Empty: the peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 class Webhooks(Struct, frozen=True, kw_only=True):
@@ -119,6 +125,8 @@ class Feedback(Struct, frozen=True, kw_only=True):
     sendgrid_public_key: str | None = None
     #: The Mailgun HTTP webhook signing key.
     mailgun_signing_key: str | None = None
+    #: The bearer token set in GOV.UK Notify's callback settings for delivery receipts.
+    notify_callback_token: BearerToken | None = None
 
 
 class Organisation(Struct, frozen=True, kw_only=True):

@@ -84,8 +84,13 @@ class SqlStore:
             # No pre-ping: a connection the server dropped fails once (a degraded, closed answer) and
             # SQLAlchemy then replaces the whole pool. Readers run in autocommit: each statement sees
             # every commit before it, which is all a check needs, without BEGIN and ROLLBACK round trips.
+            #
+            # A fixed pool, no overflow: overflow connections are closed as soon as they are returned,
+            # so under 32 concurrent requests PostgreSQL saw about a hundred new connections a second
+            # (a fork and an authentication each). A request beyond the pool waits for a connection
+            # instead; 20 a worker keeps two workers and the tools well under max_connections (100).
             self._writer = create_async_engine(
-                url, pool_size=10, max_overflow=10, hide_parameters=HIDE_PARAMETERS
+                url, pool_size=20, max_overflow=0, hide_parameters=HIDE_PARAMETERS
             )
             self._reader = self._writer.execution_options(isolation_level="AUTOCOMMIT")
 

@@ -73,6 +73,8 @@ class ApiKeyRow(Base):
     scopes: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
 
 
 class PurposeRow(Base):
@@ -147,6 +149,8 @@ class ConsentEventRow(Base):
     evidence_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    #: Names of the paperwork the event lacked (an opt-out is recorded anyway, DESIGN §4.1); [] if complete.
+    evidence_gaps: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class CurrentConsentRow(Base):
@@ -182,6 +186,8 @@ class SuppressionRow(Base):
     lifted_at: Mapped[datetime | None]
     lift_reason: Mapped[str | None] = mapped_column(Text)
     lifted_by: Mapped[str | None] = mapped_column(String(200))
+    #: As on consent events: what the request lacked; the entry was added anyway (DESIGN §4.1).
+    evidence_gaps: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class RestrictionRow(Base):
@@ -271,6 +277,8 @@ class WebhookRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: the last position of the batch being sent, so a retry sends the same batch (same webhook-id)
+    pending_through: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class WebhookDeadLetterRow(Base):

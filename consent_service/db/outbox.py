@@ -164,18 +164,32 @@ class SqlWebhooks:
         )
         return bool(done.rowcount)
 
+    async def pin(self, webhook_id: str, through: int) -> None:
+        await self._c.execute(
+            update(webhooks_t).where(webhooks_t.c.id == webhook_id).values(pending_through=through)
+        )
+
     async def delivered(self, webhook_id: str, position: int) -> None:
         await self._c.execute(
             update(webhooks_t)
             .where(webhooks_t.c.id == webhook_id)
-            .values(position=position, attempts=0, next_attempt_at=None, last_error=None)
+            .values(
+                position=position, attempts=0, next_attempt_at=None, last_error=None, pending_through=None
+            )
         )
 
-    async def failed(self, webhook_id: str, attempts: int, next_attempt_at: datetime, error: str) -> None:
+    async def failed(
+        self, webhook_id: str, attempts: int, next_attempt_at: datetime, error: str, pending_through: int
+    ) -> None:
         await self._c.execute(
             update(webhooks_t)
             .where(webhooks_t.c.id == webhook_id)
-            .values(attempts=attempts, next_attempt_at=next_attempt_at, last_error=error[:2000])
+            .values(
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                last_error=error[:2000],
+                pending_through=pending_through,
+            )
         )
 
     async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
@@ -223,6 +237,7 @@ def _webhook(row: Row[Any]) -> Webhook:
         attempts=int(row.attempts),
         next_attempt_at=row.next_attempt_at,
         last_error=row.last_error,
+        pending_through=None if row.pending_through is None else int(row.pending_through),
     )
 
 

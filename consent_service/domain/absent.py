@@ -71,3 +71,19 @@ class NoAnswerCache:
 
     async def keep_trust(self, store: Store, every: float = 0.1) -> None:
         pass
+
+
+class NoSignal:
+    """No signal shared between workers: one token for ever, so what is kept in memory under it is
+    bounded by its own expiry alone."""
+
+    lease = 0.0
+
+    async def current(self) -> str | None:
+        return "unshared"
+
+    async def bump(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None

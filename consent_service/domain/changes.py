@@ -4,7 +4,8 @@ Every change is written to the outbox in the same transaction as the change itse
 announced if and only if it was committed. Consumers get each event at least once and de-duplicate
 by its ``id``. Events carry ids and fingerprints, never contact details: a mailing tool that holds
 the address can fingerprint-match through a check, and a consumer that should not hold it never sees
-it.
+it. An event about a person also carries the ``reference`` the caller gave that person (its case
+system's id, or None), so a case system can match the event to its own record without a lookup.
 
 Which change a write announces is the use case's to say, not the repository's: it builds the change
 with one of the functions here and emits it through its unit of work.
@@ -12,9 +13,12 @@ with one of the functions here and emits it through its unit of work.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import secrets
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -54,23 +58,28 @@ class Change:
 
 
 def person_created(person: Person) -> Change:
-    return Change(ChangeType.PERSON_CREATED, person.created_at, {"person_id": person.id})
+    return Change(ChangeType.PERSON_CREATED, person.created_at, _about(person.id, person.reference))
 
 
 def person_updated(person: Person, at: datetime) -> Change:
-    return Change(ChangeType.PERSON_UPDATED, at, {"person_id": person.id})
+    """Carries the reference as it now stands (a rectification may have changed it)."""
+    return Change(ChangeType.PERSON_UPDATED, at, _about(person.id, person.reference))
 
 
-def person_erased(person_id: str, at: datetime) -> Change:
-    return Change(ChangeType.PERSON_ERASED, at, {"person_id": person_id})
+def person_erased(person: Person, at: datetime) -> Change:
+    """Carries the reference held until the erasure, so the case system can find whom to erase too."""
+    return Change(ChangeType.PERSON_ERASED, at, _about(person.id, person.reference))
 
 
-def contact_added(contact: RecordedContact) -> Change:
-    data = {"person_id": contact.person_id, "kind": contact.kind.value, "fingerprint": contact.fingerprint}
+def contact_added(contact: RecordedContact, reference: str | None) -> Change:
+    data = _about(contact.person_id, reference) | {
+        "kind": contact.kind.value,
+        "fingerprint": contact.fingerprint,
+    }
     return Change(ChangeType.CONTACT_ADDED, contact.created_at, data)
 
 
-def consent_recorded(event: ConsentEvent) -> Change:
+def consent_recorded(event: ConsentEvent, reference: str | None) -> Change:
     """Announced when recorded, whether or not it changed the current choice (a late, older one)."""
     return Change(
         ChangeType.CONSENT_RECORDED,
@@ -78,6 +87,7 @@ def consent_recorded(event: ConsentEvent) -> Change:
         {
             "event_id": event.id,
             "person_id": event.person_id,
+            "reference": reference,
             "purpose": event.purpose,
             "channel": event.channel.value if event.channel else None,
             "decision": event.decision.value,
@@ -108,21 +118,30 @@ def suppression_lifted(entry_id: str, at: datetime) -> Change:
     return Change(ChangeType.SUPPRESSION_LIFTED, at, {"suppression_id": entry_id})
 
 
-def restriction_added(restriction: Restriction) -> Change:
+def restriction_added(restriction: Restriction, reference: str | None) -> Change:
     return Change(
         ChangeType.RESTRICTION_ADDED,
         restriction.created_at,
         {
             "restriction_id": restriction.id,
-            "person_id": restriction.person_id,
+            **_about(restriction.person_id, reference),
             "fingerprint": restriction.fingerprint,
             "channel": restriction.channel.value if restriction.channel else "all",
         },
     )
 
 
-def restriction_lifted(restriction_id: str, at: datetime) -> Change:
-    return Change(ChangeType.RESTRICTION_LIFTED, at, {"restriction_id": restriction_id})
+def restriction_lifted(restriction: Restriction, reference: str | None, at: datetime) -> Change:
+    return Change(
+        ChangeType.RESTRICTION_LIFTED,
+        at,
+        {"restriction_id": restriction.id, **_about(restriction.person_id, reference)},
+    )
+
+
+def _about(person_id: str, reference: str | None) -> dict[str, Any]:
+    """Who an event is about: our id, and the caller's own reference for them (None if none given)."""
+    return {"person_id": person_id, "reference": reference}
 
 
 def _iso(moment: datetime) -> str:
@@ -158,6 +177,9 @@ class Webhook:
     attempts: int = 0
     next_attempt_at: datetime | None = None
     last_error: str | None = None
+    #: The last position of the batch being sent (pinned before its first try): a retry sends that
+    #: batch again, unchanged, under the same ``webhook-id``, however many changes came meanwhile.
+    pending_through: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,23 +199,42 @@ def retry_delay(attempts: int, base: float, ceiling: float) -> float:
     return float(min(ceiling, base * 2 ** max(0, attempts - 1)))
 
 
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """The ``Consent-Signature`` header: HMAC-SHA-256 over ``"{timestamp}." + body``, Stripe's scheme.
+#: How a webhook's secret is shown (Standard Webhooks): this prefix, then the key in base64.
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
-    Signing the timestamp with the body lets a receiver refuse an old delivery replayed at it.
+
+def new_secret() -> str:
+    """A fresh webhook secret, as receivers give it to their Standard Webhooks library."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key a secret stands for: the base64 after ``whsec_``, decoded as the receivers'
+    libraries decode it. A secret made before the prefix was used (64 hex digits, themselves valid
+    base64) is read the same way, so its receivers only change how they verify, not their secret."""
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX) + "==")
+
+
+def message_id(events: Sequence[Mapping[str, Any]]) -> str:
+    """A delivery's ``webhook-id``, made from the ids of the events it carries: every retry of a batch
+    has the same one (receivers de-duplicate on it), and a different batch never does, even from
+    another database whose feed positions started again at 1."""
+    digest = hashlib.sha256("\n".join(str(event["id"]) for event in events).encode()).hexdigest()
+    return f"msg_{digest[:32]}"
+
+
+def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers: ``webhook-signature`` is ``v1,`` and the base64 HMAC-SHA-256 of
+    ``"{id}.{timestamp}." + body`` under the secret's key.
+
+    Written here rather than taken from the ``standardwebhooks`` package because it is one HMAC and
+    the service should not depend on a receiver's library to send; the tests verify deliveries with
+    that package, so the two cannot drift apart unnoticed.
     """
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def verify_signature(secret: str, header: str, body: bytes, now: int, tolerance: int = 300) -> bool:
-    """What a receiver does: the signature matches and the timestamp is within ``tolerance`` seconds."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(fields["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(now - timestamp) > tolerance:
-        return False
-    expected = signature(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    mac = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": "v1," + base64.b64encode(mac).decode(),
+    }

@@ -1,4 +1,5 @@
-"""API keys and their scopes (DESIGN §4.7): random, shown once, stored hashed."""
+"""API keys and their scopes (DESIGN §4.7): random, shown once, stored hashed, revocable, optionally
+expiring."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ class ApiKey:
     scopes: frozenset[KeyScope]
     created_at: datetime
     revoked_at: datetime | None = None
+    #: After this moment the key is refused, as if revoked (None: it does not expire).
+    expires_at: datetime | None = None
+    #: Recorded coarsely (at most once a minute per key per worker), so it may be up to a minute old.
+    last_used_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 def new_secret() -> str:

@@ -76,6 +76,14 @@ class ConsentEvent:
     evidence_hash: str = ""
     prev_hash: str = GENESIS_HASH
     hash: str = ""
+    #: What the paperwork lacked when it was recorded (``domain/evidence.py: Gap`` values): an opt-out
+    #: is recorded whatever is missing (DESIGN §4.1), and says so here. Not personal data, so erasure
+    #: keeps it; covered by the hash chain.
+    evidence_gaps: tuple[str, ...] = ()
+
+    @property
+    def evidence_complete(self) -> bool:
+        return not self.evidence_gaps
 
 
 ConsentKey = tuple[str, Channel | None]
@@ -145,7 +153,7 @@ def evidence_digest(evidence: Evidence) -> str:
 
 def event_digest(event: ConsentEvent, prev_hash: str) -> str:
     """SHA-256 over the previous hash and every field of the event but the evidence itself."""
-    body = {
+    body: dict[str, Any] = {
         "id": event.id,
         "seq": event.seq,
         "person_id": event.person_id,
@@ -159,6 +167,9 @@ def event_digest(event: ConsentEvent, prev_hash: str) -> str:
         "notice_id": event.notice_id,
         "evidence_hash": event.evidence_hash,
     }
+    if event.evidence_gaps:
+        # Only when present, so every event recorded before gaps existed keeps its hash.
+        body["evidence_gaps"] = list(event.evidence_gaps)
     return hashlib.sha256(prev_hash.encode() + _canonical(body)).hexdigest()
 
 

@@ -55,6 +55,9 @@ class Suppression:
     lifted_at: datetime | None = None
     lift_reason: str | None = None
     lifted_by: str | None = None
+    #: What the request lacked (``domain/evidence.py: Gap`` values): an opt-out is added anyway, widened
+    #: where a name did not resolve (DESIGN §4.1).
+    evidence_gaps: tuple[str, ...] = ()
 
     def in_force_at(self, at: datetime) -> bool:
         return self.effective_at <= at and (self.lifted_at is None or self.lifted_at > at)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from consent_service.domain.changes import DeadLetter, PublishedChange, Webhook
+from consent_service.domain.changes import DeadLetter, PublishedChange, Webhook, new_secret
 from consent_service.domain.errors import InvalidInput, NotFound
 from consent_service.domain.ports import WebhookSender
 from consent_service.services.context import Context
-from consent_service.services.relay import delivery_body, delivery_headers, position
+from consent_service.services.relay import delivery, position
 
 FEED_LIMIT = 1000
 
@@ -42,7 +41,7 @@ async def add_webhook(ctx: Context, url: str) -> Webhook:
         webhook = Webhook(
             id=str(uuid.uuid4()),
             url=url,
-            secret=secrets.token_hex(32),
+            secret=new_secret(),
             created_at=ctx.clock.now(),
             position=await uow.outbox.head(),
         )
@@ -79,8 +78,8 @@ async def replay(ctx: Context, sender: WebhookSender, letter_id: str) -> DeadLet
         webhook = await uow.webhooks.get(letter.webhook_id) if letter else None
     if letter is None or webhook is None:
         raise NotFound(f"no dead letter {letter_id}")
-    body = delivery_body([letter.event])
-    await sender.send(webhook.url, body, delivery_headers(webhook, body, ctx.clock.now()))
+    body, headers = delivery(webhook, [letter.event], ctx.clock.now())
+    await sender.send(webhook.url, body, headers)
     async with ctx.store.writing() as uow:
         await uow.webhooks.replayed(letter.id, ctx.clock.now())
     return replace(letter, replayed_at=ctx.clock.now())

@@ -21,7 +21,7 @@ from consent_service.domain.errors import InvalidContact, InvalidInput, NotFound
 from consent_service.domain.ledger import CurrentConsent, fold
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Category, Purpose
-from consent_service.domain.restrictions import restricted
+from consent_service.domain.restrictions import Restriction, restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.context import Context
@@ -121,8 +121,24 @@ async def _check_in_store(
         consents = await _consents(uow, person_ids, purpose, channel, request.at)
         restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
     entries = [entry for group in suppressions.values() for entry in group]
+    return _decide(purpose, channel, people, consents, entries, restrictions, fingerprints, at)
+
+
+def _decide(
+    purpose: Purpose,
+    channel: Channel | None,
+    people: Sequence[tuple[str, bool]],
+    consents: Mapping[str, CurrentConsent],
+    suppressions: list[Suppression],
+    restrictions: Sequence[Restriction],
+    fingerprints: Sequence[str],
+    at: datetime,
+) -> Answer:
+    """The answer for one address (or person) from the facts read for it; single and bulk checks both
+    end here, so the two can never decide differently. An address shared by several people is allowed
+    only if every one of them allows it."""
     if not people:
-        return may_contact(purpose, channel, Facts(suppressions=entries), at)
+        return may_contact(purpose, channel, Facts(suppressions=suppressions), at)
     return all_of(
         [
             may_contact(
@@ -130,7 +146,7 @@ async def _check_in_store(
                 channel,
                 Facts(
                     consents.get(pid),
-                    entries,
+                    suppressions,
                     restricted(restrictions, pid, channel, fingerprints, at),
                     erased,
                 ),
@@ -238,26 +254,12 @@ async def _check_many(
         degraded = _degraded(purpose, channel)
         return [BulkAnswer(degraded.allowed, degraded.reason, True)] * len(addresses)
 
-    answers: dict[str, Answer] = {}
-    for fp in known:
-        entries = suppressions.get(fp, [])
-        people = linked.get(fp, [])
-        if not people:
-            answers[fp] = may_contact(purpose, channel, Facts(suppressions=entries), now)
-        else:
-            answers[fp] = all_of(
-                [
-                    may_contact(
-                        purpose,
-                        channel,
-                        Facts(
-                            consents.get(pid), entries, restricted(restrictions, pid, channel, [fp], now), e
-                        ),
-                        now,
-                    )
-                    for pid, e in people
-                ]
-            )
+    answers = {
+        fp: _decide(
+            purpose, channel, linked.get(fp, []), consents, suppressions.get(fp, []), restrictions, [fp], now
+        )
+        for fp in known
+    }
     invalid = BulkAnswer(False, Reason.CONTACT_INVALID)
     return [
         BulkAnswer(answers[fp].allowed, answers[fp].reason) if fp is not None else invalid

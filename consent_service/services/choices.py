@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from consent_service.domain.changes import (
@@ -23,6 +23,7 @@ from consent_service.domain.changes import (
 from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.errors import Conflict, FieldError, InvalidContact, InvalidInput, NotFound
+from consent_service.domain.evidence import EXPLAINED, Gap, provenance_gaps, recorded_at_time, refuses
 from consent_service.domain.ledger import (
     ConsentEvent,
     CurrentConsent,
@@ -35,7 +36,7 @@ from consent_service.domain.ledger import (
 )
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.purposes import Basis, Category, Purpose
+from consent_service.domain.purposes import Basis, Catalogue, Category, Purpose
 from consent_service.domain.suppressions import (
     Suppression,
     SuppressionScope,
@@ -44,13 +45,6 @@ from consent_service.domain.suppressions import (
 )
 from consent_service.services.context import Context
 from consent_service.services.usecases import use_case
-
-#: A choice said to take effect later than this from now is a mistake, not a plan.
-CLOCK_SKEW = timedelta(minutes=5)
-#: A staff member recording a change more than this long after it was said must say why.
-BACKDATING_NEEDS_A_REASON = timedelta(days=1)
-#: Requests that reach staff: each is recorded with the staff member who took it.
-TAKEN_BY_STAFF = frozenset({Source.PHONE_CALL, Source.LETTER, Source.EMAIL, Source.IN_PERSON})
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,86 +110,154 @@ class _Checked:
     purpose: Purpose
     basis: Basis
     notice_id: str | None
+    #: What this choice's own paperwork lacked (the request's provenance gaps are added in ``_record``).
+    gaps: tuple[Gap, ...] = ()
+
+
+def _covered_by(
+    catalogue: Catalogue, choice: ChoiceInput
+) -> tuple[list[tuple[Purpose, Channel | None]], Gap]:
+    """What an opt-out naming a purpose or channel the catalogue does not have covers instead.
+
+    The person's wish must not be lost to a typo in a purpose code (DESIGN §4.1), so the opt-out is
+    widened, never narrowed: an unknown purpose stands for every marketing purpose on the channel
+    named (every channel if none is, or if no marketing purpose uses it); a known purpose on a
+    channel it does not use stands for the purpose on each of its channels.
+    """
+    known = catalogue.get(choice.purpose)
+    if known is not None:
+        return [(known, channel) for channel in known.channels], Gap.CHANNEL
+    marketing = [p for p in catalogue if p.category is Category.MARKETING]
+    on_channel: list[tuple[Purpose, Channel | None]] = [
+        (p, choice.channel) for p in marketing if choice.channel is not None and choice.channel in p.bases
+    ]
+    return on_channel or [(p, c) for p in marketing for c in p.channels], Gap.PURPOSE
 
 
 async def _check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> list[_Checked]:
-    """Every choice against the catalogue, all errors at once, before anything is written."""
+    """Every choice against the catalogue, all errors at once, before anything is written.
+
+    A grant that does not fit the catalogue is refused field by field. A withdrawal is recorded
+    whatever its paperwork lacks (DESIGN §4.1): a notice or collection context that does not fit is
+    left off and named as a gap, and an unknown purpose or channel is widened (``_covered_by``).
+    """
     errors: list[FieldError] = []
     checked: list[_Checked] = []
+    widened: list[_Checked] = []
     for i, choice in enumerate(request.choices):
         at = f"{prefix}choices[{i}]."
+        opt_out = choice.decision is Decision.WITHDRAWN
+        gaps: list[Gap] = []
         try:
             purpose = await ctx.catalogue.purpose(choice.purpose, choice.channel, at)
         except InvalidInput as exc:
-            errors.extend(exc.errors)
+            if not opt_out:
+                errors.extend(exc.errors)
+                continue
+            covered, gap = _covered_by(ctx.catalogue.catalogue, choice)
+            widened.extend(
+                _Checked(ChoiceInput(p.code, channel, Decision.WITHDRAWN), p, p.bases[channel], None, (gap,))
+                for p, channel in covered
+            )
             continue
         basis = purpose.bases[choice.channel]
         notice_id = None
         if choice.notice is not None:
             notice = await ctx.catalogue.notice(*choice.notice)
             if notice is None:
-                errors.append(
-                    FieldError(f"{at}notice", f"no notice version {choice.notice[1]} of {choice.notice[0]!r}")
-                )
+                message = f"no notice version {choice.notice[1]} of {choice.notice[0]!r}"
+            elif notice.purpose != purpose.code:
+                message = f"the notice is for {notice.purpose!r}, not {purpose.code!r}"
+            else:
+                message = ""
+                notice_id = notice.id
+            if message and not opt_out:
+                errors.append(FieldError(f"{at}notice", message))
                 continue
-            if notice.purpose != purpose.code:
-                errors.append(
-                    FieldError(f"{at}notice", f"the notice is for {notice.purpose!r}, not {purpose.code!r}")
-                )
-                continue
-            notice_id = notice.id
+            if message:
+                gaps.append(Gap.NOTICE)
         if choice.decision is Decision.GRANTED and notice_id is None:
             errors.append(
                 FieldError(f"{at}notice", "a grant must name the notice version the person was shown")
             )
             continue
+        context_error = None
         if choice.collection_context is not None and basis is not Basis.SOFT_OPT_IN:
-            errors.append(
-                FieldError(f"{at}collection_context", "only a soft opt-in records a collection context")
+            context_error = FieldError(
+                f"{at}collection_context", "only a soft opt-in records a collection context"
             )
-            continue
-        if (
+        elif (
             choice.collection_context is not None
             and choice.collection_context.get("opt_out_offered") is not True
         ):
-            errors.append(
-                FieldError(
-                    f"{at}collection_context.opt_out_offered",
-                    "a soft opt-in needs an opt-out offered at collection",
-                )
+            context_error = FieldError(
+                f"{at}collection_context.opt_out_offered",
+                "a soft opt-in needs an opt-out offered at collection",
             )
+        if context_error is not None and not opt_out:
+            errors.append(context_error)
             continue
-        checked.append(_Checked(choice, purpose, basis, notice_id))
-    keys = [(c.choice.purpose, c.choice.channel) for c in checked]
-    if len(set(keys)) != len(keys):
-        errors.append(FieldError(f"{prefix}choices", "each purpose and channel may appear once"))
+        if context_error is not None:
+            gaps.append(Gap.COLLECTION_CONTEXT)
+            choice = replace(choice, collection_context=None)
+        checked.append(_Checked(choice, purpose, basis, notice_id, tuple(gaps)))
     if errors:
         raise InvalidInput(errors)
-    return checked
+    return _once_each(checked, widened, prefix)
 
 
-def _effective_at(ctx: Context, request: ChoicesInput, prefix: str) -> datetime:
-    """When the person said it, checked with the provenance a staff-taken request must carry."""
+def _once_each(checked: list[_Checked], widened: list[_Checked], prefix: str) -> list[_Checked]:
+    """One choice per purpose and channel: a withdrawal named twice is one; a grant and a withdrawal of
+    the same thing contradict each other and are refused; a widened opt-out gives way to a choice
+    named outright."""
+    by_key: dict[tuple[str, Channel | None], _Checked] = {}
+    for item in checked:
+        key = (item.choice.purpose, item.choice.channel)
+        held = by_key.get(key)
+        if held is None:
+            by_key[key] = item
+        elif held.choice.decision is Decision.WITHDRAWN and item.choice.decision is Decision.WITHDRAWN:
+            by_key[key] = replace(held, gaps=_merged(held.gaps, item.gaps))
+        else:
+            raise InvalidInput.one(f"{prefix}choices", "each purpose and channel may appear once")
+    for item in widened:
+        key = (item.choice.purpose, item.choice.channel)
+        held = by_key.get(key)
+        if held is None:
+            by_key[key] = item
+        elif held.choice.decision is Decision.WITHDRAWN:
+            by_key[key] = replace(held, gaps=_merged(held.gaps, item.gaps))
+    return list(by_key.values())
+
+
+def _merged(*groups: tuple[Gap, ...]) -> tuple[Gap, ...]:
+    """The gaps of several sources, each once, in the order ``Gap`` declares them."""
+    present = {gap for group in groups for gap in group}
+    return tuple(gap for gap in Gap if gap in present)
+
+
+def _effective_at(
+    ctx: Context, request: ChoicesInput, checked: list[_Checked], prefix: str
+) -> tuple[datetime, tuple[Gap, ...]]:
+    """When the person said it, and what its provenance lacks; a grant lacking any is refused, field by
+    field, with everything else in its call (DESIGN §4.1)."""
     now = ctx.clock.now()
     effective_at = request.effective_at or now
-    errors: list[FieldError] = []
-    if effective_at > now + CLOCK_SKEW:
-        errors.append(FieldError(f"{prefix}effective_at", "a choice cannot take effect in the future"))
-    if request.source in TAKEN_BY_STAFF:
-        if not request.evidence.staff_member:
-            errors.append(
-                FieldError(
-                    f"{prefix}evidence.staff_member",
-                    f"a request by {request.source.value.replace('_', ' ')} names who took it",
-                )
-            )
-        if now - effective_at > BACKDATING_NEEDS_A_REASON and not request.evidence.note:
-            errors.append(
-                FieldError(f"{prefix}evidence.note", "a change back-dated by more than a day needs a reason")
-            )
-    if errors:
-        raise InvalidInput(errors)
-    return effective_at
+    gaps = provenance_gaps(request.source, request.evidence, effective_at, now)
+    if any(refuses(item.choice.decision, gaps) for item in checked):
+        raise InvalidInput([_refusal(gap, request.source, prefix) for gap in gaps])
+    return recorded_at_time(effective_at, now), gaps
+
+
+def _refusal(gap: Gap, source: Source, prefix: str) -> FieldError:
+    if gap is Gap.STAFF_MEMBER:
+        return FieldError(
+            f"{prefix}evidence.staff_member",
+            f"a request by {source.value.replace('_', ' ')} names who took it",
+        )
+    if gap is Gap.NOTE:
+        return FieldError(f"{prefix}evidence.note", EXPLAINED[gap])
+    return FieldError(f"{prefix}{gap.value}", EXPLAINED[gap])
 
 
 def normalise_contacts(
@@ -216,11 +278,12 @@ def normalise_contacts(
     return result
 
 
-async def add_contact(uow: UnitOfWork, contact: RecordedContact) -> RecordedContact:
-    """The contact point as stored; announced only when it is new to the person."""
+async def add_contact(uow: UnitOfWork, contact: RecordedContact, reference: str | None) -> RecordedContact:
+    """The contact point as stored; announced (with the person's ``reference``) only when it is new
+    to the person."""
     stored = await uow.people.add_contact(contact)
     if stored.id == contact.id:
-        uow.emit(contact_added(stored))
+        uow.emit(contact_added(stored, reference))
     return stored
 
 
@@ -232,7 +295,9 @@ async def _add_contacts(
     held = {c.id: c for c in person.contacts}
     for contact, value, fingerprint in contacts:
         stored = await add_contact(
-            uow, RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now)
+            uow,
+            RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now),
+            person.reference,
         )
         held[stored.id] = stored
     return replace(person, contacts=tuple(held.values()))
@@ -257,7 +322,7 @@ async def register(uow: UnitOfWork, ctx: Context, command: Register) -> Recorded
     person, request = command.person, command.choices
     contacts = normalise_contacts(ctx, person.contacts, "person.")
     checked = await _check_choices(ctx, request, "")
-    effective_at = _effective_at(ctx, request, "")
+    effective_at, provenance = _effective_at(ctx, request, checked, "")
     existing = await uow.people.by_reference(person.reference) if person.reference else None
     if existing is None:
         existing = Person(
@@ -266,18 +331,18 @@ async def register(uow: UnitOfWork, ctx: Context, command: Register) -> Recorded
         await uow.people.add(existing)
         uow.emit(person_created(existing))
     stored = await _add_contacts(uow, ctx, existing, contacts)
-    return await _record(uow, ctx, stored, checked, request, effective_at)
+    return await _record(uow, ctx, stored, checked, request, effective_at, provenance)
 
 
 @use_case(Recorded)
 async def record_choices(uow: UnitOfWork, ctx: Context, command: RecordChoices) -> Recorded:
     request = command.choices
     checked = await _check_choices(ctx, request, "")
-    effective_at = _effective_at(ctx, request, "")
+    effective_at, provenance = _effective_at(ctx, request, checked, "")
     person = await uow.people.get(command.person_id)
     if person is None or person.erased_at is not None:
         raise NotFound(f"no person {command.person_id}")
-    return await _record(uow, ctx, person, checked, request, effective_at)
+    return await _record(uow, ctx, person, checked, request, effective_at, provenance)
 
 
 async def _record(
@@ -287,6 +352,7 @@ async def _record(
     checked: list[_Checked],
     request: ChoicesInput,
     effective_at: datetime,
+    provenance: tuple[Gap, ...],
 ) -> Recorded:
     now = ctx.clock.now()
     seq, prev = await uow.ledger.head_for_update()
@@ -314,11 +380,12 @@ async def _record(
             evidence=evidence,
             evidence_hash=evidence_hash if evidence is request.evidence else evidence_digest(evidence),
             prev_hash=prev,
+            evidence_gaps=tuple(gap.value for gap in _merged(provenance, item.gaps)),
         )
         event = replace(draft, hash=event_digest(draft, prev))
         prev = event.hash
         await uow.ledger.append(event)
-        uow.emit(consent_recorded(event))
+        uow.emit(consent_recorded(event, person.reference))
         events.append(event)
         key = (choice.purpose, choice.channel)
         if not supersedes(event, current.get(key)):
@@ -354,6 +421,7 @@ async def _update_suppressions(
                 effective_at=event.effective_at,
                 recorded_at=event.recorded_at,
                 note=f"consent event {event.id}",
+                evidence_gaps=event.evidence_gaps,
             )
             await uow.suppressions.add(entry)
             uow.emit(suppression_added(entry))

@@ -1,10 +1,12 @@
-"""Provider feedback into the suppression list: permanent bounces, complaints and unsubscribes.
+"""Provider feedback into the suppression list: permanent bounces, complaints and unsubscribes, from
+mail providers and from GOV.UK Notify's delivery receipts (emails and text messages).
 
 Each delivery is verified by the provider's reader (``domain.feedback``), then, in one transaction,
 every event id is claimed in ``provider_events`` and the addresses of newly claimed events are
-suppressed (email, marketing scope; a hard bounce denies every message to the address by the
-decision rules). A retried or replayed event finds its claim and changes nothing, and a failure
-anywhere rolls claims and suppressions back together, so the provider's retry does the work.
+suppressed (email, or sms for a text message Notify could not deliver; marketing scope; a hard
+bounce denies every message to the address by the decision rules). A retried or replayed event
+finds its claim and changes nothing, and a failure anywhere rolls claims and suppressions back
+together, so the provider's retry does the work.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from consent_service.domain.channels import Channel
 from consent_service.domain.errors import InvalidInput, NotFound
 from consent_service.domain.feedback import Feedback, FeedbackFact, Provider, ProviderKeys, Unauthentic
 from consent_service.domain.feedback import mailgun as mailgun_reader
+from consent_service.domain.feedback import notify as notify_reader
 from consent_service.domain.feedback import sendgrid as sendgrid_reader
 from consent_service.domain.feedback import ses as ses_reader
 from consent_service.domain.ports import UnitOfWork
@@ -81,9 +83,16 @@ async def mailgun(ctx: Context, keys: ProviderKeys, body: bytes) -> Outcome:
     return await _record(ctx, Provider.MAILGUN, delivery.feedback, token=delivery.token)
 
 
+async def notify(ctx: Context, keys: ProviderKeys, body: bytes, authorization: str | None) -> Outcome:
+    if keys.notify_token is None:
+        raise _not_configured(Provider.NOTIFY)
+    notify_reader.authenticate(authorization, keys.notify_token)
+    return await _record(ctx, Provider.NOTIFY, notify_reader.read(body))
+
+
 async def _record(ctx: Context, provider: Provider, feedback: Feedback, token: str | None = None) -> Outcome:
     outcome = Outcome(ignored=feedback.ignored, unusable=feedback.unusable)
-    if not feedback.facts and token is None:
+    if not feedback.facts and not feedback.seen and token is None:
         _log(provider, outcome)
         return outcome
     async with ctx.store.writing() as uow:
@@ -91,14 +100,13 @@ async def _record(ctx: Context, provider: Provider, feedback: Feedback, token: s
         ids = list(dict.fromkeys([*(fact.event_id for fact in feedback.facts), *feedback.seen]))
         fresh = {event for event in ids if await uow.provider_events.claim(provider.value, event, now)}
         outcome.duplicates = len(ids) - len(fresh)
-        if token is not None:
-            if ids and not fresh:
-                # A retry of an event already handled, whatever its token: nothing to do.
-                outcome.ignored = outcome.unusable = 0
-                _log(provider, outcome)
-                return outcome
-            if not await uow.provider_events.claim(MAILGUN_TOKENS, token, now):
-                raise Unauthentic("this token was used before: a replayed or re-signed notification")
+        if feedback.seen and ids and not fresh:
+            # A retry of an event already handled (Mailgun, whatever its token; Notify): nothing to do.
+            outcome.ignored = outcome.unusable = 0
+            _log(provider, outcome)
+            return outcome
+        if token is not None and not await uow.provider_events.claim(MAILGUN_TOKENS, token, now):
+            raise Unauthentic("this token was used before: a replayed or re-signed notification")
         for fact in feedback.facts:
             if fact.event_id in fresh:
                 await _suppress(uow, ctx, fact, now, outcome)
@@ -110,11 +118,11 @@ async def _suppress(
     uow: UnitOfWork, ctx: Context, fact: FeedbackFact, now: datetime, outcome: Outcome
 ) -> None:
     try:
-        fingerprint = fingerprint_of(ctx, fact.email, Channel.EMAIL)
+        fingerprint = fingerprint_of(ctx, fact.to, fact.channel)
     except InvalidInput:
         outcome.unusable += 1
         return
-    listed = await uow.suppressions.for_fingerprints([fingerprint], Channel.EMAIL, include_lifted=False)
+    listed = await uow.suppressions.for_fingerprints([fingerprint], fact.channel, include_lifted=False)
     if any(
         entry.reason is fact.reason and entry.purpose is None and entry.in_force_at(now)
         for entry in listed.get(fingerprint, [])
@@ -125,8 +133,8 @@ async def _suppress(
         uow,
         ctx,
         SuppressionInput(
-            to=fact.email,
-            channel=Channel.EMAIL,
+            to=fact.to,
+            channel=fact.channel,
             scope=SuppressionScope.MARKETING,
             reason=fact.reason,
             actor=f"{fact.provider.value} webhook",

@@ -149,6 +149,7 @@ class ConsentWriter:
                 await add_contact(
                     uow,
                     RecordedContact(str(uuid.uuid4()), person.id, point.kind, point.value, fingerprint, now),
+                    person.reference,
                 )
         if as_vouched:
             await record_choices.within(

@@ -24,12 +24,12 @@ from consent_service.domain.csv_consents import choice_columns, consent_rows
 from consent_service.domain.csv_rows import BadFile, RowError, read_table
 from consent_service.domain.csv_suppressions import SuppressionFileRow, suppression_rows
 from consent_service.domain.errors import FieldError, InvalidInput
+from consent_service.domain.evidence import TAKEN_BY_STAFF
 from consent_service.domain.ledger import Decision
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.bulk import QUIET, Progress, in_batches
-from consent_service.services.choices import TAKEN_BY_STAFF
 from consent_service.services.context import Context
 from consent_service.services.import_options import (
     ACTOR,
@@ -141,12 +141,6 @@ async def _check_options(ctx: Context, options: ConsentOptions) -> dict[str, Not
     errors: list[FieldError] = []
     if options.source not in IMPORT_SOURCES:
         errors.append(FieldError("source", f"an import cannot vouch for source {options.source.value}"))
-    if options.source in TAKEN_BY_STAFF and not options.staff_member:
-        errors.append(
-            FieldError(
-                "staff_member", f"a request by {options.source.value.replace('_', ' ')} names who took it"
-            )
-        )
     notices: dict[str, NoticeVersion] = {}
     for purpose, version in options.notices.items():
         if not await ctx.catalogue.has(purpose):
@@ -172,6 +166,12 @@ async def import_consents(
     rows, bad = consent_rows(table, columns, ctx.clock.now(), ctx.default_region)
     report = ConsentImport(rows=len(table.records) + len(table.errors))
     granted = sorted({c.purpose for row in rows for c in row.choices if c.decision is Decision.GRANTED})
+    if granted and options.source in TAKEN_BY_STAFF and not options.staff_member:
+        # Only grants are refused for their paperwork: a file of withdrawals is recorded, each event
+        # naming the gap (DESIGN §4.1).
+        raise InvalidInput.one(
+            "staff_member", f"a request by {options.source.value.replace('_', ' ')} names who took it"
+        )
     unvouched = [purpose for purpose in granted if purpose not in notices]
     if unvouched:
         raise BadFile(

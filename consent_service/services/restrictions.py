@@ -54,7 +54,7 @@ async def restrict(uow: UnitOfWork, ctx: Context, command: Restrict) -> Restrict
         str(uuid.uuid4()), person_id, fingerprint, channel, command.reason, command.actor, ctx.clock.now()
     )
     await uow.restrictions.add(restriction)
-    uow.emit(restriction_added(restriction))
+    uow.emit(restriction_added(restriction, person.reference))
     contact_ids = {c.fingerprint: c.id for c in person.contacts}
     return Restricted(restriction, contact_ids.get(fingerprint) if fingerprint else None)
 
@@ -77,7 +77,8 @@ async def lift(uow: UnitOfWork, ctx: Context, command: LiftRestriction) -> Restr
         raise Conflict(f"restriction {restriction_id} was lifted already")
     now = ctx.clock.now()
     if await uow.restrictions.lift(restriction_id, now, command.reason, command.actor):
-        uow.emit(restriction_lifted(restriction_id, now))
+        person = await uow.people.get(person_id)
+        uow.emit(restriction_lifted(restriction, person.reference if person else None, now))
     return replace(restriction, lifted_at=now, lift_reason=command.reason, lifted_by=command.actor)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from consent_service.services.bulk import QUIET, Progress
 from consent_service.services.context import Context
 from consent_service.services.rights import Erase, erase
 
@@ -19,11 +20,14 @@ class RetentionRun:
     erased: bool
 
 
-async def run(ctx: Context, inactive_years: int, dry_run: bool) -> RetentionRun:
+async def run(ctx: Context, inactive_years: int, dry_run: bool, progress: Progress = QUIET) -> RetentionRun:
     cutoff = ctx.clock.now() - timedelta(days=365 * inactive_years)
     async with ctx.store.writing() as uow:
+        progress.start("finding inactive people", None)
         selected = tuple(await uow.people.inactive_since(cutoff))
         if not dry_run:
+            progress.start("erasing", len(selected))
             for person_id in selected:
                 await erase.within(uow, ctx, Erase(person_id, ACTOR))
+                progress.advance()
     return RetentionRun(inactive_years, selected, not dry_run)

@@ -126,5 +126,5 @@ async def erase(uow: UnitOfWork, ctx: Context, command: Erase) -> Erasure:
     await uow.restrictions.erase_reasons(person_id)
     await uow.idempotency.forget_mentioning(person_id)
     await uow.people.erase(person_id, now)
-    uow.emit(person_erased(person_id, now))
+    uow.emit(person_erased(person, now))
     return Erasure(person_id, len(fingerprints), len(events), now)

@@ -12,6 +12,7 @@ from consent_service.domain.changes import suppression_added, suppression_lifted
 from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point, guess_kind
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
+from consent_service.domain.evidence import Gap
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
 from consent_service.services.context import Context
@@ -43,8 +44,12 @@ def fingerprint_of(ctx: Context, to: str | Mapping[str, Any], channel: Channel |
 
 @use_case(Suppression)
 async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> Suppression:
-    if request.purpose is not None and not await ctx.catalogue.has(request.purpose):
-        raise InvalidInput.one("purpose", f"unknown purpose {request.purpose!r}")
+    purpose = request.purpose
+    gaps: tuple[str, ...] = ()
+    if purpose is not None and not await ctx.catalogue.has(purpose):
+        # Never refused for a purpose code that does not resolve (DESIGN §4.1): the entry covers
+        # every purpose in its scope instead, and says why.
+        purpose, gaps = None, (Gap.PURPOSE.value,)
     now = ctx.clock.now()
     entry = Suppression(
         id=str(uuid.uuid4()),
@@ -52,12 +57,13 @@ async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> 
         channel=request.channel,
         scope=request.scope,
         reason=request.reason,
-        purpose=request.purpose,
+        purpose=purpose,
         source=request.source,
         actor=request.actor,
         effective_at=min(request.effective_at or now, now),
         recorded_at=now,
         note=request.note,
+        evidence_gaps=gaps,
     )
     await uow.suppressions.add(entry)
     uow.emit(suppression_added(entry))

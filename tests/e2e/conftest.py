@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -38,7 +41,9 @@ def free_port() -> int:
 
 @contextmanager
 def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_vars: str) -> Iterator[Server]:
-    """`consent-service serve` as a process until the block ends; its first-start key read from its log."""
+    """`consent-service serve` as a process until the block ends; its first-start key read from its log.
+
+    ``CONSENT_PUBLIC_BASE_URL=""`` leaves that variable unset, for serve to choose the links' base."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -52,6 +57,8 @@ def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_v
     }
     if "CONSENT_DATABASE_URL" not in env_vars:
         env.pop("CONSENT_DATABASE_URL", None)
+    if not env["CONSENT_PUBLIC_BASE_URL"]:
+        del env["CONSENT_PUBLIC_BASE_URL"]
     log = data_dir / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(  # noqa: S603
@@ -82,3 +89,29 @@ def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_v
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with running(tmp_path_factory.mktemp("served")) as served:
         yield served
+
+
+@pytest.fixture
+def postgres_and_redis() -> Iterator[dict[str, str]]:
+    name = f"consent_e2e_{secrets.token_hex(5)}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=5)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"PostgreSQL is not reachable and CI=true forbids skipping: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+    yield {
+        "CONSENT_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
+        "CONSENT_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
+        "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+    }
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

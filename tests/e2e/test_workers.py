@@ -6,19 +6,13 @@ warm caches on every worker before each opt-out, a stale "allowed" anywhere woul
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
-import os
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import asyncpg
-import pytest
 
 from tests.e2e.conftest import Server, running
 
@@ -122,32 +116,6 @@ def test_two_workers_on_sqlite_share_the_host_signal(tmp_path: Path) -> None:
         # Both workers answered checks, and /metrics counts every one of them: forked workers once
         # counted in their own memory only, and /metrics answered empty.
         assert checks_counted(server) == ROUNDS * 12
-
-
-@pytest.fixture
-def postgres_and_redis() -> Iterator[dict[str, str]]:
-    name = f"consent_e2e_{secrets.token_hex(5)}"
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres", timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"PostgreSQL is not reachable and CI=true forbids skipping: {exc}")
-        pytest.skip(f"PostgreSQL is not reachable: {exc}")
-    yield {
-        "CONSENT_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
-        "CONSENT_REDIS_URL": "redis://127.0.0.1:6379/0",
-        "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
-        "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
-    }
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_two_workers_on_postgresql_share_the_redis_signal(

@@ -104,6 +104,19 @@ def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Settin
     return Settings.from_env(environ)
 
 
+def command_line_environment(settings: Settings) -> dict[str, str]:
+    """The environment for ``consent-service`` run beside the app under test, on the same database."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
+    environ["CONSENT_DATA_DIR"] = str(settings.data_dir)
+    if settings.database.url.startswith("postgresql"):
+        environ |= {
+            "CONSENT_DATABASE_URL": settings.database.url,
+            "CONSENT_FINGERPRINT_KEY": settings.fingerprint_key.hex(),
+            "CONSENT_LINK_SIGNING_KEY": settings.links.signing_key.hex(),
+        }
+    return environ
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     backend: str = request.param

@@ -1,5 +1,6 @@
 """Change events: every committed change is in the feed once, in an order that only grows at its end,
-and reaches the Redis stream and signed webhooks at least once; what a webhook refuses is kept."""
+and reaches the Redis stream and signed webhooks at least once; what a webhook refuses is kept, and a
+receiver that hangs delays no other."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.typing import StreamRangeResponse
+from standardwebhooks.webhooks import Webhook as Verifier
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
-from consent_service.domain.changes import verify_signature
 from consent_service.domain.destinations import Destinations
 from consent_service.domain.ports import DeliveryFailed
 from consent_service.services.relay import Relay, RelaySettings
@@ -62,6 +64,17 @@ def about(items: list[dict[str, Any]], person_id: str) -> list[str]:
     return [i["type"] for i in items if i["data"].get("person_id") == person_id]
 
 
+async def eventually(condition: Callable[[], Any], within: float = 5.0) -> float:
+    """Seconds until ``condition()`` held; fails if it did not within ``within`` seconds. The relay's
+    couriers deliver on tasks of their own, so a test waits for what a receiver would see."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > within:
+            pytest.fail(f"not so within {within} s")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - start
+
+
 async def test_every_change_is_in_the_feed_once_without_contact_details(api: Api) -> None:
     start = await head(api)
     email = fresh_email()
@@ -97,6 +110,58 @@ async def test_every_change_is_in_the_feed_once_without_contact_details(api: Api
     assert suppressed and all(i["data"]["fingerprint"] for i in suppressed)
     assert email not in json.dumps(items)
     assert len({i["id"] for i in items}) == len(items)
+
+
+async def test_every_event_about_a_person_names_the_callers_reference(api: Api, receiver: Receiver) -> None:
+    """A case system matches events to its own records by the reference it gave at registration, in
+    the feed and in webhook deliveries alike; a rectified reference is announced as it now stands."""
+    made = await add_webhook(api, receiver.url)
+    relay = relay_for(api)
+    start = await head(api)
+    reference, corrected = f"CASE-{secrets.token_hex(4)}", f"CASE-{secrets.token_hex(4)}"
+    try:
+        person = (await register(api, fresh_email(), choices=[grant("email")], reference=reference))[
+            "person_id"
+        ]
+        restriction = (
+            await api.post(f"/v1/people/{person}/restrictions", {"channel": "post", "reason": "Safeguarding"})
+        ).json()
+        await api.delete(f"/v1/people/{person}/restrictions/{restriction['id']}", {"reason": "Reviewed"})
+        added = await api.post(
+            "/v1/registrations",
+            {
+                "person": {"reference": reference, "contacts": [{"kind": "email", "value": fresh_email()}]},
+                "choices": [],
+                "source": "web_form",
+            },
+            scope="forms",
+        )
+        assert added.status_code == 201, added.text
+        renamed = await api.client.patch(
+            f"/v1/people/{person}", json={"reference": corrected}, headers=api.headers("staff")
+        )
+        assert renamed.status_code == 200, renamed.text
+        erased = await api.post(f"/v1/people/{person}/erasure", {"reason": "Asked"}, scope="admin")
+        assert erased.status_code in (200, 201), erased.text
+
+        mine = [i for i in await changes_since(api, start) if i["data"].get("person_id") == person]
+        assert [(i["type"], i["data"]["reference"]) for i in mine] == [
+            ("person.created", reference),
+            ("contact.added", reference),
+            ("consent.recorded", reference),
+            ("restriction.added", reference),
+            ("restriction.lifted", reference),
+            ("contact.added", reference),
+            ("person.updated", corrected),
+            ("person.erased", corrected),
+        ]
+        await relay.step()
+        await eventually(lambda: "person.erased" in about(receiver.events(), person))
+        delivered = [e for e in receiver.events() if e["data"].get("person_id") == person]
+        assert [e["data"]["reference"] for e in delivered] == [i["data"]["reference"] for i in mine]
+    finally:
+        await api.delete(f"/v1/webhooks/{made['id']}", {}, scope="admin")
+        await relay.close()
 
 
 async def test_a_refused_or_replayed_write_announces_nothing(api: Api) -> None:
@@ -201,15 +266,23 @@ class Receiver:
     def __init__(self) -> None:
         self.status = 200
         self.received: list[tuple[dict[str, str], bytes]] = []
+        #: Set, the receiver takes each delivery and never answers until the test ends.
+        self.hanging = False
+        self.released = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                if receiver.hanging:
+                    receiver.released.wait()
+                try:
+                    self.send_response(receiver.status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender gave up waiting and closed the connection
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -222,64 +295,163 @@ class Receiver:
         return [e for _, body in self.received for e in json.loads(body)["events"]]
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def serving() -> Iterator[Receiver]:
     r = Receiver()
     yield r
+    r.released.set()
     r.server.shutdown()
     r.server.server_close()
 
 
-async def test_webhooks_get_signed_deliveries_retry_then_dead_letter_and_replay(
-    api: Api, receiver: Receiver
-) -> None:
-    made = await api.post("/v1/webhooks", {"url": receiver.url}, scope="admin")
+receiver = pytest.fixture(serving, name="receiver")
+second_receiver = pytest.fixture(serving, name="second_receiver")
+
+
+async def letters_about(api: Api, url: str, person_id: str) -> list[dict[str, Any]]:
+    letters = (await api.get(url, scope="admin")).json()["items"]
+    return [letter for letter in letters if letter["event"]["data"].get("person_id") == person_id]
+
+
+async def webhook_state(api: Api, webhook_id: str) -> dict[str, Any]:
+    """The webhook as ``GET /v1/webhooks`` shows it: position, attempts, last error."""
+    listed = (await api.get("/v1/webhooks", scope="admin")).json()["items"]
+    return next(w for w in listed if w["id"] == webhook_id)
+
+
+async def add_webhook(api: Api, url: str) -> dict[str, Any]:
+    made = await api.post("/v1/webhooks", {"url": url}, scope="admin")
     assert made.status_code == 201, made.text
-    webhook = made.json()
-    relay = Relay(
+    webhook: dict[str, Any] = made.json()
+    return webhook
+
+
+def relay_for(api: Api, timeout: float = 2, **settings: Any) -> Relay:
+    return Relay(
         api.context.bookkeeping,
         api.context.clock,
-        HttpWebhookSender(2, api.settings.webhooks.destinations),
+        HttpWebhookSender(timeout, api.settings.webhooks.destinations),
         [],
         api.context.metrics,
-        RelaySettings(max_attempts=3, backoff=0.05, backoff_max=0.05),
+        RelaySettings(webhook_timeout=timeout, **settings),
         holder=HOLDER,
     )
+
+
+async def test_webhooks_are_signed_to_the_standard_webhooks_specification(
+    api: Api, receiver: Receiver
+) -> None:
+    webhook = await add_webhook(api, receiver.url)
+    assert webhook["secret"].startswith("whsec_")
+    relay = relay_for(api)
     try:
         person = (await register(api, fresh_email(), choices=[grant("email")]))["person_id"]
         await relay.step()
+        await eventually(lambda: about(receiver.events(), person))
         headers, body = receiver.received[-1]
-        assert verify_signature(webhook["secret"], headers["Consent-Signature"], body, int(time.time()))
-        assert not verify_signature("another secret", headers["Consent-Signature"], body, int(time.time()))
-        assert about(receiver.events(), person) == ["person.created", "contact.added", "consent.recorded"]
+        # What a receiver in any language does: its Standard Webhooks library checks the headers.
+        taken = Verifier(webhook["secret"]).verify(body, headers)
+        assert about(taken["events"], person) == ["person.created", "contact.added", "consent.recorded"]
+        assert headers["webhook-id"].startswith("msg_")
+        assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+        tampered = body.replace(person.encode(), b"0" * len(person))
+        with pytest.raises(WebhookVerificationError):
+            Verifier(webhook["secret"]).verify(tampered, headers)
+        with pytest.raises(WebhookVerificationError):
+            Verifier("whsec_" + "QUJD" * 8).verify(body, headers)
+        assert "Consent-Signature" not in headers
+    finally:
+        await api.delete(f"/v1/webhooks/{webhook['id']}", {}, scope="admin")
+        await relay.close()
 
+
+async def test_webhooks_retry_the_same_delivery_then_dead_letter_and_replay(
+    api: Api, receiver: Receiver
+) -> None:
+    webhook = await add_webhook(api, receiver.url)
+    relay = relay_for(api, max_attempts=3, backoff=0.3, backoff_max=0.3)
+    try:
         receiver.status = 500
         refused = (await register(api, fresh_email()))["person_id"]
-        for _ in range(3):
-            await asyncio.sleep(0.06)
-            await relay.step()
-        listed = (await api.get("/v1/webhooks", scope="admin")).json()["items"]
-        assert (
-            next(w for w in listed if w["id"] == webhook["id"])["attempts"] == 0
-        )  # moved past, dead-lettered
-        letters = (await api.get(f"/v1/webhooks/{webhook['id']}/dead-letters", scope="admin")).json()["items"]
-        dead = [letter for letter in letters if letter["event"]["data"].get("person_id") == refused]
-        assert [d["event"]["type"] for d in dead] == ["person.created", "contact.added"]
-        assert all(d["attempts"] == 3 and "500" in d["last_error"] for d in dead)
+        await relay.step()
+        await eventually(lambda: len(receiver.received) == 1)
+        # Changes made while the first batch waits to be retried do not join it: the receiver
+        # de-duplicates on webhook-id, so a retry must be the same delivery, not a bigger one; even
+        # from a relay that starts afresh (another worker, a restart) in the meantime.
+        await relay.close()
+        relay = relay_for(api, max_attempts=3, backoff=0.3, backoff_max=0.3)
+        later = (await register(api, fresh_email()))["person_id"]
+        await relay.step()
 
-        still_refused = await api.post(f"/v1/webhooks/dead-letters/{dead[0]['id']}/replay", {}, scope="admin")
+        letters_url = f"/v1/webhooks/{webhook['id']}/dead-letters"
+        start = time.monotonic()
+        while not (dead_letters := await letters_about(api, letters_url, refused)):
+            assert time.monotonic() - start < 5, "not dead-lettered within 5 s"
+            await asyncio.sleep(0.05)
+        assert [d["event"]["type"] for d in dead_letters] == ["person.created", "contact.added"]
+        assert all(d["attempts"] == 3 and "500" in d["last_error"] for d in dead_letters)
+        tries = receiver.received[:3]
+        assert len({h["webhook-id"] for h, _ in tries}) == 1
+        assert len({b for _, b in tries}) == 1  # the same events, in the same order
+        assert all(Verifier(webhook["secret"]).verify(b, h) for h, b in tries)
+        assert about(json.loads(tries[0][1])["events"], later) == []
+        receiver.status = 200
+        await eventually(lambda: about(receiver.events(), later))  # its courier moved on
+
+        receiver.status = 500
+        still_refused = await api.post(
+            f"/v1/webhooks/dead-letters/{dead_letters[0]['id']}/replay", {}, scope="admin"
+        )
         assert still_refused.status_code == 502, still_refused.text
         receiver.status = 200
         before = len(receiver.received)
-        replayed = await api.post(f"/v1/webhooks/dead-letters/{dead[0]['id']}/replay", {}, scope="admin")
+        replayed = await api.post(
+            f"/v1/webhooks/dead-letters/{dead_letters[0]['id']}/replay", {}, scope="admin"
+        )
         assert replayed.status_code == 200 and replayed.json()["replayed_at"]
-        assert receiver.events()[-1]["id"] == dead[0]["event"]["id"] and len(receiver.received) == before + 1
+        headers, body = receiver.received[-1]
+        assert (
+            Verifier(webhook["secret"]).verify(body, headers)["events"][0]["id"]
+            == (dead_letters[0]["event"]["id"])
+        )
+        assert len(receiver.received) == before + 1
         remaining = (await api.get(f"/v1/webhooks/{webhook['id']}/dead-letters", scope="admin")).json()[
             "items"
         ]
-        assert dead[0]["id"] not in {letter["id"] for letter in remaining}
+        assert dead_letters[0]["id"] not in {letter["id"] for letter in remaining}
     finally:
         await api.delete(f"/v1/webhooks/{webhook['id']}", {}, scope="admin")
+        await relay.close()
+
+
+async def test_a_receiver_that_never_answers_delays_no_other(
+    api: Api, receiver: Receiver, second_receiver: Receiver
+) -> None:
+    """Each webhook has its own courier: while one receiver holds its delivery until the timeout,
+    another hears of each change at once, and the hanging one's try ends at its own timeout."""
+    hanging, prompt = receiver, second_receiver
+    hanging.hanging = True
+    made = [await add_webhook(api, r.url) for r in (hanging, prompt)]
+    relay = relay_for(api, timeout=2, backoff=30, backoff_max=30)
+    try:
+        first = (await register(api, fresh_email()))["person_id"]
+        started = time.monotonic()
+        await relay.step()
+        assert await eventually(lambda: about(prompt.events(), first), within=1.0) < 1.0
+        await eventually(lambda: about(hanging.events(), first), within=1.0)  # held, unanswered
+        second = (await register(api, fresh_email()))["person_id"]
+        await relay.step()
+        assert await eventually(lambda: about(prompt.events(), second), within=1.0) < 1.0
+        assert time.monotonic() - started < 2  # both heard while the hanging delivery still waits
+
+        state = await webhook_state(api, made[0]["id"])
+        while state["attempts"] == 0:
+            assert time.monotonic() - started < 4, "the hanging delivery was not given up at its timeout"
+            await asyncio.sleep(0.05)
+            state = await webhook_state(api, made[0]["id"])
+        assert "no answer within 2 s" in state["last_error"]
+    finally:
+        for webhook in made:
+            await api.delete(f"/v1/webhooks/{webhook['id']}", {}, scope="admin")
         await relay.close()
 
 

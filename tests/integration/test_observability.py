@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from consent_service import logs
+from consent_service.domain.errors import StoreUnavailable
+from consent_service.services.keys import KeyRing
 from tests.integration.conftest import Api, fresh_email, fresh_mobile
 from tests.integration.test_registrations import grant, register
 
@@ -68,6 +70,28 @@ async def test_request_latency_is_labelled_by_route_never_by_token(api: Api) -> 
     assert "consent_request_duration_seconds_bucket" in text
     assert token_path.rsplit("/", 1)[1] not in text
     assert 'path="/unsubscribe/{token' in text
+
+
+async def test_refusals_raised_before_the_handler_are_counted_with_their_status(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 5xx alert sees the database away even when it is the key lookup that cannot reach it."""
+    route = {"method": "GET", "path": "/v1/purposes"}
+    refused = await metric(api, "consent_requests_total", status_code="401", **route)
+    unavailable = await metric(api, "consent_requests_total", status_code="503", **route)
+    assert (await api.client.get("/v1/purposes")).status_code == 401
+
+    async def database_away(ring: KeyRing, secret: str) -> None:
+        raise StoreUnavailable("the database did not answer")
+
+    monkeypatch.setattr(KeyRing, "recognise", database_away)
+    assert (
+        await api.client.get("/v1/purposes", headers={"Authorization": "Bearer csk_x"})
+    ).status_code == 503
+    monkeypatch.undo()
+    assert await metric(api, "consent_requests_total", status_code="401", **route) == refused + 1
+    assert await metric(api, "consent_requests_total", status_code="503", **route) == unavailable + 1
+    assert await metric(api, "consent_requests_error_total", status_code="503", **route) >= 1
 
 
 async def test_a_request_id_is_echoed_or_made(api: Api) -> None:

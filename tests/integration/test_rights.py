@@ -65,16 +65,17 @@ async def family(
     return email, mobile, postal, response.json()["person_id"]
 
 
-async def test_a_phone_request_must_name_the_staff_member_and_backdating_needs_a_reason(api: Api) -> None:
+async def test_a_grant_by_phone_must_name_the_staff_member_and_backdating_needs_a_reason(api: Api) -> None:
+    # Only a grant: an opt-out lacking the same paperwork is recorded with its gaps (test_paperwork.py).
     _, _, _, person = await family(api)
-    withdraw = [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}]
-    nameless = await api.post(f"/v1/people/{person}/consents", {"choices": withdraw, "source": "phone_call"})
+    granting = [grant("email")]
+    nameless = await api.post(f"/v1/people/{person}/consents", {"choices": granting, "source": "phone_call"})
     assert nameless.status_code == 422
     assert nameless.json()["errors"][0]["field"] == "evidence.staff_member"
 
     old = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     body = {
-        "choices": withdraw,
+        "choices": granting,
         "source": "letter",
         "effective_at": old,
         "evidence": {"staff_member": "Sam Okafor"},
@@ -309,21 +310,29 @@ async def test_retention_dry_run_changes_nothing_and_the_run_erases_exactly_the_
     assert (await audit.verify(ctx)).intact
 
 
-def test_the_audit_command_names_the_tampered_event(tmp_path: Path) -> None:
-    env = {**os.environ, "CONSENT_DATA_DIR": str(tmp_path)}
-    env.pop("CONSENT_DATABASE_URL", None)
-    cli = str(Path(sys.executable).parent / "consent-service")
-    subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True)  # noqa: S603
+CLI = str(Path(sys.executable).parent / "consent-service")
 
-    async def two_people() -> None:
-        ctx = build_context(Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)}))
+
+def embedded_with_people(data_dir: Path, people: int) -> dict[str, str]:
+    """An embedded data dir, migrated, holding ``people`` registered people; the environment naming it."""
+    env = {**os.environ, "CONSENT_DATA_DIR": str(data_dir)}
+    env.pop("CONSENT_DATABASE_URL", None)
+    subprocess.run([CLI, "migrate"], env=env, check=True, capture_output=True)  # noqa: S603
+
+    async def register() -> None:
+        ctx = build_context(Settings.from_env({"CONSENT_DATA_DIR": str(data_dir)}))
         await seed(ctx.store, ctx.clock)
         await ctx.catalogue.reload()
-        for _ in range(2):
+        for _ in range(people):
             await _register(ctx, fresh_email())
         await ctx.store.dispose()
 
-    asyncio.run(two_people())
+    asyncio.run(register())
+    return env
+
+
+def test_the_audit_command_names_the_tampered_event(tmp_path: Path) -> None:
+    env, cli = embedded_with_people(tmp_path, 2), CLI
     ok = subprocess.run([cli, "audit", "verify"], env=env, capture_output=True, text=True)  # noqa: S603
     assert ok.returncode == 0 and "ok: 2 events" in ok.stdout
 

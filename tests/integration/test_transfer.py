@@ -18,6 +18,7 @@ from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.csv_rows import BadFile
 from consent_service.domain.csv_suppressions import SuppressionFormat
+from consent_service.domain.errors import InvalidInput
 from consent_service.domain.ledger import Decision, Evidence, Source
 from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 from consent_service.services import choices, exports, imports, suppressions
@@ -476,3 +477,31 @@ def test_the_command_line_imports_and_exports_with_line_numbers(tmp_path: Path) 
     assert len(out.read_text().splitlines()) == 2  # the header and the one entry
     assert "@" not in out.read_text() + exported.stdout
     assert "F-1" in exported.stdout
+
+
+async def test_a_file_of_withdrawals_taken_by_letter_is_recorded_without_a_staff_member(fresh: Fresh) -> None:
+    """DESIGN §4.1: the opt-outs are recorded, each naming the gap; a file that grants is refused."""
+    ctx = fresh.context
+    a = fresh_email()
+    await imports.import_consents(ctx, f"email,marketing_email\n{a},yes\n", _consents())
+    assert await _answer(ctx, Channel.EMAIL, a) == (True, "consent_granted")
+    letters = _consents(source=Source.LETTER)
+
+    granting = await _event_count(ctx)
+    with pytest.raises(InvalidInput) as refused:
+        await imports.import_consents(ctx, f"email,marketing_email\n{fresh_email()},yes\n", letters)
+    assert [e.field for e in refused.value.errors] == ["staff_member"]
+    assert await _event_count(ctx) == granting
+
+    report = await imports.import_consents(ctx, f"email,marketing_email\n{a},no\n", letters)
+
+    assert (report.bad, report.events) == ([], 1)
+    assert await _answer(ctx, Channel.EMAIL, a) == (False, "suppressed")
+    async with ctx.store.reading() as uow:
+        [person] = await uow.people.by_fingerprint(ctx.fingerprint(contact_point(ContactKind.EMAIL, a, "GB")))
+        last = (await uow.ledger.events([person.id]))[-1]
+    assert (last.decision, last.source, last.evidence_gaps) == (
+        Decision.WITHDRAWN,
+        Source.LETTER,
+        ("staff_member",),
+    )

@@ -15,8 +15,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.e2e.conftest import Server, running
-from tests.e2e.test_workers import postgres_and_redis  # noqa: F401  (a fixture)
+from tests.e2e.conftest import (
+    Server,
+    postgres_and_redis,  # noqa: F401  (a fixture)
+    running,
+)
 
 pytestmark = pytest.mark.prove
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import subprocess
 import sys
 import uuid
@@ -22,7 +21,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent_service.domain.keys import KEY_PREFIX, key_digest
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, command_line_environment
 
 CLI = Path(sys.executable).with_name("consent-service")
 
@@ -51,18 +50,9 @@ async def issue_over_the_api(api: Api) -> list[str]:
 
 
 def issue_on_the_command_line(api: Api) -> str:
-    settings = api.settings
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONSENT_")}
-    environ["CONSENT_DATA_DIR"] = str(settings.data_dir)
-    if settings.database.url.startswith("postgresql"):
-        environ |= {
-            "CONSENT_DATABASE_URL": settings.database.url,
-            "CONSENT_FINGERPRINT_KEY": settings.fingerprint_key.hex(),
-            "CONSENT_LINK_SIGNING_KEY": settings.links.signing_key.hex(),
-        }
     done = subprocess.run(  # noqa: S603
         [str(CLI), "keys", "create", "--name", "security cli", "--scope", "checks"],
-        env=environ,
+        env=command_line_environment(api.settings),
         capture_output=True,
         text=True,
         timeout=60,

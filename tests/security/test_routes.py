@@ -29,8 +29,9 @@ FRAMEWORK_PATHS = re.compile(r"^/(docs|schema)(/|$)")
 FRAMEWORK_METHODS = frozenset({"OPTIONS", "HEAD"})
 
 #: Reached without an API key. The health and metrics routes for operators; the provider feedback
-#: routes, which check the provider's signature instead; the families' pages, reached by signed links;
-#: the staff pages and static files, which check a staff session (sign-in) of their own.
+#: routes, which check the provider's signature (or, for Notify, its bearer token) instead; the
+#: families' pages, reached by signed links; the staff pages and static files, which check a staff
+#: session (sign-in) of their own.
 PUBLIC_ROUTES = frozenset(
     {
         ("GET", "/health/live"),
@@ -39,6 +40,7 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/v1/feedback/ses"),
         ("POST", "/v1/feedback/sendgrid"),
         ("POST", "/v1/feedback/mailgun"),
+        ("POST", "/v1/feedback/notify"),
         ("GET", "/unsubscribe/{token:str}"),
         ("POST", "/unsubscribe/{token:str}"),
         ("GET", "/preferences/{token:str}"),
@@ -93,6 +95,8 @@ SCOPED_ROUTES: dict[tuple[str, str], frozenset[KeyScope]] = {
     ("GET", "/v1/notices"): frozenset(KeyScope),
     ("POST", "/v1/notices"): frozenset({ADMIN}),
     ("POST", "/v1/keys"): frozenset({ADMIN}),
+    ("GET", "/v1/keys"): frozenset({ADMIN}),
+    ("DELETE", "/v1/keys/{key_id:uuid}"): frozenset({ADMIN}),
     ("GET", "/v1/changes"): frozenset({CHECKS, ADMIN}),
     ("GET", "/v1/webhooks"): frozenset({ADMIN}),
     ("POST", "/v1/webhooks"): frozenset({ADMIN}),

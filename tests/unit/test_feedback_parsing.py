@@ -233,7 +233,7 @@ def test_ses_notifications(
 ) -> None:
     message = ses.read(encoded(sns_carrying(ses_message)), Recorder(), frozenset({TOPIC}))
     found = ses.feedback(message)
-    assert [(fact.email, fact.reason) for fact in found.facts] == expected
+    assert [(fact.to, fact.reason) for fact in found.facts] == expected
     assert {fact.event_id for fact in found.facts} <= {SNS_NOTIFICATION["MessageId"]}
     assert {fact.provider for fact in found.facts} <= {Provider.SES}
     assert all(fact.occurred_at == datetime(2016, 1, 27, 14, 59, 38, 237000, UTC) for fact in found.facts)
@@ -353,7 +353,7 @@ def test_the_sendgrid_sample_batch() -> None:
     body = encoded(SENDGRID_SAMPLE)
     found = sendgrid.read(body, "RVhBTVBMRQ==", "1513299569", check)
     assert check.calls == [(b"1513299569" + body, b"EXAMPLE", Digest.SHA256)]
-    assert [(fact.email, fact.reason) for fact in found.facts] == [
+    assert [(fact.to, fact.reason) for fact in found.facts] == [
         ("example@test.com", HARD),  # bounce
         ("example@test.com", HARD),  # dropped: Bounced Address
         ("example@test.com", COMPLAINT),  # spamreport
@@ -511,7 +511,7 @@ def test_mailgun_events(event: dict[str, Any], expected: SuppressionReason | Non
     ]
     assert delivery.token == MAILGUN_SIGNATURE["token"]
     assert delivery.feedback.seen == ("CCXMjJ7nQi2N3BPigGOdgQ",)
-    facts = [(f.email, f.reason, f.event_id) for f in delivery.feedback.facts]
+    facts = [(f.to, f.reason, f.event_id) for f in delivery.feedback.facts]
     assert facts == (
         [("recipient@sample.mailgun.com", expected, "CCXMjJ7nQi2N3BPigGOdgQ")] if expected else []
     )

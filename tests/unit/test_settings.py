@@ -22,6 +22,7 @@ from consent_service.config import (
     Logs,
     Settings,
     SettingsError,
+    mint_links_for,
     share_metrics_between_workers,
     staff_password,
 )
@@ -185,7 +186,25 @@ BAD = [
         "public,10.0.0.0/40",
         "CONSENT_WEBHOOK_DESTINATIONS: '10.0.0.0/40' is not an IP address or network",
     ),
+    (
+        "CONSENT_TRUSTED_PROXIES",
+        "10.0.0.0/8, proxy.internal",
+        "CONSENT_TRUSTED_PROXIES: 'proxy.internal' is not an IP address or network",
+    ),
+    (
+        "CONSENT_TRUSTED_PROXIES",
+        "10.0.0.300",
+        "CONSENT_TRUSTED_PROXIES: '10.0.0.300' is not an IP address or network",
+    ),
 ]
+
+
+def test_trusted_proxies_are_addresses_or_networks_kept_in_cidr_form(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,[::1]"}
+    )
+    assert settings.limits.trusted_proxies == ("10.0.0.0/8", "192.0.2.7/32", "::1/128")
+    assert Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)}).limits.trusted_proxies == ()
 
 
 @pytest.mark.parametrize(("name", "value", "message"), BAD, ids=[f"{n}={v}" for n, v, _ in BAD])
@@ -366,3 +385,37 @@ def test_workers_share_their_metrics_in_the_data_dir_unless_told_where(tmp_path:
     theirs = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "theirs")}
     share_metrics_between_workers(settings, theirs)
     assert theirs == {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "theirs")}
+
+
+@pytest.mark.parametrize(
+    ("host", "minted"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8080"),
+        ("0.0.0.0", "http://localhost:8080"),  # noqa: S104 (what serve is given, not bound here)
+        ("::", "http://localhost:8080"),
+        ("::1", "http://[::1]:8080"),
+        ("consent.internal", "http://consent.internal:8080"),
+    ],
+)
+def test_serve_mints_links_for_its_own_address_when_no_public_url_is_set(
+    host: str, minted: str, tmp_path: Path
+) -> None:
+    environ: dict[str, str] = {}
+    assert mint_links_for(host, 8080, environ) == minted
+    assert (
+        Settings.from_env(
+            {
+                **environ,
+                "CONSENT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                "CONSENT_FINGERPRINT_KEY": KEY,
+                "CONSENT_LINK_SIGNING_KEY": KEY,
+            }
+        ).links.public_base_url
+        == minted
+    )
+
+
+def test_an_operators_public_url_is_kept_whatever_serve_listens_on() -> None:
+    environ = {"CONSENT_PUBLIC_BASE_URL": "https://consent.example.org"}
+    assert mint_links_for("0.0.0.0", 8080, environ) is None  # noqa: S104
+    assert environ == {"CONSENT_PUBLIC_BASE_URL": "https://consent.example.org"}

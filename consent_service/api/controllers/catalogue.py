@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
-from litestar import Controller, Request, get, post
-from litestar.params import JSONBody, QueryParameter
+from litestar import Controller, Request, delete, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
@@ -66,6 +67,27 @@ class CatalogueController(Controller):
         self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.KeyIn]
     ) -> s.KeyOut:
         key, secret = await keys.create_key(
-            ctx.store, ctx.clock, data.name, frozenset(data.scopes), request.user.scopes
+            ctx.store, ctx.clock, data.name, frozenset(data.scopes), request.user.scopes, data.expires_at
         )
-        return s.KeyOut(id=key.id, name=key.name, scopes=sorted(key.scopes), key=secret)
+        return s.KeyOut(
+            id=key.id,
+            name=key.name,
+            scopes=sorted(key.scopes),
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            key=secret,
+        )
+
+    @get("/keys", opt=needs(KeyScope.ADMIN), summary="Every API key, revoked and expired ones too")
+    async def list_keys(self, ctx: Ctx) -> s.KeysOut:
+        now = ctx.clock.now()
+        return s.KeysOut(items=[presenters.api_key(k, now) for k in await keys.list_keys(ctx.store)])
+
+    @delete(
+        "/keys/{key_id:uuid}",
+        opt=needs(KeyScope.ADMIN),
+        status_code=200,
+        summary="Revoke an API key: refused on every worker within 1 s of this answer",
+    )
+    async def revoke_key(self, ctx: Ctx, key_id: FromPath[UUID]) -> s.KeyInfoOut:
+        return presenters.api_key(await keys.revoke_key(ctx.key_ring, str(key_id)), ctx.clock.now())

@@ -1,7 +1,9 @@
-"""Feedback from mail providers: Amazon SES (through SNS), SendGrid and Mailgun webhooks.
+"""Feedback from mail providers: Amazon SES (through SNS), SendGrid and Mailgun webhooks, and GOV.UK
+Notify's delivery receipts.
 
 No API key: each provider signs its deliveries, and the signature, checked against a configured key,
-is the authentication. A provider whose key is not configured answers 404. Bodies are read raw (SNS
+is the authentication (Notify, which does not sign, sends the bearer token set in its callback
+settings instead). A provider whose key is not configured answers 404. Bodies are read raw (SNS
 posts JSON as ``text/plain``, and SendGrid signs the exact bytes), so no body schema is declared.
 """
 
@@ -97,6 +99,24 @@ class FeedbackController(Controller):
     )
     async def mailgun(self, ctx: Ctx, provider_keys: Keys, request: Request[Any, Any, Any]) -> FeedbackOut:
         return _out(await feedback.mailgun(ctx, provider_keys, await request.body()))
+
+    @post(
+        "/notify",
+        status_code=200,
+        summary="GOV.UK Notify delivery receipts (bearer token)",
+        description="One delivery receipt, as Notify's callback sends it, with Authorization: Bearer and "
+        "the token set in Notify's callback settings (CONSENT_NOTIFY_CALLBACK_TOKEN). permanent-failure "
+        "becomes a hard_bounce on the email address (notification_type email) or mobile number (sms); "
+        "delivered, temporary-failure and technical-failure are counted as ignored, as are letters. A "
+        "receipt is taken once by its id. 200: handled, including repeats, which change nothing. 403: "
+        "the token is refused. 404: Notify is not configured. 400/422: not a delivery receipt (each "
+        "field named).",
+    )
+    async def notify(self, ctx: Ctx, provider_keys: Keys, request: Request[Any, Any, Any]) -> FeedbackOut:
+        # Read from the request, not declared as a parameter: OpenAPI has Authorization described by
+        # security schemes, and generators drop or warn about a header parameter of that name.
+        authorization = request.headers.get("authorization")
+        return _out(await feedback.notify(ctx, provider_keys, await request.body(), authorization))
 
 
 def feedback_routes(keys: ProviderKeys) -> Router:

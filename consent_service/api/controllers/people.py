@@ -20,13 +20,24 @@ from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.services import choices, people
 
+#: What the OpenAPI document says about evidence on the two routes that record choices.
+PAPERWORK = (
+    "An opt-out (a withdrawn choice) is never refused for its paperwork (DESIGN §4.1): it is recorded,"
+    " and each receipt event names what was missing in `evidence_gaps` (`evidence_complete: false`)."
+    " A grant lacking the same evidence is refused with 422 naming each field, and nothing is recorded."
+)
+
 
 class RegistrationController(Controller):
     path = "/v1/registrations"
     tags = ["people"]
 
     @post(
-        "/", opt=needs(KeyScope.FORMS, KeyScope.STAFF), summary="Record a registration form", status_code=201
+        "/",
+        opt=needs(KeyScope.FORMS, KeyScope.STAFF),
+        summary="Record a registration form",
+        description=PAPERWORK,
+        status_code=201,
     )
     async def register(
         self,
@@ -93,6 +104,7 @@ class PeopleController(Controller):
         "/{person_id:uuid}/consents",
         opt=needs(KeyScope.FORMS, KeyScope.STAFF),
         summary="Record choices for a person",
+        description=PAPERWORK,
         status_code=201,
     )
     async def record(

@@ -43,7 +43,14 @@ class SuppressionController(Controller):
     path = "/v1/suppressions"
     tags = ["suppressions"]
 
-    @post("/", opt=needs(KeyScope.STAFF), status_code=201, summary="Add an address to the suppression list")
+    @post(
+        "/",
+        opt=needs(KeyScope.STAFF),
+        status_code=201,
+        summary="Add an address to the suppression list",
+        description="A `purpose` the catalogue does not have does not refuse the entry (DESIGN §4.1): it is"
+        ' added for every purpose in its scope, with `evidence_gaps: ["purpose"]`.',
+    )
     async def add(
         self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.SuppressionIn]
     ) -> Response[s.SuppressionOut]:

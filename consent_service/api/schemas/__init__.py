@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from consent_service.api.schemas.catalogue import (
     KeyIn,
+    KeyInfoOut,
     KeyOut,
+    KeysOut,
     NoticeIn,
     NoticeOut,
     NoticesOut,
@@ -116,7 +118,9 @@ __all__ = [
     "HistoryOut",
     "In",
     "KeyIn",
+    "KeyInfoOut",
     "KeyOut",
+    "KeysOut",
     "LiftIn",
     "NewWebhookOut",
     "Note",

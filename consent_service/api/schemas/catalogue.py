@@ -30,6 +30,8 @@ class NoticeIn(In, kw_only=True, frozen=True):
 class KeyIn(In, kw_only=True, frozen=True):
     name: Text200
     scopes: Annotated[list[KeyScope], Meta(min_length=1)]
+    #: After this moment the key is refused (401), as if revoked; unset, it does not expire.
+    expires_at: Time | None = None
 
 
 class PurposeOut(Out, kw_only=True):
@@ -61,4 +63,25 @@ class KeyOut(Out, kw_only=True):
     id: str
     name: str
     scopes: list[KeyScope]
+    created_at: datetime
+    expires_at: datetime | None
     key: str = msgspec.field(name="key")
+
+
+class KeyInfoOut(Out, kw_only=True):
+    """A key as listed: never its secret, which is shown once when it is made."""
+
+    id: str
+    name: str
+    scopes: list[KeyScope]
+    created_at: datetime
+    #: Recorded at most once a minute per key per worker, so up to a minute behind (None: never used).
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    #: Whether the key opens the API now: neither revoked nor expired.
+    active: bool
+
+
+class KeysOut(Out, kw_only=True):
+    items: list[KeyInfoOut]

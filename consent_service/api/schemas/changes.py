@@ -40,7 +40,7 @@ class WebhookOut(Out, kw_only=True):
 
 
 class NewWebhookOut(WebhookOut, kw_only=True):
-    #: shown once: the key receivers check the ``Consent-Signature`` header with
+    #: shown once (``whsec_…``): the secret receivers verify the Standard Webhooks headers with
     secret: str
 
 

@@ -9,6 +9,7 @@ from msgspec import Meta
 
 from consent_service.api.schemas.common import ApiSource, Code, In, Note, Out, Text200, Time
 from consent_service.domain.channels import Channel
+from consent_service.domain.evidence import Gap
 from consent_service.domain.ledger import Decision
 from consent_service.domain.purposes import Basis
 
@@ -78,6 +79,10 @@ class ReceiptEventOut(Out, kw_only=True):
     effective_at: datetime
     hash: str
     prev_hash: str
+    #: False when an opt-out was recorded without all its paperwork (DESIGN §4.1); never for a grant.
+    evidence_complete: bool
+    #: What the paperwork lacked, by field name: the event was recorded anyway, as the person asked.
+    evidence_gaps: list[Gap]
 
 
 class ReceiptOut(Out, kw_only=True):
@@ -108,6 +113,10 @@ class EventOut(Out, kw_only=True):
     evidence: dict[str, Any]
     hash: str
     prev_hash: str
+    #: False when an opt-out was recorded without all its paperwork (DESIGN §4.1); never for a grant.
+    evidence_complete: bool
+    #: What the paperwork lacked, by field name: the event was recorded anyway, as the person asked.
+    evidence_gaps: list[Gap]
 
 
 class HistoryOut(Out, kw_only=True):

@@ -8,6 +8,7 @@ from typing import Annotated
 from msgspec import Meta
 
 from consent_service.api.schemas.common import ChannelOrAll, Code, ContactValue, In, Note, Out
+from consent_service.domain.evidence import Gap
 from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 
 
@@ -39,6 +40,10 @@ class SuppressionOut(Out, kw_only=True):
     lifted_at: datetime | None
     lift_reason: str | None
     lifted_by: str | None
+    #: False when the entry was added without everything the request should have said (DESIGN §4.1).
+    evidence_complete: bool
+    #: What it lacked: ``purpose`` means the purpose named is unknown, so the entry covers every purpose.
+    evidence_gaps: list[Gap]
 
 
 class SuppressionsOut(Out, kw_only=True):

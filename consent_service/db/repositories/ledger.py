@@ -58,6 +58,7 @@ def _event(row: Row[Any]) -> ConsentEvent:
         evidence_hash=row.evidence_hash,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        evidence_gaps=tuple(row.evidence_gaps or ()),
     )
 
 
@@ -108,6 +109,7 @@ class SqlLedger:
                 evidence_hash=event.evidence_hash,
                 prev_hash=event.prev_hash,
                 hash=event.hash,
+                evidence_gaps=list(event.evidence_gaps),
             )
         )
 

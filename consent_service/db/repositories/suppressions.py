@@ -46,6 +46,7 @@ def _suppression(row: Row[Any]) -> Suppression:
         lifted_at=row.lifted_at,
         lift_reason=row.lift_reason,
         lifted_by=row.lifted_by,
+        evidence_gaps=tuple(row.evidence_gaps or ()),
     )
 
 
@@ -67,6 +68,7 @@ class SqlSuppressions:
                 note=entry.note,
                 effective_at=entry.effective_at,
                 recorded_at=entry.recorded_at,
+                evidence_gaps=list(entry.evidence_gaps),
             )
         )
 

@@ -1,5 +1,5 @@
 """What a mail provider's feedback comes down to: this event says this address bounced, complained or
-unsubscribed. Shared by the three providers' readers (``ses``, ``sendgrid``, ``mailgun``).
+unsubscribed. Shared by the providers' readers (``ses``, ``sendgrid``, ``mailgun``, ``notify``).
 
 The readers are pure: they parse bodies and build the bytes a provider signed, and leave the
 cryptography to a ``SignatureCheck`` the composition root builds from configured keys.
@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from consent_service.domain.channels import Channel
 from consent_service.domain.errors import DomainError, InvalidInput
 from consent_service.domain.suppressions import SuppressionReason
 
@@ -25,6 +26,7 @@ class Provider(StrEnum):
     SES = "ses"
     SENDGRID = "sendgrid"
     MAILGUN = "mailgun"
+    NOTIFY = "notify"
 
 
 class Digest(StrEnum):
@@ -46,6 +48,8 @@ class ProviderKeys:
     ses_topics: frozenset[str] = frozenset()
     sendgrid: SignatureCheck | None = None
     mailgun: SignatureCheck | None = None
+    #: GOV.UK Notify does not sign: it sends back the bearer token set in its callback settings.
+    notify_token: str | None = None
 
 
 class Unauthentic(DomainError):
@@ -62,13 +66,15 @@ class Malformed(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class FeedbackFact:
-    """One address the provider reports; several facts may share an event id (an SES bounce to many)."""
+    """One address (or, from Notify, a mobile number) the provider reports; several facts may share an
+    event id (an SES bounce to many)."""
 
     provider: Provider
     event_id: str
-    email: str
+    to: str
     reason: SuppressionReason
     occurred_at: datetime | None = None
+    channel: Channel = Channel.EMAIL
 
 
 @dataclass(frozen=True, slots=True)
