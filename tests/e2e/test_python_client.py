@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
 import itertools
+import queue
 import secrets
 import socket
 import threading
@@ -22,8 +24,10 @@ from consent_client import (
     ConsentClient,
     ConsentServiceError,
     Contact,
+    InvalidSignature,
     Retry,
     ServiceUnreachable,
+    verify,
 )
 
 from tests.e2e.conftest import Server, free_port, running
@@ -376,3 +380,41 @@ def test_a_wrong_key_or_purpose_is_an_error_not_a_silent_denial(served: Server) 
         assert unknown.value.status in (404, 422)
         with pytest.raises(ConsentServiceError):
             list(client.stream_checks([_email()], purpose="no_such_purpose", channel="email"))
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    deliveries: queue.Queue[tuple[dict[str, str], bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.deliveries.put((dict(self.headers.items()), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_real_webhook_delivery_verifies_and_a_changed_one_does_not(served: Server) -> None:
+    deliveries: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
+
+    class Receiver(_Receiver):
+        pass
+
+    Receiver.deliveries = deliveries
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/consent"
+        made = httpx.post(f"{served.base}/v1/webhooks", json={"url": url}, headers=served.auth)
+        assert made.status_code == 201, made.text
+        secret = made.json()["secret"]
+        person_id = _register(served, _email())
+        headers, body = deliveries.get(timeout=30)
+        payload = verify(secret, headers, body)
+        assert person_id in body.decode() and payload["events"]
+        with pytest.raises(InvalidSignature):
+            verify(secret, headers, body.replace(person_id.encode(), b"0" * len(person_id)))
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
