@@ -114,6 +114,8 @@ def test_a_grant_is_allowed_and_a_withdrawal_then_denied(served: Server, client:
     withdrawn = client.check("marketing", channel="email", to=email)
     assert withdrawn.allowed is False
     assert withdrawn.reason in {"suppressed", "consent_withdrawn"}
+    invalid = client.check("marketing", channel="email", to="not-an-address")
+    assert (invalid.allowed, invalid.reason) == (False, "contact_invalid")
     # A service message is not blocked by a marketing opt-out.
     assert client.check("administrative", channel="email", to=email).allowed is True
 

@@ -62,7 +62,9 @@ class ConsentClient:
     service: after the retries they answer ``allowed=False, reason="unreachable", degraded=True``,
     so a loop that sends only on ``allowed`` cannot mail anyone unasked. They raise
     :class:`ConsentServiceError` only when the request itself is wrong (a 4xx other than 429: a
-    revoked key, an unknown purpose), which no retry mends.
+    revoked key, an unknown purpose), which no retry mends. An address that cannot be one on its
+    channel is not such an error: it is answered ``allowed=False, reason="contact_invalid"``, as the
+    bulk checks answer it.
 
     That denial covers administrative messages too: unreached, the client cannot know that an address
     is invalid, restricted or erased. A tool that would rather send service messages (an appointment
@@ -125,7 +127,14 @@ class ConsentClient:
         for name, value in (("channel", channel), ("to", to), ("person_id", person_id), ("at", at)):
             if value is not None:
                 body[name] = dict(value) if isinstance(value, Mapping) else value
-        response = self._send("POST", "/v1/checks", json=msgspec.to_builtins(body))
+        try:
+            response = self._send("POST", "/v1/checks", json=msgspec.to_builtins(body))
+        except ConsentServiceError as refused:
+            if _only_the_address_refused(refused):
+                # As the bulk checks answer it: a definite no for this address, not a fault of the call.
+                evidence = {"problem": refused.problem}
+                return Decision(allowed=False, reason="contact_invalid", evidence=evidence)
+            raise
         if response is None:
             return self._unanswered(purpose)
         try:
@@ -269,6 +278,15 @@ class ConsentClient:
             if delay is None:
                 return None
             time.sleep(delay)
+
+
+def _only_the_address_refused(refused: ConsentServiceError) -> bool:
+    """A 422 naming ``to`` and nothing else: the address cannot be an address on that channel."""
+    problem = refused.problem
+    if refused.status != 422 or not isinstance(problem, dict):
+        return False
+    fields = {error.get("field") for error in problem.get("errors") or [] if isinstance(error, dict)}
+    return fields == {"to"}
 
 
 def _plain(contact: Contact) -> Any:

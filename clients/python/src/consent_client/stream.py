@@ -273,7 +273,9 @@ async def _exchange(
         while True:
             first = await source.get()
             batch: list[Contact | _End] = [first]
-            while len(batch) < CHUNK_LINES and (more := source.get_nowait()) is not None:
+            while len(batch) < CHUNK_LINES and not isinstance(batch[-1], _End):
+                if (more := source.get_nowait()) is None:
+                    break
                 batch.append(more)
             last = batch[-1]
             end = last if isinstance(last, _End) else None
