@@ -194,6 +194,11 @@ async def _check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> li
                 f"{at}collection_context.opt_out_offered",
                 "a soft opt-in needs an opt-out offered at collection",
             )
+        elif choice.collection_context is not None and not choice.collection_context.get("opt_out_wording"):
+            context_error = FieldError(
+                f"{at}collection_context.opt_out_wording",
+                "a soft opt-in records the opt-out as it was worded at collection",
+            )
         if context_error is not None and not opt_out:
             errors.append(context_error)
             continue
