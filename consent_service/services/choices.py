@@ -44,6 +44,7 @@ from consent_service.domain.suppressions import (
     reason_for_withdrawal,
 )
 from consent_service.services.context import Context
+from consent_service.services.suppressions import carry_objection
 from consent_service.services.usecases import use_case
 
 
@@ -298,6 +299,7 @@ async def _add_contacts(
     """The person with these contact points added (one already held is kept, not repeated)."""
     now = ctx.clock.now()
     held = {c.id: c for c in person.contacts}
+    before = [c.fingerprint for c in person.contacts]
     for contact, value, fingerprint in contacts:
         stored = await add_contact(
             uow,
@@ -305,6 +307,7 @@ async def _add_contacts(
             person.reference,
         )
         held[stored.id] = stored
+        await carry_objection(uow, ctx, before, fingerprint)
     return replace(person, contacts=tuple(held.values()))
 
 

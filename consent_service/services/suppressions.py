@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -73,6 +73,37 @@ async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> 
     await uow.suppressions.add(entry)
     uow.emit(suppression_added(entry))
     return entry
+
+
+async def carry_objection(uow: UnitOfWork, ctx: Context, held: Sequence[str], added: str) -> None:
+    """A contact point added to a person who objected to all marketing is objected to from the start.
+
+    The objection covers the person, not only the addresses they had then (UK GDPR Art 21(3)); the
+    ledger's withdrawals cover the purposes of that day, this covers any marketing purpose since.
+    """
+    if not held or added in held:
+        return
+    found = await uow.suppressions.for_fingerprints(list(held), None, include_lifted=False)
+    objections = [
+        entry
+        for group in found.values()
+        for entry in group
+        if entry.reason is SuppressionReason.OBJECTED
+        and entry.scope is SuppressionScope.MARKETING
+        and entry.purpose is None
+    ]
+    if not objections:
+        return
+    first = min(objections, key=lambda entry: entry.effective_at)
+    entry = replace(
+        first,
+        id=str(uuid.uuid4()),
+        fingerprint=added,
+        recorded_at=ctx.clock.now(),
+        note=f"the person's objection (suppression {first.id}) carried to a contact point added later",
+    )
+    await uow.suppressions.add(entry)
+    uow.emit(suppression_added(entry))
 
 
 @dataclass(frozen=True, slots=True)

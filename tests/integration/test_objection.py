@@ -126,3 +126,25 @@ async def test_a_grant_recorded_by_an_import_does_not_reopen(api: Api) -> None:
     await object_to_all(api, person)
     await record(api, person, [grant("email", code)], source="import")
     assert (await api.check("email", to["email"], purpose=code))["allowed"] is False
+
+
+async def test_the_objection_covers_a_contact_point_and_a_purpose_added_after_it(api: Api) -> None:
+    reference = f"case-{secrets.token_hex(6)}"
+    email, mobile = fresh_email(), fresh_mobile()
+    first = {"person": {"reference": reference, "contacts": [{"kind": "email", "value": email}]}}
+    made = await api.post("/v1/registrations", {**first, "choices": [], "source": "web_form"}, scope="forms")
+    assert made.status_code == 201, made.text
+    await object_to_all(api, made.json()["person_id"])
+    later_purpose = await newsletter(api)
+
+    again = {"person": {"reference": reference, "contacts": [{"kind": "phone", "value": mobile}]}}
+    added = await api.post(
+        "/v1/registrations", {**again, "choices": [], "source": "paper_form"}, scope="forms"
+    )
+    assert added.status_code == 201, added.text
+
+    for purpose in ("marketing", later_purpose):
+        answer = await api.check("sms", mobile, purpose=purpose)
+        assert (purpose, answer["allowed"]) == (purpose, False)
+    found = (await api.get("/v1/suppressions/lookup", to=mobile, channel="sms")).json()["items"]
+    assert [(e["reason"], e["channel"], e["purpose"]) for e in found] == [("objected", "all", None)]
