@@ -306,8 +306,13 @@ def test_a_family_stops_all_marketing_in_one_step_without_javascript(
 
     expect(page.get_by_role("heading", level=1)).to_have_text("All marketing is stopped")
     expect(page.get_by_role("status")).to_contain_text("Messages about your appointments")
-    for group in ("Email", "Text message", "Phone call", "Post", "Your permission"):
-        no = page.get_by_role("group", name=group, exact=True).get_by_label("No", exact=True)
+    news = page.get_by_role("region", name="News, appeals and invitations")
+    for group in CHANNELS:
+        expect(
+            news.get_by_role("group", name=group, exact=True).get_by_label("No", exact=True)
+        ).to_be_checked()
+    expect(page.get_by_role("group", name="Your permission").get_by_label("No", exact=True)).to_be_checked()
+    for no in page.get_by_role("radio", name="No", exact=True).all():
         expect(no).to_be_checked()
     shot(page, "06-all-marketing-stopped")
 
@@ -379,9 +384,10 @@ def test_a_household_email_shows_whose_choices_and_changes_only_its_own(
     expect(whose).to_contain_text("Sam")
     expect(whose).to_contain_text("Alex")
     expect(page.locator("body")).not_to_contain_text("Taylor")
-    expect(page.get_by_role("group", name="Text message", exact=True)).to_have_count(0)
-    expect(page.get_by_role("group", name="Your permission", exact=True)).to_have_count(0)
-    email = page.get_by_role("group", name="Email", exact=True)
+    for group in ("Text message", "Phone call", "Post", "Your permission"):
+        expect(page.get_by_role("group", name=group, exact=True)).to_have_count(0)
+    news = page.get_by_role("region", name="News, appeals and invitations")
+    email = news.get_by_role("group", name="Email", exact=True)
     expect(email.get_by_label("Yes", exact=True)).to_be_checked()
     email.get_by_label("No", exact=True).check()
     shot(page, "09-household-email")
