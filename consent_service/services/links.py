@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from consent_service.domain.changes import suppression_added
-from consent_service.domain.channels import CHANNEL_KIND, Channel, channels_served_by
+from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind, channels_served_by
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
 from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
 from consent_service.domain.ledger import Decision, Evidence, Source
@@ -329,10 +329,12 @@ async def stop_all_marketing(ctx: Context, token: str) -> PreferencesPage:
 
     For each person at the address, every marketing choice the link may change (``_rows``) that is
     not withdrawn already is withdrawn, noted as an objection, and the suppressions it adds say
-    ``objected``. An address nobody is held for gets an objection by fingerprint on each of its
-    channels instead of a dead end. Administrative messages are untouched: nothing is added in the
-    ``all`` scope. The ledger's head is locked first and only what is still open is recorded, so a
-    second press records nothing new.
+    ``objected``. Each address the link may speak for (the person's every contact point; only this
+    one where it is shared, or held for nobody, which would otherwise be a dead end) also gets an
+    objection by fingerprint on each of its channels for every marketing purpose, so a purpose added
+    later does not reach them either (Art 21(3)). Administrative messages are untouched: nothing is
+    added in the ``all`` scope. The ledger's head is locked first and only what is still open is
+    recorded, so a second press records nothing new.
     """
     claim = ctx.links.verify(token, LinkKind.PREFERENCES)
     await ctx.catalogue.reload()
@@ -359,20 +361,24 @@ async def stop_all_marketing(ctx: Context, token: str) -> PreferencesPage:
                     objection=True,
                 )
                 await record_choices.within(uow, ctx, RecordChoices(person_id, objection))
-        if not addressee.person_ids:
-            await _object_by_fingerprint(uow, ctx, claim)
+        addresses = {claim.fingerprint: CHANNEL_KIND[claim.channel]}
+        if addressee.person_ids and not addressee.shared:
+            people = await uow.people.by_fingerprint(claim.fingerprint)
+            addresses |= {c.fingerprint: c.kind for p in people if p.erased_at is None for c in p.contacts}
+        for fingerprint, kind in addresses.items():
+            await _object_by_fingerprint(uow, ctx, fingerprint, kind)
     return await describe_preferences(ctx, token)
 
 
-async def _object_by_fingerprint(uow: UnitOfWork, ctx: Context, claim: LinkClaim) -> None:
+async def _object_by_fingerprint(uow: UnitOfWork, ctx: Context, fingerprint: str, kind: ContactKind) -> None:
     """An objection on each channel the address serves, unless one is in force there already."""
-    for channel in channels_served_by(CHANNEL_KIND[claim.channel]):
-        found = await uow.suppressions.for_fingerprints([claim.fingerprint], channel, False)
+    for channel in channels_served_by(kind):
+        found = await uow.suppressions.for_fingerprints([fingerprint], channel, False)
         if any(
             e.channel == channel and e.purpose is None and e.reason is SuppressionReason.OBJECTED
-            for e in found.get(claim.fingerprint, [])
+            for e in found.get(fingerprint, [])
         ):
             continue
-        entry = objected(str(uuid.uuid4()), claim.fingerprint, channel, ctx.clock.now())
+        entry = objected(str(uuid.uuid4()), fingerprint, channel, ctx.clock.now())
         await uow.suppressions.add(entry)
         uow.emit(suppression_added(entry))

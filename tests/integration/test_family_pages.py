@@ -5,6 +5,7 @@ shared address. Over HTTP, on both backends."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -269,3 +270,27 @@ async def test_a_shared_address_counts_the_people_it_has_no_name_for(api: Api) -
     html = (await api.client.get(path_of((await links_for(api, shared))["preferences_url"]))).text
     whose = re.search(r'<p id="whose">(.*?)</p>', html, re.DOTALL)
     assert whose is not None and "shared by 2 people: Sam and 1 more." in whose.group(1)
+
+
+async def test_stopping_all_marketing_also_covers_a_purpose_added_later(api: Api) -> None:
+    """Art 21(3): after an objection the details are no longer used for direct marketing, including
+    for a purpose the organisation adds afterwards on legitimate interests (post)."""
+    email, home = fresh_email(), {"lines": [f"{secrets.randbelow(999)} Mill Lane"], "postcode": "LS1 4AP"}
+    contacts = [{"kind": "email", "value": email}, {"kind": "postal", "value": home}]
+    await register(api, email, None, [grant("email")], contacts=contacts)
+    minted = await links_for(api, email)
+    html = (await api.client.get(path_of(minted["preferences_url"]))).text
+    form = {"_csrf_token": csrf_token(html), "stop_all": "yes"}
+    assert (await api.client.post(path_of(minted["preferences_url"]), data=form)).status_code == 200
+
+    code = f"appeals_{secrets.token_hex(4)}"
+    bases = {"post": "legitimate_interests"}
+    made = await api.post(
+        "/v1/purposes", {"code": code, "category": "marketing", "bases": bases}, scope="admin"
+    )
+    assert made.status_code == 201, made.text
+    answer = await api.check("post", home, purpose=code)
+    assert (answer["allowed"], answer["reason"]) == (False, "suppressed")
+    assert answer["evidence"]["suppression_reason"] == "objected"
+    elsewhere = {"lines": [f"{secrets.randbelow(999)} Other Road"], "postcode": "LS1 4AP"}
+    assert (await api.check("post", elsewhere, purpose=code))["reason"] == "legitimate_interests"
