@@ -172,7 +172,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             hashlib.sha256(b"csrf:" + settings.links.signing_key).digest(),
             secure=settings.links.public_base_url.startswith("https://"),
         ),
-        template_config=pages_config.templates(),
+        template_config=pages_config.templates(settings.organisation),
         stores={
             "rate_limit": rate_limit_store(settings),
             staff_config.SESSIONS_STORE: staff_config.sessions_store(settings),

@@ -15,6 +15,8 @@ from litestar.template import TemplateConfig
 
 from consent_service.api.context import context_of
 from consent_service.api.security import PUBLIC
+from consent_service.config import Organisation
+from consent_service.domain.notices import RIGHT_TO_OBJECT
 from consent_service.domain.tokens import InvalidToken, LinkKind
 
 HERE = Path(__file__).resolve().parent
@@ -22,8 +24,17 @@ HERE = Path(__file__).resolve().parent
 NOT_PAGES = [r"^/v1/", r"^/health/", r"^/docs", r"^/schema", r"^/static/", r"^/metrics"]
 
 
-def templates() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+def templates(organisation: Organisation) -> TemplateConfig[JinjaTemplateEngine]:
+    """Every family page names the organisation, how to reach it and its privacy notice, and states
+    the right to object (``base.html``); the words are set once, here, for every template."""
+
+    def words_every_page_may_use(engine: JinjaTemplateEngine) -> None:
+        engine.engine.globals["right_to_object"] = RIGHT_TO_OBJECT
+        engine.engine.globals["organisation"] = organisation
+
+    return TemplateConfig(
+        directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=words_every_page_may_use
+    )
 
 
 def static_files() -> Router:

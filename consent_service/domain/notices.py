@@ -34,3 +34,13 @@ DEFAULT_WORDING: dict[str, str] = {
         "our website. You can withdraw this permission at any time."
     ),
 }
+
+
+#: UK GDPR Art 21(4): the right to object to direct marketing, stated clearly and apart from anything
+#: else. The preferences page and every marketing receipt carry these words, so they say the same.
+RIGHT_TO_OBJECT = (
+    "You have the right to object to direct marketing at any time. If you object, we stop using your "
+    "details for marketing straight away; it costs nothing and you do not need to give a reason. To "
+    "object, use the unsubscribe link in any of our emails, say no on your preferences page, or tell us "
+    "by phone, email or letter."
+)

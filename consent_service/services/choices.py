@@ -78,6 +78,9 @@ class ChoicesInput:
     actor: str
     effective_at: datetime | None = None
     evidence: Evidence = field(default_factory=Evidence)
+    #: The withdrawals are the person's objection to direct marketing (UK GDPR Art 21(2)): the
+    #: suppressions they add say ``objected`` whatever each channel's basis.
+    objection: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,13 +403,13 @@ async def _record(
             continue  # a late-arriving older choice goes into history only
         current[key] = CurrentConsent.from_event(event)
         await uow.ledger.save_current(person.id, current[key])
-        await _update_suppressions(uow, ctx, person, item, event)
+        await _update_suppressions(uow, ctx, person, item, event, request.objection)
     await uow.ledger.set_head(seq, prev)
     return Recorded(person.id, now, tuple(events))
 
 
 async def _update_suppressions(
-    uow: UnitOfWork, ctx: Context, person: Person, item: _Checked, event: ConsentEvent
+    uow: UnitOfWork, ctx: Context, person: Person, item: _Checked, event: ConsentEvent, objection: bool
 ) -> None:
     """A withdrawal adds the person's addresses to the suppression list; their own re-grant lifts it."""
     channel = event.channel
@@ -422,7 +425,7 @@ async def _update_suppressions(
                 fingerprint=fingerprint,
                 channel=channel,
                 scope=SuppressionScope.MARKETING,
-                reason=reason_for_withdrawal(item.basis, event.source),
+                reason=reason_for_withdrawal(item.basis, event.source, objection),
                 purpose=event.purpose,
                 source=event.source.value,
                 actor=event.actor,

@@ -14,6 +14,7 @@ from consent_service.domain.suppressions import (
     SuppressionReason,
     SuppressionScope,
     lifted_by_grant,
+    objected,
     reason_for_withdrawal,
 )
 
@@ -221,3 +222,26 @@ def test_opting_out_of_a_soft_opt_in_is_filed_as_withdrawn() -> None:
 
 def test_objecting_to_legitimate_interests_is_filed_as_objected() -> None:
     assert reason_for_withdrawal(Basis.LEGITIMATE_INTERESTS, Source.WEB_FORM) is SuppressionReason.OBJECTED
+
+
+@pytest.mark.parametrize("basis", list(Basis))
+@pytest.mark.parametrize("source", [Source.PREFERENCE_CENTRE, Source.UNSUBSCRIBE_LINK])
+def test_stopping_all_marketing_is_filed_as_objected_whatever_the_basis(basis: Basis, source: Source) -> None:
+    assert reason_for_withdrawal(basis, source, objection=True) is SuppressionReason.OBJECTED
+
+
+# An objection by fingerprint (an address the service holds nobody for)
+
+
+def test_an_objection_by_fingerprint_covers_every_marketing_purpose_on_its_channel_only() -> None:
+    objection = objected("entry-2", "f" * 64, EMAIL, FEB)
+    assert (objection.reason, objection.source) == (SuppressionReason.OBJECTED, "preference_centre")
+    assert objection.covers(EMAIL, "marketing", MARKETING)
+    assert objection.covers(EMAIL, "a purpose added next year", MARKETING)
+    assert not objection.covers(EMAIL, "administrative", ADMINISTRATIVE)
+    assert not objection.covers(SMS, "marketing", MARKETING)
+
+
+def test_an_objection_by_fingerprint_is_lifted_by_the_familys_own_later_grant() -> None:
+    assert lifted_by_grant(objected("entry-2", "f" * 64, EMAIL, FEB), grant(source=Source.WEB_FORM))
+    assert not lifted_by_grant(objected("entry-2", "f" * 64, EMAIL, FEB), grant(source=Source.IMPORT))

@@ -29,11 +29,13 @@ SECURITY_HEADERS = [
     ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
 ]
 
-CHANNEL_NAMES = {
+CHANNEL_NAMES: dict[Channel | None, str] = {
     Channel.EMAIL: "Email",
     Channel.SMS: "Text message",
     Channel.PHONE: "Phone call",
     Channel.POST: "Post",
+    # A purpose on no channel (the family's story): the choice is the permission itself.
+    None: "Your permission",
 }
 TOKEN = FromPath[str]
 
@@ -101,15 +103,26 @@ class PreferencePages(Controller):
 
     @post("/{token:str}", status_code=200)
     async def save(self, ctx: Ctx, request: Request[Any, Any, Any], token: TOKEN) -> Template:
+        """The choices form, or the "stop all marketing" button (a form of its own, on the same page)."""
         form = await request.form()
-        wanted: dict[tuple[str, Channel], bool] = {}
+        if form.get("stop_all") == "yes":
+            try:
+                page = await links.stop_all_marketing(ctx, token)
+            except InvalidToken:
+                return not_valid()
+            return Template(
+                "preferences.html",
+                context={"page": page, "channels": CHANNEL_NAMES, "saved": False, "stopped": True},
+            )
+        wanted: dict[tuple[str, Channel | None], bool] = {}
         versions: dict[str, int] = {}
         try:
             for name, value in form.items():
                 kind, _, rest = str(name).partition(":")
                 if kind == "choice":
-                    code, _, channel = rest.partition(":")
-                    wanted[(code, Channel(channel))] = value == "yes"
+                    # "choice:<purpose>:<channel>", or "choice:<purpose>" for a purpose on no channel.
+                    code, on_a_channel, channel = rest.partition(":")
+                    wanted[(code, Channel(channel) if on_a_channel else None)] = value == "yes"
                 elif kind == "notice":
                     versions[rest] = int(str(value))
             page = await links.save_preferences(ctx, token, wanted, versions)
