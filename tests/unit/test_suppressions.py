@@ -242,6 +242,7 @@ def test_an_objection_by_fingerprint_covers_every_marketing_purpose_on_its_chann
     assert not objection.covers(SMS, "marketing", MARKETING)
 
 
-def test_an_objection_by_fingerprint_is_lifted_by_the_familys_own_later_grant() -> None:
-    assert lifted_by_grant(objected("entry-2", "f" * 64, EMAIL, FEB), grant(source=Source.WEB_FORM))
-    assert not lifted_by_grant(objected("entry-2", "f" * 64, EMAIL, FEB), grant(source=Source.IMPORT))
+def test_an_objection_by_fingerprint_stays_on_the_list_after_the_familys_own_later_grant() -> None:
+    # An objection is absolute: the entry is never lifted; the family's own later grant re-opens the
+    # one purpose and channel it names, in the decision (decision.reopened), and nothing else.
+    assert not lifted_by_grant(objected("entry-2", "f" * 64, EMAIL, FEB), grant(source=Source.WEB_FORM))
