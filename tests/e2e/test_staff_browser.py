@@ -120,7 +120,7 @@ def test_staff_record_a_phone_call_and_a_safeguarding_restriction_in_a_real_brow
     expect(page.get_by_role("navigation", name="Staff")).to_contain_text(staff_name)
 
     # c. Search by the family's email, as they give it on the phone.
-    page.get_by_label("Email, phone, reference or name").fill(email.upper())
+    page.get_by_label("Email, phone, reference, name or postcode").fill(email.upper())
     page.keyboard.press("Enter")
     result = page.get_by_role("link", name=family_name)
     expect(result).to_be_visible()
