@@ -102,12 +102,12 @@ async def effective_rows(ctx: Context, person: Person) -> list[EffectiveRow]:
                 if channel is None or CHANNEL_KIND[channel] is not contact.kind:
                     continue
                 answer = await check(
-                    ctx, CheckInput(purpose.code, channel, contact_value(contact), person.id)
+                    ctx, CheckInput(purpose.code, channel, contact_value(contact), person.id), counted=False
                 )
                 rows.append(_row(contact_text(contact), purpose.code, channel, answer))
     for purpose in catalogue:
         if None in purpose.bases:
-            answer = await check(ctx, CheckInput(purpose.code, None, person_id=person.id))
+            answer = await check(ctx, CheckInput(purpose.code, None, person_id=person.id), counted=False)
             rows.append(_row("The person", purpose.code, None, answer))
     return rows
 

@@ -12,6 +12,7 @@ import httpx
 
 from consent_service.domain.contacts import normalise_phone
 from tests.integration.conftest import Api, fresh_email, fresh_mobile
+from tests.integration.test_observability import metric
 from tests.integration.test_staff_pages import Staff, browser, csrf_of, family, history, member, signed_in
 
 __all__ = ["browser", "member"]  # fixtures shared with the staff pages' tests
@@ -348,3 +349,28 @@ async def test_a_letter_is_recorded_on_its_date_and_a_late_opt_out_without_a_rea
         },
     )
     assert bad_date.status_code == 422 and "Give the date as a day, month and year." in bad_date.text
+
+
+async def test_the_new_forms_need_a_session_and_the_csrf_token_and_page_views_are_not_counted_as_checks(
+    api: Api, browser: httpx.AsyncClient, member: Staff
+) -> None:
+    person = await family(api)
+    stranger = fresh_email()
+    csrf = csrf_of(await browser.get("/staff/sign-in"))
+    url = f"/staff/people/{person.person_id}"
+    writes = [
+        ("/staff/suppressions", {"to": stranger, "reason": "forged"}),
+        ("/staff/people", {"display_name": "Forged Person", "email": stranger}),
+        (f"{url}/contacts", {"kind": "email", "email": stranger}),
+    ]
+    for path, form in writes:
+        assert (await browser.post(path, data=form | {"_csrf_token": csrf})).status_code == 401, path
+    await signed_in(browser, member)
+    for path, form in writes:
+        assert (await browser.post(path, data=form)).status_code == 403, path
+    assert (await api.check("email", stranger))["reason"] == "no_consent"
+    assert (await api.get("/v1/people", email=stranger)).json()["items"] == []
+
+    counted = await metric(api, "consent_checks_total")
+    assert (await browser.get(url)).status_code == 200
+    assert await metric(api, "consent_checks_total") == counted
