@@ -24,6 +24,7 @@ from consent_service.api.staff_forms import (
 )
 from consent_service.api.staff_views import (
     CHANNEL_NAMES,
+    GAP_NAMES,
     KIND_NAMES,
     ChoiceRow,
     channel_name,
@@ -33,11 +34,13 @@ from consent_service.api.staff_views import (
 )
 from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind
 from consent_service.domain.decision import Answer, Reason
+from consent_service.domain.ledger import ConsentEvent
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.suppressions import Suppression, SuppressionReason
 from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ContactInput, PersonInput
 from consent_service.services.context import Context
+from consent_service.services.people import ChoiceState
 
 #: Each suppression reason as staff say it.
 SUPPRESSION_WORDS: dict[SuppressionReason, str] = {
@@ -132,6 +135,21 @@ def with_effect(choices: Iterable[ChoiceRow], effective: Sequence[EffectiveRow])
             meaning = "Sent to some contact points only: see “What can be sent now”"
         rows.append(ChoiceRow(row.purpose, row.channel, row.status, row.since, row.source, meaning))
     return rows
+
+
+def saved_caveats(events: Sequence[ConsentEvent], states: Sequence[ChoiceState]) -> str:
+    """What staff must know about what they just saved: paperwork missing (kept all the same), and a
+    back-dated choice older than the person's latest, which goes into history only."""
+    current = {(s.purpose, s.channel): s.consent.event_id for s in states if s.consent}
+    gaps = sorted({GAP_NAMES.get(gap, gap) for e in events for gap in e.evidence_gaps})
+    older = [e for e in events if current.get((e.purpose, e.channel)) != e.id]
+    said = ""
+    if gaps:
+        said += f" Paperwork missing: {', '.join(gaps)}; the person's wish is kept all the same."
+    if older:
+        names = ", ".join(f"{purpose_name(e.purpose)} by {channel_name(e.channel).lower()}" for e in older)
+        said += f" History only, as they said something newer since: {names}."
+    return said
 
 
 @dataclass(frozen=True, slots=True)

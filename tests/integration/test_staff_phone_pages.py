@@ -306,7 +306,27 @@ async def test_a_letter_is_recorded_on_its_date_and_a_late_opt_out_without_a_rea
     assert events[-1]["evidence_gaps"] == ["note"]
     assert (await api.check("post", person.postal))["allowed"] is False
     shown = await browser.get(url)
-    assert "back-dated without a reason" in shown.text
+    assert "Paperwork missing: back-dated without a reason" in shown.text
+    [late_row] = [r for r in rows_of(shown, "history-heading") if "Letter" in r]
+    assert "Incomplete: back-dated without a reason" in late_row
+
+    # Their text messages were granted today: a letter from last week saying no goes into history only,
+    # and the page says so.
+    older = await browser.post(
+        f"{url}/choices",
+        data={
+            "choice:marketing:sms": "withdrawn",
+            "source": "letter",
+            "said_on": dated,
+            "note": "Found in the post tray",
+            "_csrf_token": csrf_of(page),
+        },
+    )
+    assert older.status_code == 303
+    assert (
+        "History only, as they said something newer since: Marketing by text message."
+        in (await browser.get(url)).text
+    )
 
     # With the reason, the letter's grant is recorded on its date; a paper form carries its own date.
     noted = await browser.post(

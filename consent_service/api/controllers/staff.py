@@ -175,7 +175,8 @@ class StaffPages(Controller):
             return _not_found(member)
         count = len(done.events)
         how = views.STAFF_SOURCES[change.source].lower()
-        _flash(request, f"Saved: {count} change{'s' if count != 1 else ''} recorded from a {how}.")
+        saved = f"Saved: {count} change{'s' if count != 1 else ''} recorded from a {how}."
+        _flash(request, saved + phone.saved_caveats(done.events, await people.choices(ctx, str(person_id))))
         return Redirect(_person_url(str(person_id)), status_code=303)
 
     @post("/people/{person_id:uuid}/restrictions")
