@@ -48,8 +48,12 @@ def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:
     return Answer(False, Reason.STORE_UNAVAILABLE, purpose.basis_for(channel), degraded=True)
 
 
-async def check(ctx: Context, request: CheckInput) -> Answer:
+async def check(ctx: Context, request: CheckInput, *, counted: bool = True) -> Answer:
+    """The answer, counted in the checks metric unless ``counted`` is False (a staff page showing it is
+    not a mailing tool asking)."""
     answer = await _check(ctx, request)
+    if not counted:
+        return answer
     channel = request.channel.value if request.channel else ""
     ctx.metrics.checked(request.purpose, channel, answer.allowed, answer.reason.value, answer.degraded)
     return answer

@@ -13,6 +13,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point, guess_kind
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound, ObjectionStands
 from consent_service.domain.evidence import Gap
+from consent_service.domain.people import Person
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import (
     NEVER_LIFTED_BY_STAFF,
@@ -165,3 +166,17 @@ async def page(
     more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]
     return entries, (entries[-1].recorded_at, entries[-1].id) if more else None
+
+
+async def of_person(ctx: Context, person: Person) -> dict[str, list[Suppression]]:
+    """Every entry, lifted ones too, on each of the person's contact points (by contact id), newest
+    first: what staff see and may lift during a call."""
+    found: dict[str, list[Suppression]] = {}
+    async with ctx.store.reading() as uow:
+        for contact in person.contacts:
+            entries: dict[str, Suppression] = {}
+            for channel in (c for c, kind in CHANNEL_KIND.items() if kind is contact.kind):
+                held = await uow.suppressions.for_fingerprints([contact.fingerprint], channel, True)
+                entries.update((e.id, e) for e in held.get(contact.fingerprint, []))
+            found[contact.id] = sorted(entries.values(), key=lambda e: e.recorded_at, reverse=True)
+    return found
