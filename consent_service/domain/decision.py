@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from consent_service.domain.channels import Channel
-from consent_service.domain.ledger import CurrentConsent, Decision
+from consent_service.domain.ledger import FROM_THE_PERSON, CurrentConsent, Decision
 from consent_service.domain.purposes import Basis, Category, Purpose
 from consent_service.domain.suppressions import Suppression, SuppressionReason
 
@@ -41,6 +41,9 @@ class Facts:
     suppressions: Sequence[Suppression] = ()
     restricted: bool = False
     erased: bool = False
+    #: When the person last granted anything themselves (any purpose; an import is not them). Read only
+    #: when an erasure tombstone is on the address: a newer own grant means they registered again.
+    own_grant_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +62,13 @@ def may_contact(purpose: Purpose, channel: Channel | None, facts: Facts, at: dat
 
     if facts.restricted:
         return Answer(False, Reason.CONTACT_RESTRICTED, basis)
-    if facts.erased or any(s.reason is SuppressionReason.ERASED for s in in_force):
+    if facts.erased:
         return Answer(False, Reason.PERSON_ERASED, basis)
+    tombstones = [s for s in in_force if s.reason is SuppressionReason.ERASED]
+    if tombstones:
+        if not registered_again(purpose, facts, max(s.effective_at for s in tombstones)):
+            return Answer(False, Reason.PERSON_ERASED, basis)
+        in_force = [s for s in in_force if s.reason is not SuppressionReason.ERASED]
     bounced = next((s for s in in_force if s.reason is SuppressionReason.HARD_BOUNCE), None)
     if bounced:
         return Answer(False, Reason.CONTACT_INVALID, basis, _suppression_evidence(bounced))
@@ -87,6 +95,22 @@ def may_contact(purpose: Purpose, channel: Channel | None, facts: Facts, at: dat
     if basis is Basis.SOFT_OPT_IN and consent.collection_context is not None:
         return Answer(True, Reason.SOFT_OPT_IN, basis, evidence)
     return Answer(True, Reason.CONSENT_GRANTED, basis, evidence)
+
+
+def registered_again(purpose: Purpose, facts: Facts, erased_at: datetime) -> bool:
+    """Whether the person asked about is someone who came back after an erasure at their address, and
+    may be contacted as they asked since (LEGAL #16): administrative messages once they have granted
+    anything themselves; marketing only where this purpose and channel is their own grant. An imported
+    grant, or one dated before the erasure, is not a fresh one, so a re-imported address stays stopped."""
+    if purpose.category is Category.ADMINISTRATIVE:
+        return facts.own_grant_at is not None and facts.own_grant_at > erased_at
+    consent = facts.consent
+    return (
+        consent is not None
+        and consent.decision is Decision.GRANTED
+        and consent.source in FROM_THE_PERSON
+        and consent.effective_at > erased_at
+    )
 
 
 def all_of(answers: Sequence[Answer]) -> Answer:
