@@ -8,6 +8,7 @@ that answers the form, and never stored anywhere but as its hash.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +50,8 @@ ACTION_NAMES = {
 }
 ROLE_NAMES = {Role.STAFF: "Staff", Role.LEAD: "Lead"}
 NO_STORE = {"Cache-Control": "no-store"}
+#: A username is part of the account's links on the page, so it is kept to characters a path holds as is.
+_USERNAME = re.compile(r"[A-Za-z0-9._@-]{1,100}")
 
 
 def not_a_lead(request: Request[Any, Any, Any], _: NotALead) -> Response[Any]:
@@ -111,8 +114,8 @@ class LeadPages(Controller):
             _role(form),
         )
         errors = []
-        if not username or len(username) > 100:
-            errors.append("Give a username of at most 100 characters.")
+        if not _USERNAME.fullmatch(username):
+            errors.append("Give a username of at most 100 letters, digits, dots, dashes or @.")
         if not display_name or len(display_name) > forms.SHORT_LIMIT:
             errors.append(f"Give the name shown on their records, at most {forms.SHORT_LIMIT} characters.")
         if role is None:
