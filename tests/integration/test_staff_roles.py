@@ -5,9 +5,11 @@ the trail. And a family erased earlier who registers again is contacted as they 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
+import subprocess
 import uuid
 
 import httpx
@@ -18,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent_service.domain.staff import Role
 from consent_service.services.staff import create_account
-from tests.integration.conftest import Api, fresh_email
+from tests.integration.conftest import Api, command_line_environment, fresh_email
+from tests.integration.test_keys import CLI
 from tests.integration.test_registrations import grant
 from tests.integration.test_staff_pages import (
     NO_MATCH,
@@ -349,3 +352,35 @@ async def test_a_fresh_registration_after_an_erasure_is_marketed_to_only_where_i
     )
     assert bulk.status_code == 200, bulk.text
     assert bulk.json()["results"][0]["allowed"] is True
+
+
+def _staff_cli(api: Api, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        [str(CLI), "staff", *args],
+        env=command_line_environment(api.settings) | {"CONSENT_STAFF_PASSWORD": PASSWORD},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_the_command_line_makes_a_lead_unless_told_and_changes_roles_on_the_trail(
+    api: Api, browser: httpx.AsyncClient, lead: Staff
+) -> None:
+    first, second = f"cli.{uuid.uuid4().hex[:8]}", f"cli.{uuid.uuid4().hex[:8]}"
+    made = await asyncio.to_thread(_staff_cli, api, "create", "--username", first, "--name", "Kit Cli")
+    assert made.returncode == 0 and "lead" in made.stdout, made.stderr
+    plain_made = await asyncio.to_thread(
+        _staff_cli, api, "create", "--username", second, "--name", "Jo Cli", "--role", "staff"
+    )
+    assert plain_made.returncode == 0, plain_made.stderr
+    await signed_in(browser, Staff(second, "Jo Cli"))
+    assert (await browser.get("/staff/accounts")).status_code == 403
+
+    promoted = await asyncio.to_thread(_staff_cli, api, "role", "--username", second, "--role", "lead")
+    assert promoted.returncode == 0 and "now a lead" in promoted.stdout, promoted.stderr
+    assert (await browser.get("/staff/accounts")).status_code == 200
+    trail = (await browser.get("/staff/audit")).text
+    assert f"<td>Role changed</td><td>{second}</td><td>cli</td><td>staff to lead</td>" in trail
+    assert f"<td>Account created</td><td>{first}</td><td>cli</td><td>role lead</td>" in trail
