@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tests.e2e.conftest import Server
 from tests.e2e.test_browser import browser, page, shot
-from tests.e2e.test_staff_browser import PASSWORD, make_staff_account
+from tests.e2e.test_staff_browser import PASSWORD, api, check, make_staff_account
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -82,6 +82,34 @@ def test_a_lead_makes_an_account_and_disables_it_in_a_real_browser(
     expect(trail).to_contain_text(newcomer)
     shot(page, "04-audit-trail")
 
+    # d. A family asks to be forgotten: the lead erases them from their page, confirming with a tick.
+    email = f"family.{uuid.uuid4().hex[:10]}@example.org"
+    registered = api(server, "POST", "/v1/registrations", json=registration(email))
+    assert registered.status_code == 201, registered.text
+    page.goto(f"{server.base}/staff/people/{registered.json()['person_id']}")
+    erasing = page.get_by_role("group", name="Erase this person")
+    erasing.get_by_label("Reason").fill("Asked by letter to be forgotten")
+    erasing.get_by_label("I understand this cannot be undone").check()
+    shot(page, "05-erase-filled-in")
+    page.get_by_role("button", name="Erase this person").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Erased")
+    assert check(server, "marketing", "email", email)["reason"] == "person_erased"
+
     page.get_by_role("button", name="Sign out").click()
     _sign_in(page, server, newcomer, password)
     expect(page.get_by_role("alert")).to_contain_text("Those details did not match")
+
+
+def registration(email: str) -> dict[str, Any]:
+    return {
+        "person": {"display_name": "Alex Forgetme", "contacts": [{"kind": "email", "value": email}]},
+        "choices": [
+            {
+                "purpose": "marketing",
+                "channel": "email",
+                "decision": "granted",
+                "notice": {"purpose": "marketing", "version": 1},
+            }
+        ],
+        "source": "web_form",
+    }
