@@ -18,9 +18,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from consent_service.domain.errors import Conflict
 from consent_service.domain.staff import Role
+from consent_service.services import staff
 from consent_service.services.staff import create_account
-from tests.integration.conftest import Api, command_line_environment, fresh_email
+from tests.integration.conftest import Api, Fresh, command_line_environment, fresh_email
 from tests.integration.test_keys import CLI
 from tests.integration.test_registrations import grant
 from tests.integration.test_staff_pages import (
@@ -384,3 +386,24 @@ async def test_the_command_line_makes_a_lead_unless_told_and_changes_roles_on_th
     trail = (await browser.get("/staff/audit")).text
     assert f"<td>Role changed</td><td>{second}</td><td>cli</td><td>staff to lead</td>" in trail
     assert f"<td>Account created</td><td>{first}</td><td>cli</td><td>role lead</td>" in trail
+
+
+async def test_the_last_lead_cannot_be_disabled_or_demoted_by_another_account(fresh: Fresh) -> None:
+    ctx = fresh.context
+    only = await create_account(ctx, "only.lead", "Only Lead", PASSWORD, Role.LEAD)
+    helper = await create_account(ctx, "helper", "Helper", PASSWORD, Role.STAFF, actor="staff:only.lead")
+    with pytest.raises(Conflict, match="only lead left"):
+        await staff.change_role(ctx, only.username, Role.STAFF, "staff:only.lead")
+    with pytest.raises(Conflict, match="only lead left"):
+        await staff.disable_account(ctx, only.username, "staff:only.lead")
+    assert await staff.enabled_account(ctx, only.username) == only
+
+    assert await staff.change_role(ctx, helper.username, Role.LEAD, "staff:only.lead")
+    assert await staff.disable_account(ctx, only.username, "staff:helper")
+    actions = [(e.action.value, e.subject, e.actor) for e in await staff.audit_trail(ctx)]
+    assert actions == [
+        ("account_disabled", "only.lead", "staff:helper"),
+        ("role_changed", "helper", "staff:only.lead"),
+        ("account_created", "helper", "staff:only.lead"),
+        ("account_created", "only.lead", "cli"),
+    ]
