@@ -116,8 +116,11 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     ctx = context or bootstrap.build_context(settings)
     relay = bootstrap.build_relay(settings, ctx)
     state, provide_context = attach(ctx)
-    # The organisation section holds exactly the controller's fields, named alike.
-    organisation = DataController(**msgspec.structs.asdict(settings.organisation))
+    # The organisation section holds the controller's fields, named alike, and its type in law, which
+    # decides rules (the context's ``org_type``) rather than what a receipt names.
+    named = msgspec.structs.asdict(settings.organisation)
+    del named["type"]
+    organisation = DataController(**named)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

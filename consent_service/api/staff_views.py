@@ -145,7 +145,7 @@ def _status(state: ChoiceState) -> tuple[str, str]:
     """What the row says, and what that means for sending."""
     consent = state.consent
     if consent is None:
-        if state.basis is Basis.LEGITIMATE_INTERESTS:
+        if state.basis in (Basis.LEGITIMATE_INTERESTS, Basis.PUBLIC_TASK):
             return NOTHING_SAID, "Sent unless they say no"
         return NOTHING_SAID, "Not sent: needs their agreement"
     if consent.decision is Decision.GRANTED:

@@ -32,6 +32,10 @@ class SuppressionReason(StrEnum):
     IMPORTED = "imported"
 
 
+#: No key or staff member lifts these: an objection to direct marketing is absolute (UK GDPR
+#: Art 21(3)); only the person's own grant re-opens it, one purpose and channel at a time.
+NEVER_LIFTED_BY_STAFF = frozenset({SuppressionReason.OBJECTED})
+
 #: A grant never lifts these: a bounced address must be confirmed working by staff, and an erased
 #: person's tombstone stays for good (someone who registers again is let through it by the decision,
 #: ``domain/decision.py: registered_again``, never by lifting it, so a re-import stays stopped).
@@ -102,7 +106,8 @@ def reason_for_withdrawal(basis: Basis, source: Source) -> SuppressionReason:
     objection; opting out of consent or a soft opt-in is a withdrawal."""
     if source is Source.UNSUBSCRIBE_LINK:
         return SuppressionReason.UNSUBSCRIBED
-    return SuppressionReason.OBJECTED if basis is Basis.LEGITIMATE_INTERESTS else SuppressionReason.WITHDRAWN
+    objected = basis in (Basis.LEGITIMATE_INTERESTS, Basis.PUBLIC_TASK)
+    return SuppressionReason.OBJECTED if objected else SuppressionReason.WITHDRAWN
 
 
 def lifted_by_grant(entry: Suppression, grant: ConsentEvent) -> bool:
@@ -116,6 +121,9 @@ def lifted_by_grant(entry: Suppression, grant: ConsentEvent) -> bool:
         and entry.channel == grant.channel
         and entry.scope is SuppressionScope.MARKETING
         and entry.purpose in (None, grant.purpose)
+        # An objection is re-opened one purpose and channel at a time (``decision.reopened``), so only
+        # an objection to exactly what is granted is lifted; a wider one stays for everything else.
+        and (entry.reason is not SuppressionReason.OBJECTED or entry.purpose == grant.purpose)
         and entry.reason not in NOT_LIFTED_BY_A_GRANT
         and grant.effective_at > entry.effective_at
     )

@@ -20,7 +20,7 @@ from consent_service.domain.decision import Answer, Facts, Reason, all_of, may_c
 from consent_service.domain.errors import InvalidContact, InvalidInput, NotFound, StoreUnavailable
 from consent_service.domain.ledger import FROM_THE_PERSON, CurrentConsent, Decision, fold
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.purposes import Category, Purpose
+from consent_service.domain.purposes import Category, OrgType, Purpose
 from consent_service.domain.restrictions import Restriction, restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.suppressions import Suppression, SuppressionReason
@@ -122,7 +122,9 @@ async def _check_in_store(
         restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
         entries = [entry for group in suppressions.values() for entry in group]
         own_grants = await _own_grants(uow, person_ids, entries, at)
-    return _decide(purpose, channel, people, consents, entries, restrictions, fingerprints, at, own_grants)
+    return _decide(
+        purpose, channel, people, consents, entries, restrictions, fingerprints, at, ctx.org_type, own_grants
+    )
 
 
 def _decide(
@@ -134,13 +136,14 @@ def _decide(
     restrictions: Sequence[Restriction],
     fingerprints: Sequence[str],
     at: datetime,
+    org: OrgType,
     own_grants: Mapping[str, datetime],
 ) -> Answer:
     """The answer for one address (or person) from the facts read for it; single and bulk checks both
     end here, so the two can never decide differently. An address shared by several people is allowed
     only if every one of them allows it."""
     if not people:
-        return may_contact(purpose, channel, Facts(suppressions=suppressions), at)
+        return may_contact(purpose, channel, Facts(suppressions=suppressions), at, org)
     return all_of(
         [
             may_contact(
@@ -154,6 +157,7 @@ def _decide(
                     own_grants.get(pid),
                 ),
                 at,
+                org,
             )
             for pid, erased in people
         ]
@@ -290,6 +294,7 @@ async def _check_many(
             restrictions,
             [fp],
             now,
+            ctx.org_type,
             own_grants,
         )
         for fp in known

@@ -44,6 +44,7 @@ from consent_service.domain.suppressions import (
     reason_for_withdrawal,
 )
 from consent_service.services.context import Context
+from consent_service.services.suppressions import carry_objection
 from consent_service.services.usecases import use_case
 
 
@@ -194,6 +195,11 @@ async def _check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> li
                 f"{at}collection_context.opt_out_offered",
                 "a soft opt-in needs an opt-out offered at collection",
             )
+        elif choice.collection_context is not None and not choice.collection_context.get("opt_out_wording"):
+            context_error = FieldError(
+                f"{at}collection_context.opt_out_wording",
+                "a soft opt-in records the opt-out as it was worded at collection",
+            )
         if context_error is not None and not opt_out:
             errors.append(context_error)
             continue
@@ -293,6 +299,7 @@ async def _add_contacts(
     """The person with these contact points added (one already held is kept, not repeated)."""
     now = ctx.clock.now()
     held = {c.id: c for c in person.contacts}
+    before = [c.fingerprint for c in person.contacts]
     for contact, value, fingerprint in contacts:
         stored = await add_contact(
             uow,
@@ -300,6 +307,7 @@ async def _add_contacts(
             person.reference,
         )
         held[stored.id] = stored
+        await carry_objection(uow, ctx, before, fingerprint)
     return replace(person, contacts=tuple(held.values()))
 
 

@@ -80,7 +80,6 @@ def grant(
         SuppressionReason.COMPLAINT,
         SuppressionReason.WITHDRAWN,
         SuppressionReason.UNSUBSCRIBED,
-        SuppressionReason.OBJECTED,
     ],
 )
 def test_the_persons_own_later_grant_with_notice_lifts_the_entry(reason: SuppressionReason) -> None:
@@ -94,6 +93,16 @@ def test_a_grant_through_any_of_the_persons_own_routes_lifts(source: Source) -> 
 
 def test_an_entry_for_that_purpose_is_lifted_by_a_grant_for_it() -> None:
     assert lifted_by_grant(entry(purpose="marketing"), grant(purpose="marketing"))
+
+
+def test_an_objection_to_exactly_what_is_granted_is_lifted_by_the_persons_grant() -> None:
+    assert lifted_by_grant(entry(SuppressionReason.OBJECTED, purpose="marketing"), grant(purpose="marketing"))
+
+
+@pytest.mark.parametrize("channel", [EMAIL, None], ids=["every purpose on the channel", "all marketing"])
+def test_a_wider_objection_is_not_lifted_by_a_grant_for_one_purpose(channel: Channel | None) -> None:
+    # It stays in force for everything else; the decision re-opens only what was granted.
+    assert not lifted_by_grant(entry(SuppressionReason.OBJECTED, channel=channel), grant(purpose="marketing"))
 
 
 def test_an_import_never_lifts() -> None:
