@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -13,6 +14,7 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from consent_service.api import languages
 from consent_service.api.context import context_of
 from consent_service.api.security import PUBLIC
 from consent_service.domain.tokens import InvalidToken, LinkKind
@@ -23,7 +25,10 @@ NOT_PAGES = [r"^/v1/", r"^/health/", r"^/docs", r"^/schema", r"^/static/", r"^/m
 
 
 def templates() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine)
+    """Jinja with the i18n extension, so the families' pages come in the request's language."""
+    environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+    languages.install(environment)
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
 def static_files() -> Router:

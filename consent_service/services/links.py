@@ -18,7 +18,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
 from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
 from consent_service.domain.ledger import Decision, Source
-from consent_service.domain.notices import NoticeVersion
+from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion, newest_for
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
 from consent_service.domain.spool import SpooledOptOut
@@ -233,23 +233,18 @@ def _shared(decisions: list[Decision | None]) -> Decision | None:
     return Decision.GRANTED
 
 
-def _latest_notices(ctx: Context) -> dict[str, NoticeVersion]:
-    latest: dict[str, NoticeVersion] = {}
-    for notice in ctx.catalogue.notices_by_id.values():
-        if notice.purpose not in latest or notice.version > latest[notice.purpose].version:
-            latest[notice.purpose] = notice
-    return latest
-
-
-async def describe_preferences(ctx: Context, token: str) -> PreferencesPage:
-    """Every marketing purpose on every channel, as it stands for everyone at this address."""
+async def describe_preferences(
+    ctx: Context, token: str, language: str = FALLBACK_LANGUAGE
+) -> PreferencesPage:
+    """Every marketing purpose on every channel, as it stands for everyone at this address, with the
+    wording in the family's language (English when there is none in theirs)."""
     claim = ctx.links.verify(token, LinkKind.PREFERENCES)
     await ctx.catalogue.reload()
     async with ctx.store.reading() as uow:
         addressee = await _addressee(uow, claim)
         current = await uow.ledger.current(list(addressee.person_ids))
     state = {(pid, c.purpose, c.channel): c.decision for pid, states in current.items() for c in states}
-    latest = _latest_notices(ctx)
+    latest = newest_for(ctx.catalogue.notices_by_id.values(), language)
     rows = []
     for purpose in ctx.catalogue.catalogue:
         if purpose.category is not Category.MARKETING:
@@ -261,10 +256,14 @@ async def describe_preferences(ctx: Context, token: str) -> PreferencesPage:
 
 
 async def save_preferences(
-    ctx: Context, token: str, wanted: Mapping[tuple[str, Channel], bool], shown_versions: Mapping[str, int]
+    ctx: Context,
+    token: str,
+    wanted: Mapping[tuple[str, Channel], bool],
+    shown_versions: Mapping[str, int],
+    language: str = FALLBACK_LANGUAGE,
 ) -> PreferencesPage:
     """Record each change the family made (only changes), with the notice version they were shown."""
-    page = await describe_preferences(ctx, token)
+    page = await describe_preferences(ctx, token, language)
     rows = {(r.purpose.code, r.channel): r for r in page.rows}
     choices: list[ChoiceInput] = []
     for (code, channel), allow in wanted.items():
@@ -283,4 +282,4 @@ async def save_preferences(
         async with ctx.store.writing() as uow:
             for person_id in page.addressee.person_ids:
                 await record_choices.within(uow, ctx, RecordChoices(person_id, request))
-    return await describe_preferences(ctx, token)
+    return await describe_preferences(ctx, token, language)
