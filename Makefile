@@ -28,6 +28,7 @@ $(RUNTIME_STAMP): pyproject.toml setup.py requirements/runtime.lock
 
 $(DEV_STAMP): $(RUNTIME_STAMP) requirements/dev.lock
 	$(PIP) --require-hashes -r requirements/dev.lock
+	$(PIP) --no-deps --no-build-isolation -e clients/python
 	touch $@
 
 run: $(RUNTIME_STAMP)

@@ -5,7 +5,11 @@ schemathesis, which checks every answer against the document) also need to know:
 
 - every problem a route can answer, as ``application/problem+json`` (RFC 9457) with its field errors;
 - that public routes (health, metrics, provider feedback signed by the provider) need no API key;
-- that request bodies refuse fields they do not know, as the msgspec structs behind them do.
+- every rule a request body must keep, stated by msgspec from the structs that check it: Litestar's
+  generator drops the constraints of a union's arm (a contact's text, a bulk ``to`` item), of a
+  list's items and of a map's size, so the input bodies are described by ``msgspec.json.schema``
+  instead, and every free text in them is declared free of NUL characters, which ``strict_inputs``
+  refuses in any body.
 
 Litestar has no hook for the first two across all routes, so the generated document is amended once,
 after it is built and before it is first served (``app.openapi_schema`` is cached by the app).
@@ -13,7 +17,9 @@ after it is built and before it is first served (``app.openapi_schema`` is cache
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
+from typing import Any
 
 import msgspec
 from litestar import Litestar
@@ -30,6 +36,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
 from consent_service.api import schemas
+from consent_service.api.inputs import NUL_FREE
 from consent_service.api.security import PUBLIC_OPT
 
 PROBLEM_JSON = "application/problem+json"
@@ -70,6 +77,46 @@ WHY = {
     503: "The database did not answer in time; nothing was recorded",
 }
 
+#: What is refused although the schema allows it: a rule no schema can state (what the catalogue
+#: holds, whether a phone number exists, the destinations this deployment allows), described in the
+#: route's 422 so that such a refusal is part of the contract (tests/contract allows 422 exactly here).
+_PURPOSE = "a purpose the catalogue does not have, or a channel that purpose is not used on"
+_CONTACT = (
+    "an address that is not one of its channel's kind (an email address, a phone number that exists, "
+    "a UK postcode with an address line)"
+)
+#: Only a grant is refused for its paperwork; an opt-out is recorded with the gaps named (DESIGN §4.1).
+_CHOICES = (
+    f"a grant naming {_PURPOSE}, no notice version the person was shown or a notice of another "
+    "purpose, or a collection context when it is not a soft opt-in or no opt-out was offered; a grant "
+    "taking effect in the future, taken by phone, letter, email or in person without the staff member "
+    "who took it, or back-dated by more than a day without a note; a grant and a withdrawal of the "
+    "same purpose and channel"
+)
+BUSINESS_RULES = {
+    ("/v1/checks", "post"): f"{_PURPOSE}; neither to nor person_id; to without its channel; {_CONTACT}",
+    ("/v1/checks/bulk", "post"): _PURPOSE,
+    ("/v1/notices", "post"): "a purpose the catalogue does not have",
+    ("/v1/keys", "post"): "a scope the calling key does not hold; an expiry that is not in the future",
+    ("/v1/people", "get"): f"not exactly one of email, phone or reference; {_CONTACT}",
+    ("/v1/people", "post"): f"a contact whose value is not of its kind; {_CONTACT}",
+    ("/v1/registrations", "post"): f"{_CHOICES}; a contact whose value is not of its kind; {_CONTACT}",
+    ("/v1/people/{person_id}/consents", "post"): _CHOICES,
+    ("/v1/people/{person_id}/restrictions", "post"): f"{_CONTACT}; an address that is not the person's",
+    ("/v1/suppressions", "get"): "a cursor this service did not give out",
+    ("/v1/suppressions", "post"): f"a purpose the catalogue does not have; {_CONTACT}",
+    ("/v1/suppressions/lookup", "get"): _CONTACT,
+    ("/v1/unsubscribe-links", "post"): f"a purpose other than marketing; {_PURPOSE}; {_CONTACT}",
+    ("/v1/webhooks", "post"): "an address with no host, or one CONSENT_WEBHOOK_DESTINATIONS does not allow",
+}
+
+
+def _why(status: int, path: str, method: str) -> str:
+    rule = BUSINESS_RULES.get((path, method)) if status == 422 else None
+    why = WHY.get(status, HTTPStatus(status).phrase)
+    return f"{why}; or a rule the schema cannot state: {rule}" if rule else why
+
+
 #: Answers only some routes give, beyond those every route of their kind gives.
 EXTRA_PROBLEMS = {
     ("/v1/webhooks/dead-letters/{letter_id}/replay", "post"): [502],
@@ -106,16 +153,74 @@ def _handlers(app: Litestar) -> dict[tuple[str, str], bool]:
     return public
 
 
-def _strict_bodies(openapi: OpenAPI) -> None:
+#: Where msgspec's schema of an input body points for the bodies and enums it uses.
+REF = "#/components/schemas/{name}"
+
+#: Keywords whose value is one schema, or a list of schemas, or a map of names to schemas.
+_ONE = {"items", "additionalProperties", "propertyNames", "not"}
+_MANY = {"anyOf", "oneOf", "allOf", "prefixItems"}
+_NAMED = {"properties", "$defs", "patternProperties"}
+#: A string already held to one of these cannot carry a NUL character anyway.
+_SHAPED = {"pattern", "enum", "const", "format"}
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"[A-Z]", lambda upper: "_" + upper[0].lower(), key)
+
+
+def _schema(value: dict[str, Any]) -> Schema | Reference:
+    """Litestar's spec object for one of msgspec's JSON schemas, each free text declared NUL-free."""
+    if "$ref" in value:
+        return Reference(ref=value["$ref"])
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in _ONE and isinstance(item, dict):
+            item = _schema(item)
+        elif key in _MANY:
+            item = [_schema(each) for each in item]
+        elif key in _NAMED:
+            item = {name: _schema(each) for name, each in item.items()}
+        elif key == "type":
+            item = OpenAPIType(item)
+        fields[_snake(key)] = item
+    if value.get("type") == "string" and not _SHAPED & value.keys():
+        fields["pattern"] = NUL_FREE
+    free_keys = value.get("additionalProperties", True) is not False and "propertyNames" not in value
+    if value.get("type") == "object" and free_keys:
+        fields["property_names"] = Schema(pattern=NUL_FREE)
+    return Schema(**fields)
+
+
+def _input_bodies(openapi: OpenAPI) -> None:
+    """Each input body described by msgspec, which validates it, replacing Litestar's description."""
     components = openapi.components.schemas or {}
-    for name, value in vars(schemas).items():
-        if (
-            isinstance(value, type)
-            and issubclass(value, msgspec.Struct)
-            and value.__struct_config__.forbid_unknown_fields
-            and isinstance(components.get(name), Schema)
-        ):
-            components[name].additional_properties = False
+    bodies = [
+        value
+        for name, value in vars(schemas).items()
+        if isinstance(value, type)
+        and issubclass(value, msgspec.Struct)
+        and value.__struct_config__.forbid_unknown_fields
+        and name in components
+    ]
+    names = {body.__name__ for body in bodies}
+    _, described = msgspec.json.schema_components(bodies, ref_template=REF)
+    for name, schema in described.items():
+        spec = _schema(schema)
+        # The enums the bodies name are Litestar's already, under the same names; kept as they are.
+        if isinstance(spec, Schema) and (name in names or name not in components):
+            components[name] = spec
+
+
+def _nul_free_query(operation: Operation) -> None:
+    """Each free text a query takes declared NUL-free, as ``strict_inputs`` refuses it."""
+    for parameter in operation.parameters or []:
+        schema = getattr(parameter, "schema", None)
+        if getattr(parameter, "param_in", None) != "query" or not isinstance(schema, Schema):
+            continue
+        arms = [schema, *(arm for arm in schema.one_of or [] if isinstance(arm, Schema))]
+        texts = [arm for arm in arms if arm.type == OpenAPIType.STRING and not (arm.format or arm.enum)]
+        if texts and not (schema.pattern or schema.enum or schema.format or schema.const):
+            schema.pattern = NUL_FREE
 
 
 def conform(app: Litestar) -> OpenAPI:
@@ -134,6 +239,7 @@ def conform(app: Litestar) -> OpenAPI:
             if operation is None:
                 continue
             is_public = public.get((path, method), False)
+            _nul_free_query(operation)
             if is_public:
                 operation.security = []
             responses = operation.responses if operation.responses is not None else {}
@@ -145,10 +251,10 @@ def conform(app: Litestar) -> OpenAPI:
                 if existing is None or (status == 400 and isinstance(existing, OpenAPIResponse)):
                     # Litestar's own 400 is described as plain JSON; the service answers a problem.
                     responses[str(status)] = OpenAPIResponse(
-                        description=WHY.get(status, HTTPStatus(status).phrase), content=problem
+                        description=_why(status, path, method), content=problem
                     )
             operation.responses = responses
-    _strict_bodies(openapi)
+    _input_bodies(openapi)
     return openapi
 
 

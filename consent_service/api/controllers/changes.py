@@ -17,6 +17,11 @@ from consent_service.domain.keys import KeyScope
 from consent_service.domain.ports import DeliveryFailed
 from consent_service.services import changes
 
+#: The largest position a caller may name: the largest integer a JSON number (a double, which is how
+#: the document writes every bound) holds exactly, so a client or a fuzzer reading ``maximum`` gets
+#: the bound the server keeps, not one rounded up past it.
+MAX_POSITION = 2**53 - 1
+
 
 class ChangeController(Controller):
     path = "/v1/changes"
@@ -30,7 +35,7 @@ class ChangeController(Controller):
     async def feed(
         self,
         ctx: Ctx,
-        after: Annotated[int, QueryParameter(ge=0, le=2**62)] = 0,
+        after: Annotated[int, QueryParameter(ge=0, le=MAX_POSITION)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=changes.FEED_LIMIT)] = 100,
     ) -> s.ChangesOut:
         found = await changes.feed(ctx, after, limit)
