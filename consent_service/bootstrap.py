@@ -31,6 +31,7 @@ from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Answers, ChangeSignal, Store
+from consent_service.domain.purposes import OrgType
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services import spool
 from consent_service.services.catalogue import CatalogueView, seed
@@ -64,6 +65,7 @@ def build_context(settings: Settings) -> Context:
         metrics=metrics,
         spool=FileSpool(settings.data_dir) if settings.optout_spool else NoSpool(),
         webhook_destinations=settings.webhooks.destinations,
+        org_type=OrgType(settings.organisation.type),
     )
 
 

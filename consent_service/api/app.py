@@ -116,8 +116,11 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     ctx = context or bootstrap.build_context(settings)
     relay = bootstrap.build_relay(settings, ctx)
     state, provide_context = attach(ctx)
-    # The organisation section holds exactly the controller's fields, named alike.
-    organisation = DataController(**msgspec.structs.asdict(settings.organisation))
+    # The organisation section holds the controller's fields, named alike, and its type in law, which
+    # decides rules (the context's ``org_type``) rather than what a receipt names.
+    named = msgspec.structs.asdict(settings.organisation)
+    del named["type"]
+    organisation = DataController(**named)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -169,7 +172,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             hashlib.sha256(b"csrf:" + settings.links.signing_key).digest(),
             secure=settings.links.public_base_url.startswith("https://"),
         ),
-        template_config=pages_config.templates(),
+        template_config=pages_config.templates(settings.organisation),
         stores={
             "rate_limit": rate_limit_store(settings),
             staff_config.SESSIONS_STORE: staff_config.sessions_store(settings),

@@ -69,7 +69,8 @@ WHY = {
     401: "No API key, or one the service does not recognise",
     403: "The key lacks the scope this route needs, or a provider's signature (or token) is refused",
     404: "Nothing by that id, or a feature not configured on this service",
-    409: "A conflicting record exists, or the Idempotency-Key was used with another body",
+    409: "A conflicting record exists, the Idempotency-Key was used with another body, or an objection"
+    " cannot be lifted",
     413: "The body is larger than the service takes",
     415: "The body is not in a media type this route takes",
     422: "A field is missing or invalid; each is named in errors",

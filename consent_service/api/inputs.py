@@ -61,7 +61,8 @@ def choices_input(body: s.RegistrationIn | s.ConsentsIn, key: ApiKey) -> Choices
                 channel=c.channel,
                 decision=Decision(c.decision),
                 notice=(c.notice.purpose, c.notice.version) if c.notice else None,
-                collection_context=msgspec.structs.asdict(c.collection_context)
+                # As JSON builtins: the context is stored as JSON (a collection date as ISO text).
+                collection_context=msgspec.to_builtins(c.collection_context)
                 if c.collection_context
                 else None,
             )

@@ -17,6 +17,7 @@ from litestar.template import TemplateConfig
 from consent_service.api import languages
 from consent_service.api.context import context_of
 from consent_service.api.security import PUBLIC
+from consent_service.config import Organisation
 from consent_service.domain.tokens import InvalidToken, LinkKind
 
 HERE = Path(__file__).resolve().parent
@@ -24,10 +25,13 @@ HERE = Path(__file__).resolve().parent
 NOT_PAGES = [r"^/v1/", r"^/health/", r"^/docs", r"^/schema", r"^/static/", r"^/metrics"]
 
 
-def templates() -> TemplateConfig[JinjaTemplateEngine]:
-    """Jinja with the i18n extension, so the families' pages come in the request's language."""
+def templates(organisation: Organisation) -> TemplateConfig[JinjaTemplateEngine]:
+    """Jinja with the i18n extension, so the families' pages come in the request's language. Every
+    family page names the organisation, how to reach it and its privacy notice, and states the right
+    to object (``base.html``); the words are set once, here, for every template."""
     environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
     languages.install(environment)
+    environment.globals["organisation"] = organisation
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 

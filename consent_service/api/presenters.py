@@ -17,6 +17,7 @@ from consent_service.domain.purposes import Purpose
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.catalogue import CatalogueView
 from consent_service.services.choices import Recorded
+from consent_service.services.objections import Objection
 from consent_service.services.people import ChoiceState
 
 
@@ -81,6 +82,14 @@ def registration(done: Recorded) -> s.RegistrationOut:
 
 def consents(done: Recorded) -> s.ConsentsOut:
     return s.ConsentsOut(receipt=receipt(done.person_id, done.recorded_at, done.events))
+
+
+def objection(done: Objection) -> s.ObjectionOut:
+    recorded = done.recorded
+    return s.ObjectionOut(
+        receipt=receipt(recorded.person_id, recorded.recorded_at, recorded.events),
+        suppressions=[suppression(entry) for entry in done.suppressions],
+    )
 
 
 def event(catalogue: CatalogueView, e: ConsentEvent) -> s.EventOut:

@@ -22,6 +22,7 @@ from consent_service.domain.errors import (
     IdempotencyConflict,
     InvalidInput,
     NotFound,
+    ObjectionStands,
     StoreUnavailable,
 )
 from consent_service.domain.feedback import Unauthentic
@@ -99,6 +100,8 @@ def _domain(exc: DomainError) -> ProblemDetailsException:
         extra = {"errors": [{"field": e.field, "message": e.message} for e in exc.errors]}
     elif isinstance(exc, NotFound):
         status, kind = 404, "not-found"
+    elif isinstance(exc, ObjectionStands):
+        status, kind = 409, "objection-stands"
     elif isinstance(exc, IdempotencyConflict):
         status, kind = 409, "idempotency-conflict"
     elif isinstance(exc, Conflict):

@@ -32,6 +32,7 @@ NOTE_LIMIT = 2000
 SHORT_LIMIT = 200
 QUERY_LIMIT = 320
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
+_POSTCODE_LIKE = re.compile(r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]?\s*[0-9][A-Za-z]{2}$")
 
 
 class FormErrors(Exception):
@@ -56,6 +57,10 @@ def long_text(form: FormMultiDict, name: str, limit: int = NOTE_LIMIT) -> str:
 def looks_like_phone(query: str) -> bool:
     """Digits with the spaces, brackets, dashes and + people write numbers with."""
     return bool(_PHONE_LIKE.match(query)) and sum(c.isdigit() for c in query) >= 6
+
+
+def looks_like_postcode(query: str) -> bool:
+    return bool(_POSTCODE_LIKE.match(query))
 
 
 @dataclass(frozen=True, slots=True)

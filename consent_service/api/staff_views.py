@@ -25,21 +25,20 @@ CHANNEL_NAMES = {
     Channel.PHONE: "Phone call",
     Channel.POST: "Post",
 }
-#: How a request reaches staff; the order is the order of the select.
+#: How a request reached staff: every source the API accepts, those taken by staff first (the order
+#: of the select), so a paper form or a forwarded unsubscribe can be entered as what it was.
 STAFF_SOURCES = {
     Source.PHONE_CALL: "Phone call",
     Source.LETTER: "Letter",
     Source.EMAIL: "Email",
     Source.IN_PERSON: "In person",
-}
-SOURCE_NAMES = {
-    **STAFF_SOURCES,
-    Source.WEB_FORM: "Web form",
     Source.PAPER_FORM: "Paper form",
+    Source.WEB_FORM: "Web form",
     Source.UNSUBSCRIBE_LINK: "Unsubscribe link",
     Source.PREFERENCE_CENTRE: "Preferences page",
     Source.IMPORT: "Import",
 }
+SOURCE_NAMES = STAFF_SOURCES
 KIND_NAMES = {ContactKind.EMAIL: "Email", ContactKind.PHONE: "Phone", ContactKind.POSTAL: "Postal address"}
 #: The form field of a purpose with no channel (testimonial) uses this in place of a channel.
 NO_CHANNEL = "none"
@@ -145,7 +144,7 @@ def _status(state: ChoiceState) -> tuple[str, str]:
     """What the row says, and what that means for sending."""
     consent = state.consent
     if consent is None:
-        if state.basis is Basis.LEGITIMATE_INTERESTS:
+        if state.basis in (Basis.LEGITIMATE_INTERESTS, Basis.PUBLIC_TASK):
             return NOTHING_SAID, "Sent unless they say no"
         return NOTHING_SAID, "Not sent: needs their agreement"
     if consent.decision is Decision.GRANTED:

@@ -58,6 +58,7 @@ Region = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="a two-letter re
 CacheMode = Literal["auto", "redis", "host", "off"]
 LogFormat = Literal["auto", "json", "text"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+OrgTypeName = Literal["charity", "public_authority", "company"]
 
 
 class Database(Struct, frozen=True, kw_only=True):
@@ -130,8 +131,12 @@ class Feedback(Struct, frozen=True, kw_only=True):
 
 
 class Organisation(Struct, frozen=True, kw_only=True):
-    """The organisation named as controller on consent receipts."""
+    """The organisation named as controller on consent receipts, and what it is in law."""
 
+    #: Which soft opt-in it may rely on (charity: PECR reg 22(3A); company: reg 22(3)) and whether it
+    #: may have public-task purposes (public_authority). Charity by default: the service is written for
+    #: family-support charities, and the default grants nothing a charity could not rely on.
+    type: OrgTypeName = "charity"
     name: str = "The organisation"
     contact: str = ""
     email: str = ""

@@ -34,6 +34,9 @@ class ChangeType(StrEnum):
     CONSENT_RECORDED = "consent.recorded"
     SUPPRESSION_ADDED = "suppression.added"
     SUPPRESSION_LIFTED = "suppression.lifted"
+    #: Someone tried to lift an objection, which no one but the person can undo: the refused attempt,
+    #: kept in the feed as its audit (who, when, the reason they gave).
+    SUPPRESSION_LIFT_REFUSED = "suppression.lift_refused"
     RESTRICTION_ADDED = "restriction.added"
     RESTRICTION_LIFTED = "restriction.lifted"
     PERSON_CREATED = "person.created"
@@ -116,6 +119,20 @@ def suppression_added(entry: Suppression) -> Change:
 
 def suppression_lifted(entry_id: str, at: datetime) -> Change:
     return Change(ChangeType.SUPPRESSION_LIFTED, at, {"suppression_id": entry_id})
+
+
+def suppression_lift_refused(entry: Suppression, actor: str, reason: str, at: datetime) -> Change:
+    return Change(
+        ChangeType.SUPPRESSION_LIFT_REFUSED,
+        at,
+        {
+            "suppression_id": entry.id,
+            "fingerprint": entry.fingerprint,
+            "suppression_reason": entry.reason.value,
+            "actor": actor,
+            "reason": reason,
+        },
+    )
 
 
 def restriction_added(restriction: Restriction, reference: str | None) -> Change:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from consent_service.domain.channels import Channel
-from consent_service.domain.ledger import CurrentConsent, Decision
-from consent_service.domain.purposes import Basis, Category, Purpose
+from consent_service.domain.ledger import FROM_THE_PERSON, CurrentConsent, Decision
+from consent_service.domain.purposes import Basis, Category, OrgType, Purpose
 from consent_service.domain.suppressions import Suppression, SuppressionReason
 
 
@@ -25,6 +25,19 @@ class Reason(StrEnum):
     OBJECTED = "objected"
     LEGITIMATE_INTERESTS = "legitimate_interests"
     SOFT_OPT_IN = "soft_opt_in"
+    #: The charity soft opt-in (PECR reg 22(3A)) for an organisation that is not a charity.
+    SOFT_OPT_IN_NOT_CHARITY = "soft_opt_in_not_charity"
+    #: The commercial soft opt-in (PECR reg 22(3)) for an organisation that is not a company.
+    SOFT_OPT_IN_NOT_COMPANY = "soft_opt_in_not_company"
+    #: Charity soft opt-in details collected before reg 22(3A) came into force.
+    SOFT_OPT_IN_BEFORE_2026_02_05 = "soft_opt_in_before_2026_02_05"
+    #: No opt-out offered at collection, or its wording not recorded.
+    SOFT_OPT_IN_NO_OPT_OUT_OFFERED = "soft_opt_in_no_opt_out_offered"
+    #: The details did not come from support, an enquiry, a sale or a negotiation.
+    SOFT_OPT_IN_NO_QUALIFYING_RELATIONSHIP = "soft_opt_in_no_qualifying_relationship"
+    PUBLIC_TASK = "public_task"
+    #: A public-task purpose where the organisation is not a public authority (LEGAL #17).
+    PUBLIC_TASK_NOT_PUBLIC_AUTHORITY = "public_task_not_public_authority"
     SUPPRESSED = "suppressed"
     ADMINISTRATIVE = "administrative"
     CONTACT_RESTRICTED = "contact_restricted"
@@ -52,8 +65,75 @@ class Answer:
     degraded: bool = False
 
 
-def may_contact(purpose: Purpose, channel: Channel | None, facts: Facts, at: datetime) -> Answer:
-    """Apply DESIGN §3 to ``facts`` as they stood at ``at``."""
+#: PECR reg 22(3A), inserted by the Data (Use and Access) Act 2025 s.114, in force from this day.
+CHARITY_SOFT_OPT_IN_FROM = date(2026, 2, 5)
+#: Relationships in which a charity may collect details for its soft opt-in: the person supported, or
+#: asked about, its work. A service user is not among them: receiving a service is not, by itself,
+#: support for or interest in the charity's purposes (a judgment the project made; docs/COMPLIANCE.md).
+CHARITY_RELATIONSHIPS = frozenset({"supporter", "enquirer"})
+#: Relationships in which a company may collect details for its soft opt-in: a sale, or its negotiation.
+COMMERCIAL_RELATIONSHIPS = frozenset({"customer", "negotiation"})
+
+
+def soft_opt_in_refusal(consent: CurrentConsent, org: OrgType) -> Reason | None:
+    """Why a soft opt-in (PECR reg 22(3) or (3A)) does not hold, naming the first condition failed.
+
+    The relationship recorded at collection chooses the route: support or an enquiry is the charity
+    route, open only to charities for details collected on or after 2026-02-05; a sale or negotiation
+    is the commercial route, open to companies (a charity's trading is done by its trading company,
+    which deploys as a ``company``). Either route needs the opt-out offered at collection, its
+    wording recorded.
+    """
+    context = consent.collection_context or {}
+    relationship = context.get("relationship")
+    if relationship in CHARITY_RELATIONSHIPS:
+        if org is not OrgType.CHARITY:
+            return Reason.SOFT_OPT_IN_NOT_CHARITY
+        if _collected_on(context, consent) < CHARITY_SOFT_OPT_IN_FROM:
+            return Reason.SOFT_OPT_IN_BEFORE_2026_02_05
+    elif relationship in COMMERCIAL_RELATIONSHIPS:
+        if org is not OrgType.COMPANY:
+            return Reason.SOFT_OPT_IN_NOT_COMPANY
+    else:
+        return Reason.SOFT_OPT_IN_NO_QUALIFYING_RELATIONSHIP
+    if context.get("opt_out_offered") is not True or not str(context.get("opt_out_wording") or "").strip():
+        return Reason.SOFT_OPT_IN_NO_OPT_OUT_OFFERED
+    return None
+
+
+def _collected_on(context: Mapping[str, Any], consent: CurrentConsent) -> date:
+    """When the details were collected: as recorded, else the day the soft opt-in took effect."""
+    given = context.get("collected_on")
+    if isinstance(given, str):
+        try:
+            return date.fromisoformat(given)
+        except ValueError:
+            pass
+    return consent.effective_at.date()
+
+
+def reopened(entry: Suppression, consent: CurrentConsent | None) -> bool:
+    """Whether the person's own grant, given after an objection, re-opens this purpose and channel.
+
+    An objection to direct marketing is absolute (UK GDPR Art 21(3)): no one but the person can undo
+    it, and they undo it one purpose and channel at a time, by a fresh affirmative grant, backed by
+    the notice they were shown. ``consent`` is the state of the purpose and channel being checked, so
+    the entry stays in force for every other one.
+    """
+    return (
+        entry.reason is SuppressionReason.OBJECTED
+        and consent is not None
+        and consent.decision is Decision.GRANTED
+        and consent.source in FROM_THE_PERSON
+        and consent.notice_id is not None
+        and consent.effective_at > entry.effective_at
+    )
+
+
+def may_contact(
+    purpose: Purpose, channel: Channel | None, facts: Facts, at: datetime, org: OrgType = OrgType.CHARITY
+) -> Answer:
+    """Apply DESIGN §3 to ``facts`` as they stood at ``at``, for an organisation of type ``org``."""
     basis = purpose.basis_for(channel)
     in_force = [s for s in facts.suppressions if s.in_force_at(at) and s.channel in (None, channel)]
 
@@ -65,7 +145,17 @@ def may_contact(purpose: Purpose, channel: Channel | None, facts: Facts, at: dat
     if bounced:
         return Answer(False, Reason.CONTACT_INVALID, basis, _suppression_evidence(bounced))
 
-    suppressed = next((s for s in in_force if s.covers(channel, purpose.code, purpose.category)), None)
+    if purpose.category is Category.PUBLIC_TASK and org is not OrgType.PUBLIC_AUTHORITY:
+        return Answer(False, Reason.PUBLIC_TASK_NOT_PUBLIC_AUTHORITY, basis)
+
+    suppressed = next(
+        (
+            s
+            for s in in_force
+            if s.covers(channel, purpose.code, purpose.category) and not reopened(s, facts.consent)
+        ),
+        None,
+    )
     if suppressed:
         return Answer(False, Reason.SUPPRESSED, basis, _suppression_evidence(suppressed))
 
@@ -76,15 +166,20 @@ def may_contact(purpose: Purpose, channel: Channel | None, facts: Facts, at: dat
     evidence = _consent_evidence(consent) if consent else None
     granted = consent is not None and consent.decision is Decision.GRANTED
     withdrawn = consent is not None and consent.decision is Decision.WITHDRAWN
-    if basis is Basis.LEGITIMATE_INTERESTS:
+    if basis in (Basis.LEGITIMATE_INTERESTS, Basis.PUBLIC_TASK):
         if withdrawn:
             return Answer(False, Reason.OBJECTED, basis, evidence)
+        if basis is Basis.PUBLIC_TASK:
+            return Answer(True, Reason.PUBLIC_TASK, basis, evidence)
         return Answer(True, Reason.LEGITIMATE_INTERESTS, basis, evidence)
     if withdrawn:
         return Answer(False, Reason.CONSENT_WITHDRAWN, basis, evidence)
     if not granted or consent is None:
         return Answer(False, Reason.NO_CONSENT, basis)
     if basis is Basis.SOFT_OPT_IN and consent.collection_context is not None:
+        refusal = soft_opt_in_refusal(consent, org)
+        if refusal is not None:
+            return Answer(False, refusal, basis, evidence)
         return Answer(True, Reason.SOFT_OPT_IN, basis, evidence)
     return Answer(True, Reason.CONSENT_GRANTED, basis, evidence)
 

@@ -49,6 +49,13 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class ObjectionStands(Conflict):
+    """An objection to direct marketing is absolute (UK GDPR Art 21(3)): no key or staff member lifts
+    it; only the person's own fresh grant re-opens a purpose and channel. The attempt is recorded."""
+
+    title = "An objection cannot be lifted"
+
+
 class ConcurrentChange(Conflict):
     """Another transaction wrote the same row first; running the whole request again will see it."""
 

@@ -63,3 +63,13 @@ def newest_for(notices: Iterable[NoticeVersion], language: str) -> dict[str, Not
         if current is None or (rank, -notice.version) < (current[0], -current[1]):
             best[notice.purpose] = (rank, notice.version, notice)
     return {purpose: notice for purpose, (_, _, notice) in best.items()}
+
+
+#: UK GDPR Art 21(4): the right to object to direct marketing, stated clearly and apart from anything
+#: else. The preferences page and every marketing receipt carry these words, so they say the same.
+RIGHT_TO_OBJECT = (
+    "You have the right to object to direct marketing at any time. If you object, we stop using your "
+    "details for marketing straight away; it costs nothing and you do not need to give a reason. To "
+    "object, use the unsubscribe link in any of our emails, say no on your preferences page, or tell us "
+    "by phone, email or letter."
+)

@@ -27,3 +27,11 @@ class Person:
     display_name: str | None = None
     erased_at: datetime | None = None
     contacts: tuple[RecordedContact, ...] = field(default=())
+
+
+def first_name(display_name: str | None) -> str | None:
+    """How a page reached by a shared address's link names each person on it: the first word of the
+    name held, nothing more. Whoever holds the link already reads that household's messages; the first
+    name tells them whose choices they see without showing a surname or any other detail."""
+    words = (display_name or "").split()
+    return words[0] if words else None

@@ -17,6 +17,18 @@ from consent_service.domain.errors import InvalidInput
 class Category(StrEnum):
     MARKETING = "marketing"
     ADMINISTRATIVE = "administrative"
+    #: A public authority's information given in performance of its public task (DPA 2018 s.122(5)):
+    #: not marketing, so marketing choices do not block it; restrictions, erasure and invalid addresses
+    #: do. Only a ``public_authority`` may have purposes of this category (LEGAL #17).
+    PUBLIC_TASK = "public_task"
+
+
+class OrgType(StrEnum):
+    """What the deploying organisation is in law: it decides which soft opt-in and categories exist."""
+
+    CHARITY = "charity"
+    PUBLIC_AUTHORITY = "public_authority"
+    COMPANY = "company"
 
 
 class Basis(StrEnum):
@@ -25,6 +37,8 @@ class Basis(StrEnum):
     #: PECR reg 22(3), and for charities reg 22(3A): details collected while the person supported or
     #: asked about the work, an opt-out offered then, and not taken since.
     SOFT_OPT_IN = "soft_opt_in"
+    #: UK GDPR Art 6(1)(e): a public authority's task; only for purposes of the public_task category.
+    PUBLIC_TASK = "public_task"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +117,17 @@ class Catalogue:
                 f" its channels: {allowed}",
             )
         return purpose
+
+
+def check_category(purpose: Purpose, org: OrgType) -> None:
+    """Refuse a purpose whose category this organisation cannot have (public task: public authorities)."""
+    if purpose.category is Category.PUBLIC_TASK and org is not OrgType.PUBLIC_AUTHORITY:
+        raise InvalidInput.one(
+            "category",
+            f"the public_task category is only for a public_authority; this organisation is a {org.value}"
+            " (CONSENT_ORG_TYPE)",
+        )
+    if Basis.PUBLIC_TASK in purpose.bases.values() and purpose.category is not Category.PUBLIC_TASK:
+        raise InvalidInput.one(
+            "bases", "the public_task basis is only for a purpose of the public_task category"
+        )

@@ -6,7 +6,7 @@ and the lifting is kept on the entry; ``at=`` answers see an entry only while it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -31,6 +31,10 @@ class SuppressionReason(StrEnum):
     ERASED = "erased"
     IMPORTED = "imported"
 
+
+#: No key or staff member lifts these: an objection to direct marketing is absolute (UK GDPR
+#: Art 21(3)); only the person's own grant re-opens it, one purpose and channel at a time.
+NEVER_LIFTED_BY_STAFF = frozenset({SuppressionReason.OBJECTED})
 
 #: A grant never lifts these: a bounced address must be confirmed working by staff, and an erased
 #: person's tombstone stays until staff lift it for a new person record.
@@ -96,12 +100,33 @@ def unsubscribed(
     )
 
 
-def reason_for_withdrawal(basis: Basis, source: Source) -> SuppressionReason:
+#: The note on each choice and suppression recorded when a family stops all marketing in one step.
+OBJECTION_NOTE = "objected to all direct marketing (UK GDPR Art 21(2))"
+
+
+def objected(entry_id: str, fingerprint: str, channel: Channel, at: datetime) -> Suppression:
+    """An objection to all direct marketing on one channel of an address, by fingerprint alone, from
+    the preferences page: how an address the service holds nobody for is opted out. Per channel, not
+    every channel at once, so that the family's own later grant on a channel still lifts it
+    (``lifted_by_grant``); every purpose, so that it covers purposes added later."""
+    return replace(
+        unsubscribed(entry_id, fingerprint, channel, "", at, at, OBJECTION_NOTE),
+        reason=SuppressionReason.OBJECTED,
+        purpose=None,
+        source=Source.PREFERENCE_CENTRE.value,
+    )
+
+
+def reason_for_withdrawal(basis: Basis, source: Source, objection: bool = False) -> SuppressionReason:
     """An unsubscribe link is named as such; objecting to legitimate interests is recorded as an
-    objection; opting out of consent or a soft opt-in is a withdrawal."""
+    objection; opting out of consent or a soft opt-in is a withdrawal. A family who objects to all
+    direct marketing at once (UK GDPR Art 21(2)) has objected, whatever each channel's basis was."""
+    if objection:
+        return SuppressionReason.OBJECTED
     if source is Source.UNSUBSCRIBE_LINK:
         return SuppressionReason.UNSUBSCRIBED
-    return SuppressionReason.OBJECTED if basis is Basis.LEGITIMATE_INTERESTS else SuppressionReason.WITHDRAWN
+    objected = basis in (Basis.LEGITIMATE_INTERESTS, Basis.PUBLIC_TASK)
+    return SuppressionReason.OBJECTED if objected else SuppressionReason.WITHDRAWN
 
 
 def lifted_by_grant(entry: Suppression, grant: ConsentEvent) -> bool:
@@ -115,6 +140,9 @@ def lifted_by_grant(entry: Suppression, grant: ConsentEvent) -> bool:
         and entry.channel == grant.channel
         and entry.scope is SuppressionScope.MARKETING
         and entry.purpose in (None, grant.purpose)
+        # An objection is re-opened one purpose and channel at a time (``decision.reopened``), so only
+        # an objection to exactly what is granted is lifted; a wider one stays for everything else.
+        and (entry.reason is not SuppressionReason.OBJECTED or entry.purpose == grant.purpose)
         and entry.reason not in NOT_LIFTED_BY_A_GRANT
         and grant.effective_at > entry.effective_at
     )

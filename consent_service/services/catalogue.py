@@ -17,7 +17,7 @@ from consent_service.domain.channels import Channel
 from consent_service.domain.errors import Conflict, InvalidInput
 from consent_service.domain.notices import DEFAULT_WORDING, NoticeVersion
 from consent_service.domain.ports import Clock, Store
-from consent_service.domain.purposes import DEFAULT_CATALOGUE, Catalogue, Purpose
+from consent_service.domain.purposes import DEFAULT_CATALOGUE, Catalogue, OrgType, Purpose, check_category
 
 #: Seconds between reloads caused by a miss.
 MISS_RELOAD_INTERVAL = 1.0
@@ -76,9 +76,12 @@ async def seed(store: Store, clock: Clock) -> bool:
     return True
 
 
-async def add_purpose(view: CatalogueView, clock: Clock, purpose: Purpose) -> Purpose:
+async def add_purpose(
+    view: CatalogueView, clock: Clock, purpose: Purpose, org: OrgType = OrgType.CHARITY
+) -> Purpose:
     if not purpose.bases:
         raise InvalidInput.one("bases", "a purpose needs a basis for at least one channel (or none)")
+    check_category(purpose, org)
     await view.reload()
     if purpose.code in view.catalogue:
         raise Conflict(f"purpose {purpose.code!r} exists; purposes are immutable, create a new code")

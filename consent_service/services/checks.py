@@ -20,7 +20,7 @@ from consent_service.domain.decision import Answer, Facts, Reason, all_of, may_c
 from consent_service.domain.errors import InvalidContact, InvalidInput, NotFound, StoreUnavailable
 from consent_service.domain.ledger import CurrentConsent, fold
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.purposes import Category, Purpose
+from consent_service.domain.purposes import Category, OrgType, Purpose
 from consent_service.domain.restrictions import Restriction, restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.suppressions import Suppression
@@ -48,8 +48,12 @@ def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:
     return Answer(False, Reason.STORE_UNAVAILABLE, purpose.basis_for(channel), degraded=True)
 
 
-async def check(ctx: Context, request: CheckInput) -> Answer:
+async def check(ctx: Context, request: CheckInput, *, counted: bool = True) -> Answer:
+    """The answer, counted in the checks metric unless ``counted`` is False (a staff page showing it is
+    not a mailing tool asking)."""
     answer = await _check(ctx, request)
+    if not counted:
+        return answer
     channel = request.channel.value if request.channel else ""
     ctx.metrics.checked(request.purpose, channel, answer.allowed, answer.reason.value, answer.degraded)
     return answer
@@ -121,7 +125,7 @@ async def _check_in_store(
         consents = await _consents(uow, person_ids, purpose, channel, request.at)
         restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
     entries = [entry for group in suppressions.values() for entry in group]
-    return _decide(purpose, channel, people, consents, entries, restrictions, fingerprints, at)
+    return _decide(purpose, channel, people, consents, entries, restrictions, fingerprints, at, ctx.org_type)
 
 
 def _decide(
@@ -133,12 +137,13 @@ def _decide(
     restrictions: Sequence[Restriction],
     fingerprints: Sequence[str],
     at: datetime,
+    org: OrgType,
 ) -> Answer:
     """The answer for one address (or person) from the facts read for it; single and bulk checks both
     end here, so the two can never decide differently. An address shared by several people is allowed
     only if every one of them allows it."""
     if not people:
-        return may_contact(purpose, channel, Facts(suppressions=suppressions), at)
+        return may_contact(purpose, channel, Facts(suppressions=suppressions), at, org)
     return all_of(
         [
             may_contact(
@@ -151,6 +156,7 @@ def _decide(
                     erased,
                 ),
                 at,
+                org,
             )
             for pid, erased in people
         ]
@@ -256,7 +262,15 @@ async def _check_many(
 
     answers = {
         fp: _decide(
-            purpose, channel, linked.get(fp, []), consents, suppressions.get(fp, []), restrictions, [fp], now
+            purpose,
+            channel,
+            linked.get(fp, []),
+            consents,
+            suppressions.get(fp, []),
+            restrictions,
+            [fp],
+            now,
+            ctx.org_type,
         )
         for fp in known
     }

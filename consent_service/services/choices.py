@@ -44,6 +44,7 @@ from consent_service.domain.suppressions import (
     reason_for_withdrawal,
 )
 from consent_service.services.context import Context
+from consent_service.services.suppressions import carry_objection
 from consent_service.services.usecases import use_case
 
 
@@ -77,6 +78,9 @@ class ChoicesInput:
     actor: str
     effective_at: datetime | None = None
     evidence: Evidence = field(default_factory=Evidence)
+    #: The withdrawals are the person's objection to direct marketing (UK GDPR Art 21(2)): the
+    #: suppressions they add say ``objected`` whatever each channel's basis.
+    objection: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +198,11 @@ async def _check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> li
                 f"{at}collection_context.opt_out_offered",
                 "a soft opt-in needs an opt-out offered at collection",
             )
+        elif choice.collection_context is not None and not choice.collection_context.get("opt_out_wording"):
+            context_error = FieldError(
+                f"{at}collection_context.opt_out_wording",
+                "a soft opt-in records the opt-out as it was worded at collection",
+            )
         if context_error is not None and not opt_out:
             errors.append(context_error)
             continue
@@ -293,6 +302,7 @@ async def _add_contacts(
     """The person with these contact points added (one already held is kept, not repeated)."""
     now = ctx.clock.now()
     held = {c.id: c for c in person.contacts}
+    before = [c.fingerprint for c in person.contacts]
     for contact, value, fingerprint in contacts:
         stored = await add_contact(
             uow,
@@ -300,6 +310,7 @@ async def _add_contacts(
             person.reference,
         )
         held[stored.id] = stored
+        await carry_objection(uow, ctx, before, fingerprint)
     return replace(person, contacts=tuple(held.values()))
 
 
@@ -392,13 +403,13 @@ async def _record(
             continue  # a late-arriving older choice goes into history only
         current[key] = CurrentConsent.from_event(event)
         await uow.ledger.save_current(person.id, current[key])
-        await _update_suppressions(uow, ctx, person, item, event)
+        await _update_suppressions(uow, ctx, person, item, event, request.objection)
     await uow.ledger.set_head(seq, prev)
     return Recorded(person.id, now, tuple(events))
 
 
 async def _update_suppressions(
-    uow: UnitOfWork, ctx: Context, person: Person, item: _Checked, event: ConsentEvent
+    uow: UnitOfWork, ctx: Context, person: Person, item: _Checked, event: ConsentEvent, objection: bool
 ) -> None:
     """A withdrawal adds the person's addresses to the suppression list; their own re-grant lifts it."""
     channel = event.channel
@@ -414,7 +425,7 @@ async def _update_suppressions(
                 fingerprint=fingerprint,
                 channel=channel,
                 scope=SuppressionScope.MARKETING,
-                reason=reason_for_withdrawal(item.basis, event.source),
+                reason=reason_for_withdrawal(item.basis, event.source, objection),
                 purpose=event.purpose,
                 source=event.source.value,
                 actor=event.actor,

@@ -13,6 +13,7 @@ from consent_service.domain.absent import NoAnswerCache, NoMetrics, NoSpool
 from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Answers, Clock, Metrics, OptOutSpool, Results, Store
+from consent_service.domain.purposes import OrgType
 from consent_service.domain.staff import Passwords
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services.catalogue import CatalogueView
@@ -42,3 +43,5 @@ class Context:
     spool: OptOutSpool = field(default_factory=NoSpool)
     #: Where a webhook may be registered to send (checked again by the sender at each delivery).
     webhook_destinations: Destinations = PUBLIC_HOSTS
+    #: What the organisation is in law (CONSENT_ORG_TYPE): which soft opt-in and categories it has.
+    org_type: OrgType = OrgType.CHARITY

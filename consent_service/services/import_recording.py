@@ -35,6 +35,7 @@ from consent_service.services.choices import (
 from consent_service.services.context import Context
 from consent_service.services.import_options import ConsentImport, ConsentOptions
 from consent_service.services.import_people import PersonKey
+from consent_service.services.suppressions import carry_objection
 
 __all__ = ["ConsentWriter", "ImportStopped"]
 
@@ -145,12 +146,14 @@ class ConsentWriter:
             )
             self._pending_created[key] = person.id
         else:
+            had = [contact.fingerprint for contact in person.contacts]
             for point, fingerprint in fresh:
                 await add_contact(
                     uow,
                     RecordedContact(str(uuid.uuid4()), person.id, point.kind, point.value, fingerprint, now),
                     person.reference,
                 )
+                await carry_objection(uow, ctx, had, fingerprint)
         if as_vouched:
             await record_choices.within(
                 uow, ctx, RecordChoices(person.id, self._input(as_vouched, options.source, at, options.note))

@@ -14,15 +14,22 @@ from datetime import datetime
 from typing import Any
 
 from consent_service.domain.changes import suppression_added
-from consent_service.domain.channels import CHANNEL_KIND, Channel
+from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind, channels_served_by
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
 from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
-from consent_service.domain.ledger import Decision, Source
+from consent_service.domain.ledger import Decision, Evidence, Source
 from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion, newest_for
+from consent_service.domain.people import first_name
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
 from consent_service.domain.spool import SpooledOptOut
-from consent_service.domain.suppressions import Suppression, unsubscribed
+from consent_service.domain.suppressions import (
+    OBJECTION_NOTE,
+    Suppression,
+    SuppressionReason,
+    objected,
+    unsubscribed,
+)
 from consent_service.domain.tokens import FAMILY, LinkClaim, LinkKind
 from consent_service.services.choices import ChoiceInput, ChoicesInput, RecordChoices, record_choices
 from consent_service.services.context import Context
@@ -61,6 +68,13 @@ class Addressee:
 
     masked: str | None
     person_ids: tuple[str, ...]
+    #: Each person's first name (``domain/people.py: first_name``), or None where none is held: a
+    #: shared address's page says whose choices it shows.
+    names: tuple[str | None, ...] = ()
+
+    @property
+    def shared(self) -> bool:
+        return len(self.person_ids) > 1
 
 
 async def _addressee(uow: UnitOfWork, claim: LinkClaim) -> Addressee:
@@ -68,7 +82,7 @@ async def _addressee(uow: UnitOfWork, claim: LinkClaim) -> Addressee:
     living = [p for p in people if p.erased_at is None]
     value = next((c for p in living for c in p.contacts if c.fingerprint == claim.fingerprint), None)
     masked = mask(ContactPoint(value.kind, value.value)) if value else None
-    return Addressee(masked, tuple(p.id for p in living))
+    return Addressee(masked, tuple(p.id for p in living), tuple(first_name(p.display_name) for p in living))
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +219,8 @@ class PreferenceRow:
     """One purpose on one channel as the family sees it, with the wording they would agree to."""
 
     purpose: Purpose
-    channel: Channel
+    #: None for a purpose used on no channel (the family's story, as a testimonial).
+    channel: Channel | None
     decision: Decision | None
     notice: NoticeVersion | None
 
@@ -233,32 +248,51 @@ def _shared(decisions: list[Decision | None]) -> Decision | None:
     return Decision.GRANTED
 
 
-async def describe_preferences(
-    ctx: Context, token: str, language: str = FALLBACK_LANGUAGE
-) -> PreferencesPage:
-    """Every marketing purpose on every channel, as it stands for everyone at this address, with the
-    wording in the family's language (English when there is none in theirs)."""
-    claim = ctx.links.verify(token, LinkKind.PREFERENCES)
-    await ctx.catalogue.reload()
-    async with ctx.store.reading() as uow:
-        addressee = await _addressee(uow, claim)
-        current = await uow.ledger.current(list(addressee.person_ids))
+def _link_may_change(claim: LinkClaim, addressee: Addressee, channel: Channel | None) -> bool:
+    """What a link may change. The one person an address belongs to: every marketing choice of theirs
+    (every channel, and their story). An address several people share proves no more than access to
+    that address, so only its own channels, for everyone on it: never one person's phone or post
+    choices, nor their permission to use their story."""
+    if not addressee.shared:
+        return True
+    return channel is not None and CHANNEL_KIND[channel] is CHANNEL_KIND[claim.channel]
+
+
+async def _rows(
+    uow: UnitOfWork, ctx: Context, claim: LinkClaim, addressee: Addressee, language: str = FALLBACK_LANGUAGE
+) -> tuple[PreferenceRow, ...]:
+    """Every marketing purpose on every channel (or on none) this link may change, as it stands for
+    everyone at the address, with the wording in the family's language (English when there is none
+    in theirs)."""
+    current = await uow.ledger.current(list(addressee.person_ids))
     state = {(pid, c.purpose, c.channel): c.decision for pid, states in current.items() for c in states}
     latest = newest_for(ctx.catalogue.notices_by_id.values(), language)
     rows = []
     for purpose in ctx.catalogue.catalogue:
         if purpose.category is not Category.MARKETING:
             continue
-        for channel in (c for c in purpose.channels if c is not None):
+        for channel in (c for c in purpose.channels if _link_may_change(claim, addressee, c)):
             decisions = [state.get((pid, purpose.code, channel)) for pid in addressee.person_ids]
             rows.append(PreferenceRow(purpose, channel, _shared(decisions), latest.get(purpose.code)))
-    return PreferencesPage(claim, addressee, tuple(rows))
+    return tuple(rows)
+
+
+async def describe_preferences(
+    ctx: Context, token: str, language: str = FALLBACK_LANGUAGE
+) -> PreferencesPage:
+    """The choices this link may change, as they stand for everyone at this address."""
+    claim = ctx.links.verify(token, LinkKind.PREFERENCES)
+    await ctx.catalogue.reload()
+    async with ctx.store.reading() as uow:
+        addressee = await _addressee(uow, claim)
+        rows = await _rows(uow, ctx, claim, addressee, language)
+    return PreferencesPage(claim, addressee, rows)
 
 
 async def save_preferences(
     ctx: Context,
     token: str,
-    wanted: Mapping[tuple[str, Channel], bool],
+    wanted: Mapping[tuple[str, Channel | None], bool],
     shown_versions: Mapping[str, int],
     language: str = FALLBACK_LANGUAGE,
 ) -> PreferencesPage:
@@ -269,7 +303,8 @@ async def save_preferences(
     for (code, channel), allow in wanted.items():
         row = rows.get((code, channel))
         if row is None:
-            raise InvalidInput.one(f"{code}.{channel.value}", "not a choice this page offers")
+            where = f"{code}.{channel.value}" if channel else code
+            raise InvalidInput.one(where, "not a choice this page offers")
         if allow == row.allowed:
             continue
         version = shown_versions.get(code)
@@ -283,3 +318,63 @@ async def save_preferences(
             for person_id in page.addressee.person_ids:
                 await record_choices.within(uow, ctx, RecordChoices(person_id, request))
     return await describe_preferences(ctx, token, language)
+
+
+async def stop_all_marketing(ctx: Context, token: str, language: str = FALLBACK_LANGUAGE) -> PreferencesPage:
+    """The family objects to direct marketing, in one step (UK GDPR Art 21(2)-(3)).
+
+    For each person at the address, every marketing choice the link may change (``_rows``) that is
+    not withdrawn already is withdrawn, noted as an objection, and the suppressions it adds say
+    ``objected``. Each address the link may speak for (the person's every contact point; only this
+    one where it is shared, or held for nobody, which would otherwise be a dead end) also gets an
+    objection by fingerprint on each of its channels for every marketing purpose, so a purpose added
+    later does not reach them either (Art 21(3)). Administrative messages are untouched: nothing is
+    added in the ``all`` scope. The ledger's head is locked first and only what is still open is
+    recorded, so a second press records nothing new.
+    """
+    claim = ctx.links.verify(token, LinkKind.PREFERENCES)
+    await ctx.catalogue.reload()
+    async with ctx.store.writing() as uow:
+        await uow.ledger.head_for_update()
+        addressee = await _addressee(uow, claim)
+        offered = [(row.purpose.code, row.channel) for row in await _rows(uow, ctx, claim, addressee)]
+        current = await uow.ledger.current(list(addressee.person_ids))
+        for person_id in addressee.person_ids:
+            withdrawn = {
+                (c.purpose, c.channel) for c in current.get(person_id, []) if c.decision is Decision.WITHDRAWN
+            }
+            still_open = [
+                ChoiceInput(code, channel, Decision.WITHDRAWN)
+                for code, channel in offered
+                if (code, channel) not in withdrawn
+            ]
+            if still_open:
+                objection = ChoicesInput(
+                    still_open,
+                    Source.PREFERENCE_CENTRE,
+                    FAMILY,
+                    evidence=Evidence(note=OBJECTION_NOTE),
+                    objection=True,
+                )
+                await record_choices.within(uow, ctx, RecordChoices(person_id, objection))
+        addresses = {claim.fingerprint: CHANNEL_KIND[claim.channel]}
+        if addressee.person_ids and not addressee.shared:
+            people = await uow.people.by_fingerprint(claim.fingerprint)
+            addresses |= {c.fingerprint: c.kind for p in people if p.erased_at is None for c in p.contacts}
+        for fingerprint, kind in addresses.items():
+            await _object_by_fingerprint(uow, ctx, fingerprint, kind)
+    return await describe_preferences(ctx, token, language)
+
+
+async def _object_by_fingerprint(uow: UnitOfWork, ctx: Context, fingerprint: str, kind: ContactKind) -> None:
+    """An objection on each channel the address serves, unless one is in force there already."""
+    for channel in channels_served_by(kind):
+        found = await uow.suppressions.for_fingerprints([fingerprint], channel, False)
+        if any(
+            e.channel == channel and e.purpose is None and e.reason is SuppressionReason.OBJECTED
+            for e in found.get(fingerprint, [])
+        ):
+            continue
+        entry = objected(str(uuid.uuid4()), fingerprint, channel, ctx.clock.now())
+        await uow.suppressions.add(entry)
+        uow.emit(suppression_added(entry))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from consent_service.domain.changes import person_updated
 from consent_service.domain.channels import Channel, ContactKind
-from consent_service.domain.contacts import contact_point
+from consent_service.domain.contacts import contact_point, normalise_postcode
 from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent, fold
-from consent_service.domain.people import Person
+from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis
+from consent_service.services.choices import ContactInput, add_contact, normalise_contacts
 from consent_service.services.context import Context
 from consent_service.services.usecases import use_case
 
@@ -49,12 +51,16 @@ async def find(
         return await uow.people.by_fingerprint(ctx.fingerprint(point))
 
 
-async def get(ctx: Context, person_id: str) -> Person:
-    async with ctx.store.reading() as uow:
-        person = await uow.people.get(person_id)
+async def _held(uow: UnitOfWork, person_id: str) -> Person:
+    person = await uow.people.get(person_id)
     if person is None or person.erased_at is not None:
         raise NotFound(f"no person {person_id}")
     return person
+
+
+async def get(ctx: Context, person_id: str) -> Person:
+    async with ctx.store.reading() as uow:
+        return await _held(uow, person_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +74,8 @@ class Rectify:
 @use_case(Person)
 async def rectify(uow: UnitOfWork, ctx: Context, command: Rectify) -> Person:
     """Correct what is held: reference, household link, display name (the right to rectification)."""
-    person_id, changes = command.person_id, command.changes
-    person = await uow.people.get(person_id)
-    if person is None or person.erased_at is not None:
-        raise NotFound(f"no person {person_id}")
+    changes = command.changes
+    person = await _held(uow, command.person_id)
     reference = changes.get("reference", person.reference)
     if reference and reference != person.reference and await uow.people.by_reference(reference):
         raise Conflict(f"a person with reference {reference!r} exists")
@@ -84,6 +88,78 @@ async def rectify(uow: UnitOfWork, ctx: Context, command: Rectify) -> Person:
     await uow.people.update(changed)
     uow.emit(person_updated(changed, ctx.clock.now()))
     return changed
+
+
+async def _add_point(
+    uow: UnitOfWork,
+    ctx: Context,
+    person: Person,
+    contact: ContactInput,
+    value: str | None = None,
+    fingerprint: str | None = None,
+) -> None:
+    """Adds ``contact``, normalising it unless its ``value`` and ``fingerprint`` are given."""
+    if value is None or fingerprint is None:
+        [(contact, value, fingerprint)] = normalise_contacts(ctx, [contact], "")
+    now = ctx.clock.now()
+    point = RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now)
+    await add_contact(uow, point, person.reference)
+
+
+async def _remove_point(uow: UnitOfWork, person: Person, contact_id: str) -> None:
+    if not await uow.people.remove_contact(person.id, contact_id):
+        raise NotFound(f"no contact point {contact_id} for person {person.id}")
+
+
+@dataclass(frozen=True, slots=True)
+class AddContact:
+    person_id: str
+    contact: ContactInput
+
+
+@use_case(Person)
+async def add_contact_point(uow: UnitOfWork, ctx: Context, command: AddContact) -> Person:
+    """A new email, phone number or postal address for the person (one already held is kept once)."""
+    person = await _held(uow, command.person_id)
+    await _add_point(uow, ctx, person, command.contact)
+    return await _held(uow, person.id)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveContact:
+    person_id: str
+    contact_id: str
+
+
+@use_case(Person)
+async def remove_contact_point(uow: UnitOfWork, ctx: Context, command: RemoveContact) -> Person:
+    """The person no longer uses this point. Its suppressions are kept: they are held by fingerprint, not
+    by person, so an address that opted out stays suppressed after it is no longer on record."""
+    person = await _held(uow, command.person_id)
+    await _remove_point(uow, person, command.contact_id)
+    uow.emit(person_updated(person, ctx.clock.now()))
+    return await _held(uow, person.id)
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectContact:
+    """A point typed wrongly, or changed: ``contact`` replaces the point ``contact_id``."""
+
+    person_id: str
+    contact_id: str
+    contact: ContactInput
+
+
+@use_case(Person)
+async def correct_contact_point(uow: UnitOfWork, ctx: Context, command: CorrectContact) -> Person:
+    """The new value is checked before the old one goes, so a bad correction changes nothing; the old
+    point's suppressions stay with its fingerprint, as for a removal."""
+    person = await _held(uow, command.person_id)
+    [(contact, value, fingerprint)] = normalise_contacts(ctx, [command.contact], "")
+    await _remove_point(uow, person, command.contact_id)
+    await _add_point(uow, ctx, person, contact, value, fingerprint)
+    uow.emit(person_updated(person, ctx.clock.now()))
+    return await _held(uow, person.id)
 
 
 async def choices(ctx: Context, person_id: str, at: datetime | None = None) -> list[ChoiceState]:
@@ -117,3 +193,14 @@ async def search_by_name(ctx: Context, text: str, limit: int = 20) -> list[Perso
         raise InvalidInput.one("name", "give at least two letters of the name")
     async with ctx.store.reading() as uow:
         return await uow.people.by_name(wanted, limit)
+
+
+async def search_by_postcode(ctx: Context, text: str, limit: int = 20) -> list[Person]:
+    """People with a postal address at this postcode. The postcode is part of the postal point already
+    held (DESIGN §2), so finding by it keeps nothing more about anyone."""
+    try:
+        postcode = normalise_postcode(text)
+    except InvalidContact as exc:
+        raise InvalidInput.one("postcode", str(exc)) from exc
+    async with ctx.store.reading() as uow:
+        return await uow.people.by_postcode(postcode, limit)

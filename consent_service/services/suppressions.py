@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from consent_service.domain.changes import suppression_added, suppression_lifted
+from consent_service.domain.changes import suppression_added, suppression_lift_refused, suppression_lifted
 from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point, guess_kind
-from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound
+from consent_service.domain.errors import Conflict, InvalidContact, InvalidInput, NotFound, ObjectionStands
 from consent_service.domain.evidence import Gap
+from consent_service.domain.people import Person
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
+from consent_service.domain.suppressions import (
+    NEVER_LIFTED_BY_STAFF,
+    Suppression,
+    SuppressionReason,
+    SuppressionScope,
+)
 from consent_service.services.context import Context
 from consent_service.services.usecases import use_case
 
@@ -70,6 +76,37 @@ async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> 
     return entry
 
 
+async def carry_objection(uow: UnitOfWork, ctx: Context, held: Sequence[str], added: str) -> None:
+    """A contact point added to a person who objected to all marketing is objected to from the start.
+
+    The objection covers the person, not only the addresses they had then (UK GDPR Art 21(3)); the
+    ledger's withdrawals cover the purposes of that day, this covers any marketing purpose since.
+    """
+    if not held or added in held:
+        return
+    found = await uow.suppressions.for_fingerprints(list(held), None, include_lifted=False)
+    objections = [
+        entry
+        for group in found.values()
+        for entry in group
+        if entry.reason is SuppressionReason.OBJECTED
+        and entry.scope is SuppressionScope.MARKETING
+        and entry.purpose is None
+    ]
+    if not objections:
+        return
+    first = min(objections, key=lambda entry: entry.effective_at)
+    entry = replace(
+        first,
+        id=str(uuid.uuid4()),
+        fingerprint=added,
+        recorded_at=ctx.clock.now(),
+        note=f"the person's objection (suppression {first.id}) carried to a contact point added later",
+    )
+    await uow.suppressions.add(entry)
+    uow.emit(suppression_added(entry))
+
+
 @dataclass(frozen=True, slots=True)
 class LiftSuppression:
     entry_id: str
@@ -79,7 +116,11 @@ class LiftSuppression:
 
 @use_case(Suppression)
 async def lift(uow: UnitOfWork, ctx: Context, command: LiftSuppression) -> Suppression:
-    """Staff lift an entry (a bounced address confirmed working, a mistake); the lifting stays on record."""
+    """Staff lift an entry (a bounced address confirmed working, a mistake); the lifting stays on record.
+
+    An objection is not lifted: the attempt is recorded in the change feed instead and the entry is
+    returned as it stands, still in force (``lift_entry`` then refuses the request).
+    """
     entry_id, reason, actor = command.entry_id, command.reason, command.actor
     entry = await uow.suppressions.get(entry_id)
     if entry is None:
@@ -87,9 +128,24 @@ async def lift(uow: UnitOfWork, ctx: Context, command: LiftSuppression) -> Suppr
     if entry.lifted_at is not None:
         raise Conflict(f"suppression {entry_id} was lifted already")
     now = ctx.clock.now()
+    if entry.reason in NEVER_LIFTED_BY_STAFF:
+        uow.emit(suppression_lift_refused(entry, actor, reason, now))
+        return entry
     if await uow.suppressions.lift(entry_id, now, reason, actor):
         uow.emit(suppression_lifted(entry_id, now))
     return replace(entry, lifted_at=now, lift_reason=reason, lifted_by=actor)
+
+
+async def lift_entry(ctx: Context, command: LiftSuppression) -> Suppression:
+    """Lift an entry, or refuse to lift an objection once the refused attempt is committed to the feed."""
+    entry = await lift(ctx, command)
+    if entry.lifted_at is None:
+        raise ObjectionStands(
+            f"suppression {entry.id} records an objection to direct marketing, which no key or staff"
+            " member can lift; only the person's own new grant re-opens a purpose and channel."
+            " This attempt has been recorded."
+        )
+    return entry
 
 
 async def lookup(ctx: Context, to: str | Mapping[str, Any], channel: Channel | None) -> list[Suppression]:
@@ -110,3 +166,17 @@ async def page(
     more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]
     return entries, (entries[-1].recorded_at, entries[-1].id) if more else None
+
+
+async def of_person(ctx: Context, person: Person) -> dict[str, list[Suppression]]:
+    """Every entry, lifted ones too, on each of the person's contact points (by contact id), newest
+    first: what staff see and may lift during a call."""
+    found: dict[str, list[Suppression]] = {}
+    async with ctx.store.reading() as uow:
+        for contact in person.contacts:
+            entries: dict[str, Suppression] = {}
+            for channel in (c for c, kind in CHANNEL_KIND.items() if kind is contact.kind):
+                held = await uow.suppressions.for_fingerprints([contact.fingerprint], channel, True)
+                entries.update((e.id, e) for e in held.get(contact.fingerprint, []))
+            found[contact.id] = sorted(entries.values(), key=lambda e: e.recorded_at, reverse=True)
+    return found

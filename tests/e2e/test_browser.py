@@ -218,19 +218,11 @@ def test_a_welsh_speaking_family_reads_welsh_and_switches_language(
     from playwright.sync_api import expect
 
     email = f"family.{uuid.uuid4().hex[:10]}@example.org"
-    registration = {
-        "person": {"contacts": [{"kind": "email", "value": email}]},
-        "choices": [
-            {
-                "purpose": "marketing",
-                "channel": "email",
-                "decision": "granted",
-                "notice": {"purpose": "marketing", "version": 1},
-            }
-        ],
-        "source": "web_form",
-    }
-    assert api(server, "POST", "/v1/registrations", json=registration).status_code == 201
+    notice = {"purpose": "marketing", "version": 1}
+    choice = {"purpose": "marketing", "channel": "email", "decision": "granted", "notice": notice}
+    person = {"contacts": [{"kind": "email", "value": email}]}
+    body = {"person": person, "choices": [choice], "source": "web_form"}
+    assert api(server, "POST", "/v1/registrations", json=body).status_code == 201
     minted = api(server, "POST", "/v1/unsubscribe-links", json={"to": email, "channel": "email"})
     assert minted.status_code == 201, minted.text
     links = minted.json()

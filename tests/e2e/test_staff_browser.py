@@ -120,7 +120,7 @@ def test_staff_record_a_phone_call_and_a_safeguarding_restriction_in_a_real_brow
     expect(page.get_by_role("navigation", name="Staff")).to_contain_text(staff_name)
 
     # c. Search by the family's email, as they give it on the phone.
-    page.get_by_label("Email, phone, reference or name").fill(email.upper())
+    page.get_by_label("Email, phone, reference, name or postcode").fill(email.upper())
     page.keyboard.press("Enter")
     result = page.get_by_role("link", name=family_name)
     expect(result).to_be_visible()
@@ -176,3 +176,103 @@ def test_staff_record_a_phone_call_and_a_safeguarding_restriction_in_a_real_brow
     page.goto(f"{server.base}/staff/people/{person_id}")
     expect(page).to_have_url(f"{server.base}/staff/sign-in")
     shot(page, "08-signed-out")
+
+
+def sign_in(page: Page, server: Server, username: str) -> None:
+    page.goto(f"{server.base}/staff/sign-in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_staff_see_what_can_be_sent_add_a_person_and_suppress_an_address_in_a_real_browser(
+    server: Server, page: Page, shot: Callable[[Page, str], None]
+) -> None:
+    """Issue 16: the effective answer, a bounce lifted, a person added on the phone whose removed
+    address stays suppressed, a letter's date, and an address not on record suppressed."""
+    from playwright.sync_api import expect
+
+    username = f"lee.{uuid.uuid4().hex[:6]}"
+    make_staff_account(server, username, "Lee Lines")
+    email = f"family.{uuid.uuid4().hex[:10]}@example.org"
+    family_name = f"Morgan Bounced {uuid.uuid4().hex[:4]}"
+    postal = {"lines": ["7 Bounce Lane"], "postcode": "LS2 7EE"}
+    registration = {
+        "person": {
+            "display_name": family_name,
+            "contacts": [{"kind": "email", "value": email}, {"kind": "postal", "value": postal}],
+        },
+        "choices": [
+            {
+                "purpose": "marketing",
+                "channel": "email",
+                "decision": "granted",
+                "notice": {"purpose": "marketing", "version": 1},
+            }
+        ],
+        "source": "web_form",
+    }
+    assert api(server, "POST", "/v1/registrations", json=registration).status_code == 201
+    bounce = {"to": email, "channel": "email", "reason": "hard_bounce", "note": "550 mailbox unavailable"}
+    assert api(server, "POST", "/v1/suppressions", json=bounce).status_code == 201
+
+    # a. Found by postcode; the page says the granted email is not sent, and why.
+    sign_in(page, server, username)
+    page.get_by_label("Email, phone, reference, name or postcode").fill("ls2 7ee")
+    page.keyboard.press("Enter")
+    page.get_by_role("link", name=family_name).click()
+    sendable = page.get_by_role("region", name="What can be sent now")
+    email_row = sendable.get_by_role("row").filter(has_text=email).filter(has_text="Marketing")
+    expect(email_row).to_contain_text("Not sent")
+    expect(email_row).to_contain_text("messages to it bounced")
+    shot(page, "11-bounced-address-not-sent")
+
+    # b. She says the address works again: the bounce is lifted, with the reason.
+    suppressions = page.get_by_role("region", name="Suppressions")
+    suppressions.get_by_label(f"Reason for lifting ({email}, email)").fill("Confirmed working on the phone")
+    suppressions.get_by_role("button", name="Lift suppression 1").click()
+    expect(page.get_by_role("status")).to_have_text("Suppression lifted.")
+    lifted = page.get_by_role("table", name="Taken off the suppression list")
+    expect(lifted).to_contain_text("Confirmed working")
+    assert check(server, "marketing", "email", email)["allowed"] is True
+
+    # c. A new caller: added on the phone with an email address.
+    page.get_by_role("link", name="Find a person").click()
+    page.get_by_role("link", name="Add a person who is not on record").click()
+    caller = f"caller.{uuid.uuid4().hex[:10]}@example.org"
+    page.get_by_label("Name").fill("Alex Phoned")
+    page.get_by_label("Email address").fill(caller)
+    page.get_by_role("button", name="Add the person").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Alex Phoned")
+    shot(page, "12-person-added")
+
+    # d. Their letter, dated last week, says no more marketing email; the reason for the lateness noted.
+    marketing = page.get_by_role("group", name="Marketing", exact=True)
+    marketing.get_by_label("Email", exact=True).select_option("withdrawn")
+    page.get_by_label("How did the request come in").select_option("letter")
+    page.get_by_label("Date they said it, on a letter or paper form (optional)").fill("2026-01-05")
+    page.get_by_label("Note (optional)").fill("Letter arrived after the holidays")
+    page.get_by_role("button", name="Record the changes").click()
+    expect(page.get_by_role("status")).to_have_text("Saved: 1 change recorded from a letter.")
+    newest = page.get_by_role("region", name="History").get_by_role("row").nth(1)
+    expect(newest).to_contain_text("05 Jan 2026")
+
+    # e. Then the address is removed: it stays suppressed.
+    page.get_by_role("button", name=f"Remove email {caller}").click()
+    expect(page.get_by_role("status")).to_contain_text("stays on the suppression list")
+    answer = check(server, "marketing", "email", caller)
+    assert (answer["allowed"], answer["reason"]) == (False, "suppressed"), answer
+    shot(page, "13-address-removed")
+
+    # f. Someone we never had asks us to stop: suppressed from the search page.
+    stranger = f"stranger.{uuid.uuid4().hex[:10]}@example.org"
+    page.get_by_role("link", name="Find a person").click()
+    page.get_by_label("Email, phone, reference, name or postcode").fill(stranger)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Nobody found")).to_be_visible()
+    page.get_by_label("Reason").fill("Rang: our emails reach her, she never signed up")
+    page.get_by_role("button", name="Suppress this address").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{stranger} is on the suppression list")
+    shot(page, "14-address-suppressed")
+    answer = check(server, "marketing", "email", stranger)
+    assert (answer["allowed"], answer["reason"]) == (False, "suppressed"), answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from tests.integration.conftest import Api, fresh_email
+from tests.integration.test_org_type import soft_opt_in_registration
 
 
 async def test_a_charity_adds_a_soft_opt_in_purpose_and_records_it(api: Api) -> None:
@@ -39,30 +40,19 @@ async def test_a_charity_adds_a_soft_opt_in_purpose_and_records_it(api: Api) -> 
     assert [n["version"] for n in listed] == [1, 2]
 
     email = fresh_email()
-    choice = {
-        "purpose": code,
-        "channel": "email",
-        "decision": "granted",
-        "notice": {"purpose": code, "version": 1},
-        "collection_context": {"relationship": "supporter", "opt_out_offered": True},
+    context = {
+        "relationship": "supporter",
+        "opt_out_offered": True,
+        "opt_out_wording": "Tick here if you would rather not hear from us again.",
     }
-    body = {
-        "person": {"contacts": [{"kind": "email", "value": email}]},
-        "choices": [choice],
-        "source": "web_form",
-    }
+    body = soft_opt_in_registration(code, email, context)
     response = await api.post("/v1/registrations", body, scope="forms")
     assert response.status_code == 201, response.text
     answer = await api.check("email", email, purpose=code)
     assert (answer["allowed"], answer["reason"], answer["basis"]) == (True, "soft_opt_in", "soft_opt_in")
     assert (await api.check("email", fresh_email(), purpose=code))["reason"] == "no_consent"
 
-    no_opt_out = {**choice, "collection_context": {"relationship": "supporter", "opt_out_offered": False}}
-    body = {
-        "person": {"contacts": [{"kind": "email", "value": fresh_email()}]},
-        "choices": [no_opt_out],
-        "source": "web_form",
-    }
+    body = soft_opt_in_registration(code, fresh_email(), {**context, "opt_out_offered": False})
     refused = await api.post("/v1/registrations", body, scope="forms")
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "choices[0].collection_context.opt_out_offered"

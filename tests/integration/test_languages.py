@@ -56,6 +56,11 @@ async def test_a_welsh_browser_gets_the_pages_in_welsh(api: Api) -> None:
     assert "<legend>Neges destun</legend>" in preferences.text
     assert '<label for="choice:marketing:email:yes">Ie</label>' in preferences.text
     assert "Cadw fy newisiadau" in preferences.text
+    # Every family page's own sections: the right to object, stopping all marketing, who runs the pages.
+    assert '<h2 id="right-to-object">Eich hawl i wrthwynebu</h2>' in preferences.text
+    assert '<button type="submit">Atal pob marchnata</button>' in preferences.text
+    assert "sy'n rhedeg y tudalennau hyn." in preferences.text
+    assert "You have the right to object" not in preferences.text
 
     done = await api.client.post(path_of(minted["url"]), headers=welsh)
     assert done.status_code == 200

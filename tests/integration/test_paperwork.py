@@ -157,9 +157,11 @@ async def test_a_withdrawal_of_an_unknown_purpose_stops_all_marketing_on_its_cha
 
     assert answer.status_code == 201, answer.text
     events = answer.json()["receipt"]["events"]
-    assert [(e["purpose"], e["channel"], e["evidence_gaps"]) for e in events] == [
-        ("marketing", "email", ["purpose"])
+    # Other tests share this catalogue and add marketing purposes of their own: each is covered too.
+    assert ("marketing", "email", ["purpose"]) in [
+        (e["purpose"], e["channel"], e["evidence_gaps"]) for e in events
     ]
+    assert {(e["channel"], tuple(e["evidence_gaps"])) for e in events} == {("email", ("purpose",))}
     assert (await api.check("email", email))["allowed"] is False
     assert (await api.check("sms", mobile))["allowed"] is True, "only the channel named is stopped"
 

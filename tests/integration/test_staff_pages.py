@@ -244,7 +244,7 @@ async def test_a_grant_by_letter_records_the_wording_the_page_showed(
     ("form", "message"),
     [
         ({"choice:marketing:email": "withdrawn"}, "Choose how the request came in."),
-        ({"source": "web_form", "choice:marketing:email": "withdrawn"}, "Choose how the request came in."),
+        ({"source": "pigeon", "choice:marketing:email": "withdrawn"}, "Choose how the request came in."),
         ({"source": "phone_call"}, "Choose at least one change"),
         ({"source": "phone_call", "choice:marketing:email": "maybe"}, "choose from the list"),
         ({"source": "phone_call", "choice:marketing:email": "granted"}, "cannot be granted"),

@@ -76,6 +76,7 @@ SCOPED_ROUTES: dict[tuple[str, str], frozenset[KeyScope]] = {
     ("PATCH", PERSON): frozenset({STAFF}),
     ("GET", f"{PERSON}/consents"): frozenset({STAFF}),
     ("POST", f"{PERSON}/consents"): frozenset({FORMS, STAFF}),
+    ("POST", f"{PERSON}/objection"): frozenset({FORMS, STAFF}),
     ("GET", f"{PERSON}/history"): frozenset({STAFF}),
     ("GET", f"{PERSON}/receipts/{{event_id:uuid}}"): frozenset({FORMS, STAFF}),
     ("GET", f"{PERSON}/restrictions"): frozenset({STAFF}),

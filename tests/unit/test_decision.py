@@ -31,7 +31,13 @@ APR = datetime(2026, 4, 1, tzinfo=UTC)
 NOW = APR
 
 ALLOW, DENY = True, False
-SIGN_UP_CONTEXT = {"how": "asked about a toddler group", "opt_out_offered": True}
+SIGN_UP_CONTEXT = {
+    "relationship": "enquirer",
+    "how": "asked about a toddler group",
+    "opt_out_offered": True,
+    "opt_out_wording": "Tick if you would rather not hear about our other groups.",
+    "collected_on": "2026-02-10",
+}
 
 
 def consent(

@@ -12,6 +12,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from consent_service.api.languages import LOCALE_DIR, SUPPORTED, accepted, choose, translations
+from consent_service.domain.notices import RIGHT_TO_OBJECT
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATED = [language for language in SUPPORTED if language != "en"]
@@ -65,6 +66,8 @@ def test_the_catalogue_is_up_to_date_with_the_templates(language: str) -> None:
     with catalogue(language).open("rb") as f:
         in_catalogue = {m.id for m in read_po(f) if m.id}
     assert in_templates and in_catalogue == in_templates
+    # The page states the right to object in the words the receipts use (right_to_object.html).
+    assert RIGHT_TO_OBJECT in in_templates
 
 
 @pytest.mark.parametrize("language", TRANSLATED)

@@ -132,6 +132,7 @@ CHOICES = {
     "CONSENT_LOG_LEVEL": "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "CONSENT_OPTOUT_SPOOL": SWITCH,
     "CONSENT_DOCS": SWITCH,
+    "CONSENT_ORG_TYPE": "must be one of charity, public_authority, company",
 }
 
 
@@ -296,6 +297,7 @@ def test_good_values_at_the_edges_are_taken(tmp_path: Path) -> None:
             "CONSENT_CHECK_TIMEOUT": " 0.05 ",
             "CONSENT_PUBLIC_RATE_LIMIT": "1",
             "CONSENT_LOG_LEVEL": "debug",
+            "CONSENT_ORG_TYPE": "Public_Authority",
             "CONSENT_DOCS": "No",
             "CONSENT_OPTOUT_SPOOL": "off",
             "CONSENT_RETENTION_INACTIVE_YEARS": "",
@@ -311,6 +313,7 @@ def test_good_values_at_the_edges_are_taken(tmp_path: Path) -> None:
         1,
     )
     assert (settings.logs.level, settings.docs, settings.optout_spool) == ("DEBUG", False, False)
+    assert settings.organisation.type == "public_authority"
     assert settings.retention.inactive_years is None and settings.changes.stream is None
     assert settings.links.public_base_url == "https://consent.example.org" and settings.embedded
     assert len(settings.links.signing_key) == 32
@@ -329,6 +332,7 @@ def test_each_default_is_the_one_the_readme_gives(tmp_path: Path) -> None:
     assert (settings.webhooks.backoff, settings.webhooks.backoff_max) == (1, 300)
     assert (settings.changes.stream_maxlen, settings.changes.relay_interval) == (100_000, 0.5)
     assert (settings.changes.outbox_retention_days, settings.organisation.name) == (30, "The organisation")
+    assert settings.organisation.type == "charity"
     assert (settings.logs.format, settings.logs.level, settings.docs, settings.optout_spool) == (
         "auto",
         "INFO",

@@ -14,6 +14,7 @@ from consent_service.domain.suppressions import (
     SuppressionReason,
     SuppressionScope,
     lifted_by_grant,
+    objected,
     reason_for_withdrawal,
 )
 
@@ -80,7 +81,6 @@ def grant(
         SuppressionReason.COMPLAINT,
         SuppressionReason.WITHDRAWN,
         SuppressionReason.UNSUBSCRIBED,
-        SuppressionReason.OBJECTED,
     ],
 )
 def test_the_persons_own_later_grant_with_notice_lifts_the_entry(reason: SuppressionReason) -> None:
@@ -94,6 +94,16 @@ def test_a_grant_through_any_of_the_persons_own_routes_lifts(source: Source) -> 
 
 def test_an_entry_for_that_purpose_is_lifted_by_a_grant_for_it() -> None:
     assert lifted_by_grant(entry(purpose="marketing"), grant(purpose="marketing"))
+
+
+def test_an_objection_to_exactly_what_is_granted_is_lifted_by_the_persons_grant() -> None:
+    assert lifted_by_grant(entry(SuppressionReason.OBJECTED, purpose="marketing"), grant(purpose="marketing"))
+
+
+@pytest.mark.parametrize("channel", [EMAIL, None], ids=["every purpose on the channel", "all marketing"])
+def test_a_wider_objection_is_not_lifted_by_a_grant_for_one_purpose(channel: Channel | None) -> None:
+    # It stays in force for everything else; the decision re-opens only what was granted.
+    assert not lifted_by_grant(entry(SuppressionReason.OBJECTED, channel=channel), grant(purpose="marketing"))
 
 
 def test_an_import_never_lifts() -> None:
@@ -212,3 +222,27 @@ def test_opting_out_of_a_soft_opt_in_is_filed_as_withdrawn() -> None:
 
 def test_objecting_to_legitimate_interests_is_filed_as_objected() -> None:
     assert reason_for_withdrawal(Basis.LEGITIMATE_INTERESTS, Source.WEB_FORM) is SuppressionReason.OBJECTED
+
+
+@pytest.mark.parametrize("basis", list(Basis))
+@pytest.mark.parametrize("source", [Source.PREFERENCE_CENTRE, Source.UNSUBSCRIBE_LINK])
+def test_stopping_all_marketing_is_filed_as_objected_whatever_the_basis(basis: Basis, source: Source) -> None:
+    assert reason_for_withdrawal(basis, source, objection=True) is SuppressionReason.OBJECTED
+
+
+# An objection by fingerprint (an address the service holds nobody for)
+
+
+def test_an_objection_by_fingerprint_covers_every_marketing_purpose_on_its_channel_only() -> None:
+    objection = objected("entry-2", "f" * 64, EMAIL, FEB)
+    assert (objection.reason, objection.source) == (SuppressionReason.OBJECTED, "preference_centre")
+    assert objection.covers(EMAIL, "marketing", MARKETING)
+    assert objection.covers(EMAIL, "a purpose added next year", MARKETING)
+    assert not objection.covers(EMAIL, "administrative", ADMINISTRATIVE)
+    assert not objection.covers(SMS, "marketing", MARKETING)
+
+
+def test_an_objection_by_fingerprint_stays_on_the_list_after_the_familys_own_later_grant() -> None:
+    # An objection is absolute: the entry is never lifted; the family's own later grant re-opens the
+    # one purpose and channel it names, in the decision (decision.reopened), and nothing else.
+    assert not lifted_by_grant(objected("entry-2", "f" * 64, EMAIL, FEB), grant(source=Source.WEB_FORM))

@@ -39,7 +39,9 @@ class CatalogueController(Controller):
             bases={(None if ch == "none" else Channel(ch)): basis for ch, basis in data.bases.items()},
             description=data.description,
         )
-        return presenters.purpose(await catalogue.add_purpose(ctx.catalogue, ctx.clock, purpose))
+        return presenters.purpose(
+            await catalogue.add_purpose(ctx.catalogue, ctx.clock, purpose, ctx.org_type)
+        )
 
     @get("/notices", opt=ANY_KEY, summary="Notice wordings, oldest version first")
     async def notices(

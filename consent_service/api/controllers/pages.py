@@ -96,16 +96,24 @@ class PreferencePages(Controller):
 
     @post("/{token:str}", status_code=200)
     async def save(self, ctx: Ctx, request: Request[Any, Any, Any], token: TOKEN) -> Template:
+        """The choices form, or the "stop all marketing" button (a form of its own, on the same page)."""
         form = await request.form()
         language = page_language(request)
-        wanted: dict[tuple[str, Channel], bool] = {}
+        if form.get("stop_all") == "yes":
+            try:
+                page = await links.stop_all_marketing(ctx, token, language)
+            except InvalidToken:
+                return not_valid()
+            return Template("preferences.html", context={"page": page, "saved": False, "stopped": True})
+        wanted: dict[tuple[str, Channel | None], bool] = {}
         versions: dict[str, int] = {}
         try:
             for name, value in form.items():
                 kind, _, rest = str(name).partition(":")
                 if kind == "choice":
-                    code, _, channel = rest.partition(":")
-                    wanted[(code, Channel(channel))] = value == "yes"
+                    # "choice:<purpose>:<channel>", or "choice:<purpose>" for a purpose on no channel.
+                    code, on_a_channel, channel = rest.partition(":")
+                    wanted[(code, Channel(channel) if on_a_channel else None)] = value == "yes"
                 elif kind == "notice":
                     versions[rest] = int(str(value))
             page = await links.save_preferences(ctx, token, wanted, versions, language)

@@ -13,12 +13,13 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from consent_service.api import presenters
 from consent_service.api import schemas as s
 from consent_service.api.dependencies import Ctx
-from consent_service.api.inputs import choices_input, idempotent_write, person_input
+from consent_service.api.inputs import actor, choices_input, idempotent_write, person_input
 from consent_service.api.security import needs
 from consent_service.domain.channels import ContactKind
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import ApiKey, KeyScope
-from consent_service.services import choices, people
+from consent_service.domain.ledger import Evidence, Source
+from consent_service.services import choices, objections, people
 
 #: What the OpenAPI document says about evidence on the two routes that record choices.
 PAPERWORK = (
@@ -117,6 +118,36 @@ class PeopleController(Controller):
         command = choices.RecordChoices(str(person_id), choices_input(data, request.user))
         return await idempotent_write(
             ctx, request, data, choices.record_choices, command, presenters.consents
+        )
+
+    @post(
+        "/{person_id:uuid}/objection",
+        opt=needs(KeyScope.FORMS, KeyScope.STAFF),
+        summary="The person objects to all direct marketing",
+        description="Every marketing purpose on every channel, post included, at once (UK GDPR Art 21(2)):"
+        " each is withdrawn in the ledger, and each of the person's contact points is put on the"
+        " suppression list for every channel and marketing purpose with reason `objected`. No key or staff"
+        " member can lift such an entry (`DELETE /v1/suppressions/{id}` answers 409 `objection-stands`);"
+        " only the person's own later grant, with its notice, re-opens the one purpose and channel granted."
+        " Never refused for its paperwork: " + PAPERWORK,
+        status_code=201,
+    )
+    async def object_to_marketing(
+        self,
+        ctx: Ctx,
+        request: Request[ApiKey, Any, Any],
+        person_id: FromPath[UUID],
+        data: JSONBody[s.ObjectionIn],
+    ) -> Response[s.ObjectionOut]:
+        command = objections.ObjectToMarketing(
+            str(person_id),
+            Source(data.source),
+            actor(request.user),
+            data.effective_at,
+            Evidence(**msgspec.structs.asdict(data.evidence)) if data.evidence else Evidence(),
+        )
+        return await idempotent_write(
+            ctx, request, data, objections.object_to_marketing, command, presenters.objection
         )
 
     @get(

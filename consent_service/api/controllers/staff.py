@@ -19,6 +19,7 @@ from litestar.response import Redirect, Template
 
 from consent_service.api import staff_config
 from consent_service.api import staff_forms as forms
+from consent_service.api import staff_phone_views as phone
 from consent_service.api import staff_views as views
 from consent_service.api.controllers.pages import SECURITY_HEADERS
 from consent_service.api.dependencies import Ctx
@@ -35,7 +36,7 @@ from consent_service.domain.channels import ContactKind
 from consent_service.domain.errors import Conflict, InvalidInput, NotFound
 from consent_service.domain.ledger import Evidence
 from consent_service.domain.people import Person
-from consent_service.services import choices, people, restrictions, staff
+from consent_service.services import choices, people, restrictions, staff, suppressions
 from consent_service.services.context import Context
 
 HOME = "/staff"
@@ -122,7 +123,13 @@ class StaffPages(Controller):
     @get("/")
     async def search(self, ctx: Ctx, member: SignedInMember, q: FromQuery[str] = "") -> Template:
         query = " ".join(q.split())
-        context: dict[str, Any] = {"member": member, "query": query, "results": None}
+        context: dict[str, Any] = {
+            "member": member,
+            "query": query,
+            "results": None,
+            "suppress": {"to": query} if "@" in query or forms.looks_like_phone(query) else None,
+            "channels": phone.SUPPRESS_CHANNELS,
+        }
         if query:
             if len(query) > forms.QUERY_LIMIT:
                 context["error"] = "That search is too long."
@@ -153,6 +160,7 @@ class StaffPages(Controller):
                 change.choices,
                 change.source,
                 member.actor,
+                effective_at=phone.read_said_on(form, ctx.clock.now().date()),
                 evidence=Evidence(
                     staff_member=member.display_name, on_behalf_of=change.on_behalf_of, note=change.note
                 ),
@@ -167,7 +175,8 @@ class StaffPages(Controller):
             return _not_found(member)
         count = len(done.events)
         how = views.STAFF_SOURCES[change.source].lower()
-        _flash(request, f"Saved: {count} change{'s' if count != 1 else ''} recorded from a {how}.")
+        saved = f"Saved: {count} change{'s' if count != 1 else ''} recorded from a {how}."
+        _flash(request, saved + phone.saved_caveats(done.events, await people.choices(ctx, str(person_id))))
         return Redirect(_person_url(str(person_id)), status_code=303)
 
     @post("/people/{person_id:uuid}/restrictions")
@@ -220,7 +229,7 @@ class StaffPages(Controller):
 
 async def _find(ctx: Context, query: str) -> list[Person]:
     """An ``@`` means an email; digits (with spaces or a +) a phone number, else a reference; the rest a
-    reference, else a name."""
+    reference, else a UK postcode, else a name."""
     if "@" in query:
         return await people.find(ctx, ContactKind.EMAIL, query, None)
     if forms.looks_like_phone(query):
@@ -229,7 +238,10 @@ async def _find(ctx: Context, query: str) -> list[Person]:
         except InvalidInput:
             found = []
         return found or await people.find(ctx, None, None, query)
-    return await people.find(ctx, None, None, query) or await people.search_by_name(ctx, query)
+    found = await people.find(ctx, None, None, query)
+    if not found and forms.looks_like_postcode(query):
+        found = await people.search_by_postcode(ctx, query)
+    return found or await people.search_by_name(ctx, query)
 
 
 def _search_error(exc: InvalidInput) -> str:
@@ -253,11 +265,18 @@ async def _person_page(
     events = await people.history(ctx, person_id)
     held = await restrictions.of_person(ctx, person_id)
     rows = views.restriction_rows(held, person)
+    effective = await phone.effective_rows(ctx, person)
+    entries = phone.suppression_rows(person, await suppressions.of_person(ctx, person))
     context = {
         "member": member,
         "person": person,
         "contacts": views.contact_rows(person),
-        "choices": views.choice_rows(states, ctx.catalogue),
+        "choices": phone.with_effect(views.choice_rows(states, ctx.catalogue), effective),
+        "effective": effective,
+        "held": phone.contact_choices(person),
+        "kinds": views.KIND_NAMES,
+        "suppressions": [e for e in entries if e.in_force],
+        "lifted_suppressions": [e for e in entries if not e.in_force],
         "groups": views.change_groups(states, ctx.catalogue),
         "sources": views.STAFF_SOURCES,
         "channels": views.CHANNEL_NAMES,
@@ -289,9 +308,12 @@ async def _refused(
 def router(settings: Settings) -> Router:
     """The staff pages under ``/staff``, with their session and CSRF middleware (on these routes only:
     the API and the families' pages never read or write a staff session)."""
+    # Imported here: the phone-call handlers build on this module's page helpers.
+    from consent_service.api.controllers.staff_phone import StaffPhonePages
+
     return Router(
         path=HOME,
-        route_handlers=[StaffSignIn, StaffPages],
+        route_handlers=[StaffSignIn, StaffPages, StaffPhonePages],
         middleware=[staff_config.session_config(settings).middleware, staff_config.csrf(settings)],
         exception_handlers={NotSignedIn: not_signed_in},
         response_headers=SECURITY_HEADERS,

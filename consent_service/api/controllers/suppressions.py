@@ -95,7 +95,13 @@ class SuppressionController(Controller):
         return s.SuppressionsOut(items=[presenters.suppression(e) for e in found])
 
     @delete(
-        "/{entry_id:uuid}", opt=needs(KeyScope.STAFF), status_code=200, summary="Lift an entry, with a reason"
+        "/{entry_id:uuid}",
+        opt=needs(KeyScope.STAFF),
+        status_code=200,
+        summary="Lift an entry, with a reason",
+        description="An entry with reason `objected` is never lifted (UK GDPR Art 21(3)): the request is"
+        " answered 409 `objection-stands` and the attempt is recorded in the change feed as"
+        " `suppression.lift_refused`. Only the person's own new grant re-opens a purpose and channel.",
     )
     async def lift(
         self,
@@ -105,5 +111,5 @@ class SuppressionController(Controller):
         data: JSONBody[s.LiftIn],
     ) -> s.SuppressionOut:
         command = suppressions.LiftSuppression(str(entry_id), data.reason, actor(request.user))
-        entry = await suppressions.lift(ctx, command)
+        entry = await suppressions.lift_entry(ctx, command)
         return presenters.suppression(entry)

@@ -82,7 +82,14 @@ from consent_service.api.schemas.rights import (
     RestrictionOut,
     RestrictionsOut,
 )
-from consent_service.api.schemas.suppressions import LiftIn, SuppressionIn, SuppressionOut, SuppressionsOut
+from consent_service.api.schemas.suppressions import (
+    LiftIn,
+    ObjectionIn,
+    ObjectionOut,
+    SuppressionIn,
+    SuppressionOut,
+    SuppressionsOut,
+)
 
 __all__ = [
     "ApiSource",
@@ -129,6 +136,8 @@ __all__ = [
     "NoticeRef",
     "NoticeRefOut",
     "NoticesOut",
+    "ObjectionIn",
+    "ObjectionOut",
     "Out",
     "PeopleOut",
     "PersonChangeIn",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from msgspec import Meta
@@ -20,10 +20,20 @@ class NoticeRef(In, kw_only=True, frozen=True):
 
 
 class CollectionContext(In, kw_only=True, frozen=True):
-    """How details were collected, for a soft opt-in (PECR reg 22(3)/(3A))."""
+    """How details were collected, for a soft opt-in (PECR reg 22(3)/(3A)).
 
-    relationship: Literal["supporter", "enquirer", "service_user", "customer"]
+    ``supporter`` or ``enquirer`` is the charity soft opt-in (an organisation of type ``charity``,
+    details collected on or after 2026-02-05); ``customer`` (a sale) or ``negotiation`` (of a sale) is
+    the commercial one (type ``company``); ``service_user`` backs neither. Each check names the first
+    condition that fails (``soft_opt_in_*`` reasons).
+    """
+
+    relationship: Literal["supporter", "enquirer", "service_user", "customer", "negotiation"]
     opt_out_offered: bool
+    #: The opt-out as it was offered at collection, word for word; a soft opt-in without it is denied.
+    opt_out_wording: Annotated[str, Meta(min_length=1, max_length=2000)] | None = None
+    #: The day the details were collected; when absent, the day the soft opt-in took effect.
+    collected_on: date | None = None
     note: Note | None = None
 
 

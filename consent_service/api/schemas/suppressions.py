@@ -7,7 +7,17 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from consent_service.api.schemas.common import ChannelOrAll, Code, ContactValue, In, Note, Out
+from consent_service.api.schemas.choices import EvidenceIn, ReceiptOut
+from consent_service.api.schemas.common import (
+    ApiSource,
+    ChannelOrAll,
+    Code,
+    ContactValue,
+    In,
+    Note,
+    Out,
+    Time,
+)
 from consent_service.domain.evidence import Gap
 from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 
@@ -49,3 +59,19 @@ class SuppressionOut(Out, kw_only=True):
 class SuppressionsOut(Out, kw_only=True):
     items: list[SuppressionOut]
     next_cursor: str | None = None
+
+
+class ObjectionIn(In, kw_only=True, frozen=True):
+    """The person objects to all direct marketing (UK GDPR Art 21(2)): how they said so, and when."""
+
+    source: ApiSource
+    effective_at: Time | None = None
+    evidence: EvidenceIn | None = None
+
+
+class ObjectionOut(Out, kw_only=True):
+    #: The withdrawal of every marketing purpose on every channel, as recorded in the ledger.
+    receipt: ReceiptOut
+    #: One entry per contact point the person has: every channel, every marketing purpose, never
+    #: lifted by a key or staff member; the person's own new grant re-opens one purpose and channel.
+    suppressions: list[SuppressionOut]

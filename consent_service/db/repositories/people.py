@@ -133,6 +133,31 @@ class SqlPeople:
         found = [await self._person(row) for row in rows.all()]
         return [person for person in found if person is not None]
 
+    async def by_postcode(self, postcode: str, limit: int) -> list[Person]:
+        # A postal point is held as "postcode|first line" (domain/contacts.py), so its postcode is a prefix.
+        rows = await self._c.execute(
+            select(people_t)
+            .join(contacts_t, contacts_t.c.person_id == people_t.c.id)
+            .where(
+                contacts_t.c.kind == ContactKind.POSTAL.value,
+                contacts_t.c.value.startswith(f"{postcode}|", autoescape=True),
+                people_t.c.erased_at.is_(None),
+            )
+            .distinct()
+            .order_by(people_t.c.display_name)
+            .limit(limit)
+        )
+        found = [await self._person(row) for row in rows.all()]
+        return [person for person in found if person is not None]
+
+    async def remove_contact(self, person_id: str, contact_id: str) -> bool:
+        result = await self._c.execute(
+            delete(ContactPointRow).where(
+                ContactPointRow.person_id == person_id, ContactPointRow.id == contact_id
+            )
+        )
+        return bool(result.rowcount)
+
     async def household(self, household: str) -> list[Person]:
         rows = await self._c.execute(
             select(people_t).where(people_t.c.household == household).order_by(people_t.c.created_at)
