@@ -17,6 +17,7 @@ from consent_service.domain.purposes import Purpose
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.catalogue import CatalogueView
 from consent_service.services.choices import Recorded
+from consent_service.services.links import Links
 from consent_service.services.objections import Objection
 from consent_service.services.people import ChoiceState
 
@@ -112,13 +113,24 @@ def event(catalogue: CatalogueView, e: ConsentEvent) -> s.EventOut:
     )
 
 
-def answer(a: Answer) -> s.CheckOut:
+def answer(a: Answer, minted: Links | None = None, base_url: str = "") -> s.CheckOut:
     return s.CheckOut(
         allowed=a.allowed,
         reason=a.reason,
         basis=a.basis,
         evidence=dict(a.evidence) if a.evidence else None,
         degraded=a.degraded,
+        links=links(minted, base_url) if minted else None,
+    )
+
+
+def links(minted: Links, base_url: str) -> s.UnsubscribeLinkOut:
+    """A recipient's links as URLs under the public base, and the two headers for the message."""
+    url = f"{base_url}/unsubscribe/{minted.unsubscribe}"
+    return s.UnsubscribeLinkOut(
+        url=url,
+        preferences_url=f"{base_url}/preferences/{minted.preferences}",
+        headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,11 +50,39 @@ async def mint(ctx: Context, to: str | Mapping[str, Any], channel: Channel, purp
         point = contact_point(CHANNEL_KIND[channel], to, ctx.default_region)
     except InvalidContact as exc:
         raise InvalidInput.one("to", str(exc)) from exc
-    fingerprint = ctx.fingerprint(point)
+    return _signed(ctx, ctx.fingerprint(point), channel, purpose.code)
+
+
+def _signed(ctx: Context, fingerprint: str, channel: Channel, purpose: str) -> Links:
     return Links(
-        ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose.code)),
+        ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose)),
         ctx.links.sign(preferences_claim(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel))),
     )
+
+
+async def for_allowed_emails(
+    ctx: Context,
+    purpose_code: str,
+    channel: Channel | None,
+    tos: Sequence[str | Mapping[str, Any] | None],
+    allowed: Sequence[bool],
+) -> list[Links | None]:
+    """Each allowed marketing email's links, in the check's own answer (PECR reg 22(3)(c) and 23: no
+    marketing email need go out without its opt-out, nor cost a mailing tool a call per recipient).
+    None where there is nothing to unsubscribe from: a deny, another channel, a service message, a
+    check by person."""
+    found: list[Links | None] = [None] * len(allowed)
+    if channel is not Channel.EMAIL:
+        return found
+    purpose = await ctx.catalogue.purpose(purpose_code, channel)
+    if purpose.category is not Category.MARKETING:
+        return found
+    for i, (to, yes) in enumerate(zip(tos, allowed, strict=True)):
+        if yes and to is not None:
+            # An allowed answer was for an address that normalised, so this cannot fail.
+            point = contact_point(CHANNEL_KIND[channel], to, ctx.default_region)
+            found[i] = _signed(ctx, ctx.fingerprint(point), channel, purpose.code)
+    return found
 
 
 def preferences_claim(claim: LinkClaim) -> LinkClaim:

@@ -18,12 +18,12 @@ from litestar.params import JSONBody
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
-from consent_service.api.dependencies import Ctx
+from consent_service.api.dependencies import BaseUrl, Ctx
 from consent_service.api.inputs import contact_value
 from consent_service.api.ndjson import NDJSONBulkChecks
 from consent_service.api.security import needs
 from consent_service.domain.keys import KeyScope
-from consent_service.services import checks
+from consent_service.services import checks, links
 
 _NDJSON = "application/x-ndjson"
 
@@ -59,18 +59,18 @@ class CheckController(Controller):
     tags = ["checks"]
 
     @post("/", opt=needs(KeyScope.CHECKS), status_code=200, summary="Check one address or person")
-    async def check(self, ctx: Ctx, data: JSONBody[s.CheckIn]) -> s.CheckOut:
+    async def check(self, ctx: Ctx, base_url: BaseUrl, data: JSONBody[s.CheckIn]) -> s.CheckOut:
+        to = contact_value(data.to) if data.to is not None else None
         answer = await checks.check(
             ctx,
             checks.CheckInput(
-                purpose=data.purpose,
-                channel=data.channel,
-                to=contact_value(data.to) if data.to is not None else None,
-                person_id=data.person_id,
-                at=data.at,
+                purpose=data.purpose, channel=data.channel, to=to, person_id=data.person_id, at=data.at
             ),
         )
-        return presenters.answer(answer)
+        if not data.links:
+            return presenters.answer(answer)
+        [minted] = await links.for_allowed_emails(ctx, data.purpose, data.channel, [to], [answer.allowed])
+        return presenters.answer(answer, minted, base_url)
 
     @post(
         "/bulk",
@@ -87,14 +87,23 @@ class CheckController(Controller):
         middleware=[NDJSONBulkChecks],
         operation_class=_BulkOperation,
     )
-    async def bulk(self, ctx: Ctx, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
-        answers = await checks.check_many(
-            ctx, data.purpose, data.channel, [contact_value(t) for t in data.to]
+    async def bulk(self, ctx: Ctx, base_url: BaseUrl, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
+        tos = [contact_value(t) for t in data.to]
+        answers = await checks.check_many(ctx, data.purpose, data.channel, tos)
+        minted = (
+            await links.for_allowed_emails(ctx, data.purpose, data.channel, tos, [a.allowed for a in answers])
+            if data.links
+            else [None] * len(answers)
         )
         return s.BulkCheckOut(
             results=[
-                s.BulkResultOut(to=to, allowed=a.allowed, reason=a.reason)
-                for to, a in zip(data.to, answers, strict=True)
+                s.BulkResultOut(
+                    to=to,
+                    allowed=a.allowed,
+                    reason=a.reason,
+                    links=presenters.links(m, base_url) if m else None,
+                )
+                for to, a, m in zip(data.to, answers, minted, strict=True)
             ],
             degraded=any(a.degraded for a in answers),
         )

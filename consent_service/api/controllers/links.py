@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, post
 from litestar.params import JSONBody
 
+from consent_service.api import presenters
 from consent_service.api import schemas as s
 from consent_service.api.dependencies import BaseUrl, Ctx
 from consent_service.api.inputs import contact_value
@@ -27,9 +28,4 @@ class LinkController(Controller):
         self, ctx: Ctx, base_url: BaseUrl, data: JSONBody[s.UnsubscribeLinkIn]
     ) -> s.UnsubscribeLinkOut:
         minted = await links.mint(ctx, contact_value(data.to), data.channel, data.purpose)
-        url = f"{base_url}/unsubscribe/{minted.unsubscribe}"
-        return s.UnsubscribeLinkOut(
-            url=url,
-            preferences_url=f"{base_url}/preferences/{minted.preferences}",
-            headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-        )
+        return presenters.links(minted, base_url)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from msgspec import Meta
 
 from consent_service.api.schemas.common import Code, ContactValue, In, Out, Time, Uuid
+from consent_service.api.schemas.links import UnsubscribeLinkOut
 from consent_service.domain.channels import Channel
 from consent_service.domain.decision import Reason
 from consent_service.domain.purposes import Basis
@@ -18,26 +19,33 @@ class CheckIn(In, kw_only=True, frozen=True):
     to: ContactValue | None = None
     person_id: Uuid | None = None
     at: Time | None = None
+    #: With an allowed marketing email answer, the recipient's unsubscribe link and RFC 8058 headers.
+    links: bool = False
 
 
 class BulkCheckIn(In, kw_only=True, frozen=True):
     purpose: Code
     channel: Channel
     to: Annotated[list[ContactValue], Meta(min_length=1, max_length=10_000)]
+    #: With each allowed marketing email answer, the recipient's unsubscribe link and RFC 8058 headers.
+    links: bool = False
 
 
-class CheckOut(Out, kw_only=True):
+class CheckOut(Out, kw_only=True, omit_defaults=True):
     allowed: bool
     reason: Reason
     basis: Basis | None
     evidence: dict[str, Any] | None
     degraded: bool
+    #: Asked for with ``links``, on an allowed marketing email answer only.
+    links: UnsubscribeLinkOut | None = None
 
 
-class BulkResultOut(Out, kw_only=True):
+class BulkResultOut(Out, kw_only=True, omit_defaults=True):
     to: ContactValue
     allowed: bool
     reason: Reason
+    links: UnsubscribeLinkOut | None = None
 
 
 class BulkCheckOut(Out, kw_only=True):
