@@ -14,6 +14,7 @@ from consent_service.domain.ledger import ConsentEvent
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person
 from consent_service.domain.purposes import Purpose
+from consent_service.domain.streams import Stream
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.catalogue import CatalogueView
 from consent_service.services.choices import Recorded
@@ -113,25 +114,26 @@ def event(catalogue: CatalogueView, e: ConsentEvent) -> s.EventOut:
     )
 
 
-def answer(a: Answer, minted: Links | None = None, base_url: str = "") -> s.CheckOut:
+def answer(a: Answer, minted: Links | None = None, on: Stream | None = None) -> s.CheckOut:
     return s.CheckOut(
         allowed=a.allowed,
         reason=a.reason,
         basis=a.basis,
         evidence=dict(a.evidence) if a.evidence else None,
         degraded=a.degraded,
-        links=links(minted, base_url) if minted else None,
+        links=links(minted) if minted else None,
+        stream=stream(on) if on else None,
     )
 
 
-def links(minted: Links, base_url: str) -> s.UnsubscribeLinkOut:
-    """A recipient's links as URLs under the public base, and the two headers for the message."""
-    url = f"{base_url}/unsubscribe/{minted.unsubscribe}"
+def links(minted: Links) -> s.UnsubscribeLinkOut:
     return s.UnsubscribeLinkOut(
-        url=url,
-        preferences_url=f"{base_url}/preferences/{minted.preferences}",
-        headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+        url=minted.url, preferences_url=minted.preferences_url, headers=dict(minted.headers)
     )
+
+
+def stream(on: Stream) -> s.StreamOut:
+    return s.StreamOut(category=on.category, sender=on.sender, list_id=on.list_id)
 
 
 def suppression(e: Suppression) -> s.SuppressionOut:

@@ -34,11 +34,19 @@ from consent_service.domain.tokens import FAMILY, LinkClaim, LinkKind
 from consent_service.services.choices import ChoiceInput, ChoicesInput, RecordChoices, record_choices
 from consent_service.services.context import Context
 
+#: RFC 8058 §3.1: the header that makes ``List-Unsubscribe``'s HTTPS link a one-click POST.
+ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
 
 @dataclass(frozen=True, slots=True)
 class Links:
-    unsubscribe: str
-    preferences: str
+    """One address's links under the public base URL, and the headers a message to it carries."""
+
+    url: str
+    preferences_url: str
+    #: ``List-Unsubscribe`` (RFC 2369: the HTTPS link, then the ``mailto:`` if one is configured) and
+    #: ``List-Unsubscribe-Post`` (RFC 8058).
+    headers: Mapping[str, str]
 
 
 async def mint(ctx: Context, to: str | Mapping[str, Any], channel: Channel, purpose_code: str) -> Links:
@@ -54,9 +62,19 @@ async def mint(ctx: Context, to: str | Mapping[str, Any], channel: Channel, purp
 
 
 def _signed(ctx: Context, fingerprint: str, channel: Channel, purpose: str) -> Links:
+    """The one place links are made: two HMACs and some text, no database, so a bulk check can make
+    one per allowed address."""
+    token = ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose))
+    preferences = ctx.links.sign(preferences_claim(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel)))
+    url = f"{ctx.public_base_url}/unsubscribe/{token}"
+    targets = [f"<{url}>"]
+    if ctx.unsubscribe_mailto:
+        # The token in the subject lets whoever reads the mailbox act on exactly this opt-out.
+        targets.append(f"<mailto:{ctx.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
     return Links(
-        ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose)),
-        ctx.links.sign(preferences_claim(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel))),
+        url,
+        f"{ctx.public_base_url}/preferences/{preferences}",
+        {"List-Unsubscribe": ", ".join(targets), **ONE_CLICK},
     )
 
 

@@ -18,7 +18,7 @@ from litestar.params import JSONBody
 
 from consent_service.api import presenters
 from consent_service.api import schemas as s
-from consent_service.api.dependencies import BaseUrl, Ctx
+from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import contact_value
 from consent_service.api.ndjson import NDJSONBulkChecks
 from consent_service.api.security import needs
@@ -51,6 +51,16 @@ class _BulkOperation(Operation):
                 )
                 for name in ("purpose", "channel")
             ),
+            Parameter(
+                name="links",
+                param_in="query",
+                required=False,
+                description=(
+                    "NDJSON form only: `true` to give each allowed marketing email line its `links` "
+                    "(as `links` in the JSON body does)"
+                ),
+                schema=Schema(type=OpenAPIType.BOOLEAN),
+            ),
         ]
 
 
@@ -59,7 +69,7 @@ class CheckController(Controller):
     tags = ["checks"]
 
     @post("/", opt=needs(KeyScope.CHECKS), status_code=200, summary="Check one address or person")
-    async def check(self, ctx: Ctx, base_url: BaseUrl, data: JSONBody[s.CheckIn]) -> s.CheckOut:
+    async def check(self, ctx: Ctx, data: JSONBody[s.CheckIn]) -> s.CheckOut:
         to = contact_value(data.to) if data.to is not None else None
         answer = await checks.check(
             ctx,
@@ -67,10 +77,10 @@ class CheckController(Controller):
                 purpose=data.purpose, channel=data.channel, to=to, person_id=data.person_id, at=data.at
             ),
         )
-        if not data.links:
-            return presenters.answer(answer)
-        [minted] = await links.for_allowed_emails(ctx, data.purpose, data.channel, [to], [answer.allowed])
-        return presenters.answer(answer, minted, base_url)
+        minted = None
+        if data.links:
+            [minted] = await links.for_allowed_emails(ctx, data.purpose, data.channel, [to], [answer.allowed])
+        return presenters.answer(answer, minted, await checks.stream(ctx, data.purpose, data.channel))
 
     @post(
         "/bulk",
@@ -87,7 +97,7 @@ class CheckController(Controller):
         middleware=[NDJSONBulkChecks],
         operation_class=_BulkOperation,
     )
-    async def bulk(self, ctx: Ctx, base_url: BaseUrl, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
+    async def bulk(self, ctx: Ctx, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
         tos = [contact_value(t) for t in data.to]
         answers = await checks.check_many(ctx, data.purpose, data.channel, tos)
         minted = (
@@ -95,15 +105,17 @@ class CheckController(Controller):
             if data.links
             else [None] * len(answers)
         )
+        on = await checks.stream(ctx, data.purpose, data.channel)
         return s.BulkCheckOut(
             results=[
                 s.BulkResultOut(
                     to=to,
                     allowed=a.allowed,
                     reason=a.reason,
-                    links=presenters.links(m, base_url) if m else None,
+                    links=presenters.links(m) if m else None,
                 )
                 for to, a, m in zip(data.to, answers, minted, strict=True)
             ],
             degraded=any(a.degraded for a in answers),
+            stream=presenters.stream(on) if on else None,
         )
