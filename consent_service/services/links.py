@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,15 +34,30 @@ from consent_service.domain.tokens import FAMILY, LinkClaim, LinkKind
 from consent_service.services.choices import ChoiceInput, ChoicesInput, RecordChoices, record_choices
 from consent_service.services.context import Context
 
+#: RFC 8058 §3.1: the header that makes ``List-Unsubscribe``'s HTTPS link a one-click POST.
+ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
 
 @dataclass(frozen=True, slots=True)
 class Links:
-    unsubscribe: str
-    preferences: str
+    """One address's links under the public base URL, and the headers a message to it carries."""
+
+    url: str
+    preferences_url: str
+    #: ``List-Unsubscribe`` (RFC 2369: the HTTPS link, then the ``mailto:`` if one is configured) and
+    #: ``List-Unsubscribe-Post`` (RFC 8058).
+    headers: Mapping[str, str]
 
 
-async def mint(ctx: Context, to: str | Mapping[str, Any], channel: Channel, purpose_code: str) -> Links:
-    """Tokens for one address: an unsubscribe from one marketing purpose, and its preferences page."""
+async def mint(
+    ctx: Context,
+    to: str | Mapping[str, Any],
+    channel: Channel,
+    purpose_code: str,
+    language: str | None = None,
+) -> Links:
+    """Tokens for one address: an unsubscribe from one marketing purpose, and its preferences page;
+    with ``language``, both pages open in it (outside the signature: a reader may switch anyway)."""
     purpose = await ctx.catalogue.purpose(purpose_code, channel)
     if purpose.category is not Category.MARKETING:
         raise InvalidInput.one("purpose", "only marketing can be unsubscribed from")
@@ -50,11 +65,52 @@ async def mint(ctx: Context, to: str | Mapping[str, Any], channel: Channel, purp
         point = contact_point(CHANNEL_KIND[channel], to, ctx.default_region)
     except InvalidContact as exc:
         raise InvalidInput.one("to", str(exc)) from exc
-    fingerprint = ctx.fingerprint(point)
+    return _signed(ctx, ctx.fingerprint(point), channel, purpose.code, language)
+
+
+def _signed(
+    ctx: Context, fingerprint: str, channel: Channel, purpose: str, language: str | None = None
+) -> Links:
+    """The one place links are made: two HMACs and some text, no database, so a bulk check can make
+    one per allowed address."""
+    token = ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose))
+    preferences = ctx.links.sign(preferences_claim(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel)))
+    query = f"?lang={language}" if language else ""
+    url = f"{ctx.public_base_url}/unsubscribe/{token}{query}"
+    targets = [f"<{url}>"]
+    if ctx.unsubscribe_mailto:
+        # The token in the subject lets whoever reads the mailbox act on exactly this opt-out.
+        targets.append(f"<mailto:{ctx.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
     return Links(
-        ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose.code)),
-        ctx.links.sign(preferences_claim(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel))),
+        url,
+        f"{ctx.public_base_url}/preferences/{preferences}{query}",
+        {"List-Unsubscribe": ", ".join(targets), **ONE_CLICK},
     )
+
+
+async def for_allowed_emails(
+    ctx: Context,
+    purpose_code: str,
+    channel: Channel | None,
+    tos: Sequence[str | Mapping[str, Any] | None],
+    allowed: Sequence[bool],
+) -> list[Links | None]:
+    """Each allowed marketing email's links, in the check's own answer (PECR reg 22(3)(c) and 23: no
+    marketing email need go out without its opt-out, nor cost a mailing tool a call per recipient).
+    None where there is nothing to unsubscribe from: a deny, another channel, a service message, a
+    check by person."""
+    found: list[Links | None] = [None] * len(allowed)
+    if channel is not Channel.EMAIL:
+        return found
+    purpose = await ctx.catalogue.purpose(purpose_code, channel)
+    if purpose.category is not Category.MARKETING:
+        return found
+    for i, (to, yes) in enumerate(zip(tos, allowed, strict=True)):
+        if yes and to is not None:
+            # An allowed answer was for an address that normalised, so this cannot fail.
+            point = contact_point(CHANNEL_KIND[channel], to, ctx.default_region)
+            found[i] = _signed(ctx, ctx.fingerprint(point), channel, purpose.code)
+    return found
 
 
 def preferences_claim(claim: LinkClaim) -> LinkClaim:
