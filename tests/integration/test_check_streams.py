@@ -136,6 +136,15 @@ async def test_a_bulk_answer_names_the_stream_once_and_links_only_the_allowed(
     )
     assert "stream" not in by_sms.json()
 
+    # The document's ``links`` query parameter holds on the JSON form too: true, false, or refused.
+    headers = api.headers("checks")
+    unasked = {**body, "links": False}
+    by_query = await api.client.post("/v1/checks/bulk?links=true", json=unasked, headers=headers)
+    assert "links" in by_query.json()["results"][0]
+    refused = await api.client.post("/v1/checks/bulk?links=null", json=body, headers=headers)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["query.links"]
+
 
 async def test_the_ndjson_stream_gives_links_to_allowed_lines_when_asked(api: Api) -> None:
     allowed, unknown = fresh_email(), fresh_email()

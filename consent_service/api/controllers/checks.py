@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -22,6 +23,7 @@ from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import contact_value
 from consent_service.api.ndjson import NDJSONBulkChecks
 from consent_service.api.security import needs
+from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import KeyScope
 from consent_service.services import checks, links
 
@@ -97,12 +99,15 @@ class CheckController(Controller):
         middleware=[NDJSONBulkChecks],
         operation_class=_BulkOperation,
     )
-    async def bulk(self, ctx: Ctx, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
+    async def bulk(
+        self, ctx: Ctx, request: Request[Any, Any, Any], data: JSONBody[s.BulkCheckIn]
+    ) -> s.BulkCheckOut:
+        with_links = _links_asked(request) or data.links
         tos = [contact_value(t) for t in data.to]
         answers = await checks.check_many(ctx, data.purpose, data.channel, tos)
         minted = (
             await links.for_allowed_emails(ctx, data.purpose, data.channel, tos, [a.allowed for a in answers])
-            if data.links
+            if with_links
             else [None] * len(answers)
         )
         on = await checks.stream(ctx, data.purpose, data.channel)
@@ -119,3 +124,12 @@ class CheckController(Controller):
             degraded=any(a.degraded for a in answers),
             stream=presenters.stream(on) if on else None,
         )
+
+
+def _links_asked(request: Request[Any, Any, Any]) -> bool:
+    """The ``links`` query parameter the document declares for the route, held to the same rule on the
+    JSON form as on the NDJSON one: ``true`` or ``false``, anything else refused."""
+    given = [value.lower() for value in request.query_params.getall("links", [])]
+    if any(value not in ("true", "false") for value in given):
+        raise InvalidInput.one("query.links", "links must be true or false")
+    return "true" in given
