@@ -116,10 +116,10 @@ async def _transfer(settings: Settings, args: argparse.Namespace) -> int:
     async with opened(settings) as ctx:
         if args.command == "export":
             return await _export(ctx, args, err)
-        return await _import(ctx, args, err)
+        return await _import(ctx, args, err, settings.screening.fps_deadline_days)
 
 
-async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
+async def _import(ctx: Context, args: argparse.Namespace, err: Console, fps_deadline_days: int) -> int:
     path: Path = args.file
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -141,6 +141,7 @@ async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
                         skip_bad_rows=args.skip_bad_rows,
                         dry_run=args.dry_run,
                         actor=args.actor,
+                        fps_deadline_days=fps_deadline_days,
                     ),
                     Bars(progress),
                 )
@@ -188,6 +189,11 @@ def _summary(path: Path, report: imports.SuppressionImport | imports.ConsentImpo
             f"{report.lifted_since} lifted by staff after the row's own time; "
             f"{report.repeated} repeated in the file"
         )
+        if report.late:
+            print(
+                f"{len(report.late)} FPS requests {verb} applied after their deadline: lines "
+                + ", ".join(str(line) for line in report.late)
+            )
     else:
         print(
             f"{report.events} choices {verb} recorded ({report.kept_suppressed} of them as an import, "

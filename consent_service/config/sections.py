@@ -145,6 +145,14 @@ class Organisation(Struct, frozen=True, kw_only=True):
     policy_url: str = ""
 
 
+class Screening(Struct, frozen=True, kw_only=True):
+    """Preference services the organisation screens against (LEGAL #12, #19)."""
+
+    #: Days within which a Fundraising Preference Service request must be acted on (the Fundraising
+    #: Regulator gives 28); an import reports the requests it applies later than this.
+    fps_deadline_days: Days = 28
+
+
 class Retention(Struct, frozen=True, kw_only=True):
     #: Erase people with no recorded activity for this many years (``None``: keep until asked).
     inactive_years: Years | None = None
@@ -176,6 +184,7 @@ class Settings(Struct, frozen=True, kw_only=True):
     feedback: Feedback = Feedback()
     organisation: Organisation = Organisation()
     retention: Retention = Retention()
+    screening: Screening = Screening()
     logs: Logs = Logs()
 
     @property

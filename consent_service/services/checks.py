@@ -10,7 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from consent_service.domain.absent import NoAnswerCache
@@ -24,6 +24,7 @@ from consent_service.domain.purposes import Category, OrgType, Purpose
 from consent_service.domain.restrictions import Restriction, restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.suppressions import Suppression
+from consent_service.domain.tps import Screening
 from consent_service.services.context import Context
 
 ContactValue = str | Mapping[str, Any]
@@ -124,8 +125,12 @@ async def _check_in_store(
         person_ids = [pid for pid, _ in people]
         consents = await _consents(uow, person_ids, purpose, channel, request.at)
         restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
+        listed, screened_on = await _screening(uow, purpose, channel, fingerprints)
     entries = [entry for group in suppressions.values() for entry in group]
-    return _decide(purpose, channel, people, consents, entries, restrictions, fingerprints, at, ctx.org_type)
+    tps = Screening(bool(listed), screened_on)
+    return _decide(
+        purpose, channel, people, consents, entries, restrictions, fingerprints, at, ctx.org_type, tps
+    )
 
 
 def _decide(
@@ -138,12 +143,13 @@ def _decide(
     fingerprints: Sequence[str],
     at: datetime,
     org: OrgType,
+    tps: Screening | None = None,
 ) -> Answer:
     """The answer for one address (or person) from the facts read for it; single and bulk checks both
     end here, so the two can never decide differently. An address shared by several people is allowed
     only if every one of them allows it."""
     if not people:
-        return may_contact(purpose, channel, Facts(suppressions=suppressions), at, org)
+        return may_contact(purpose, channel, Facts(suppressions=suppressions, tps=tps), at, org)
     return all_of(
         [
             may_contact(
@@ -154,6 +160,7 @@ def _decide(
                     suppressions,
                     restricted(restrictions, pid, channel, fingerprints, at),
                     erased,
+                    tps,
                 ),
                 at,
                 org,
@@ -161,6 +168,15 @@ def _decide(
             for pid, erased in people
         ]
     )
+
+
+async def _screening(
+    uow: UnitOfWork, purpose: Purpose, channel: Channel | None, fingerprints: Sequence[str]
+) -> tuple[frozenset[str], date | None]:
+    """The TPS/CTPS screening, read only for a live marketing call: nothing else consults it."""
+    if channel is not Channel.PHONE or purpose.category is not Category.MARKETING:
+        return frozenset(), None
+    return await uow.tps.status(fingerprints)
 
 
 async def _suppressions(
@@ -256,6 +272,7 @@ async def _check_many(
                 person_ids = list(dict.fromkeys(pid for group in linked.values() for pid, _ in group))
                 consents = await _consents(uow, person_ids, purpose, channel, None)
                 restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
+                listed, screened_on = await _screening(uow, purpose, channel, known)
     except (TimeoutError, StoreUnavailable):
         degraded = _degraded(purpose, channel)
         return [BulkAnswer(degraded.allowed, degraded.reason, True)] * len(addresses)
@@ -271,6 +288,7 @@ async def _check_many(
             [fp],
             now,
             ctx.org_type,
+            Screening(fp in listed, screened_on),
         )
         for fp in known
     }

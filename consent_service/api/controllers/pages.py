@@ -33,6 +33,7 @@ CHANNEL_NAMES: dict[Channel | None, str] = {
     Channel.EMAIL: "Email",
     Channel.SMS: "Text message",
     Channel.PHONE: "Phone call",
+    Channel.AUTOMATED_CALL: "Automated call",
     Channel.POST: "Post",
     # A purpose on no channel (the family's story): the choice is the permission itself.
     None: "Your permission",
