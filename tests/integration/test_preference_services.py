@@ -3,7 +3,11 @@ automated calls."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +208,33 @@ async def test_an_automated_marketing_call_needs_consent_even_with_a_soft_opt_in
     # A consent to live calls is not a consent to automated ones.
     assert await _answer(ctx, "appeals", Channel.PHONE, live_only) == (True, "consent_granted")
     assert await _answer(ctx, "appeals", Channel.AUTOMATED_CALL, live_only) == (False, "no_consent")
+
+
+def test_the_command_line_imports_a_screening_and_reports_late_fps_requests(tmp_path: Path) -> None:
+    env = {**os.environ, "CONSENT_DATA_DIR": str(tmp_path / "var"), "CONSENT_FPS_DEADLINE_DAYS": "10"}
+    env.pop("CONSENT_DATABASE_URL", None)
+    cli = str(Path(sys.executable).parent / "consent-service")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, *args], env=env, capture_output=True, text=True)  # noqa: S603
+
+    assert run("migrate").returncode == 0
+    today = datetime.now(UTC).date()
+    screening = tmp_path / "tps.txt"
+    screening.write_text(f"{fresh_mobile()}\n{fresh_mobile()}\n", encoding="utf-8")
+    args = ("import", "screening", str(screening), "--register", "tps", "--screened-on", today.isoformat())
+    first = run(*args)
+    assert first.returncode == 0, first.stderr
+    assert "2 listed numbers were recorded" in first.stdout
+    assert "imported already" in run(*args).stdout
+
+    fps = tmp_path / "fps.csv"
+    fps.write_text(
+        "email,channels,request_date\n"
+        f"{fresh_email()},email,{(today - timedelta(days=3)).isoformat()}\n"
+        f"{fresh_email()},email,{(today - timedelta(days=12)).isoformat()}\n",
+        encoding="utf-8",
+    )
+    imported = run("import", "suppressions", str(fps), "--format", "fps")
+    assert imported.returncode == 0, imported.stderr
+    assert "1 FPS requests were applied after their deadline: lines 3" in imported.stdout
