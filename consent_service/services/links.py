@@ -18,7 +18,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind, 
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
 from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
 from consent_service.domain.ledger import Decision, Evidence, Source
-from consent_service.domain.notices import NoticeVersion
+from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion, newest_for
 from consent_service.domain.people import first_name
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
@@ -248,14 +248,6 @@ def _shared(decisions: list[Decision | None]) -> Decision | None:
     return Decision.GRANTED
 
 
-def _latest_notices(ctx: Context) -> dict[str, NoticeVersion]:
-    latest: dict[str, NoticeVersion] = {}
-    for notice in ctx.catalogue.notices_by_id.values():
-        if notice.purpose not in latest or notice.version > latest[notice.purpose].version:
-            latest[notice.purpose] = notice
-    return latest
-
-
 def _link_may_change(claim: LinkClaim, addressee: Addressee, channel: Channel | None) -> bool:
     """What a link may change. The one person an address belongs to: every marketing choice of theirs
     (every channel, and their story). An address several people share proves no more than access to
@@ -267,13 +259,14 @@ def _link_may_change(claim: LinkClaim, addressee: Addressee, channel: Channel | 
 
 
 async def _rows(
-    uow: UnitOfWork, ctx: Context, claim: LinkClaim, addressee: Addressee
+    uow: UnitOfWork, ctx: Context, claim: LinkClaim, addressee: Addressee, language: str = FALLBACK_LANGUAGE
 ) -> tuple[PreferenceRow, ...]:
     """Every marketing purpose on every channel (or on none) this link may change, as it stands for
-    everyone at the address."""
+    everyone at the address, with the wording in the family's language (English when there is none
+    in theirs)."""
     current = await uow.ledger.current(list(addressee.person_ids))
     state = {(pid, c.purpose, c.channel): c.decision for pid, states in current.items() for c in states}
-    latest = _latest_notices(ctx)
+    latest = newest_for(ctx.catalogue.notices_by_id.values(), language)
     rows = []
     for purpose in ctx.catalogue.catalogue:
         if purpose.category is not Category.MARKETING:
@@ -284,13 +277,15 @@ async def _rows(
     return tuple(rows)
 
 
-async def describe_preferences(ctx: Context, token: str) -> PreferencesPage:
+async def describe_preferences(
+    ctx: Context, token: str, language: str = FALLBACK_LANGUAGE
+) -> PreferencesPage:
     """The choices this link may change, as they stand for everyone at this address."""
     claim = ctx.links.verify(token, LinkKind.PREFERENCES)
     await ctx.catalogue.reload()
     async with ctx.store.reading() as uow:
         addressee = await _addressee(uow, claim)
-        rows = await _rows(uow, ctx, claim, addressee)
+        rows = await _rows(uow, ctx, claim, addressee, language)
     return PreferencesPage(claim, addressee, rows)
 
 
@@ -299,9 +294,10 @@ async def save_preferences(
     token: str,
     wanted: Mapping[tuple[str, Channel | None], bool],
     shown_versions: Mapping[str, int],
+    language: str = FALLBACK_LANGUAGE,
 ) -> PreferencesPage:
     """Record each change the family made (only changes), with the notice version they were shown."""
-    page = await describe_preferences(ctx, token)
+    page = await describe_preferences(ctx, token, language)
     rows = {(r.purpose.code, r.channel): r for r in page.rows}
     choices: list[ChoiceInput] = []
     for (code, channel), allow in wanted.items():
@@ -321,10 +317,10 @@ async def save_preferences(
         async with ctx.store.writing() as uow:
             for person_id in page.addressee.person_ids:
                 await record_choices.within(uow, ctx, RecordChoices(person_id, request))
-    return await describe_preferences(ctx, token)
+    return await describe_preferences(ctx, token, language)
 
 
-async def stop_all_marketing(ctx: Context, token: str) -> PreferencesPage:
+async def stop_all_marketing(ctx: Context, token: str, language: str = FALLBACK_LANGUAGE) -> PreferencesPage:
     """The family objects to direct marketing, in one step (UK GDPR Art 21(2)-(3)).
 
     For each person at the address, every marketing choice the link may change (``_rows``) that is
@@ -367,7 +363,7 @@ async def stop_all_marketing(ctx: Context, token: str) -> PreferencesPage:
             addresses |= {c.fingerprint: c.kind for p in people if p.erased_at is None for c in p.contacts}
         for fingerprint, kind in addresses.items():
             await _object_by_fingerprint(uow, ctx, fingerprint, kind)
-    return await describe_preferences(ctx, token)
+    return await describe_preferences(ctx, token, language)
 
 
 async def _object_by_fingerprint(uow: UnitOfWork, ctx: Context, fingerprint: str, kind: ContactKind) -> None:

@@ -27,9 +27,10 @@ class LinkController(Controller):
         self, ctx: Ctx, base_url: BaseUrl, data: JSONBody[s.UnsubscribeLinkIn]
     ) -> s.UnsubscribeLinkOut:
         minted = await links.mint(ctx, contact_value(data.to), data.channel, data.purpose)
-        url = f"{base_url}/unsubscribe/{minted.unsubscribe}"
+        query = f"?lang={data.language}" if data.language else ""
+        url = f"{base_url}/unsubscribe/{minted.unsubscribe}{query}"
         return s.UnsubscribeLinkOut(
             url=url,
-            preferences_url=f"{base_url}/preferences/{minted.preferences}",
+            preferences_url=f"{base_url}/preferences/{minted.preferences}{query}",
             headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
         )
