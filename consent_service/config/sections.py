@@ -181,6 +181,14 @@ class Streams(Struct, frozen=True, kw_only=True):
     public_task_list_id: ListId | None = None
 
 
+class Screening(Struct, frozen=True, kw_only=True):
+    """Preference services the organisation screens against (LEGAL #12, #19)."""
+
+    #: Days within which a Fundraising Preference Service request must be acted on (the Fundraising
+    #: Regulator gives 28); an import reports the requests it applies later than this.
+    fps_deadline_days: Days = 28
+
+
 class Retention(Struct, frozen=True, kw_only=True):
     #: Erase people with no recorded activity for this many years (``None``: keep until asked).
     inactive_years: Years | None = None
@@ -213,6 +221,7 @@ class Settings(Struct, frozen=True, kw_only=True):
     organisation: Organisation = Organisation()
     streams: Streams = Streams()
     retention: Retention = Retention()
+    screening: Screening = Screening()
     logs: Logs = Logs()
 
     @property

@@ -190,6 +190,29 @@ class SuppressionRow(Base):
     evidence_gaps: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
+class TpsScreeningRow(Base):
+    """One imported TPS/CTPS screening file: which register, the day it was screened, and when imported."""
+
+    __tablename__ = "tps_screenings"
+    __table_args__ = (UniqueConstraint("register", "screened_on", name="uq_tps_screenings_register_day"),)
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    register: Mapped[str] = mapped_column(String(8))
+    #: The day the list was screened, as midnight UTC (a date on every backend alike).
+    screened_on: Mapped[datetime]
+    imported_at: Mapped[datetime]
+    numbers: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+
+
+class TpsNumberRow(Base):
+    """A number found on a register, by fingerprint, with the latest screening that found it."""
+
+    __tablename__ = "tps_numbers"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    register: Mapped[str] = mapped_column(String(8), primary_key=True)
+    screened_on: Mapped[datetime]
+
+
 class RestrictionRow(Base):
     """Safeguarding: no contact with a person, or at one of their contact points, on a channel or all."""
 

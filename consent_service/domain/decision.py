@@ -16,6 +16,7 @@ from consent_service.domain.channels import Channel
 from consent_service.domain.ledger import FROM_THE_PERSON, CurrentConsent, Decision
 from consent_service.domain.purposes import Basis, Category, OrgType, Purpose
 from consent_service.domain.suppressions import Suppression, SuppressionReason
+from consent_service.domain.tps import Screening
 
 
 class Reason(StrEnum):
@@ -44,6 +45,14 @@ class Reason(StrEnum):
     CONTACT_INVALID = "contact_invalid"
     PERSON_ERASED = "person_erased"
     STORE_UNAVAILABLE = "store_unavailable"
+    #: A live marketing call to a number on the TPS or CTPS, without this organisation's specific
+    #: consent to its calls (PECR reg 21, LEGAL #12).
+    TPS_LISTED = "tps_listed"
+    #: A live marketing call without specific consent while the latest TPS/CTPS screening is more than
+    #: 28 days old, or none was imported: the service cannot tell, so it fails closed.
+    TPS_SCREENING_STALE = "tps_screening_stale"
+    #: An automated marketing call needs the person's consent; no other basis will do (PECR reg 19).
+    AUTOMATED_CALL_NEEDS_CONSENT = "automated_call_needs_consent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,8 @@ class Facts:
     #: When the person last granted anything themselves (any purpose; an import is not them). Read only
     #: when an erasure tombstone is on the address: a newer own grant means they registered again.
     own_grant_at: datetime | None = None
+    #: The number's TPS/CTPS screening, for live calls (``None``: not looked up, as if never screened).
+    tps: Screening | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +152,28 @@ def _own_grant_after(consent: CurrentConsent | None, after: datetime) -> bool:
 def may_contact(
     purpose: Purpose, channel: Channel | None, facts: Facts, at: datetime, org: OrgType = OrgType.CHARITY
 ) -> Answer:
-    """Apply DESIGN §3 to ``facts`` as they stood at ``at``, for an organisation of type ``org``."""
+    """Apply DESIGN §3 to ``facts`` as they stood at ``at``, for an organisation of type ``org``, then
+    the rules for marketing calls: only a consent to calls lets a call through when the telephone
+    preference services have not cleared it (live calls) or at all (automated calls)."""
+    answer = _may_contact(purpose, channel, facts, at, org)
+    if not answer.allowed or purpose.category is not Category.MARKETING:
+        return answer
+    specific = answer.reason is Reason.CONSENT_GRANTED and answer.basis is Basis.CONSENT
+    if channel is Channel.AUTOMATED_CALL and not specific:
+        return Answer(False, Reason.AUTOMATED_CALL_NEEDS_CONSENT, answer.basis, answer.evidence)
+    if channel is Channel.PHONE and not specific:
+        screening = facts.tps or Screening(listed=False, screened_on=None)
+        evidence = {**(answer.evidence or {}), "tps_screened_on": screening.screened_on}
+        if screening.listed:
+            return Answer(False, Reason.TPS_LISTED, answer.basis, evidence)
+        if screening.stale_at(at):
+            return Answer(False, Reason.TPS_SCREENING_STALE, answer.basis, evidence)
+    return answer
+
+
+def _may_contact(
+    purpose: Purpose, channel: Channel | None, facts: Facts, at: datetime, org: OrgType
+) -> Answer:
     basis = purpose.basis_for(channel)
     in_force = [s for s in facts.suppressions if s.in_force_at(at) and s.channel in (None, channel)]
 

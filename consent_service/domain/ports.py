@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
 from consent_service.domain.changes import Change, DeadLetter, PublishedChange, Webhook
@@ -20,6 +20,7 @@ from consent_service.domain.restrictions import Restriction
 from consent_service.domain.spool import SpooledOptOut
 from consent_service.domain.staff import AuditEntry, Role, StaffAccount
 from consent_service.domain.suppressions import Suppression, SuppressionReason
+from consent_service.domain.tps import Register
 
 T = TypeVar("T")
 
@@ -155,6 +156,20 @@ class SuppressionList(Protocol):
         after: tuple[datetime, str] | None,
         limit: int,
     ) -> list[Suppression]: ...
+
+
+class TpsScreenings(Protocol):
+    """TPS/CTPS screening files and the numbers they found, by fingerprint (``domain/tps.py``)."""
+
+    async def screened(self, register: Register, day: date) -> bool: ...
+    async def add_screening(
+        self, screening_id: str, register: Register, day: date, at: datetime, numbers: int, actor: str
+    ) -> None: ...
+    async def found_since(self, register: Register, fingerprints: Sequence[str], day: date) -> set[str]: ...
+    async def record(self, register: Register, fingerprints: Sequence[str], day: date) -> None: ...
+    async def status(self, fingerprints: Sequence[str]) -> tuple[frozenset[str], date | None]:
+        """Which fingerprints are on a register by its latest screening, and how old the screening is."""
+        ...
 
 
 class Restrictions(Protocol):
@@ -344,6 +359,8 @@ class UnitOfWork(Protocol):
     def suppressions(self) -> SuppressionList: ...
     @property
     def restrictions(self) -> Restrictions: ...
+    @property
+    def tps(self) -> TpsScreenings: ...
     @property
     def staff(self) -> StaffAccounts: ...
     @property

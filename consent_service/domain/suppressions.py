@@ -30,6 +30,8 @@ class SuppressionReason(StrEnum):
     COMPLAINT = "complaint"
     ERASED = "erased"
     IMPORTED = "imported"
+    #: A Fundraising Preference Service request (LEGAL #19).
+    FPS = "fps"
 
 
 #: No key or staff member lifts these: an objection to direct marketing is absolute (UK GDPR

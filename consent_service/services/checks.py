@@ -10,7 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from consent_service.domain.absent import NoAnswerCache
@@ -25,6 +25,7 @@ from consent_service.domain.restrictions import Restriction, restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.streams import Stream
 from consent_service.domain.suppressions import Suppression, SuppressionReason
+from consent_service.domain.tps import Screening
 from consent_service.services.context import Context
 
 ContactValue = str | Mapping[str, Any]
@@ -136,8 +137,20 @@ async def _check_in_store(
         restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
         entries = [entry for group in suppressions.values() for entry in group]
         own_grants = await _own_grants(uow, person_ids, entries, at)
+        listed, screened_on = await _screening(uow, purpose, channel, fingerprints)
+    tps = Screening(bool(listed), screened_on)
     return _decide(
-        purpose, channel, people, consents, entries, restrictions, fingerprints, at, ctx.org_type, own_grants
+        purpose,
+        channel,
+        people,
+        consents,
+        entries,
+        restrictions,
+        fingerprints,
+        at,
+        ctx.org_type,
+        own_grants,
+        tps,
     )
 
 
@@ -152,12 +165,13 @@ def _decide(
     at: datetime,
     org: OrgType,
     own_grants: Mapping[str, datetime],
+    tps: Screening | None = None,
 ) -> Answer:
     """The answer for one address (or person) from the facts read for it; single and bulk checks both
     end here, so the two can never decide differently. An address shared by several people is allowed
     only if every one of them allows it."""
     if not people:
-        return may_contact(purpose, channel, Facts(suppressions=suppressions), at, org)
+        return may_contact(purpose, channel, Facts(suppressions=suppressions, tps=tps), at, org)
     return all_of(
         [
             may_contact(
@@ -169,6 +183,7 @@ def _decide(
                     restricted(restrictions, pid, channel, fingerprints, at),
                     erased,
                     own_grants.get(pid),
+                    tps,
                 ),
                 at,
                 org,
@@ -176,6 +191,15 @@ def _decide(
             for pid, erased in people
         ]
     )
+
+
+async def _screening(
+    uow: UnitOfWork, purpose: Purpose, channel: Channel | None, fingerprints: Sequence[str]
+) -> tuple[frozenset[str], date | None]:
+    """The TPS/CTPS screening, read only for a live marketing call: nothing else consults it."""
+    if channel is not Channel.PHONE or purpose.category is not Category.MARKETING:
+        return frozenset(), None
+    return await uow.tps.status(fingerprints)
 
 
 async def _suppressions(
@@ -294,6 +318,7 @@ async def _check_many(
                 ]
                 at_tombstones = {pid for e in tombstoned for pid, _ in linked.get(e.fingerprint, [])}
                 own_grants = await _own_grants(uow, list(at_tombstones), tombstoned, now)
+                listed, screened_on = await _screening(uow, purpose, channel, known)
     except (TimeoutError, StoreUnavailable):
         degraded = _degraded(purpose, channel)
         return [BulkAnswer(degraded.allowed, degraded.reason, True)] * len(addresses)
@@ -310,6 +335,7 @@ async def _check_many(
             now,
             ctx.org_type,
             own_grants,
+            Screening(fp in listed, screened_on),
         )
         for fp in known
     }

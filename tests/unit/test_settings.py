@@ -122,6 +122,7 @@ NUMBERS = {
     "CONSENT_WEBHOOK_MAX_ATTEMPTS": "must be a whole number of tries >= 1",
     "CONSENT_CHANGES_STREAM_MAXLEN": "must be a whole number of entries >= 1",
     "CONSENT_OUTBOX_RETENTION_DAYS": "must be a whole number of days >= 1",
+    "CONSENT_FPS_DEADLINE_DAYS": "must be a whole number of days >= 1",
     "CONSENT_RETENTION_INACTIVE_YEARS": "must be a whole number of years >= 1, or empty for none",
 }
 SWITCH = "must be one of on, off, 1, 0, true, false, yes, no"

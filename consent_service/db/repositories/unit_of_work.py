@@ -16,6 +16,7 @@ from consent_service.db.repositories.provider_events import SqlProviderEvents
 from consent_service.db.repositories.restrictions import SqlRestrictions
 from consent_service.db.repositories.staff import SqlStaffAccounts
 from consent_service.db.repositories.suppressions import SqlSuppressions
+from consent_service.db.repositories.tps import SqlTps
 from consent_service.domain.changes import Change
 
 
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(connection, dialect)
         self.suppressions = SqlSuppressions(connection)
         self.restrictions = SqlRestrictions(connection)
+        self.tps = SqlTps(connection, dialect)
         self.staff = SqlStaffAccounts(connection)
         self.keys = SqlApiKeys(connection)
         self.idempotency = SqlIdempotency(connection, dialect)
