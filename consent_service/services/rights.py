@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from consent_service.domain.changes import person_erased, suppression_added
+from consent_service.domain.consent_record import consent_record as record_27560
 from consent_service.domain.errors import NotFound
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
 from consent_service.domain.people import Person
@@ -81,6 +82,22 @@ async def receipt(ctx: Context, controller: DataController, person_id: str, even
     if purpose is None:
         raise NotFound(f"purpose {event.purpose} is not in the catalogue")
     return consent_receipt(event, purpose, ctx.catalogue.notice_by_id(event.notice_id), controller)
+
+
+async def consent_record(ctx: Context, controller: DataController, person_id: str) -> dict[str, Any]:
+    """The person's whole consent history as one ISO/IEC TS 27560 record (``domain/consent_record.py``)."""
+    async with ctx.store.reading() as uow:
+        await _living(uow, person_id)
+        events = await uow.ledger.events([person_id])
+    await ctx.catalogue.reload()
+    return record_27560(
+        person_id,
+        events,
+        ctx.catalogue.catalogue.purposes,
+        ctx.catalogue.notice_by_id,
+        controller,
+        ctx.clock.now(),
+    )
 
 
 @dataclass(frozen=True, slots=True)

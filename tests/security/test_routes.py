@@ -83,6 +83,7 @@ SCOPED_ROUTES: dict[tuple[str, str], frozenset[KeyScope]] = {
     ("POST", f"{PERSON}/restrictions"): frozenset({STAFF}),
     ("DELETE", f"{PERSON}/restrictions/{{restriction_id:uuid}}"): frozenset({STAFF}),
     ("GET", f"{PERSON}/export"): frozenset({ADMIN}),
+    ("GET", f"{PERSON}/consent-record"): frozenset({STAFF, ADMIN}),
     ("POST", f"{PERSON}/erasure"): frozenset({ADMIN}),
     ("POST", "/v1/checks"): frozenset({CHECKS}),
     ("POST", "/v1/checks/bulk"): frozenset({CHECKS}),

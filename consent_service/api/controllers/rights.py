@@ -137,6 +137,21 @@ class RightsController(Controller):
     ) -> dict[str, Any]:
         return await rights.receipt(ctx, organisation, str(person_id), str(event_id))
 
+    @get(
+        "/consent-record",
+        opt=needs(KeyScope.STAFF, KeyScope.ADMIN),
+        summary="The person's consent record in the ISO/IEC TS 27560 structure (JSON-LD, W3C DPV states)",
+    )
+    async def consent_record(
+        self,
+        ctx: Ctx,
+        organisation: Organisation,
+        person_id: FromPath[UUID],
+        format: FromQuery[Literal["iso27560"]] = "iso27560",
+    ) -> Response[dict[str, Any]]:
+        body = await rights.consent_record(ctx, organisation, str(person_id))
+        return Response(body, media_type="application/ld+json")
+
     @post(
         "/erasure", opt=needs(KeyScope.ADMIN), status_code=200, summary="Erase the person, keeping tombstones"
     )
