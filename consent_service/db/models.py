@@ -215,6 +215,7 @@ class StaffAccountRow(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    role: Mapped[str] = mapped_column(String(20), default="staff")
 
 
 class IdempotencyRow(Base):
@@ -295,3 +296,15 @@ class WebhookDeadLetterRow(Base):
     last_error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime]
     replayed_at: Mapped[datetime | None]
+
+
+class StaffAuditRow(Base):
+    """Append-only: the migration adds triggers that refuse UPDATE and DELETE on both databases."""
+
+    __tablename__ = "staff_audit"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str | None] = mapped_column(String(500))

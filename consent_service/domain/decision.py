@@ -54,6 +54,9 @@ class Facts:
     suppressions: Sequence[Suppression] = ()
     restricted: bool = False
     erased: bool = False
+    #: When the person last granted anything themselves (any purpose; an import is not them). Read only
+    #: when an erasure tombstone is on the address: a newer own grant means they registered again.
+    own_grant_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +123,18 @@ def reopened(entry: Suppression, consent: CurrentConsent | None) -> bool:
     the notice they were shown. ``consent`` is the state of the purpose and channel being checked, so
     the entry stays in force for every other one.
     """
+    return entry.reason is SuppressionReason.OBJECTED and _own_grant_after(consent, entry.effective_at)
+
+
+def _own_grant_after(consent: CurrentConsent | None, after: datetime) -> bool:
+    """A grant by the person themselves (not an import), backed by the notice they were shown, given
+    after ``after``."""
     return (
-        entry.reason is SuppressionReason.OBJECTED
-        and consent is not None
+        consent is not None
         and consent.decision is Decision.GRANTED
         and consent.source in FROM_THE_PERSON
         and consent.notice_id is not None
-        and consent.effective_at > entry.effective_at
+        and consent.effective_at > after
     )
 
 
@@ -139,8 +147,13 @@ def may_contact(
 
     if facts.restricted:
         return Answer(False, Reason.CONTACT_RESTRICTED, basis)
-    if facts.erased or any(s.reason is SuppressionReason.ERASED for s in in_force):
+    if facts.erased:
         return Answer(False, Reason.PERSON_ERASED, basis)
+    tombstones = [s for s in in_force if s.reason is SuppressionReason.ERASED]
+    if tombstones:
+        if not registered_again(purpose, facts, max(s.effective_at for s in tombstones)):
+            return Answer(False, Reason.PERSON_ERASED, basis)
+        in_force = [s for s in in_force if s.reason is not SuppressionReason.ERASED]
     bounced = next((s for s in in_force if s.reason is SuppressionReason.HARD_BOUNCE), None)
     if bounced:
         return Answer(False, Reason.CONTACT_INVALID, basis, _suppression_evidence(bounced))
@@ -182,6 +195,17 @@ def may_contact(
             return Answer(False, refusal, basis, evidence)
         return Answer(True, Reason.SOFT_OPT_IN, basis, evidence)
     return Answer(True, Reason.CONSENT_GRANTED, basis, evidence)
+
+
+def registered_again(purpose: Purpose, facts: Facts, erased_at: datetime) -> bool:
+    """Whether the person asked about is someone who came back after an erasure at their address, and
+    may be contacted as they asked since (LEGAL #16): messages that are not marketing (administrative,
+    public task) once they have granted anything themselves; marketing only where this purpose and
+    channel is their own grant. An imported grant, or one dated before the erasure, is not a fresh one,
+    so a re-imported address stays stopped."""
+    if purpose.category is not Category.MARKETING:
+        return facts.own_grant_at is not None and facts.own_grant_at > erased_at
+    return _own_grant_after(facts.consent, erased_at)
 
 
 def all_of(answers: Sequence[Answer]) -> Answer:

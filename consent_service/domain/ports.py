@@ -18,7 +18,7 @@ from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.purposes import Purpose
 from consent_service.domain.restrictions import Restriction
 from consent_service.domain.spool import SpooledOptOut
-from consent_service.domain.staff import StaffAccount
+from consent_service.domain.staff import AuditEntry, Role, StaffAccount
 from consent_service.domain.suppressions import Suppression, SuppressionReason
 
 T = TypeVar("T")
@@ -172,6 +172,19 @@ class StaffAccounts(Protocol):
     async def add(self, account: StaffAccount) -> None: ...
     async def by_username(self, username: str) -> StaffAccount | None: ...
     async def disable(self, username: str, at: datetime) -> bool: ...
+    async def listed(self) -> list[StaffAccount]:
+        """Every account, disabled ones too, by username."""
+        ...
+
+    async def set_role(self, username: str, role: Role) -> bool: ...
+    async def set_password(self, username: str, password_hash: str) -> bool: ...
+    async def audit(self, entry: AuditEntry) -> None:
+        """Append to the audit trail (the table refuses updates and deletes)."""
+        ...
+
+    async def trail(self, limit: int, before: int | None = None) -> list[AuditEntry]:
+        """Newest first; ``before`` (an entry's ``seq``) pages back."""
+        ...
 
 
 class ApiKeys(Protocol):

@@ -71,6 +71,24 @@ def _channels(kind: str) -> list[Any]:
     return list(channels_served_by(ContactKind(kind)))
 
 
+async def erased_before(ctx: Context, person: Person) -> list[str]:
+    """The ids of this person's contact points at which an earlier record was erased: found by the
+    erasure's fingerprint tombstone, the only thing an erasure keeps, so nothing else can be told."""
+    by_fingerprint: dict[str, list[str]] = {}
+    for contact in person.contacts:
+        by_fingerprint.setdefault(contact.fingerprint, []).append(contact.id)
+    if not by_fingerprint:
+        return []
+    async with ctx.store.reading() as uow:
+        found = await uow.suppressions.for_fingerprints(list(by_fingerprint), None, include_lifted=True)
+    return [
+        contact_id
+        for fingerprint, entries in found.items()
+        if any(e.reason is SuppressionReason.ERASED for e in entries)
+        for contact_id in by_fingerprint.get(fingerprint, [])
+    ]
+
+
 async def receipt(ctx: Context, controller: DataController, person_id: str, event_id: str) -> dict[str, Any]:
     async with ctx.store.reading() as uow:
         await _living(uow, person_id)

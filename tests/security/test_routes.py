@@ -53,6 +53,15 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/staff/people/{person_id:uuid}/choices"),
         ("POST", "/staff/people/{person_id:uuid}/restrictions"),
         ("POST", "/staff/people/{person_id:uuid}/restrictions/{restriction_id:uuid}/lift"),
+        # A lead's pages (issue 16): the staff session, then the lead role.
+        ("GET", "/staff/accounts"),
+        ("POST", "/staff/accounts"),
+        ("POST", "/staff/accounts/{username:str}/role"),
+        ("POST", "/staff/accounts/{username:str}/password"),
+        ("POST", "/staff/accounts/{username:str}/disable"),
+        ("GET", "/staff/audit"),
+        ("GET", "/staff/people/{person_id:uuid}/export"),
+        ("POST", "/staff/people/{person_id:uuid}/erasure"),
         ("GET", "/static/{file_path:path}"),
     }
 )

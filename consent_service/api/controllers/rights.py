@@ -17,6 +17,7 @@ from consent_service.domain.channels import Channel
 from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.domain.restrictions import Restriction
 from consent_service.services import people, restrictions, rights
+from consent_service.services.context import Context
 from consent_service.services.people import ChoiceState
 
 
@@ -38,6 +39,39 @@ def _restriction(r: Restriction, contact_ids: dict[str, str]) -> s.RestrictionOu
 def _restricted(done: restrictions.Restricted) -> s.RestrictionOut:
     r = done.restriction
     return _restriction(r, {r.fingerprint: done.contact_id} if r.fingerprint and done.contact_id else {})
+
+
+async def export_document(ctx: Context, person_id: str) -> s.ExportOut:
+    """Everything held on one person, as the API and the staff page (for a lead) both hand it out."""
+    held = await rights.export(ctx, person_id)
+    contact_ids = {c.fingerprint: c.id for c in held.person.contacts}
+    await ctx.catalogue.reload()
+    current = {(c.purpose, c.channel): c for c in held.current}
+    states = [
+        ChoiceState(p.code, ch, basis, current.get((p.code, ch)))
+        for p in ctx.catalogue.catalogue
+        for ch, basis in p.bases.items()
+    ]
+    return s.ExportOut(
+        generated_at=held.generated_at,
+        person=presenters.person(held.person),
+        household_members=list(held.household_members),
+        current_choices=[presenters.choice_state(ctx.catalogue, st) for st in states],
+        events=[presenters.event(ctx.catalogue, e) for e in held.events],
+        restrictions=[_restriction(r, contact_ids) for r in held.restrictions],
+        suppressions=[
+            s.HeldSuppressionOut(
+                channel=e.channel.value if e.channel else "all",
+                scope=e.scope,
+                reason=e.reason,
+                purpose=e.purpose,
+                effective_at=e.effective_at,
+                lifted_at=e.lifted_at,
+                lift_reason=e.lift_reason,
+            )
+            for e in held.suppressions
+        ],
+    )
 
 
 class RightsController(Controller):
@@ -94,35 +128,7 @@ class RightsController(Controller):
     async def export(
         self, ctx: Ctx, person_id: FromPath[UUID], format: FromQuery[Literal["json", "text"]] = "json"
     ) -> Response[Any]:
-        held = await rights.export(ctx, str(person_id))
-        contact_ids = {c.fingerprint: c.id for c in held.person.contacts}
-        await ctx.catalogue.reload()
-        current = {(c.purpose, c.channel): c for c in held.current}
-        states = [
-            ChoiceState(p.code, ch, basis, current.get((p.code, ch)))
-            for p in ctx.catalogue.catalogue
-            for ch, basis in p.bases.items()
-        ]
-        body = s.ExportOut(
-            generated_at=held.generated_at,
-            person=presenters.person(held.person),
-            household_members=list(held.household_members),
-            current_choices=[presenters.choice_state(ctx.catalogue, st) for st in states],
-            events=[presenters.event(ctx.catalogue, e) for e in held.events],
-            restrictions=[_restriction(r, contact_ids) for r in held.restrictions],
-            suppressions=[
-                s.HeldSuppressionOut(
-                    channel=e.channel.value if e.channel else "all",
-                    scope=e.scope,
-                    reason=e.reason,
-                    purpose=e.purpose,
-                    effective_at=e.effective_at,
-                    lifted_at=e.lifted_at,
-                    lift_reason=e.lift_reason,
-                )
-                for e in held.suppressions
-            ],
-        )
+        body = await export_document(ctx, str(person_id))
         if format == "text":
             return Response(presenters.export_text(body), media_type="text/plain; charset=utf-8")
         return Response(body)
