@@ -24,6 +24,7 @@ from litestar.stores.redis import RedisStore
 from consent_service import __version__, bootstrap, logs
 from consent_service.api import contract, pages_config, problems, staff_config
 from consent_service.api.context import attach
+from consent_service.api.controllers.access import AccessController
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.changes import ChangeController, WebhookController
 from consent_service.api.controllers.checks import CheckController
@@ -146,6 +147,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             CatalogueController,
             LinkController,
             RightsController,
+            AccessController,
             ChangeController,
             WebhookController,
             MetricsController,

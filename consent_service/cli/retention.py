@@ -41,4 +41,8 @@ async def _retention(settings: Settings, years: int | None, dry_run: bool) -> in
     print(f"{verb} {len(done.selected)} people with no activity for {years} years")
     for person_id in done.selected:
         print(f"  {person_id}")
+    if done.held:
+        print(f"kept {len(done.held)} inactive people under a legal hold")
+        for person_id in done.held:
+            print(f"  {person_id} (legal hold)")
     return 0

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
+from consent_service.domain.access import AccessRequest, LegalHold
 from consent_service.domain.changes import Change, DeadLetter, PublishedChange, Webhook
 from consent_service.domain.channels import Channel
 from consent_service.domain.decision import Answer
@@ -166,6 +167,27 @@ class Restrictions(Protocol):
 
     async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]: ...
     async def erase_reasons(self, person_id: str) -> None: ...
+
+
+class AccessRequests(Protocol):
+    async def add(self, request: AccessRequest) -> None: ...
+    async def get(self, request_id: str) -> AccessRequest | None: ...
+    async def listed(self, open_only: bool) -> list[AccessRequest]:
+        """By due date, soonest first; ``open_only``: those not yet answered."""
+        ...
+
+    async def answered(self, request_id: str, at: datetime, by: str) -> bool:
+        """False if it was already answered."""
+        ...
+
+
+class LegalHolds(Protocol):
+    async def add(self, hold: LegalHold) -> None: ...
+    async def standing(self, person_ids: Sequence[str]) -> list[LegalHold]:
+        """The holds not released on any of these people."""
+        ...
+
+    async def release(self, hold_id: str, at: datetime, by: str) -> bool: ...
 
 
 class StaffAccounts(Protocol):
@@ -344,6 +366,10 @@ class UnitOfWork(Protocol):
     def suppressions(self) -> SuppressionList: ...
     @property
     def restrictions(self) -> Restrictions: ...
+    @property
+    def access_requests(self) -> AccessRequests: ...
+    @property
+    def legal_holds(self) -> LegalHolds: ...
     @property
     def staff(self) -> StaffAccounts: ...
     @property

@@ -3,10 +3,12 @@ TS 27560 record with W3C DPV states (LEGAL #26)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 
+from consent_service.domain.access import AccessRequest, one_month_after
 from consent_service.domain.channels import Channel
 from consent_service.domain.consent_record import GIVEN, REFUSED, WITHDRAWN, consent_record
 from consent_service.domain.ledger import Decision
@@ -57,3 +59,23 @@ def test_the_27560_record_names_given_withdrawn_and_refused_by_what_came_before(
     assert processing["testimonial"]["personal_data"] == ["pd:PersonalStory"]
     assert record["event"][0]["notice"] == {"version": 3, "language": "en", "sha256": "ab" * 32}
     assert record["event"][0]["event_time"] == datetime(2026, 1, 1, tzinfo=UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (date(2025, 1, 31), date(2025, 2, 28)),
+        (date(2024, 1, 31), date(2024, 2, 29)),
+        (date(2026, 3, 31), date(2026, 4, 30)),
+        (date(2026, 12, 31), date(2027, 1, 31)),
+        (date(2026, 9, 3), date(2026, 10, 3)),
+    ],
+)
+def test_a_subject_access_request_is_due_one_calendar_month_after_receipt(received: date, due: date) -> None:
+    assert one_month_after(received) == due
+
+
+def test_an_access_request_is_overdue_only_after_its_due_day_and_only_while_unanswered() -> None:
+    request = AccessRequest("r1", "p1", date(2026, 1, 31), date(2026, 2, 28), "staff", JAN)
+    assert not request.overdue(date(2026, 2, 28)) and request.overdue(date(2026, 3, 1))
+    assert not replace(request, answered_at=MAR).overdue(date(2026, 3, 1))

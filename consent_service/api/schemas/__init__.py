@@ -74,13 +74,20 @@ from consent_service.api.schemas.people import (
     RegistrationOut,
 )
 from consent_service.api.schemas.rights import (
+    AccessRequestIn,
+    AccessRequestOut,
+    AccessRequestsOut,
     ErasureIn,
     ErasureOut,
     ExportOut,
     HeldSuppressionOut,
+    LegalHoldIn,
+    LegalHoldOut,
+    LegalHoldsOut,
     RestrictionIn,
     RestrictionOut,
     RestrictionsOut,
+    StaffChangeOut,
 )
 from consent_service.api.schemas.suppressions import (
     LiftIn,
@@ -92,6 +99,9 @@ from consent_service.api.schemas.suppressions import (
 )
 
 __all__ = [
+    "AccessRequestIn",
+    "AccessRequestOut",
+    "AccessRequestsOut",
     "ApiSource",
     "BulkCheckIn",
     "BulkCheckOut",
@@ -128,6 +138,9 @@ __all__ = [
     "KeyInfoOut",
     "KeyOut",
     "KeysOut",
+    "LegalHoldIn",
+    "LegalHoldOut",
+    "LegalHoldsOut",
     "LiftIn",
     "NewWebhookOut",
     "Note",
@@ -154,6 +167,7 @@ __all__ = [
     "RestrictionIn",
     "RestrictionOut",
     "RestrictionsOut",
+    "StaffChangeOut",
     "SuppressionIn",
     "SuppressionOut",
     "SuppressionsOut",
