@@ -128,3 +128,16 @@ async def test_retention_erases_the_inactive_but_not_one_on_legal_hold_and_keeps
         assert (await uow.people.get(held)).erased_at is None  # type: ignore[union-attr]
         tombstones = await uow.suppressions.for_fingerprints([idle_print], None, include_lifted=False)
     assert [e.reason for e in tombstones[idle_print]] == [SuppressionReason.ERASED]
+
+
+async def test_retention_forgets_idempotency_keys_past_their_days_and_keeps_recent_ones(fresh: Fresh) -> None:
+    ctx = fresh.context
+    now = datetime.now(UTC)
+    async with ctx.store.writing() as uow:
+        assert await uow.idempotency.claim("key-1", "old", "d" * 64, now - timedelta(days=31)) is None
+        assert await uow.idempotency.claim("key-1", "recent", "d" * 64, now - timedelta(days=29)) is None
+    done = await retention.run(ctx, inactive_years=2, dry_run=False, idempotency_days=30)
+    assert done.keys_forgotten == 1
+    async with ctx.store.writing() as uow:
+        assert await uow.idempotency.claim("key-1", "recent", "d" * 64, now) is not None
+        assert await uow.idempotency.claim("key-1", "old", "d" * 64, now) is None

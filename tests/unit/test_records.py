@@ -15,6 +15,7 @@ from consent_service.domain.ledger import Decision
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.purposes import DEFAULT_CATALOGUE
 from consent_service.domain.receipts import DataController, NotAConsent, consent_receipt
+from consent_service.domain.retention import rules
 from tests.unit.test_ledger import APR, FEB, JAN, MAR, event
 
 GRANTED, WITHDRAWN_ = Decision.GRANTED, Decision.WITHDRAWN
@@ -79,3 +80,17 @@ def test_an_access_request_is_overdue_only_after_its_due_day_and_only_while_unan
     request = AccessRequest("r1", "p1", date(2026, 1, 31), date(2026, 2, 28), "staff", JAN)
     assert not request.overdue(date(2026, 2, 28)) and request.overdue(date(2026, 3, 1))
     assert not replace(request, answered_at=MAR).overdue(date(2026, 3, 1))
+
+
+def test_every_record_type_has_a_retention_rule_and_tombstones_are_kept_for_ever() -> None:
+    kept = {rule.record: rule.kept for rule in rules(3, 30, 30)}
+    assert set(kept) >= {
+        "consent events",
+        "suppressions and erasure tombstones",
+        "idempotency keys and kept answers",
+        "change feed and outbox",
+        "subject access requests and legal holds",
+        "audit trails (staff audit, refused lifts)",
+    }
+    assert kept["suppressions and erasure tombstones"].startswith("for ever")
+    assert "3 years" in kept["people and contact details"]
