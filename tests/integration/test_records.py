@@ -62,6 +62,9 @@ async def test_subject_access_holds_receipts_staff_changes_and_suppression_finge
     assert any(c["what"] == "restricted contact by phone" and c["by"] for c in held["staff_changes"])
     (entry,) = held["suppressions"]
     assert (entry["reason"], len(entry["fingerprint"])) == ("withdrawn", 64)
+    readable = (await api.get(f"/v1/people/{person}/export", scope="admin", format="text")).text
+    assert "Who changed your record:" in readable and "for Sam Okafor" in readable
+    assert entry["fingerprint"] in readable
 
 
 async def test_an_access_request_is_due_in_a_month_listed_overdue_and_closed_when_answered(api: Api) -> None:

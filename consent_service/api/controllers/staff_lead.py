@@ -33,6 +33,7 @@ from consent_service.api.staff_config import (
     signed_in,
     signed_in_member,
 )
+from consent_service.domain.access import UnderLegalHold
 from consent_service.domain.errors import Conflict, InvalidInput, NotFound
 from consent_service.domain.staff import AuditAction, AuditEntry, Role
 from consent_service.services import people, rights, staff
@@ -221,6 +222,9 @@ class LeadPages(Controller):
             done = await rights.erase(ctx, rights.Erase(person.id, f"{member.actor}: {reason}"))
         except NotFound:
             return Template("staff/not_found.html", context={"member": member}, status_code=404)
+        except UnderLegalHold as held:
+            context = {"member": member, "person": person, "errors": [_sentence(held)]}
+            return Template("staff/erase_refused.html", context=context, status_code=409)
         return Template("staff/erased.html", context={"member": member, "done": done})
 
 
