@@ -14,6 +14,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import msgspec
+
 from consent_service.adapters import collector
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
 from consent_service.adapters.check_cache import AnswerCache, SignallingStore
@@ -32,6 +34,7 @@ from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Answers, ChangeSignal, Store
 from consent_service.domain.purposes import OrgType
+from consent_service.domain.receipts import DataController
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services import spool
 from consent_service.services.catalogue import CatalogueView, seed
@@ -200,3 +203,12 @@ async def apply_spool(ctx: Context, every: float = 0.2) -> None:
             # Never let one bad round stop the applier: the entries stay spooled and checks deny them.
             log.exception("applying the opt-out spool failed; trying again")
         await asyncio.sleep(every)
+
+
+def controller(settings: Settings) -> DataController:
+    """The controller consent receipts and records name. The organisation section holds its fields,
+    named alike, and its type in law, which decides rules (the context's ``org_type``) rather than
+    what a receipt names."""
+    named = msgspec.structs.asdict(settings.organisation)
+    del named["type"]
+    return DataController(**named)
