@@ -23,6 +23,7 @@ from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Category, OrgType, Purpose
 from consent_service.domain.restrictions import Restriction, restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
+from consent_service.domain.streams import Stream
 from consent_service.domain.suppressions import Suppression, SuppressionReason
 from consent_service.services.context import Context
 
@@ -40,6 +41,15 @@ class CheckInput:
     to: ContactValue | None = None
     person_id: str | None = None
     at: datetime | None = None
+
+
+async def stream(ctx: Context, purpose_code: str, channel: Channel | None) -> Stream | None:
+    """The sender and ``List-Id`` an email for this purpose goes out under (LEGAL #24), from the
+    catalogue in memory and the settings; None off email, where neither header exists."""
+    if channel is not Channel.EMAIL:
+        return None
+    purpose = await ctx.catalogue.purpose(purpose_code, channel)
+    return ctx.streams[purpose.category]
 
 
 def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:

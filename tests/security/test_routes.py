@@ -53,6 +53,14 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/staff/people/{person_id:uuid}/choices"),
         ("POST", "/staff/people/{person_id:uuid}/restrictions"),
         ("POST", "/staff/people/{person_id:uuid}/restrictions/{restriction_id:uuid}/lift"),
+        # The phone-call pages (issue 16): a new person, contact points, suppressions.
+        ("GET", "/staff/people/new"),
+        ("POST", "/staff/people"),
+        ("POST", "/staff/people/{person_id:uuid}/contacts"),
+        ("POST", "/staff/people/{person_id:uuid}/contacts/{contact_id:uuid}/correct"),
+        ("POST", "/staff/people/{person_id:uuid}/contacts/{contact_id:uuid}/remove"),
+        ("POST", "/staff/people/{person_id:uuid}/suppressions/{entry_id:uuid}/lift"),
+        ("POST", "/staff/suppressions"),
         # A lead's pages (issue 16): the staff session, then the lead role.
         ("GET", "/staff/accounts"),
         ("POST", "/staff/accounts"),

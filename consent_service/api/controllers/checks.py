@@ -23,7 +23,7 @@ from consent_service.api.inputs import contact_value
 from consent_service.api.ndjson import NDJSONBulkChecks
 from consent_service.api.security import needs
 from consent_service.domain.keys import KeyScope
-from consent_service.services import checks
+from consent_service.services import checks, links
 
 _NDJSON = "application/x-ndjson"
 
@@ -51,6 +51,16 @@ class _BulkOperation(Operation):
                 )
                 for name in ("purpose", "channel")
             ),
+            Parameter(
+                name="links",
+                param_in="query",
+                required=False,
+                description=(
+                    "NDJSON form only: `true` to give each allowed marketing email line its `links` "
+                    "(as `links` in the JSON body does)"
+                ),
+                schema=Schema(type=OpenAPIType.BOOLEAN),
+            ),
         ]
 
 
@@ -60,17 +70,17 @@ class CheckController(Controller):
 
     @post("/", opt=needs(KeyScope.CHECKS), status_code=200, summary="Check one address or person")
     async def check(self, ctx: Ctx, data: JSONBody[s.CheckIn]) -> s.CheckOut:
+        to = contact_value(data.to) if data.to is not None else None
         answer = await checks.check(
             ctx,
             checks.CheckInput(
-                purpose=data.purpose,
-                channel=data.channel,
-                to=contact_value(data.to) if data.to is not None else None,
-                person_id=data.person_id,
-                at=data.at,
+                purpose=data.purpose, channel=data.channel, to=to, person_id=data.person_id, at=data.at
             ),
         )
-        return presenters.answer(answer)
+        minted = None
+        if data.links:
+            [minted] = await links.for_allowed_emails(ctx, data.purpose, data.channel, [to], [answer.allowed])
+        return presenters.answer(answer, minted, await checks.stream(ctx, data.purpose, data.channel))
 
     @post(
         "/bulk",
@@ -88,13 +98,24 @@ class CheckController(Controller):
         operation_class=_BulkOperation,
     )
     async def bulk(self, ctx: Ctx, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
-        answers = await checks.check_many(
-            ctx, data.purpose, data.channel, [contact_value(t) for t in data.to]
+        tos = [contact_value(t) for t in data.to]
+        answers = await checks.check_many(ctx, data.purpose, data.channel, tos)
+        minted = (
+            await links.for_allowed_emails(ctx, data.purpose, data.channel, tos, [a.allowed for a in answers])
+            if data.links
+            else [None] * len(answers)
         )
+        on = await checks.stream(ctx, data.purpose, data.channel)
         return s.BulkCheckOut(
             results=[
-                s.BulkResultOut(to=to, allowed=a.allowed, reason=a.reason)
-                for to, a in zip(data.to, answers, strict=True)
+                s.BulkResultOut(
+                    to=to,
+                    allowed=a.allowed,
+                    reason=a.reason,
+                    links=presenters.links(m) if m else None,
+                )
+                for to, a, m in zip(data.to, answers, minted, strict=True)
             ],
             degraded=any(a.degraded for a in answers),
+            stream=presenters.stream(on) if on else None,
         )

@@ -283,6 +283,7 @@ async def _person_page(
         "kinds": views.KIND_NAMES,
         "suppressions": [e for e in entries if e.in_force],
         "lifted_suppressions": [e for e in entries if not e.in_force],
+        "objection_stands": phone.OBJECTION_STANDS,
         "groups": views.change_groups(states, ctx.catalogue),
         "sources": views.STAFF_SOURCES,
         "channels": views.CHANNEL_NAMES,

@@ -30,7 +30,14 @@ from consent_service.api.schemas.changes import (
     WebhookOut,
     WebhooksOut,
 )
-from consent_service.api.schemas.checks import BulkCheckIn, BulkCheckOut, BulkResultOut, CheckIn, CheckOut
+from consent_service.api.schemas.checks import (
+    BulkCheckIn,
+    BulkCheckOut,
+    BulkResultOut,
+    CheckIn,
+    CheckOut,
+    StreamOut,
+)
 from consent_service.api.schemas.choices import (
     ChoiceIn,
     Choices,
@@ -168,6 +175,7 @@ __all__ = [
     "RestrictionOut",
     "RestrictionsOut",
     "StaffChangeOut",
+    "StreamOut",
     "SuppressionIn",
     "SuppressionOut",
     "SuppressionsOut",
