@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
+import msgspec
+
 from consent_service.adapters import collector
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
 from consent_service.adapters.check_cache import AnswerCache, SignallingStore
@@ -33,6 +35,7 @@ from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Answers, ChangeSignal, Store
 from consent_service.domain.purposes import Category, OrgType
+from consent_service.domain.receipts import DataController
 from consent_service.domain.streams import Given, Stream, mail_streams
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services import spool
@@ -219,3 +222,12 @@ async def apply_spool(ctx: Context, every: float = 0.2) -> None:
             # Never let one bad round stop the applier: the entries stay spooled and checks deny them.
             log.exception("applying the opt-out spool failed; trying again")
         await asyncio.sleep(every)
+
+
+def controller(settings: Settings) -> DataController:
+    """The controller consent receipts and records name. The organisation section holds its fields,
+    named alike, and its type in law, which decides rules (the context's ``org_type``) rather than
+    what a receipt names."""
+    named = msgspec.structs.asdict(settings.organisation)
+    del named["type"]
+    return DataController(**named)

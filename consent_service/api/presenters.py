@@ -199,8 +199,15 @@ def export_text(held: s.ExportOut) -> str:
     lines += [
         f"  - {x.channel}: {x.reason.value} from {x.effective_at:%d %B %Y}"
         + (f", lifted {x.lifted_at:%d %B %Y}" if x.lifted_at else "")
+        + f" (held as {x.fingerprint})"
         for x in held.suppressions
     ] or ["  (none)"]
+    lines += ["", "Who changed your record:"]
+    lines += [
+        f"  - {c.at:%d %B %Y %H:%M}: {c.by} {c.what}" + (f", for {c.staff_member}" if c.staff_member else "")
+        for c in held.staff_changes
+    ] or ["  (none)"]
+    lines += ["", f"Consent receipts (Kantara v1.1), one per consent you gave: {len(held.receipts)}"]
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -16,15 +17,16 @@ from typing import Any, TextIO
 
 from rich.console import Console
 
-from consent_service.bootstrap import opened
+from consent_service.bootstrap import controller, opened
 from consent_service.cli.progress import Bars, bars
 from consent_service.config import Settings
 from consent_service.domain.csv_rows import BadFile, RowError
 from consent_service.domain.csv_suppressions import SuppressionFormat
-from consent_service.domain.errors import InvalidInput
+from consent_service.domain.errors import InvalidInput, NotFound
 from consent_service.domain.ledger import Source
+from consent_service.domain.receipts import DataController
 from consent_service.domain.tps import Register
-from consent_service.services import exports, imports
+from consent_service.services import exports, imports, rights
 from consent_service.services.catalogue import seed
 from consent_service.services.context import Context
 
@@ -110,6 +112,11 @@ def add_commands(subparsers: Any) -> None:
     ):
         parser = what.add_parser(name, help=text)
         parser.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    record = what.add_parser(
+        "consent-record", help="one person's consent record, ISO/IEC TS 27560 structure (JSON-LD)"
+    )
+    record.add_argument("person_id", help="the person's id")
+    record.add_argument("--out", type=Path, help="the file to write (default: standard output)")
     for command in (importing, exporting):
         command.set_defaults(run=run)
 
@@ -135,6 +142,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 async def _transfer(settings: Settings, args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     async with opened(settings) as ctx:
+        if args.command == "export" and args.export_command == "consent-record":
+            return await _consent_record(ctx, args, controller(settings))
         if args.command == "export":
             return await _export(ctx, args, err)
         return await _import(ctx, args, err, settings.screening.fps_deadline_days)
@@ -281,4 +290,18 @@ async def _export(ctx: Context, args: argparse.Namespace, err: Console) -> int:
                 raise
             partial.replace(out)
     print(f"exported {count} {args.export_command}" + (f" to {out}" if out else ""), file=sys.stderr)
+    return 0
+
+
+async def _consent_record(ctx: Context, args: argparse.Namespace, organisation: DataController) -> int:
+    try:
+        record = await rights.consent_record(ctx, organisation, args.person_id)
+    except NotFound as exc:
+        print(f"consent-service: {exc.detail}", file=sys.stderr)
+        return 1
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
     return 0

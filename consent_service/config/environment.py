@@ -228,6 +228,7 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_NOTIFY_CALLBACK_TOKEN": Variable("feedback.notify_callback_token", secret=True),
     "CONSENT_RETENTION_INACTIVE_YEARS": Variable("retention.inactive_years"),
     "CONSENT_FPS_DEADLINE_DAYS": Variable("screening.fps_deadline_days"),
+    "CONSENT_RETENTION_IDEMPOTENCY_DAYS": Variable("retention.idempotency_days"),
     "CONSENT_ORG_TYPE": Variable("organisation.type", str.lower),
     "CONSENT_ORG_NAME": Variable("organisation.name"),
     "CONSENT_ORG_CONTACT": Variable("organisation.contact"),

@@ -192,6 +192,9 @@ class Screening(Struct, frozen=True, kw_only=True):
 class Retention(Struct, frozen=True, kw_only=True):
     #: Erase people with no recorded activity for this many years (``None``: keep until asked).
     inactive_years: Years | None = None
+    #: Days a request's Idempotency-Key (and the answer kept for its replay) is held; ``retention run``
+    #: forgets older ones.
+    idempotency_days: Days = 30
 
 
 class Logs(Struct, frozen=True, kw_only=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -228,6 +228,34 @@ class RestrictionRow(Base):
     lifted_at: Mapped[datetime | None]
     lift_reason: Mapped[str | None] = mapped_column(Text)
     lifted_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AccessRequestRow(Base):
+    """A subject access request, tracked from receipt to answer (UK GDPR Art 12(3), Art 15)."""
+
+    __tablename__ = "access_requests"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    #: Calendar dates: the month runs from the day the request arrived.
+    received_on: Mapped[date]
+    due_on: Mapped[date] = mapped_column(index=True)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class LegalHoldRow(Base):
+    """A person's record kept whole: retention passes it by and erasure is refused while it stands."""
+
+    __tablename__ = "legal_holds"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(200))
+    placed_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class StaffAccountRow(Base):

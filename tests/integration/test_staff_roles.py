@@ -268,6 +268,19 @@ async def test_a_lead_exports_and_erases_from_the_page(
     assert unconfirmed.status_code == 422 and "cannot be undone" in unconfirmed.text
     assert (await api.get(f"/v1/people/{person.person_id}")).status_code == 200
 
+    hold = await api.post(f"/v1/people/{person.person_id}/legal-holds", {"reason": "Claim 7"}, scope="admin")
+    held_back = await browser.post(
+        f"/staff/people/{person.person_id}/erasure",
+        data={"reason": "Asked to be forgotten (letter)", "confirm": "erase", "_csrf_token": csrf_of(page)},
+    )
+    assert (
+        held_back.status_code == 409
+        and "legal hold" in held_back.text.lower()
+        and "Claim 7" in held_back.text
+    )
+    hold_path = f"/v1/people/{person.person_id}/legal-holds/{hold.json()['id']}"
+    assert (await api.delete(hold_path, None, scope="admin")).status_code == 200
+
     erased = await browser.post(
         f"/staff/people/{person.person_id}/erasure",
         data={"reason": "Asked to be forgotten (letter)", "confirm": "erase", "_csrf_token": csrf_of(page)},

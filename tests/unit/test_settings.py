@@ -124,6 +124,7 @@ NUMBERS = {
     "CONSENT_OUTBOX_RETENTION_DAYS": "must be a whole number of days >= 1",
     "CONSENT_FPS_DEADLINE_DAYS": "must be a whole number of days >= 1",
     "CONSENT_RETENTION_INACTIVE_YEARS": "must be a whole number of years >= 1, or empty for none",
+    "CONSENT_RETENTION_IDEMPOTENCY_DAYS": "must be a whole number of days >= 1",
 }
 SWITCH = "must be one of on, off, 1, 0, true, false, yes, no"
 #: Each setting with a fixed set of values and what its refusal lists.

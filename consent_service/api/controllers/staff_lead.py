@@ -21,7 +21,7 @@ from litestar.response import Template
 from consent_service.api import staff_forms as forms
 from consent_service.api import staff_views as views
 from consent_service.api.controllers.rights import export_document
-from consent_service.api.dependencies import Ctx
+from consent_service.api.dependencies import Ctx, Organisation
 from consent_service.api.presenters import export_text
 from consent_service.api.security import PUBLIC
 from consent_service.api.staff_config import (
@@ -33,6 +33,7 @@ from consent_service.api.staff_config import (
     signed_in,
     signed_in_member,
 )
+from consent_service.domain.access import UnderLegalHold
 from consent_service.domain.errors import Conflict, InvalidInput, NotFound
 from consent_service.domain.staff import AuditAction, AuditEntry, Role
 from consent_service.services import people, rights, staff
@@ -181,10 +182,15 @@ class LeadPages(Controller):
 
     @get("/people/{person_id:uuid}/export")
     async def export(
-        self, ctx: Ctx, member: SignedInMember, person_id: FromPath[UUID], format: FromQuery[str] = "json"
+        self,
+        ctx: Ctx,
+        organisation: Organisation,
+        member: SignedInMember,
+        person_id: FromPath[UUID],
+        format: FromQuery[str] = "json",
     ) -> Response[Any]:
         try:
-            body = await export_document(ctx, str(person_id))
+            body = await export_document(ctx, str(person_id), organisation)
         except NotFound:
             return Template("staff/not_found.html", context={"member": member}, status_code=404)
         text = format == "text"
@@ -216,6 +222,9 @@ class LeadPages(Controller):
             done = await rights.erase(ctx, rights.Erase(person.id, f"{member.actor}: {reason}"))
         except NotFound:
             return Template("staff/not_found.html", context={"member": member}, status_code=404)
+        except UnderLegalHold as held:
+            context = {"member": member, "person": person, "errors": [_sentence(held)]}
+            return Template("staff/erase_refused.html", context=context, status_code=409)
         return Template("staff/erased.html", context={"member": member, "done": done})
 
 

@@ -81,13 +81,20 @@ from consent_service.api.schemas.people import (
     RegistrationOut,
 )
 from consent_service.api.schemas.rights import (
+    AccessRequestIn,
+    AccessRequestOut,
+    AccessRequestsOut,
     ErasureIn,
     ErasureOut,
     ExportOut,
     HeldSuppressionOut,
+    LegalHoldIn,
+    LegalHoldOut,
+    LegalHoldsOut,
     RestrictionIn,
     RestrictionOut,
     RestrictionsOut,
+    StaffChangeOut,
 )
 from consent_service.api.schemas.suppressions import (
     LiftIn,
@@ -99,6 +106,9 @@ from consent_service.api.schemas.suppressions import (
 )
 
 __all__ = [
+    "AccessRequestIn",
+    "AccessRequestOut",
+    "AccessRequestsOut",
     "ApiSource",
     "BulkCheckIn",
     "BulkCheckOut",
@@ -135,6 +145,9 @@ __all__ = [
     "KeyInfoOut",
     "KeyOut",
     "KeysOut",
+    "LegalHoldIn",
+    "LegalHoldOut",
+    "LegalHoldsOut",
     "LiftIn",
     "NewWebhookOut",
     "Note",
@@ -161,6 +174,7 @@ __all__ = [
     "RestrictionIn",
     "RestrictionOut",
     "RestrictionsOut",
+    "StaffChangeOut",
     "StreamOut",
     "SuppressionIn",
     "SuppressionOut",

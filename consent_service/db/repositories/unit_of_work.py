@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import OutboxRow
 from consent_service.db.outbox import SqlOutbox, SqlWebhooks
+from consent_service.db.repositories.access import SqlAccessRequests, SqlLegalHolds
 from consent_service.db.repositories.catalogue import SqlCatalogue
 from consent_service.db.repositories.idempotency import SqlIdempotency
 from consent_service.db.repositories.keys import SqlApiKeys
@@ -34,6 +35,8 @@ class SqlUnitOfWork:
         self.suppressions = SqlSuppressions(connection)
         self.restrictions = SqlRestrictions(connection)
         self.tps = SqlTps(connection, dialect)
+        self.access_requests = SqlAccessRequests(connection)
+        self.legal_holds = SqlLegalHolds(connection)
         self.staff = SqlStaffAccounts(connection)
         self.keys = SqlApiKeys(connection)
         self.idempotency = SqlIdempotency(connection, dialect)
