@@ -68,7 +68,9 @@ def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_v
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
+        # A bound on a hang, not a speed target: spawned workers import the whole app afresh, which on
+        # a loaded 2-core machine took over 30 s.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline and process.poll() is None:
             try:
                 if httpx.get(f"{base}{wait_for}", timeout=1).status_code == 200:

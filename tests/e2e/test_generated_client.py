@@ -24,7 +24,8 @@ import pytest
 from tests.e2e.conftest import BIN, Server
 
 SCHEMA = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
-PACKAGE = "consent_client"
+#: Not `consent_client`: that is this repository's own typed client (clients/python), imported by other tests.
+PACKAGE = "generated_consent_client"
 
 #: The generator's warning for the bulk check's NDJSON body, which is the one it may give.
 NDJSON_WARNING = re.compile(
