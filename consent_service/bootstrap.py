@@ -13,6 +13,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+import msgspec
 
 from consent_service.adapters import collector
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
@@ -31,7 +34,9 @@ from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Answers, ChangeSignal, Store
-from consent_service.domain.purposes import OrgType
+from consent_service.domain.purposes import Category, OrgType
+from consent_service.domain.receipts import DataController
+from consent_service.domain.streams import Given, Stream, mail_streams
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services import spool
 from consent_service.services.catalogue import CatalogueView, seed
@@ -66,6 +71,23 @@ def build_context(settings: Settings) -> Context:
         spool=FileSpool(settings.data_dir) if settings.optout_spool else NoSpool(),
         webhook_destinations=settings.webhooks.destinations,
         org_type=OrgType(settings.organisation.type),
+        public_base_url=settings.links.public_base_url,
+        unsubscribe_mailto=settings.links.unsubscribe_mailto,
+        streams=_streams(settings),
+    )
+
+
+def _streams(settings: Settings) -> dict[Category, Stream]:
+    given = settings.streams
+    return mail_streams(
+        {
+            Category.MARKETING: Given(given.marketing_from, given.marketing_list_id),
+            Category.ADMINISTRATIVE: Given(given.administrative_from, given.administrative_list_id),
+            Category.PUBLIC_TASK: Given(given.public_task_from, given.public_task_list_id),
+        },
+        settings.organisation.name,
+        settings.organisation.email,
+        urlsplit(settings.links.public_base_url).hostname,
     )
 
 
@@ -200,3 +222,12 @@ async def apply_spool(ctx: Context, every: float = 0.2) -> None:
             # Never let one bad round stop the applier: the entries stay spooled and checks deny them.
             log.exception("applying the opt-out spool failed; trying again")
         await asyncio.sleep(every)
+
+
+def controller(settings: Settings) -> DataController:
+    """The controller consent receipts and records name. The organisation section holds its fields,
+    named alike, and its type in law, which decides rules (the context's ``org_type``) rather than
+    what a receipt names."""
+    named = msgspec.structs.asdict(settings.organisation)
+    del named["type"]
+    return DataController(**named)

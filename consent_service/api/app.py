@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import msgspec
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -24,6 +23,7 @@ from litestar.stores.redis import RedisStore
 from consent_service import __version__, bootstrap, logs
 from consent_service.api import contract, pages_config, problems, staff_config
 from consent_service.api.context import attach
+from consent_service.api.controllers.access import AccessController
 from consent_service.api.controllers.catalogue import CatalogueController
 from consent_service.api.controllers.changes import ChangeController, WebhookController
 from consent_service.api.controllers.checks import CheckController
@@ -42,7 +42,6 @@ from consent_service.api.proxies import client_behind_proxy
 from consent_service.api.security import authentication, scope_guard
 from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings, SettingsError
-from consent_service.domain.receipts import DataController
 from consent_service.services.context import Context
 
 #: A bulk check of 10,000 postal addresses is the largest body a caller needs to send.
@@ -116,11 +115,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     ctx = context or bootstrap.build_context(settings)
     relay = bootstrap.build_relay(settings, ctx)
     state, provide_context = attach(ctx)
-    # The organisation section holds the controller's fields, named alike, and its type in law, which
-    # decides rules (the context's ``org_type``) rather than what a receipt names.
-    named = msgspec.structs.asdict(settings.organisation)
-    del named["type"]
-    organisation = DataController(**named)
+    organisation = bootstrap.controller(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -146,6 +141,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             CatalogueController,
             LinkController,
             RightsController,
+            AccessController,
             ChangeController,
             WebhookController,
             MetricsController,

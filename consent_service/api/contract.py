@@ -98,6 +98,7 @@ BUSINESS_RULES = {
     ("/v1/checks", "post"): f"{_PURPOSE}; neither to nor person_id; to without its channel; {_CONTACT}",
     ("/v1/checks/bulk", "post"): _PURPOSE,
     ("/v1/notices", "post"): "a purpose the catalogue does not have",
+    ("/v1/purposes", "post"): "the public_task category when CONSENT_ORG_TYPE is not public_authority",
     ("/v1/keys", "post"): "a scope the calling key does not hold; an expiry that is not in the future",
     ("/v1/people", "get"): f"not exactly one of email, phone or reference; {_CONTACT}",
     ("/v1/people", "post"): f"a contact whose value is not of its kind; {_CONTACT}",
@@ -123,6 +124,8 @@ EXTRA_PROBLEMS = {
     ("/v1/webhooks/dead-letters/{letter_id}/replay", "post"): [502],
     # Public, yet refused when the provider's signature (Notify: its bearer token) is not good.
     **{(f"/v1/feedback/{provider}", "post"): [403] for provider in ("ses", "sendgrid", "mailgun", "notify")},
+    # Kantara v1.1 has no withdrawn state: a withdrawal's receipt is refused (domain/receipts.py).
+    ("/v1/people/{person_id}/receipts/{event_id}", "get"): [409],
 }
 
 

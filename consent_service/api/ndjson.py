@@ -23,12 +23,13 @@ from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException, ValidationException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from consent_service.api import presenters
 from consent_service.api import schemas as s
 from consent_service.api.context import context_of
 from consent_service.api.inputs import contact_value
 from consent_service.domain.channels import Channel
 from consent_service.domain.keys import ApiKey, KeyScope
-from consent_service.services import checks
+from consent_service.services import checks, links
 from consent_service.services.context import Context
 
 MEDIA_TYPES = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl"})
@@ -63,7 +64,7 @@ class NDJSONBulkChecks:
         key: ApiKey | None = scope.get("user")
         if key is None or KeyScope.CHECKS not in key.scopes:
             raise PermissionDeniedException("This route needs a key with scope checks")
-        purpose, channel = _query(scope)
+        purpose, channel, with_links = _query(scope)
         ctx = context_of(scope["litestar_app"])
         # An unknown purpose, or one with no basis on this channel, is refused before any answer.
         await ctx.catalogue.purpose(purpose, channel)
@@ -82,14 +83,14 @@ class NDJSONBulkChecks:
             await send(
                 {
                     "type": "http.response.body",
-                    "body": await _answer(ctx, purpose, channel, batch),
+                    "body": await _answer(ctx, purpose, channel, batch, with_links),
                     "more_body": True,
                 }
             )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _query(scope: Scope) -> tuple[str, Channel]:
+def _query(scope: Scope) -> tuple[str, Channel, bool]:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     errors: list[dict[str, str]] = []
     purpose = query.get("purpose", [""])[0]
@@ -104,9 +105,12 @@ def _query(scope: Scope) -> tuple[str, Channel]:
     except ValueError:
         wanted = ", ".join(c.value for c in Channel)
         errors.append({"key": "channel", "source": "query", "message": f"channel must be one of {wanted}"})
+    raw_links = query.get("links", ["false"])[0].lower()
+    if raw_links not in ("true", "false"):
+        errors.append({"key": "links", "source": "query", "message": "links must be true or false"})
     if errors or channel is None:
         raise ValidationException("The NDJSON bulk check needs purpose and channel", extra=errors)
-    return purpose, channel
+    return purpose, channel, raw_links == "true"
 
 
 Numbered = tuple[int, bytes | None]
@@ -156,7 +160,9 @@ async def _batches(
         yield batch
 
 
-async def _answer(ctx: Context, purpose: str, channel: Channel, batch: list[Numbered]) -> bytes:
+async def _answer(
+    ctx: Context, purpose: str, channel: Channel, batch: list[Numbered], with_links: bool
+) -> bytes:
     parsed: list[tuple[int, s.ContactValue | None, str | None]] = []
     for number, raw in batch:
         if raw is None:
@@ -166,16 +172,20 @@ async def _answer(ctx: Context, purpose: str, channel: Channel, batch: list[Numb
             parsed.append((number, _decode_line(raw).to, None))
         except msgspec.DecodeError as exc:
             parsed.append((number, None, str(exc).replace("$.", "")))
-    values = [to for _, to, _ in parsed if to is not None]
-    answers = iter(
-        await checks.check_many(ctx, purpose, channel, [contact_value(v) for v in values]) if values else []
+    values = [contact_value(to) for _, to, _ in parsed if to is not None]
+    checked = await checks.check_many(ctx, purpose, channel, values) if values else []
+    minted = (
+        await links.for_allowed_emails(ctx, purpose, channel, values, [a.allowed for a in checked])
+        if with_links and values
+        else [None] * len(checked)
     )
+    answers = iter(zip(checked, minted, strict=True))
     out = bytearray()
     for number, to, error in parsed:
         if error is not None:
             out += _encode({"line": number, "error": error})
         else:
-            answer = next(answers)
+            answer, own = next(answers)
             line: dict[str, Any] = {
                 "line": number,
                 "to": to,
@@ -184,6 +194,8 @@ async def _answer(ctx: Context, purpose: str, channel: Channel, batch: list[Numb
             }
             if answer.degraded:
                 line["degraded"] = True
+            if own is not None:
+                line["links"] = presenters.links(own)
             out += _encode(line)
         out += b"\n"
     return bytes(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, FileSystemLoader
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -13,10 +14,10 @@ from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from consent_service.api import languages
 from consent_service.api.context import context_of
 from consent_service.api.security import PUBLIC
 from consent_service.config import Organisation
-from consent_service.domain.notices import RIGHT_TO_OBJECT
 from consent_service.domain.tokens import InvalidToken, LinkKind
 
 HERE = Path(__file__).resolve().parent
@@ -25,16 +26,13 @@ NOT_PAGES = [r"^/v1/", r"^/health/", r"^/docs", r"^/schema", r"^/static/", r"^/m
 
 
 def templates(organisation: Organisation) -> TemplateConfig[JinjaTemplateEngine]:
-    """Every family page names the organisation, how to reach it and its privacy notice, and states
-    the right to object (``base.html``); the words are set once, here, for every template."""
-
-    def words_every_page_may_use(engine: JinjaTemplateEngine) -> None:
-        engine.engine.globals["right_to_object"] = RIGHT_TO_OBJECT
-        engine.engine.globals["organisation"] = organisation
-
-    return TemplateConfig(
-        directory=HERE / "templates", engine=JinjaTemplateEngine, engine_callback=words_every_page_may_use
-    )
+    """Jinja with the i18n extension, so the families' pages come in the request's language. Every
+    family page names the organisation, how to reach it and its privacy notice, and states the right
+    to object (``base.html``); the words are set once, here, for every template."""
+    environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+    languages.install(environment)
+    environment.globals["organisation"] = organisation
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
 def static_files() -> Router:

@@ -14,9 +14,11 @@ from consent_service.domain.ledger import ConsentEvent
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person
 from consent_service.domain.purposes import Purpose
+from consent_service.domain.streams import Stream
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.catalogue import CatalogueView
 from consent_service.services.choices import Recorded
+from consent_service.services.links import Links
 from consent_service.services.objections import Objection
 from consent_service.services.people import ChoiceState
 
@@ -112,14 +114,26 @@ def event(catalogue: CatalogueView, e: ConsentEvent) -> s.EventOut:
     )
 
 
-def answer(a: Answer) -> s.CheckOut:
+def answer(a: Answer, minted: Links | None = None, on: Stream | None = None) -> s.CheckOut:
     return s.CheckOut(
         allowed=a.allowed,
         reason=a.reason,
         basis=a.basis,
         evidence=dict(a.evidence) if a.evidence else None,
         degraded=a.degraded,
+        links=links(minted) if minted else None,
+        stream=stream(on) if on else None,
     )
+
+
+def links(minted: Links) -> s.UnsubscribeLinkOut:
+    return s.UnsubscribeLinkOut(
+        url=minted.url, preferences_url=minted.preferences_url, headers=dict(minted.headers)
+    )
+
+
+def stream(on: Stream) -> s.StreamOut:
+    return s.StreamOut(category=on.category, sender=on.sender, list_id=on.list_id)
 
 
 def suppression(e: Suppression) -> s.SuppressionOut:
@@ -185,8 +199,15 @@ def export_text(held: s.ExportOut) -> str:
     lines += [
         f"  - {x.channel}: {x.reason.value} from {x.effective_at:%d %B %Y}"
         + (f", lifted {x.lifted_at:%d %B %Y}" if x.lifted_at else "")
+        + f" (held as {x.fingerprint})"
         for x in held.suppressions
     ] or ["  (none)"]
+    lines += ["", "Who changed your record:"]
+    lines += [
+        f"  - {c.at:%d %B %Y %H:%M}: {c.by} {c.what}" + (f", for {c.staff_member}" if c.staff_member else "")
+        for c in held.staff_changes
+    ] or ["  (none)"]
+    lines += ["", f"Consent receipts (Kantara v1.1), one per consent you gave: {len(held.receipts)}"]
     return "\n".join(lines) + "\n"
 
 

@@ -28,15 +28,18 @@ from litestar.stores.redis import RedisStore
 from consent_service.api.context import context_of
 from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings
+from consent_service.domain.staff import Role
 from consent_service.services import staff
 
 __all__ = [
     "SESSIONS_STORE",
+    "NotALead",
     "NotSignedIn",
     "SignedInMember",
     "StaffMember",
     "csrf",
     "end_session",
+    "lead_only",
     "session_config",
     "sessions_store",
     "signed_in",
@@ -52,6 +55,8 @@ CSRF_COOKIE = "staff_csrf"
 IDLE_SECONDS = 60 * 60
 #: Where a handler leaves the new session id it wants (at sign-in) for the session backend to use.
 _FRESH_ID = "consent_service.staff.fresh_session_id"
+#: Where the ``signed_in`` guard leaves the account's role as the database holds it on this request.
+_ROLE = "consent_service.staff.role"
 
 
 def _secure(settings: Settings) -> bool:
@@ -121,6 +126,12 @@ class StaffMember:
     staff_id: str
     username: str
     display_name: str
+    #: Read from the account on every request (never from the session), so a role change holds at once.
+    role: Role = Role.STAFF
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role is Role.LEAD
 
     @property
     def actor(self) -> str:
@@ -133,7 +144,7 @@ class StaffMember:
         values = (session.get("staff_id"), session.get("username"), session.get("display_name"))
         if not all(isinstance(value, str) and value for value in values):
             return None
-        return cls(*(str(value) for value in values))
+        return cls(str(values[0]), str(values[1]), str(values[2]))
 
 
 #: What a staff page handler is given: the member the session names (the guard has made sure of one).
@@ -144,8 +155,16 @@ class NotSignedIn(Exception):
     """No staff member is signed in on this request: a page sends them to sign in, a form is refused."""
 
 
+class NotALead(Exception):
+    """A signed-in staff member asked for what only a lead may do: answered 403, nothing changed."""
+
+
 def signed_in_member(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffMember | None:
-    return StaffMember.from_session(connection.scope.get("session"))
+    member = StaffMember.from_session(connection.scope.get("session"))
+    role = connection.scope.get("state", {}).get(_ROLE)
+    if member is not None and isinstance(role, Role):
+        return StaffMember(member.staff_id, member.username, member.display_name, role)
+    return member
 
 
 async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -155,9 +174,19 @@ async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
     someone ends the sessions they already hold.
     """
     member = signed_in_member(connection)
-    if member is None or not await staff.still_allowed(context_of(connection.app), member.username):
+    account = await staff.enabled_account(context_of(connection.app), member.username) if member else None
+    if account is None:
         connection.clear_session()
         raise NotSignedIn
+    connection.state[_ROLE] = account.role
+
+
+async def lead_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """After ``signed_in``: only a lead lifts a safeguarding restriction, erases, exports for a subject
+    access request, manages accounts and reads the audit trail."""
+    member = signed_in_member(connection)
+    if member is None or not member.is_lead:
+        raise NotALead
 
 
 async def start_session(connection: ASGIConnection[Any, Any, Any, Any], member: StaffMember) -> None:

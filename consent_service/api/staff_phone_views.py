@@ -166,6 +166,15 @@ class SuppressionRow:
     lifted: str
     lifted_by: str
     lift_reason: str
+    #: An objection to marketing is absolute: no staff member lifts it (``OBJECTION_STANDS``).
+    liftable: bool
+
+
+#: What staff are told instead of a lift button on an objection, and after a refused attempt.
+OBJECTION_STANDS = (
+    "An objection to marketing cannot be lifted by staff. Only the person's own new choice, given "
+    "for one purpose and channel, re-opens that purpose and channel."
+)
 
 
 def suppression_rows(person: Person, entries: Mapping[str, Sequence[Suppression]]) -> list[SuppressionRow]:
@@ -186,6 +195,7 @@ def suppression_rows(person: Person, entries: Mapping[str, Sequence[Suppression]
                     lifted=when(entry.lifted_at) if entry.lifted_at else "",
                     lifted_by=entry.lifted_by or "",
                     lift_reason=entry.lift_reason or "",
+                    liftable=entry.reason is not SuppressionReason.OBJECTED,
                 )
             )
     return rows

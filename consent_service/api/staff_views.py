@@ -23,6 +23,7 @@ CHANNEL_NAMES = {
     Channel.EMAIL: "Email",
     Channel.SMS: "Text message",
     Channel.PHONE: "Phone call",
+    Channel.AUTOMATED_CALL: "Automated call",
     Channel.POST: "Post",
 }
 #: How a request reached staff: every source the API accepts, those taken by staff first (the order

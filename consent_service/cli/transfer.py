@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
 
-from consent_service.bootstrap import opened
+from consent_service.bootstrap import controller, opened
 from consent_service.cli.progress import Bars, bars
 from consent_service.config import Settings
 from consent_service.domain.csv_rows import BadFile, RowError
 from consent_service.domain.csv_suppressions import SuppressionFormat
-from consent_service.domain.errors import InvalidInput
+from consent_service.domain.errors import InvalidInput, NotFound
 from consent_service.domain.ledger import Source
-from consent_service.services import exports, imports
+from consent_service.domain.receipts import DataController
+from consent_service.domain.tps import Register
+from consent_service.services import exports, imports, rights
 from consent_service.services.catalogue import seed
 from consent_service.services.context import Context
 
@@ -37,7 +41,7 @@ def _notice(value: str) -> tuple[str, int]:
 
 
 def add_commands(subparsers: Any) -> None:
-    """Adds ``import suppressions|consents FILE`` and ``export suppressions|consents`` to the command."""
+    """Adds ``import suppressions|consents|screening FILE`` and ``export suppressions|consents``."""
     importing = subparsers.add_parser("import", help="import suppressions or consents from a CSV file")
     kinds = importing.add_subparsers(dest="import_command", required=True)
     suppressions = kinds.add_parser(
@@ -46,7 +50,9 @@ def add_commands(subparsers: Any) -> None:
         description="Generic CSV columns: email or to, channel (email|sms|phone|all, default email), "
         "reason (default imported), scope (marketing|all, default marketing), note, effective_at. "
         "Mailchimp audience exports: the unsubscribed file (reason unsubscribed) or the cleaned file "
-        "(reason hard_bounce).",
+        "(reason hard_bounce). FPS (--format fps): the Fundraising Preference Service's suppression "
+        "requests, columns email, phone, postcode, address_line_1, channels (email|sms|phone|post|all) "
+        "and request_date (reason fps; requests applied after CONSENT_FPS_DEADLINE_DAYS are listed).",
     )
     suppressions.add_argument("file", type=Path)
     suppressions.add_argument(
@@ -81,6 +87,23 @@ def add_commands(subparsers: Any) -> None:
     )
     consents.add_argument("--note", help="kept with every event, after 'imported from FILE'")
     _common(consents)
+    screening = kinds.add_parser(
+        "screening",
+        help="record a TPS or CTPS screening: the numbers found on the register",
+        description="One number a line, or CSV with a number column. Only the latest screening of each "
+        "register counts; live marketing calls without the organisation's consent to calls are denied to "
+        "listed numbers, and to every number once the screening is more than 28 days old.",
+    )
+    screening.add_argument("file", type=Path)
+    screening.add_argument("--register", choices=[r.value for r in Register], default=Register.TPS.value)
+    screening.add_argument(
+        "--screened-on",
+        required=True,
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="the day the numbers were screened against the register",
+    )
+    _common(screening)
     exporting = subparsers.add_parser("export", help="export the suppression list or current consents as CSV")
     what = exporting.add_subparsers(dest="export_command", required=True)
     for name, text in (
@@ -89,6 +112,11 @@ def add_commands(subparsers: Any) -> None:
     ):
         parser = what.add_parser(name, help=text)
         parser.add_argument("--out", type=Path, help="the file to write (default: standard output)")
+    record = what.add_parser(
+        "consent-record", help="one person's consent record, ISO/IEC TS 27560 structure (JSON-LD)"
+    )
+    record.add_argument("person_id", help="the person's id")
+    record.add_argument("--out", type=Path, help="the file to write (default: standard output)")
     for command in (importing, exporting):
         command.set_defaults(run=run)
 
@@ -114,12 +142,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 async def _transfer(settings: Settings, args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     async with opened(settings) as ctx:
+        if args.command == "export" and args.export_command == "consent-record":
+            return await _consent_record(ctx, args, controller(settings))
         if args.command == "export":
             return await _export(ctx, args, err)
-        return await _import(ctx, args, err)
+        return await _import(ctx, args, err, settings.screening.fps_deadline_days)
 
 
-async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
+async def _import(ctx: Context, args: argparse.Namespace, err: Console, fps_deadline_days: int) -> int:
     path: Path = args.file
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -129,10 +159,23 @@ async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
     except OSError as exc:
         print(f"consent-service: {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    report: imports.SuppressionImport | imports.ConsentImport
+    report: imports.SuppressionImport | imports.ConsentImport | imports.ScreeningImport
     try:
         with bars(err) as progress:
-            if args.import_command == "suppressions":
+            if args.import_command == "screening":
+                report = await imports.import_screening(
+                    ctx,
+                    text,
+                    imports.ScreeningOptions(
+                        register=Register(args.register),
+                        screened_on=args.screened_on,
+                        skip_bad_rows=args.skip_bad_rows,
+                        dry_run=args.dry_run,
+                        actor=args.actor,
+                    ),
+                    Bars(progress),
+                )
+            elif args.import_command == "suppressions":
                 report = await imports.import_suppressions(
                     ctx,
                     text,
@@ -141,6 +184,7 @@ async def _import(ctx: Context, args: argparse.Namespace, err: Console) -> int:
                         skip_bad_rows=args.skip_bad_rows,
                         dry_run=args.dry_run,
                         actor=args.actor,
+                        fps_deadline_days=fps_deadline_days,
                     ),
                     Bars(progress),
                 )
@@ -172,7 +216,11 @@ def _consent_options(args: argparse.Namespace, path: Path) -> imports.ConsentOpt
     )
 
 
-def _summary(path: Path, report: imports.SuppressionImport | imports.ConsentImport, args: Any) -> int:
+def _summary(
+    path: Path,
+    report: imports.SuppressionImport | imports.ConsentImport | imports.ScreeningImport,
+    args: Any,
+) -> int:
     print(f"{path}: {report.rows} rows read")
     if report.bad:
         for line in _bad_rows(report.bad):
@@ -182,12 +230,27 @@ def _summary(path: Path, report: imports.SuppressionImport | imports.ConsentImpo
             return 1
         print("the bad rows were skipped")
     verb = "would be" if args.dry_run else "were"
-    if isinstance(report, imports.SuppressionImport):
+    if isinstance(report, imports.ScreeningImport):
+        print(
+            f"{report.added} listed numbers {verb} recorded; {report.present} already recorded; "
+            f"{report.repeated} repeated in the file"
+            + (
+                "; this register's screening of that day was imported already"
+                if report.already_imported
+                else ""
+            )
+        )
+    elif isinstance(report, imports.SuppressionImport):
         print(
             f"{report.added} suppressions {verb} added; {report.present} already on the list; "
             f"{report.lifted_since} lifted by staff after the row's own time; "
             f"{report.repeated} repeated in the file"
         )
+        if report.late:
+            print(
+                f"{len(report.late)} FPS requests {verb} applied after their deadline: lines "
+                + ", ".join(str(line) for line in report.late)
+            )
     else:
         print(
             f"{report.events} choices {verb} recorded ({report.kept_suppressed} of them as an import, "
@@ -227,4 +290,18 @@ async def _export(ctx: Context, args: argparse.Namespace, err: Console) -> int:
                 raise
             partial.replace(out)
     print(f"exported {count} {args.export_command}" + (f" to {out}" if out else ""), file=sys.stderr)
+    return 0
+
+
+async def _consent_record(ctx: Context, args: argparse.Namespace, organisation: DataController) -> int:
+    try:
+        record = await rights.consent_record(ctx, organisation, args.person_id)
+    except NotFound as exc:
+        print(f"consent-service: {exc.detail}", file=sys.stderr)
+        return 1
+    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
     return 0

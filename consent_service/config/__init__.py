@@ -40,6 +40,7 @@ from consent_service.config.sections import (
     Organisation,
     Retention,
     Settings,
+    Streams,
     Webhooks,
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "Retention",
     "Settings",
     "SettingsError",
+    "Streams",
     "Webhooks",
     "embedded_url",
     "keep_secrets",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 import msgspec.inspect as mi
@@ -111,6 +112,36 @@ def _async_driver(url: str) -> str:
     return url
 
 
+#: Hosts only this machine (or an in-process test client, which calls itself ``testserver``) reaches:
+#: links naming them are development links, so plain ``http://`` is allowed for them.
+DEVELOPMENT_HOSTS = frozenset({"localhost", "testserver"})
+
+
+def is_development_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in DEVELOPMENT_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def public_base_url(url: str) -> str:
+    """Families' links and the one-click unsubscribe POST (RFC 8058 §3.1: one HTTPS URI) travel over
+    HTTPS; ``http://`` is development, so only for a loopback or test host."""
+    url = url.rstrip("/")
+    if url.lower().startswith("http://"):
+        host = urlsplit(url).hostname or ""
+        if not is_development_host(host):
+            raise ValueError(
+                "must be an https:// URL (families' links and RFC 8058 one-click unsubscribes travel "
+                "over HTTPS); http:// is accepted only for development: localhost, *.localhost, a "
+                "loopback address (127.0.0.0/8, ::1) or testserver"
+            )
+    return url
+
+
 def hex_key(text: str) -> bytes:
     try:
         key = bytes.fromhex(text)
@@ -169,7 +200,8 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_FINGERPRINT_KEY": Variable("fingerprint_key", hex_key, secret=True),
     "CONSENT_LINK_SIGNING_KEY": Variable("links.signing_key", hex_key, secret=True),
     "CONSENT_LINK_RETIRED_KEYS": Variable("links.retired_keys", _retired_keys, secret=True, listed=True),
-    "CONSENT_PUBLIC_BASE_URL": Variable("links.public_base_url", lambda url: url.rstrip("/")),
+    "CONSENT_PUBLIC_BASE_URL": Variable("links.public_base_url", public_base_url),
+    "CONSENT_UNSUBSCRIBE_MAILTO": Variable("links.unsubscribe_mailto"),
     "CONSENT_PUBLIC_RATE_LIMIT": Variable("limits.public_rate_limit"),
     "CONSENT_TRUSTED_PROXIES": Variable("limits.trusted_proxies", _networks, listed=True),
     "CONSENT_REDIS_URL": Variable("redis_url", secret=True),
@@ -195,6 +227,8 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_MAILGUN_SIGNING_KEY": Variable("feedback.mailgun_signing_key", secret=True),
     "CONSENT_NOTIFY_CALLBACK_TOKEN": Variable("feedback.notify_callback_token", secret=True),
     "CONSENT_RETENTION_INACTIVE_YEARS": Variable("retention.inactive_years"),
+    "CONSENT_FPS_DEADLINE_DAYS": Variable("screening.fps_deadline_days"),
+    "CONSENT_RETENTION_IDEMPOTENCY_DAYS": Variable("retention.idempotency_days"),
     "CONSENT_ORG_TYPE": Variable("organisation.type", str.lower),
     "CONSENT_ORG_NAME": Variable("organisation.name"),
     "CONSENT_ORG_CONTACT": Variable("organisation.contact"),
@@ -202,6 +236,12 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_ORG_ADDRESS": Variable("organisation.address"),
     "CONSENT_ORG_PHONE": Variable("organisation.phone"),
     "CONSENT_ORG_POLICY_URL": Variable("organisation.policy_url"),
+    "CONSENT_STREAM_MARKETING_FROM": Variable("streams.marketing_from"),
+    "CONSENT_STREAM_MARKETING_LIST_ID": Variable("streams.marketing_list_id"),
+    "CONSENT_STREAM_ADMINISTRATIVE_FROM": Variable("streams.administrative_from"),
+    "CONSENT_STREAM_ADMINISTRATIVE_LIST_ID": Variable("streams.administrative_list_id"),
+    "CONSENT_STREAM_PUBLIC_TASK_FROM": Variable("streams.public_task_from"),
+    "CONSENT_STREAM_PUBLIC_TASK_LIST_ID": Variable("streams.public_task_list_id"),
     "CONSENT_LOG_FORMAT": Variable("logs.format"),
     "CONSENT_LOG_LEVEL": Variable("logs.level", str.upper),
 }

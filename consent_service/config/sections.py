@@ -54,6 +54,27 @@ RedisUrl = Annotated[
     str, Meta(pattern=r"^(redis|rediss|unix)://", description="a redis://, rediss:// or unix:// URL")
 ]
 WebUrl = Annotated[str, Meta(pattern=r"^https?://[^/]", description="an http:// or https:// URL")]
+MailAddress = Annotated[
+    str,
+    Meta(
+        pattern=r"^[^@\s<>,:/?]+@[^@\s<>,:/?]+\.[^@\s<>,:/?]+$",
+        description="an email address such as unsubscribe@example.org",
+    ),
+]
+Sender = Annotated[
+    str,
+    Meta(
+        pattern=r"^([^<>@]*<[^@\s<>,]+@[^@\s<>,]+>|[^@\s<>,]+@[^@\s<>,]+)$",
+        description='an address such as news@example.org or "Name <news@example.org>"',
+    ),
+]
+ListId = Annotated[
+    str,
+    Meta(
+        pattern=r"^[^<>]*<[A-Za-z0-9][A-Za-z0-9-]*(\.[A-Za-z0-9-]+)+>$",
+        description="a List-Id (RFC 2919) such as <news.example.org>, a description before it optional",
+    ),
+]
 Region = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="a two-letter region code such as GB")]
 CacheMode = Literal["auto", "redis", "host", "off"]
 LogFormat = Literal["auto", "json", "text"]
@@ -86,6 +107,9 @@ class Links(Struct, frozen=True, kw_only=True):
     signing_key: bytes
     #: Keys that no longer sign links but still verify them, so old emails' links keep working.
     retired_keys: tuple[bytes, ...] = ()
+    #: A mailbox named in ``List-Unsubscribe`` after the HTTPS link (RFC 2369's ``mailto:``), for mail
+    #: clients that offer only that; None: the HTTPS link alone, which RFC 8058 requires.
+    unsubscribe_mailto: MailAddress | None = None
 
 
 class Limits(Struct, frozen=True, kw_only=True):
@@ -145,9 +169,32 @@ class Organisation(Struct, frozen=True, kw_only=True):
     policy_url: str = ""
 
 
+class Streams(Struct, frozen=True, kw_only=True):
+    """Each purpose category's sender and ``List-Id`` (domain/streams.py); None: derived from the
+    organisation's settings."""
+
+    marketing_from: Sender | None = None
+    marketing_list_id: ListId | None = None
+    administrative_from: Sender | None = None
+    administrative_list_id: ListId | None = None
+    public_task_from: Sender | None = None
+    public_task_list_id: ListId | None = None
+
+
+class Screening(Struct, frozen=True, kw_only=True):
+    """Preference services the organisation screens against (LEGAL #12, #19)."""
+
+    #: Days within which a Fundraising Preference Service request must be acted on (the Fundraising
+    #: Regulator gives 28); an import reports the requests it applies later than this.
+    fps_deadline_days: Days = 28
+
+
 class Retention(Struct, frozen=True, kw_only=True):
     #: Erase people with no recorded activity for this many years (``None``: keep until asked).
     inactive_years: Years | None = None
+    #: Days a request's Idempotency-Key (and the answer kept for its replay) is held; ``retention run``
+    #: forgets older ones.
+    idempotency_days: Days = 30
 
 
 class Logs(Struct, frozen=True, kw_only=True):
@@ -175,7 +222,9 @@ class Settings(Struct, frozen=True, kw_only=True):
     changes: Changes = Changes()
     feedback: Feedback = Feedback()
     organisation: Organisation = Organisation()
+    streams: Streams = Streams()
     retention: Retention = Retention()
+    screening: Screening = Screening()
     logs: Logs = Logs()
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -190,6 +190,29 @@ class SuppressionRow(Base):
     evidence_gaps: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
+class TpsScreeningRow(Base):
+    """One imported TPS/CTPS screening file: which register, the day it was screened, and when imported."""
+
+    __tablename__ = "tps_screenings"
+    __table_args__ = (UniqueConstraint("register", "screened_on", name="uq_tps_screenings_register_day"),)
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    register: Mapped[str] = mapped_column(String(8))
+    #: The day the list was screened, as midnight UTC (a date on every backend alike).
+    screened_on: Mapped[datetime]
+    imported_at: Mapped[datetime]
+    numbers: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+
+
+class TpsNumberRow(Base):
+    """A number found on a register, by fingerprint, with the latest screening that found it."""
+
+    __tablename__ = "tps_numbers"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    register: Mapped[str] = mapped_column(String(8), primary_key=True)
+    screened_on: Mapped[datetime]
+
+
 class RestrictionRow(Base):
     """Safeguarding: no contact with a person, or at one of their contact points, on a channel or all."""
 
@@ -207,6 +230,34 @@ class RestrictionRow(Base):
     lifted_by: Mapped[str | None] = mapped_column(String(200))
 
 
+class AccessRequestRow(Base):
+    """A subject access request, tracked from receipt to answer (UK GDPR Art 12(3), Art 15)."""
+
+    __tablename__ = "access_requests"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    #: Calendar dates: the month runs from the day the request arrived.
+    received_on: Mapped[date]
+    due_on: Mapped[date] = mapped_column(index=True)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class LegalHoldRow(Base):
+    """A person's record kept whole: retention passes it by and erasure is refused while it stands."""
+
+    __tablename__ = "legal_holds"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(200))
+    placed_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(200))
+
+
 class StaffAccountRow(Base):
     __tablename__ = "staff_accounts"
     id: Mapped[str] = mapped_column(Id, primary_key=True)
@@ -215,6 +266,7 @@ class StaffAccountRow(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
+    role: Mapped[str] = mapped_column(String(20), default="staff")
 
 
 class IdempotencyRow(Base):
@@ -295,3 +347,15 @@ class WebhookDeadLetterRow(Base):
     last_error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime]
     replayed_at: Mapped[datetime | None]
+
+
+class StaffAuditRow(Base):
+    """Append-only: the migration adds triggers that refuse UPDATE and DELETE on both databases."""
+
+    __tablename__ = "staff_audit"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str | None] = mapped_column(String(500))

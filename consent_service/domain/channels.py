@@ -10,6 +10,10 @@ class Channel(StrEnum):
     SMS = "sms"
     PHONE = "phone"
     POST = "post"
+    #: A call made by an automated calling system that plays a recorded message: PECR reg 19 allows
+    #: it for marketing only with consent, so it is a channel of its own, never covered by a consent
+    #: to live calls (``phone``).
+    AUTOMATED_CALL = "automated_call"
 
 
 class ContactKind(StrEnum):
@@ -18,12 +22,13 @@ class ContactKind(StrEnum):
     POSTAL = "postal"
 
 
-#: A phone number serves both text messages and calls.
+#: A phone number serves text messages and calls, live or automated.
 CHANNEL_KIND: dict[Channel, ContactKind] = {
     Channel.EMAIL: ContactKind.EMAIL,
     Channel.SMS: ContactKind.PHONE,
     Channel.PHONE: ContactKind.PHONE,
     Channel.POST: ContactKind.POSTAL,
+    Channel.AUTOMATED_CALL: ContactKind.PHONE,
 }
 
 

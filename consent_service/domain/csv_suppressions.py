@@ -1,4 +1,5 @@
-"""Suppression files: the generic CSV layout and Mailchimp's unsubscribed and cleaned exports.
+"""Suppression files: the generic CSV layout, Mailchimp's unsubscribed and cleaned exports, and the
+Fundraising Preference Service's suppression requests.
 
 Each format names its own columns, so a header that does not fit the format asked for refuses the
 whole file (with a hint when it fits another); each row then becomes a suppression to add, or a row
@@ -24,10 +25,22 @@ class SuppressionFormat(StrEnum):
     GENERIC = "generic"
     MAILCHIMP_UNSUBSCRIBED = "mailchimp-unsubscribed"
     MAILCHIMP_CLEANED = "mailchimp-cleaned"
+    FPS = "fps"
 
 
 GENERIC_COLUMNS = ("email", "to", "channel", "reason", "scope", "note", "effective_at")
 MAILCHIMP_EMAIL = "Email Address"
+#: The FPS portal download mapped to these columns (README "Fundraising Preference Service").
+FPS_COLUMNS = ("email", "phone", "postcode", "address_line_1", "channels", "request_date")
+#: What an FPS request names, and the channels each covers: ``phone`` is calls, live or automated;
+#: texts are asked for as ``sms``.
+FPS_CHANNELS: dict[str, tuple[Channel, ...]] = {
+    "email": (Channel.EMAIL,),
+    "sms": (Channel.SMS,),
+    "phone": (Channel.PHONE, Channel.AUTOMATED_CALL),
+    "post": (Channel.POST,),
+    "all": (Channel.EMAIL, Channel.SMS, Channel.PHONE, Channel.AUTOMATED_CALL, Channel.POST),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,14 @@ class SuppressionFileRow:
     note: str | None
     effective_at: datetime | None
 
+    @property
+    def to(self) -> str | dict[str, object]:
+        """The value to suppress as the suppression use case takes it (a postal address as an object)."""
+        if self.point.kind is ContactKind.POSTAL:
+            postcode, _, first = self.point.value.partition("|")
+            return {"lines": [first], "postcode": postcode}
+        return self.point.value
+
 
 def suppression_rows(
     table: Table, fmt: SuppressionFormat, now: datetime, default_region: str
@@ -68,6 +89,8 @@ def suppression_rows(
     """Every row of a suppression file checked; the header is refused as a whole if it does not fit."""
     if fmt is SuppressionFormat.GENERIC:
         _generic_header(table.header)
+    elif fmt is SuppressionFormat.FPS:
+        _fps_header(table.header)
     else:
         _mailchimp_header(table.header, fmt)
     rows: list[SuppressionFileRow] = []
@@ -76,6 +99,8 @@ def suppression_rows(
         try:
             if fmt is SuppressionFormat.GENERIC:
                 rows.append(_generic_row(record, now, default_region))
+            elif fmt is SuppressionFormat.FPS:
+                rows.extend(fps_rows(record, now, default_region))
             else:
                 rows.append(_mailchimp_row(record, MAILCHIMP[fmt], now))
         except ValueError as exc:
@@ -168,3 +193,78 @@ def _mailchimp_row(record: Record, section: _Mailchimp, now: datetime) -> Suppre
         note="; ".join(details)[:MAX_NOTE],
         effective_at=parse_time(at, section.time, now) if at else None,
     )
+
+
+def _fps_header(header: tuple[str, ...]) -> None:
+    unknown = [name for name in header if name not in FPS_COLUMNS]
+    if unknown:
+        raise BadFile(
+            f"unknown column {', '.join(unknown)}; an FPS file has the columns {', '.join(FPS_COLUMNS)}"
+            " (map the FPS portal download's columns to these names)"
+        )
+    missing = [name for name in ("channels", "request_date") if name not in header]
+    if missing:
+        raise BadFile(f"an FPS file needs the column(s) {', '.join(missing)}")
+
+
+def _fps_channels(text: str) -> list[Channel]:
+    words = [w for w in text.replace(";", "|").replace(",", "|").replace(" ", "|").lower().split("|") if w]
+    if not words:
+        raise ValueError("channels: empty (email, sms, phone, post or all, separated by |)")
+    unknown = [w for w in words if w not in FPS_CHANNELS]
+    if unknown:
+        raise ValueError(f"channels: unknown value {', '.join(unknown)} (email, sms, phone, post or all)")
+    return list(dict.fromkeys(channel for word in words for channel in FPS_CHANNELS[word]))
+
+
+def _fps_point(record: Record, channel: Channel, default_region: str) -> ContactPoint | None:
+    """The contact point the request gives for ``channel``, or None when it gives none."""
+    try:
+        if channel is Channel.EMAIL:
+            raw = record.get("email")
+            return contact_point(ContactKind.EMAIL, raw) if raw else None
+        if channel is Channel.POST:
+            postcode, line = record.get("postcode"), record.get("address_line_1")
+            if not postcode and not line:
+                return None
+            return contact_point(ContactKind.POSTAL, {"lines": [line], "postcode": postcode})
+        raw = record.get("phone")
+        return contact_point(ContactKind.PHONE, raw, default_region) if raw else None
+    except InvalidContact as exc:
+        column = {Channel.EMAIL: "email", Channel.POST: "postcode"}.get(channel, "phone")
+        raise ValueError(f"{column}: invalid {CHANNEL_KIND[channel].value}: {exc}") from None
+
+
+def fps_rows(record: Record, now: datetime, default_region: str) -> list[SuppressionFileRow]:
+    """One FPS request: a marketing suppression (reason ``fps``) on each channel it names for which it
+    gives a contact point. ``all`` covers the channels whose details it gives; a channel named on its
+    own with no detail for it is a bad row, as the request cannot then be honoured. Only marketing is
+    suppressed: the FPS stops fundraising, not the administrative messages a family still needs."""
+    named = record.get("channels")
+    channels = _fps_channels(named)
+    at = record.get("request_date")
+    if not at:
+        raise ValueError("request_date: empty")
+    requested = parse_time(at, "request_date", now)
+    rows: list[SuppressionFileRow] = []
+    for channel in channels:
+        point = _fps_point(record, channel, default_region)
+        if point is None:
+            if "all" not in named.lower():
+                column = {Channel.EMAIL: "email", Channel.POST: "postcode"}.get(channel, "phone")
+                raise ValueError(f"{column}: empty, but the request names channel {channel.value}")
+            continue
+        rows.append(
+            SuppressionFileRow(
+                line=record.line,
+                point=point,
+                channel=channel,
+                scope=SuppressionScope.MARKETING,
+                reason=SuppressionReason.FPS,
+                note="Fundraising Preference Service request",
+                effective_at=requested,
+            )
+        )
+    if not rows:
+        raise ValueError("no email, phone or postal address for the channels the request names")
+    return rows

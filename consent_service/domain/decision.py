@@ -16,6 +16,7 @@ from consent_service.domain.channels import Channel
 from consent_service.domain.ledger import FROM_THE_PERSON, CurrentConsent, Decision
 from consent_service.domain.purposes import Basis, Category, OrgType, Purpose
 from consent_service.domain.suppressions import Suppression, SuppressionReason
+from consent_service.domain.tps import Screening
 
 
 class Reason(StrEnum):
@@ -44,6 +45,14 @@ class Reason(StrEnum):
     CONTACT_INVALID = "contact_invalid"
     PERSON_ERASED = "person_erased"
     STORE_UNAVAILABLE = "store_unavailable"
+    #: A live marketing call to a number on the TPS or CTPS, without this organisation's specific
+    #: consent to its calls (PECR reg 21, LEGAL #12).
+    TPS_LISTED = "tps_listed"
+    #: A live marketing call without specific consent while the latest TPS/CTPS screening is more than
+    #: 28 days old, or none was imported: the service cannot tell, so it fails closed.
+    TPS_SCREENING_STALE = "tps_screening_stale"
+    #: An automated marketing call needs the person's consent; no other basis will do (PECR reg 19).
+    AUTOMATED_CALL_NEEDS_CONSENT = "automated_call_needs_consent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,11 @@ class Facts:
     suppressions: Sequence[Suppression] = ()
     restricted: bool = False
     erased: bool = False
+    #: When the person last granted anything themselves (any purpose; an import is not them). Read only
+    #: when an erasure tombstone is on the address: a newer own grant means they registered again.
+    own_grant_at: datetime | None = None
+    #: The number's TPS/CTPS screening, for live calls (``None``: not looked up, as if never screened).
+    tps: Screening | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,27 +134,58 @@ def reopened(entry: Suppression, consent: CurrentConsent | None) -> bool:
     the notice they were shown. ``consent`` is the state of the purpose and channel being checked, so
     the entry stays in force for every other one.
     """
+    return entry.reason is SuppressionReason.OBJECTED and _own_grant_after(consent, entry.effective_at)
+
+
+def _own_grant_after(consent: CurrentConsent | None, after: datetime) -> bool:
+    """A grant by the person themselves (not an import), backed by the notice they were shown, given
+    after ``after``."""
     return (
-        entry.reason is SuppressionReason.OBJECTED
-        and consent is not None
+        consent is not None
         and consent.decision is Decision.GRANTED
         and consent.source in FROM_THE_PERSON
         and consent.notice_id is not None
-        and consent.effective_at > entry.effective_at
+        and consent.effective_at > after
     )
 
 
 def may_contact(
     purpose: Purpose, channel: Channel | None, facts: Facts, at: datetime, org: OrgType = OrgType.CHARITY
 ) -> Answer:
-    """Apply DESIGN §3 to ``facts`` as they stood at ``at``, for an organisation of type ``org``."""
+    """Apply DESIGN §3 to ``facts`` as they stood at ``at``, for an organisation of type ``org``, then
+    the rules for marketing calls: only a consent to calls lets a call through when the telephone
+    preference services have not cleared it (live calls) or at all (automated calls)."""
+    answer = _may_contact(purpose, channel, facts, at, org)
+    if not answer.allowed or purpose.category is not Category.MARKETING:
+        return answer
+    specific = answer.reason is Reason.CONSENT_GRANTED and answer.basis is Basis.CONSENT
+    if channel is Channel.AUTOMATED_CALL and not specific:
+        return Answer(False, Reason.AUTOMATED_CALL_NEEDS_CONSENT, answer.basis, answer.evidence)
+    if channel is Channel.PHONE and not specific:
+        screening = facts.tps or Screening(listed=False, screened_on=None)
+        evidence = {**(answer.evidence or {}), "tps_screened_on": screening.screened_on}
+        if screening.listed:
+            return Answer(False, Reason.TPS_LISTED, answer.basis, evidence)
+        if screening.stale_at(at):
+            return Answer(False, Reason.TPS_SCREENING_STALE, answer.basis, evidence)
+    return answer
+
+
+def _may_contact(
+    purpose: Purpose, channel: Channel | None, facts: Facts, at: datetime, org: OrgType
+) -> Answer:
     basis = purpose.basis_for(channel)
     in_force = [s for s in facts.suppressions if s.in_force_at(at) and s.channel in (None, channel)]
 
     if facts.restricted:
         return Answer(False, Reason.CONTACT_RESTRICTED, basis)
-    if facts.erased or any(s.reason is SuppressionReason.ERASED for s in in_force):
+    if facts.erased:
         return Answer(False, Reason.PERSON_ERASED, basis)
+    tombstones = [s for s in in_force if s.reason is SuppressionReason.ERASED]
+    if tombstones:
+        if not registered_again(purpose, facts, max(s.effective_at for s in tombstones)):
+            return Answer(False, Reason.PERSON_ERASED, basis)
+        in_force = [s for s in in_force if s.reason is not SuppressionReason.ERASED]
     bounced = next((s for s in in_force if s.reason is SuppressionReason.HARD_BOUNCE), None)
     if bounced:
         return Answer(False, Reason.CONTACT_INVALID, basis, _suppression_evidence(bounced))
@@ -182,6 +227,17 @@ def may_contact(
             return Answer(False, refusal, basis, evidence)
         return Answer(True, Reason.SOFT_OPT_IN, basis, evidence)
     return Answer(True, Reason.CONSENT_GRANTED, basis, evidence)
+
+
+def registered_again(purpose: Purpose, facts: Facts, erased_at: datetime) -> bool:
+    """Whether the person asked about is someone who came back after an erasure at their address, and
+    may be contacted as they asked since (LEGAL #16): messages that are not marketing (administrative,
+    public task) once they have granted anything themselves; marketing only where this purpose and
+    channel is their own grant. An imported grant, or one dated before the erasure, is not a fresh one,
+    so a re-imported address stays stopped."""
+    if purpose.category is not Category.MARKETING:
+        return facts.own_grant_at is not None and facts.own_grant_at > erased_at
+    return _own_grant_after(facts.consent, erased_at)
 
 
 def all_of(answers: Sequence[Answer]) -> Answer:

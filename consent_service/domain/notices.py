@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,34 @@ DEFAULT_WORDING: dict[str, str] = {
         "our website. You can withdraw this permission at any time."
     ),
 }
+
+
+#: The language every purpose's wording is first written in, shown when none is in the reader's.
+FALLBACK_LANGUAGE = "en"
+
+
+def _primary(language: str) -> str:
+    """ "cy-GB" reads as "cy": a wording tagged with a region still suits every reader of the language."""
+    return language.split("-", 1)[0].lower()
+
+
+def newest_for(notices: Iterable[NoticeVersion], language: str) -> dict[str, NoticeVersion]:
+    """Per purpose, the wording a reader of ``language`` is shown: the newest in their language, else
+    the newest in English, else (a purpose worded in no language they read) the newest of all.
+
+    Versions are numbered per purpose across languages, so the newest version overall may be in a
+    language the reader does not read: a Welsh wording published after the English one must not
+    replace it for English readers.
+    """
+    wanted = (_primary(language), FALLBACK_LANGUAGE)
+    best: dict[str, tuple[int, int, NoticeVersion]] = {}
+    for notice in notices:
+        own = _primary(notice.language)
+        rank = wanted.index(own) if own in wanted else len(wanted)
+        current = best.get(notice.purpose)
+        if current is None or (rank, -notice.version) < (current[0], -current[1]):
+            best[notice.purpose] = (rank, notice.version, notice)
+    return {purpose: notice for purpose, (_, _, notice) in best.items()}
 
 
 #: UK GDPR Art 21(4): the right to object to direct marketing, stated clearly and apart from anything

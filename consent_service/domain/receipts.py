@@ -1,16 +1,55 @@
 """Consent receipts in the Kantara Initiative Consent Receipt v1.1 field set, so a family can be sent
-proof of what they agreed to, in a format other tools read."""
+proof of what they agreed to, in a format other tools read.
+
+How our records map onto the v1.1 vocabulary (the project's decision; docs/COMPLIANCE.md row 25):
+
+- v1.1 has no state field. Its one consent vocabulary is ``consentType``, the kind of consent the
+  controller relies on: ``EXPLICIT`` or ``IMPLICIT``. Every grant we record is an affirmative act by
+  (or for) the person, so a grant's receipt says ``EXPLICIT``; nothing we hold is implied consent.
+- A withdrawal is not a consent, and v1.1 has no ``WITHDRAWN``: a withdrawal gets no Kantara receipt
+  (``NotAConsent``); its record is the ISO/IEC TS 27560 export (``dpv:ConsentWithdrawn``,
+  ``domain/consent_record.py``). A receipt for a grant names how to end it in ``termination``.
+- ``purposeCategory`` and ``piiCategory`` take the v1.1 appendix's numbered categories.
+- ``consentTimestamp`` is seconds since the epoch (UTC), as v1.1 asks; ``notice`` and ``eventHash``
+  are our extensions (the exact wording agreed to and the ledger link), which v1.1 readers ignore.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from consent_service.domain.errors import Conflict
 from consent_service.domain.ledger import ConsentEvent, Decision
 from consent_service.domain.notices import NoticeVersion
-from consent_service.domain.purposes import Purpose
+from consent_service.domain.purposes import Category, Purpose
 
 SPEC_VERSION = "KI-CR-v1.1.0"
+
+#: The v1.1 ``consentType`` for a grant: an affirmative, recorded act (LEGAL #3).
+EXPLICIT = "EXPLICIT"
+
+#: Our categories in the v1.1 appendix's purpose categories.
+PURPOSE_CATEGORY = {
+    Category.MARKETING: "6 - Marketing",
+    Category.ADMINISTRATIVE: "2 - Contracted Service",
+    Category.PUBLIC_TASK: "13 - Required by Law Enforcement or Government",
+}
+#: A channel's contact detail, and a family's story (testimonial) when the purpose has no channel.
+CONTACT_PII = "2 - Contact"
+STORY_PII = "1 - Biographical"
+
+TERMINATION = (
+    "Until withdrawn: by the unsubscribe link, the preferences page, or by telling us by phone, email "
+    "or letter. You can object to all marketing at any time."
+)
+
+
+class NotAConsent(Conflict):
+    """A withdrawal has no Kantara v1.1 receipt: the standard records consent given, and has no
+    withdrawn state."""
+
+    title = "A withdrawal has no Kantara consent receipt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +68,13 @@ class DataController:
 def consent_receipt(
     event: ConsentEvent, purpose: Purpose, notice: NoticeVersion | None, controller: DataController
 ) -> dict[str, Any]:
-    """One recorded choice as a receipt. Contact details are not repeated in it: it names the person
+    """One recorded grant as a receipt. Contact details are not repeated in it: it names the person
     by their id and the channel only."""
-    channel = event.channel.value if event.channel else None
+    if event.decision is not Decision.GRANTED:
+        raise NotAConsent(
+            f"event {event.id} is a withdrawal; Kantara v1.1 has no withdrawn state. "
+            "Its record is the person's ISO/IEC TS 27560 consent record (dpv:ConsentWithdrawn)."
+        )
     return {
         "version": SPEC_VERSION,
         "jurisdiction": controller.jurisdiction,
@@ -56,12 +99,11 @@ def consent_receipt(
                 "purposes": [
                     {
                         "purpose": purpose.description or purpose.code,
-                        "purposeCategory": [purpose.category.value],
-                        "consentType": "EXPLICIT" if event.decision is Decision.GRANTED else "WITHDRAWN",
-                        "piiCategory": [f"contact details for {channel}" if channel else "family story"],
+                        "purposeCategory": [PURPOSE_CATEGORY[purpose.category]],
+                        "consentType": EXPLICIT,
+                        "piiCategory": [CONTACT_PII if event.channel else STORY_PII],
                         "primaryPurpose": True,
-                        "termination": "Until withdrawn: by the unsubscribe link, the preferences page, "
-                        "or by telling us by phone, email or letter.",
+                        "termination": TERMINATION,
                         "thirdPartyDisclosure": False,
                     }
                 ],

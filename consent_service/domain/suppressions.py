@@ -30,6 +30,8 @@ class SuppressionReason(StrEnum):
     COMPLAINT = "complaint"
     ERASED = "erased"
     IMPORTED = "imported"
+    #: A Fundraising Preference Service request (LEGAL #19).
+    FPS = "fps"
 
 
 #: No key or staff member lifts these: an objection to direct marketing is absolute (UK GDPR
@@ -37,7 +39,8 @@ class SuppressionReason(StrEnum):
 NEVER_LIFTED_BY_STAFF = frozenset({SuppressionReason.OBJECTED})
 
 #: A grant never lifts these: a bounced address must be confirmed working by staff, and an erased
-#: person's tombstone stays until staff lift it for a new person record.
+#: person's tombstone stays for good (someone who registers again is let through it by the decision,
+#: ``domain/decision.py: registered_again``, never by lifting it, so a re-import stays stopped).
 NOT_LIFTED_BY_A_GRANT = frozenset({SuppressionReason.HARD_BOUNCE, SuppressionReason.ERASED})
 
 

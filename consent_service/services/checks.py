@@ -10,7 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from consent_service.domain.absent import NoAnswerCache
@@ -18,12 +18,14 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.decision import Answer, Facts, Reason, all_of, may_contact
 from consent_service.domain.errors import InvalidContact, InvalidInput, NotFound, StoreUnavailable
-from consent_service.domain.ledger import CurrentConsent, fold
+from consent_service.domain.ledger import FROM_THE_PERSON, CurrentConsent, Decision, fold
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Category, OrgType, Purpose
 from consent_service.domain.restrictions import Restriction, restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
-from consent_service.domain.suppressions import Suppression
+from consent_service.domain.streams import Stream
+from consent_service.domain.suppressions import Suppression, SuppressionReason
+from consent_service.domain.tps import Screening
 from consent_service.services.context import Context
 
 ContactValue = str | Mapping[str, Any]
@@ -40,6 +42,15 @@ class CheckInput:
     to: ContactValue | None = None
     person_id: str | None = None
     at: datetime | None = None
+
+
+async def stream(ctx: Context, purpose_code: str, channel: Channel | None) -> Stream | None:
+    """The sender and ``List-Id`` an email for this purpose goes out under (LEGAL #24), from the
+    catalogue in memory and the settings; None off email, where neither header exists."""
+    if channel is not Channel.EMAIL:
+        return None
+    purpose = await ctx.catalogue.purpose(purpose_code, channel)
+    return ctx.streams[purpose.category]
 
 
 def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:
@@ -124,8 +135,23 @@ async def _check_in_store(
         person_ids = [pid for pid, _ in people]
         consents = await _consents(uow, person_ids, purpose, channel, request.at)
         restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
-    entries = [entry for group in suppressions.values() for entry in group]
-    return _decide(purpose, channel, people, consents, entries, restrictions, fingerprints, at, ctx.org_type)
+        entries = [entry for group in suppressions.values() for entry in group]
+        own_grants = await _own_grants(uow, person_ids, entries, at)
+        listed, screened_on = await _screening(uow, purpose, channel, fingerprints)
+    tps = Screening(bool(listed), screened_on)
+    return _decide(
+        purpose,
+        channel,
+        people,
+        consents,
+        entries,
+        restrictions,
+        fingerprints,
+        at,
+        ctx.org_type,
+        own_grants,
+        tps,
+    )
 
 
 def _decide(
@@ -138,12 +164,14 @@ def _decide(
     fingerprints: Sequence[str],
     at: datetime,
     org: OrgType,
+    own_grants: Mapping[str, datetime],
+    tps: Screening | None = None,
 ) -> Answer:
     """The answer for one address (or person) from the facts read for it; single and bulk checks both
     end here, so the two can never decide differently. An address shared by several people is allowed
     only if every one of them allows it."""
     if not people:
-        return may_contact(purpose, channel, Facts(suppressions=suppressions), at, org)
+        return may_contact(purpose, channel, Facts(suppressions=suppressions, tps=tps), at, org)
     return all_of(
         [
             may_contact(
@@ -154,6 +182,8 @@ def _decide(
                     suppressions,
                     restricted(restrictions, pid, channel, fingerprints, at),
                     erased,
+                    own_grants.get(pid),
+                    tps,
                 ),
                 at,
                 org,
@@ -163,12 +193,39 @@ def _decide(
     )
 
 
+async def _screening(
+    uow: UnitOfWork, purpose: Purpose, channel: Channel | None, fingerprints: Sequence[str]
+) -> tuple[frozenset[str], date | None]:
+    """The TPS/CTPS screening, read only for a live marketing call: nothing else consults it."""
+    if channel is not Channel.PHONE or purpose.category is not Category.MARKETING:
+        return frozenset(), None
+    return await uow.tps.status(fingerprints)
+
+
 async def _suppressions(
     uow: UnitOfWork, fingerprints: Sequence[str], channel: Channel | None, point_in_time: bool
 ) -> dict[str, list[Suppression]]:
     if not fingerprints:
         return {}
     return await uow.suppressions.for_fingerprints(fingerprints, channel, include_lifted=point_in_time)
+
+
+async def _own_grants(
+    uow: UnitOfWork, person_ids: Sequence[str], entries: Sequence[Suppression], at: datetime
+) -> dict[str, datetime]:
+    """Each person's newest grant of their own, read only when an erasure tombstone is on the address:
+    it tells someone who registered again after the erasure from a re-import (LEGAL #16)."""
+    if not person_ids or not any(e.reason is SuppressionReason.ERASED for e in entries):
+        return {}
+    latest: dict[str, datetime] = {}
+    for event in await uow.ledger.events(person_ids):
+        if (
+            event.decision is Decision.GRANTED
+            and event.source in FROM_THE_PERSON
+            and event.effective_at <= at
+        ):
+            latest[event.person_id] = max(event.effective_at, latest.get(event.person_id, event.effective_at))
+    return latest
 
 
 def _with_spooled(
@@ -256,6 +313,12 @@ async def _check_many(
                 person_ids = list(dict.fromkeys(pid for group in linked.values() for pid, _ in group))
                 consents = await _consents(uow, person_ids, purpose, channel, None)
                 restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
+                tombstoned = [
+                    e for es in suppressions.values() for e in es if e.reason is SuppressionReason.ERASED
+                ]
+                at_tombstones = {pid for e in tombstoned for pid, _ in linked.get(e.fingerprint, [])}
+                own_grants = await _own_grants(uow, list(at_tombstones), tombstoned, now)
+                listed, screened_on = await _screening(uow, purpose, channel, known)
     except (TimeoutError, StoreUnavailable):
         degraded = _degraded(purpose, channel)
         return [BulkAnswer(degraded.allowed, degraded.reason, True)] * len(addresses)
@@ -271,6 +334,8 @@ async def _check_many(
             [fp],
             now,
             ctx.org_type,
+            own_grants,
+            Screening(fp in listed, screened_on),
         )
         for fp in known
     }

@@ -7,14 +7,16 @@ spool, metrics) is a stand-in that answers as its absence did (``NoAnswerCache``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from consent_service.domain.absent import NoAnswerCache, NoMetrics, NoSpool
 from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Answers, Clock, Metrics, OptOutSpool, Results, Store
-from consent_service.domain.purposes import OrgType
+from consent_service.domain.purposes import Category, OrgType
 from consent_service.domain.staff import Passwords
+from consent_service.domain.streams import Stream, mail_streams
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services.catalogue import CatalogueView
 from consent_service.services.keys import KeyRing
@@ -45,3 +47,11 @@ class Context:
     webhook_destinations: Destinations = PUBLIC_HOSTS
     #: What the organisation is in law (CONSENT_ORG_TYPE): which soft opt-in and categories it has.
     org_type: OrgType = OrgType.CHARITY
+    #: The base of the links minted for families (CONSENT_PUBLIC_BASE_URL).
+    public_base_url: str = "http://127.0.0.1:8000"
+    #: The mailbox named after the HTTPS link in ``List-Unsubscribe`` (CONSENT_UNSUBSCRIBE_MAILTO).
+    unsubscribe_mailto: str | None = None
+    #: Each category's sender and ``List-Id`` (domain/streams.py).
+    streams: Mapping[Category, Stream] = field(
+        default_factory=lambda: mail_streams({}, "The organisation", "", None)
+    )

@@ -47,6 +47,8 @@ class SuppressionOptions:
     dry_run: bool = False
     actor: str = ACTOR
     source: str = "import"
+    #: Days the Fundraising Regulator allows to act on an FPS request (CONSENT_FPS_DEADLINE_DAYS).
+    fps_deadline_days: int = 28
 
 
 @dataclass(slots=True)
@@ -58,6 +60,8 @@ class SuppressionImport(ImportReport):
     lifted_since: int = 0
     #: The same entry appears earlier in the file.
     repeated: int = 0
+    #: Lines of FPS requests added (or, in a dry run, to add) after their deadline had passed.
+    late: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ An import of consents never lifts a suppression (``import_recording`` says how).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from consent_service.domain.channels import Channel
 from consent_service.domain.csv_consents import choice_columns, consent_rows
@@ -28,7 +29,7 @@ from consent_service.domain.evidence import TAKEN_BY_STAFF
 from consent_service.domain.ledger import Decision
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.ports import UnitOfWork
-from consent_service.domain.suppressions import Suppression
+from consent_service.domain.suppressions import Suppression, SuppressionReason
 from consent_service.services.bulk import QUIET, Progress, in_batches
 from consent_service.services.context import Context
 from consent_service.services.import_options import (
@@ -41,6 +42,7 @@ from consent_service.services.import_options import (
 )
 from consent_service.services.import_people import find_people
 from consent_service.services.import_recording import ConsentWriter, ImportStopped
+from consent_service.services.import_screening import ScreeningImport, ScreeningOptions, import_screening
 from consent_service.services.suppressions import SuppressionInput, suppress
 
 __all__ = [
@@ -48,9 +50,12 @@ __all__ = [
     "IMPORT_SOURCES",
     "ConsentImport",
     "ConsentOptions",
+    "ScreeningImport",
+    "ScreeningOptions",
     "SuppressionImport",
     "SuppressionOptions",
     "import_consents",
+    "import_screening",
     "import_suppressions",
 ]
 
@@ -100,7 +105,7 @@ async def import_suppressions(
                         uow,
                         ctx,
                         SuppressionInput(
-                            to=row.point.value,
+                            to=row.to,
                             channel=row.channel,
                             scope=row.scope,
                             reason=row.reason,
@@ -111,11 +116,23 @@ async def import_suppressions(
                         ),
                     )
                 report.added += 1
+                if _late(row, options, ctx.clock.now()) and row.line not in report.late:
+                    report.late.append(row.line)
         if not options.dry_run:
             report.committed_rows += len(batch)
         progress.advance(len(batch))
     report.written = not options.dry_run
     return report
+
+
+def _late(row: SuppressionFileRow, options: SuppressionOptions, now: datetime) -> bool:
+    """An FPS request is acted on within the Fundraising Regulator's deadline; one applied after it is
+    still applied (a suppression is never refused) and reported, so the operator can see the delay."""
+    return (
+        row.reason is SuppressionReason.FPS
+        and row.effective_at is not None
+        and now - row.effective_at > timedelta(days=options.fps_deadline_days)
+    )
 
 
 async def _listed(

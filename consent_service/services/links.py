@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +18,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind, 
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
 from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
 from consent_service.domain.ledger import Decision, Evidence, Source
-from consent_service.domain.notices import NoticeVersion
+from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion, newest_for
 from consent_service.domain.people import first_name
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
@@ -34,15 +34,30 @@ from consent_service.domain.tokens import FAMILY, LinkClaim, LinkKind
 from consent_service.services.choices import ChoiceInput, ChoicesInput, RecordChoices, record_choices
 from consent_service.services.context import Context
 
+#: RFC 8058 §3.1: the header that makes ``List-Unsubscribe``'s HTTPS link a one-click POST.
+ONE_CLICK = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
 
 @dataclass(frozen=True, slots=True)
 class Links:
-    unsubscribe: str
-    preferences: str
+    """One address's links under the public base URL, and the headers a message to it carries."""
+
+    url: str
+    preferences_url: str
+    #: ``List-Unsubscribe`` (RFC 2369: the HTTPS link, then the ``mailto:`` if one is configured) and
+    #: ``List-Unsubscribe-Post`` (RFC 8058).
+    headers: Mapping[str, str]
 
 
-async def mint(ctx: Context, to: str | Mapping[str, Any], channel: Channel, purpose_code: str) -> Links:
-    """Tokens for one address: an unsubscribe from one marketing purpose, and its preferences page."""
+async def mint(
+    ctx: Context,
+    to: str | Mapping[str, Any],
+    channel: Channel,
+    purpose_code: str,
+    language: str | None = None,
+) -> Links:
+    """Tokens for one address: an unsubscribe from one marketing purpose, and its preferences page;
+    with ``language``, both pages open in it (outside the signature: a reader may switch anyway)."""
     purpose = await ctx.catalogue.purpose(purpose_code, channel)
     if purpose.category is not Category.MARKETING:
         raise InvalidInput.one("purpose", "only marketing can be unsubscribed from")
@@ -50,11 +65,52 @@ async def mint(ctx: Context, to: str | Mapping[str, Any], channel: Channel, purp
         point = contact_point(CHANNEL_KIND[channel], to, ctx.default_region)
     except InvalidContact as exc:
         raise InvalidInput.one("to", str(exc)) from exc
-    fingerprint = ctx.fingerprint(point)
+    return _signed(ctx, ctx.fingerprint(point), channel, purpose.code, language)
+
+
+def _signed(
+    ctx: Context, fingerprint: str, channel: Channel, purpose: str, language: str | None = None
+) -> Links:
+    """The one place links are made: two HMACs and some text, no database, so a bulk check can make
+    one per allowed address."""
+    token = ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose))
+    preferences = ctx.links.sign(preferences_claim(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel)))
+    query = f"?lang={language}" if language else ""
+    url = f"{ctx.public_base_url}/unsubscribe/{token}{query}"
+    targets = [f"<{url}>"]
+    if ctx.unsubscribe_mailto:
+        # The token in the subject lets whoever reads the mailbox act on exactly this opt-out.
+        targets.append(f"<mailto:{ctx.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
     return Links(
-        ctx.links.sign(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel, purpose.code)),
-        ctx.links.sign(preferences_claim(LinkClaim(LinkKind.UNSUBSCRIBE, fingerprint, channel))),
+        url,
+        f"{ctx.public_base_url}/preferences/{preferences}{query}",
+        {"List-Unsubscribe": ", ".join(targets), **ONE_CLICK},
     )
+
+
+async def for_allowed_emails(
+    ctx: Context,
+    purpose_code: str,
+    channel: Channel | None,
+    tos: Sequence[str | Mapping[str, Any] | None],
+    allowed: Sequence[bool],
+) -> list[Links | None]:
+    """Each allowed marketing email's links, in the check's own answer (PECR reg 22(3)(c) and 23: no
+    marketing email need go out without its opt-out, nor cost a mailing tool a call per recipient).
+    None where there is nothing to unsubscribe from: a deny, another channel, a service message, a
+    check by person."""
+    found: list[Links | None] = [None] * len(allowed)
+    if channel is not Channel.EMAIL:
+        return found
+    purpose = await ctx.catalogue.purpose(purpose_code, channel)
+    if purpose.category is not Category.MARKETING:
+        return found
+    for i, (to, yes) in enumerate(zip(tos, allowed, strict=True)):
+        if yes and to is not None:
+            # An allowed answer was for an address that normalised, so this cannot fail.
+            point = contact_point(CHANNEL_KIND[channel], to, ctx.default_region)
+            found[i] = _signed(ctx, ctx.fingerprint(point), channel, purpose.code)
+    return found
 
 
 def preferences_claim(claim: LinkClaim) -> LinkClaim:
@@ -248,14 +304,6 @@ def _shared(decisions: list[Decision | None]) -> Decision | None:
     return Decision.GRANTED
 
 
-def _latest_notices(ctx: Context) -> dict[str, NoticeVersion]:
-    latest: dict[str, NoticeVersion] = {}
-    for notice in ctx.catalogue.notices_by_id.values():
-        if notice.purpose not in latest or notice.version > latest[notice.purpose].version:
-            latest[notice.purpose] = notice
-    return latest
-
-
 def _link_may_change(claim: LinkClaim, addressee: Addressee, channel: Channel | None) -> bool:
     """What a link may change. The one person an address belongs to: every marketing choice of theirs
     (every channel, and their story). An address several people share proves no more than access to
@@ -267,13 +315,14 @@ def _link_may_change(claim: LinkClaim, addressee: Addressee, channel: Channel | 
 
 
 async def _rows(
-    uow: UnitOfWork, ctx: Context, claim: LinkClaim, addressee: Addressee
+    uow: UnitOfWork, ctx: Context, claim: LinkClaim, addressee: Addressee, language: str = FALLBACK_LANGUAGE
 ) -> tuple[PreferenceRow, ...]:
     """Every marketing purpose on every channel (or on none) this link may change, as it stands for
-    everyone at the address."""
+    everyone at the address, with the wording in the family's language (English when there is none
+    in theirs)."""
     current = await uow.ledger.current(list(addressee.person_ids))
     state = {(pid, c.purpose, c.channel): c.decision for pid, states in current.items() for c in states}
-    latest = _latest_notices(ctx)
+    latest = newest_for(ctx.catalogue.notices_by_id.values(), language)
     rows = []
     for purpose in ctx.catalogue.catalogue:
         if purpose.category is not Category.MARKETING:
@@ -284,13 +333,15 @@ async def _rows(
     return tuple(rows)
 
 
-async def describe_preferences(ctx: Context, token: str) -> PreferencesPage:
+async def describe_preferences(
+    ctx: Context, token: str, language: str = FALLBACK_LANGUAGE
+) -> PreferencesPage:
     """The choices this link may change, as they stand for everyone at this address."""
     claim = ctx.links.verify(token, LinkKind.PREFERENCES)
     await ctx.catalogue.reload()
     async with ctx.store.reading() as uow:
         addressee = await _addressee(uow, claim)
-        rows = await _rows(uow, ctx, claim, addressee)
+        rows = await _rows(uow, ctx, claim, addressee, language)
     return PreferencesPage(claim, addressee, rows)
 
 
@@ -299,9 +350,10 @@ async def save_preferences(
     token: str,
     wanted: Mapping[tuple[str, Channel | None], bool],
     shown_versions: Mapping[str, int],
+    language: str = FALLBACK_LANGUAGE,
 ) -> PreferencesPage:
     """Record each change the family made (only changes), with the notice version they were shown."""
-    page = await describe_preferences(ctx, token)
+    page = await describe_preferences(ctx, token, language)
     rows = {(r.purpose.code, r.channel): r for r in page.rows}
     choices: list[ChoiceInput] = []
     for (code, channel), allow in wanted.items():
@@ -321,10 +373,10 @@ async def save_preferences(
         async with ctx.store.writing() as uow:
             for person_id in page.addressee.person_ids:
                 await record_choices.within(uow, ctx, RecordChoices(person_id, request))
-    return await describe_preferences(ctx, token)
+    return await describe_preferences(ctx, token, language)
 
 
-async def stop_all_marketing(ctx: Context, token: str) -> PreferencesPage:
+async def stop_all_marketing(ctx: Context, token: str, language: str = FALLBACK_LANGUAGE) -> PreferencesPage:
     """The family objects to direct marketing, in one step (UK GDPR Art 21(2)-(3)).
 
     For each person at the address, every marketing choice the link may change (``_rows``) that is
@@ -367,7 +419,7 @@ async def stop_all_marketing(ctx: Context, token: str) -> PreferencesPage:
             addresses |= {c.fingerprint: c.kind for p in people if p.erased_at is None for c in p.contacts}
         for fingerprint, kind in addresses.items():
             await _object_by_fingerprint(uow, ctx, fingerprint, kind)
-    return await describe_preferences(ctx, token)
+    return await describe_preferences(ctx, token, language)
 
 
 async def _object_by_fingerprint(uow: UnitOfWork, ctx: Context, fingerprint: str, kind: ContactKind) -> None:

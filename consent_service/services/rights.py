@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from consent_service.domain.access import StaffChange, UnderLegalHold, staff_changes
 from consent_service.domain.changes import person_erased, suppression_added
+from consent_service.domain.consent_record import consent_record as record_27560
 from consent_service.domain.errors import NotFound
-from consent_service.domain.ledger import ConsentEvent, CurrentConsent
+from consent_service.domain.ledger import ConsentEvent, CurrentConsent, Decision
 from consent_service.domain.people import Person
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.receipts import DataController, consent_receipt
@@ -30,6 +32,10 @@ class Export:
     restrictions: tuple[Restriction, ...]
     suppressions: tuple[Suppression, ...]
     generated_at: datetime
+    #: A Kantara v1.1 receipt for every grant (a withdrawal has none: ``domain/receipts.py``).
+    receipts: tuple[dict[str, Any], ...] = ()
+    #: Every change to the record and who made it: the key or staff account, and the staff member.
+    changes: tuple[StaffChange, ...] = ()
 
 
 async def _living(uow: UnitOfWork, person_id: str) -> Person:
@@ -39,7 +45,7 @@ async def _living(uow: UnitOfWork, person_id: str) -> Person:
     return person
 
 
-async def export(ctx: Context, person_id: str) -> Export:
+async def export(ctx: Context, person_id: str, controller: DataController) -> Export:
     async with ctx.store.reading() as uow:
         person = await _living(uow, person_id)
         members = await uow.people.household(person.household) if person.household else []
@@ -53,14 +59,23 @@ async def export(ctx: Context, person_id: str) -> Export:
             for channel in {ch for c in person.contacts for ch in _channels(c.kind.value)}
         ]
     entries = {e.id: e for group in [found, *by_channel] for es in group.values() for e in es}
+    suppressions = tuple(sorted(entries.values(), key=lambda e: e.recorded_at))
+    await ctx.catalogue.reload()
+    receipts = tuple(
+        consent_receipt(e, purpose, ctx.catalogue.notice_by_id(e.notice_id), controller)
+        for e in events
+        if e.decision is Decision.GRANTED and (purpose := ctx.catalogue.catalogue.get(e.purpose))
+    )
     return Export(
         person,
         tuple(m.id for m in members if m.id != person.id),
         tuple(current),
         tuple(events),
         tuple(restrictions),
-        tuple(sorted(entries.values(), key=lambda e: e.recorded_at)),
+        suppressions,
         ctx.clock.now(),
+        receipts,
+        tuple(staff_changes(events, restrictions, suppressions)),
     )
 
 
@@ -68,6 +83,24 @@ def _channels(kind: str) -> list[Any]:
     from consent_service.domain.channels import ContactKind, channels_served_by
 
     return list(channels_served_by(ContactKind(kind)))
+
+
+async def erased_before(ctx: Context, person: Person) -> list[str]:
+    """The ids of this person's contact points at which an earlier record was erased: found by the
+    erasure's fingerprint tombstone, the only thing an erasure keeps, so nothing else can be told."""
+    by_fingerprint: dict[str, list[str]] = {}
+    for contact in person.contacts:
+        by_fingerprint.setdefault(contact.fingerprint, []).append(contact.id)
+    if not by_fingerprint:
+        return []
+    async with ctx.store.reading() as uow:
+        found = await uow.suppressions.for_fingerprints(list(by_fingerprint), None, include_lifted=True)
+    return [
+        contact_id
+        for fingerprint, entries in found.items()
+        if any(e.reason is SuppressionReason.ERASED for e in entries)
+        for contact_id in by_fingerprint.get(fingerprint, [])
+    ]
 
 
 async def receipt(ctx: Context, controller: DataController, person_id: str, event_id: str) -> dict[str, Any]:
@@ -81,6 +114,22 @@ async def receipt(ctx: Context, controller: DataController, person_id: str, even
     if purpose is None:
         raise NotFound(f"purpose {event.purpose} is not in the catalogue")
     return consent_receipt(event, purpose, ctx.catalogue.notice_by_id(event.notice_id), controller)
+
+
+async def consent_record(ctx: Context, controller: DataController, person_id: str) -> dict[str, Any]:
+    """The person's whole consent history as one ISO/IEC TS 27560 record (``domain/consent_record.py``)."""
+    async with ctx.store.reading() as uow:
+        await _living(uow, person_id)
+        events = await uow.ledger.events([person_id])
+    await ctx.catalogue.reload()
+    return record_27560(
+        person_id,
+        events,
+        ctx.catalogue.catalogue.purposes,
+        ctx.catalogue.notice_by_id,
+        controller,
+        ctx.clock.now(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +153,11 @@ async def erase(uow: UnitOfWork, ctx: Context, command: Erase) -> Erasure:
     to again, and the de-personalised ledger so counts and the hash chain still verify."""
     person_id, actor = command.person_id, command.actor
     person = await _living(uow, person_id)
+    # A legal hold keeps the record whole, against the person's own request too: Art 17(3)(e) lifts
+    # the right to erasure while the data is needed for legal claims (docs/COMPLIANCE.md row 28).
+    held = await uow.legal_holds.standing([person_id])
+    if held:
+        raise UnderLegalHold(held[0])
     now = ctx.clock.now()
     fingerprints = list(dict.fromkeys(c.fingerprint for c in person.contacts))
     for fingerprint in fingerprints:

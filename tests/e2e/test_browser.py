@@ -210,3 +210,52 @@ def test_a_family_unsubscribes_and_changes_preferences_in_a_real_browser(
     assert history.status_code == 200, history.text
     sources = {event["source"] for event in history.json()["items"]}
     assert {"unsubscribe_link", "preference_centre"} <= sources, sources
+
+
+def test_a_welsh_speaking_family_reads_welsh_and_switches_language(
+    server: Server, browser: Browser, shot: Callable[[Page, str], None]
+) -> None:
+    from playwright.sync_api import expect
+
+    email = f"family.{uuid.uuid4().hex[:10]}@example.org"
+    notice = {"purpose": "marketing", "version": 1}
+    choice = {"purpose": "marketing", "channel": "email", "decision": "granted", "notice": notice}
+    person = {"contacts": [{"kind": "email", "value": email}]}
+    body = {"person": person, "choices": [choice], "source": "web_form"}
+    assert api(server, "POST", "/v1/registrations", json=body).status_code == 201
+    minted = api(server, "POST", "/v1/unsubscribe-links", json={"to": email, "channel": "email"})
+    assert minted.status_code == 201, minted.text
+    links = minted.json()
+
+    # A browser set to Welsh opens the link: the page is in Welsh, and says so.
+    context = browser.new_context(locale="cy-GB")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(links["url"])
+        expect(page.locator("html")).to_have_attribute("lang", "cy")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Dad-danysgrifio")
+        shot(page, "10-unsubscribe-in-welsh")
+
+        # The switch reads English (in English) and keeps the same link.
+        page.get_by_role("link", name="English", exact=True).click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Unsubscribe")
+        assert page.url.startswith(links["url"]) and page.url.endswith("?lang=en")
+        expect(page.get_by_role("link", name="Cymraeg", exact=True)).to_have_attribute("lang", "cy")
+
+        # ...and back to Welsh, where the family unsubscribes.
+        page.get_by_role("link", name="Cymraeg", exact=True).click()
+        expect(page.locator("html")).to_have_attribute("lang", "cy")
+        page.get_by_role("button", name="Dad-danysgrifio", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Rydych wedi dad-danysgrifio")
+        assert check(server, "marketing", "email", email)["allowed"] is False
+
+        # The preferences page it links to stays in Welsh.
+        page.get_by_role("link", name="Rheoli eich holl ddewisiadau").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Eich dewisiadau")
+        expect(page.get_by_role("group", name="Neges destun", exact=True)).to_have_count(1)
+        expect(page.get_by_role("button", name="Cadw fy newisiadau")).to_be_visible()
+        shot(page, "11-preferences-in-welsh")
+    finally:
+        context.close()

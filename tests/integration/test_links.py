@@ -63,6 +63,53 @@ async def test_minting_gives_the_rfc_8058_headers_and_no_contact_details(api: Ap
         assert secret_part not in minted["url"] and secret_part not in minted["preferences_url"]
 
 
+RFC_8058_POST = {"List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+async def test_an_allowed_marketing_email_answer_can_carry_its_unsubscribe(api: Api) -> None:
+    """PECR reg 22(3)(c), 23: the check that allows a marketing email can hand over its opt-out too."""
+    email, _, _, _ = await family(api)
+    plain = await api.check("email", email)
+    assert plain["allowed"] is True and "links" not in plain
+
+    answer = await api.check("email", email, links=True)
+    assert answer["allowed"] is True
+    links = answer["links"]
+    assert links["url"].startswith("http://testserver/unsubscribe/v1.")
+    assert links["headers"] == {"List-Unsubscribe": f"<{links['url']}>", **RFC_8058_POST}
+    assert email.split("@")[0] not in str(links)
+    for nothing_to_stop in (
+        await api.check("email", fresh_email(), links=True),
+        await api.check("email", email, purpose="administrative", links=True),
+    ):
+        assert "links" not in nothing_to_stop
+
+    assert (await api.client.post(path_of(links["url"]))).status_code == 200
+    stopped = await api.check("email", email, links=True)
+    assert (stopped["allowed"], stopped["reason"]) == (False, "suppressed") and "links" not in stopped
+
+
+async def test_a_bulk_check_can_carry_each_allowed_recipients_unsubscribe(api: Api) -> None:
+    email, _, _, _ = await family(api)
+    body = {"purpose": "marketing", "channel": "email", "to": [email, fresh_email(), "nope"], "links": True}
+    response = await api.post("/v1/checks/bulk", body, scope="checks")
+    assert response.status_code == 200, response.text
+    allowed, unknown, invalid = response.json()["results"]
+    assert (allowed["allowed"], unknown["reason"], invalid["reason"]) == (
+        True,
+        "no_consent",
+        "contact_invalid",
+    )
+    assert "links" not in unknown and "links" not in invalid
+    assert allowed["links"]["headers"] == {
+        "List-Unsubscribe": f"<{allowed['links']['url']}>",
+        **RFC_8058_POST,
+    }
+
+    assert (await api.client.post(path_of(allowed["links"]["url"]))).status_code == 200
+    assert (await api.check("email", email))["reason"] == "suppressed"
+
+
 async def test_opening_the_link_changes_nothing(api: Api, database: AsyncEngine) -> None:
     email, _, _, minted = await family(api)
     before = (await count(database, "consent_events"), await count(database, "suppressions"))

@@ -17,6 +17,7 @@ from msgspec.structs import replace
 from consent_service.api.app import create_app, shutdown
 from consent_service.bootstrap import build_context
 from consent_service.config import Limits
+from consent_service.domain.staff import Role
 from consent_service.services.staff import create_account, disable_account
 from tests.integration.conftest import Api, fresh_email, fresh_mobile
 from tests.integration.test_links import SECURITY_HEADERS
@@ -53,7 +54,8 @@ def browser(fresh_client: httpx.AsyncClient) -> httpx.AsyncClient:
 async def member(api: Api) -> Staff:
     username = f"staff.{uuid.uuid4().hex[:10]}"
     display_name = f"Sam Caller {secrets.token_hex(2)}"
-    await create_account(api.context, username, display_name, PASSWORD)
+    # A lead: these tests lift restrictions too (tests/integration/test_staff_roles.py covers plain staff).
+    await create_account(api.context, username, display_name, PASSWORD, Role.LEAD)
     return Staff(username, display_name)
 
 

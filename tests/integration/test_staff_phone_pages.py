@@ -394,3 +394,25 @@ async def test_the_new_forms_need_a_session_and_the_csrf_token_and_page_views_ar
     counted = await metric(api, "consent_checks_total")
     assert (await browser.get(url)).status_code == 200
     assert await metric(api, "consent_checks_total") == counted
+
+
+async def test_an_objection_offers_no_lift_and_a_forged_lift_is_refused_on_the_page(
+    api: Api, browser: httpx.AsyncClient, member: Staff
+) -> None:
+    person = await family(api)
+    by_phone = {"source": "phone_call", "evidence": {"staff_member": "Ana"}}
+    objected = await api.post(f"/v1/people/{person.person_id}/objection", by_phone)
+    assert objected.status_code == 201, objected.text
+    entry_id = objected.json()["suppressions"][0]["id"]
+    await signed_in(browser, member)
+    page = await browser.get(f"/staff/people/{person.person_id}")
+    lift = f"/staff/people/{person.person_id}/suppressions/{entry_id}/lift"
+    assert f'action="{lift}"' not in page.text
+    assert "An objection to marketing cannot be lifted by staff." in page.text
+
+    forged = await browser.post(lift, data={"reason": "she rang back", "_csrf_token": csrf_of(page)})
+    assert forged.status_code == 303
+    shown = await browser.get(f"/staff/people/{person.person_id}")
+    assert "An objection to marketing cannot be lifted by staff." in shown.text
+    assert "Suppression lifted." not in shown.text
+    assert (await api.check("email", person.email))["allowed"] is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -477,6 +478,14 @@ def test_the_command_line_imports_and_exports_with_line_numbers(tmp_path: Path) 
     assert len(out.read_text().splitlines()) == 2  # the header and the one entry
     assert "@" not in out.read_text() + exported.stdout
     assert "F-1" in exported.stdout
+
+    person_id = next(line for line in exported.stdout.splitlines() if ",F-1," in line).split(",")[0]
+    record = run("export", "consent-record", person_id)
+    assert record.returncode == 0, record.stderr
+    held = json.loads(record.stdout)
+    assert held["header"]["schema_version"] == "ISO/IEC TS 27560:2023"
+    assert [e["state"] for e in held["event"]] == ["dpv:ConsentGiven"]
+    assert run("export", "consent-record", "no-such-person").returncode == 1
 
 
 async def test_a_file_of_withdrawals_taken_by_letter_is_recorded_without_a_staff_member(fresh: Fresh) -> None:

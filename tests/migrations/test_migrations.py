@@ -152,3 +152,33 @@ def test_one_head_and_no_drift_between_models_and_migrations(settings: Settings)
     assert len(ScriptDirectory.from_config(config).get_heads()) == 1
     command.upgrade(config, "head")
     command.check(config)  # raises when the models hold something no migration creates
+
+
+async def _staff_roles(settings: Settings, add_account: bool) -> list[tuple[str, str]]:
+    engine = create_async_engine(settings.database.url)
+    try:
+        async with engine.begin() as connection:
+            if add_account:
+                await connection.execute(
+                    text(
+                        "INSERT INTO staff_accounts (id, username, display_name, password_hash, created_at)"
+                        " VALUES ('00000000-0000-4000-8000-000000000001', 'before.roles', 'Before Roles',"
+                        " 'x', CURRENT_TIMESTAMP)"
+                    )
+                )
+                return []
+            rows = await connection.execute(text("SELECT username, role FROM staff_accounts"))
+            return [(row.username, row.role) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+def test_accounts_made_before_roles_become_leads_so_nobody_is_locked_out(settings: Settings) -> None:
+    config = alembic(settings)
+    # Found by what it does rather than its number, which may change when branches are merged.
+    roles = next(r for r in ScriptDirectory.from_config(config).walk_revisions() if "staff roles" in r.doc)
+    assert isinstance(roles.down_revision, str)
+    command.upgrade(config, roles.down_revision)
+    asyncio.run(_staff_roles(settings, add_account=True))
+    command.upgrade(config, "head")
+    assert asyncio.run(_staff_roles(settings, add_account=False)) == [("before.roles", "lead")]

@@ -3,6 +3,7 @@ the answer the design asks for."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
@@ -288,3 +289,45 @@ def test_household_postal_address_one_objection_stops_the_letter() -> None:
 
     assert not answer.allowed
     assert answer.reason is Reason.OBJECTED
+
+
+def _fresh(source: Source = Source.WEB_FORM, at: datetime = MAR) -> CurrentConsent:
+    """A grant to marketing by email, given by the person themselves (or imported) on ``at``."""
+    return dataclasses.replace(granted(), source=source, effective_at=at)
+
+
+#: An erasure in February left a tombstone for every channel of the address (LEGAL #16).
+ERASED_IN_FEB = [suppression(SuppressionReason.ERASED, None, effective_at=FEB)]
+GONE = "person_erased"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "facts", "allowed", "reason"),
+    [
+        pytest.param(
+            MARKETING, Facts(_fresh(), ERASED_IN_FEB), ALLOW, "consent_granted", id="own grant after"
+        ),
+        pytest.param(MARKETING, Facts(_fresh(Source.IMPORT), ERASED_IN_FEB), DENY, GONE, id="re-imported"),
+        pytest.param(MARKETING, Facts(_fresh(at=JAN), ERASED_IN_FEB), DENY, GONE, id="grant before"),
+        pytest.param(MARKETING, Facts(None, ERASED_IN_FEB, own_grant_at=MAR), DENY, GONE, id="no grant"),
+        pytest.param(
+            ADMINISTRATIVE, Facts(None, ERASED_IN_FEB, own_grant_at=MAR), ALLOW, "administrative", id="admin"
+        ),
+        pytest.param(
+            ADMINISTRATIVE, Facts(None, ERASED_IN_FEB, own_grant_at=JAN), DENY, GONE, id="admin, before"
+        ),
+        pytest.param(ADMINISTRATIVE, Facts(None, ERASED_IN_FEB), DENY, GONE, id="admin, imported"),
+        pytest.param(
+            MARKETING,
+            Facts(_fresh(), [*ERASED_IN_FEB, *unsubscribed(effective_at=APR)]),
+            DENY,
+            "suppressed",
+            id="own grant, then unsubscribed",
+        ),
+    ],
+)
+def test_someone_who_registers_again_after_an_erasure_is_contacted_as_they_asked(
+    purpose: Purpose, facts: Facts, allowed: bool, reason: str
+) -> None:
+    answer = may_contact(purpose, EMAIL, facts, NOW)
+    assert (answer.allowed, answer.reason.value) == (allowed, reason)

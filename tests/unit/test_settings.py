@@ -122,7 +122,9 @@ NUMBERS = {
     "CONSENT_WEBHOOK_MAX_ATTEMPTS": "must be a whole number of tries >= 1",
     "CONSENT_CHANGES_STREAM_MAXLEN": "must be a whole number of entries >= 1",
     "CONSENT_OUTBOX_RETENTION_DAYS": "must be a whole number of days >= 1",
+    "CONSENT_FPS_DEADLINE_DAYS": "must be a whole number of days >= 1",
     "CONSENT_RETENTION_INACTIVE_YEARS": "must be a whole number of years >= 1, or empty for none",
+    "CONSENT_RETENTION_IDEMPOTENCY_DAYS": "must be a whole number of days >= 1",
 }
 SWITCH = "must be one of on, off, 1, 0, true, false, yes, no"
 #: Each setting with a fixed set of values and what its refusal lists.
@@ -181,6 +183,31 @@ BAD = [
         "CONSENT_PUBLIC_BASE_URL",
         "consent.example.org",
         "CONSENT_PUBLIC_BASE_URL=consent.example.org: must be an http:// or https:// URL",
+    ),
+    (
+        "CONSENT_PUBLIC_BASE_URL",
+        "http://consent.example.org",
+        "CONSENT_PUBLIC_BASE_URL=http://consent.example.org: must be an https:// URL (families' links "
+        "and RFC 8058 one-click unsubscribes travel over HTTPS); http:// is accepted only for "
+        "development: localhost, *.localhost, a loopback address (127.0.0.0/8, ::1) or testserver",
+    ),
+    (
+        "CONSENT_UNSUBSCRIBE_MAILTO",
+        "mailto:unsubscribe@example.org",
+        "CONSENT_UNSUBSCRIBE_MAILTO=mailto:unsubscribe@example.org: must be an email address such as "
+        "unsubscribe@example.org, or empty for none",
+    ),
+    (
+        "CONSENT_STREAM_MARKETING_LIST_ID",
+        "news.example.org",
+        "CONSENT_STREAM_MARKETING_LIST_ID=news.example.org: must be a List-Id (RFC 2919) such as "
+        "<news.example.org>, a description before it optional, or empty for none",
+    ),
+    (
+        "CONSENT_STREAM_ADMINISTRATIVE_FROM",
+        "Appointments",
+        "CONSENT_STREAM_ADMINISTRATIVE_FROM=Appointments: must be an address such as news@example.org "
+        'or "Name <news@example.org>", or empty for none',
     ),
     (
         "CONSENT_WEBHOOK_DESTINATIONS",
@@ -392,13 +419,39 @@ def test_workers_share_their_metrics_in_the_data_dir_unless_told_where(tmp_path:
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "https://consent.example.org",
+        "http://localhost:8000",
+        "http://consent.localhost",
+        "http://127.0.0.2:8000",
+        "http://[::1]:8000",
+        "http://testserver",
+    ],
+)
+def test_plain_http_links_are_for_development_hosts_only(tmp_path: Path, url: str) -> None:
+    """LEGAL #20: outside development (a host only this machine or a test client reaches) a family's
+    link, and the one-click POST to it, must be HTTPS; the refusal is in the table above."""
+    settings = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_PUBLIC_BASE_URL": url})
+    assert settings.links.public_base_url == url
+
+
+def test_serve_on_a_network_address_without_a_public_url_is_refused_naming_it(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    assert mint_links_for("consent.internal", 8080, environ) == "http://consent.internal:8080"
+    with pytest.raises(
+        SettingsError, match=r"^CONSENT_PUBLIC_BASE_URL=http://consent.internal:8080: must be an https://"
+    ):
+        Settings.from_env({**environ, "CONSENT_DATA_DIR": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
     ("host", "minted"),
     [
         ("127.0.0.1", "http://127.0.0.1:8080"),
         ("0.0.0.0", "http://localhost:8080"),  # noqa: S104 (what serve is given, not bound here)
         ("::", "http://localhost:8080"),
         ("::1", "http://[::1]:8080"),
-        ("consent.internal", "http://consent.internal:8080"),
     ],
 )
 def test_serve_mints_links_for_its_own_address_when_no_public_url_is_set(

@@ -45,10 +45,22 @@ class CatalogueController(Controller):
 
     @get("/notices", opt=ANY_KEY, summary="Notice wordings, oldest version first")
     async def notices(
-        self, ctx: Ctx, purpose: Annotated[str | None, QueryParameter(max_length=64)] = None
+        self,
+        ctx: Ctx,
+        purpose: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        language: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=35, description="Only wordings in this language (as published, e.g. en, cy)"
+            ),
+        ] = None,
     ) -> s.NoticesOut:
         await ctx.catalogue.reload()
-        found = [n for n in ctx.catalogue.notices_by_id.values() if purpose in (None, n.purpose)]
+        found = [
+            n
+            for n in ctx.catalogue.notices_by_id.values()
+            if purpose in (None, n.purpose) and language in (None, n.language)
+        ]
         found.sort(key=lambda n: (n.purpose, n.version))
         return s.NoticesOut(items=[presenters.notice(n) for n in found])
 
@@ -56,7 +68,12 @@ class CatalogueController(Controller):
         "/notices",
         opt=needs(KeyScope.ADMIN),
         status_code=201,
-        summary="Publish a new wording (a new version)",
+        summary="Publish a new wording (a new version), in English unless `language` says otherwise",
+        description=(
+            "Versions are numbered per purpose across languages. The families' pages show the newest "
+            "wording in the family's language, else the newest English one: a Welsh wording never "
+            "replaces the English one for English readers."
+        ),
     )
     async def add_notice(self, ctx: Ctx, data: JSONBody[s.NoticeIn]) -> s.NoticeOut:
         notice = await catalogue.add_notice(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -22,8 +23,9 @@ from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import contact_value
 from consent_service.api.ndjson import NDJSONBulkChecks
 from consent_service.api.security import needs
+from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import KeyScope
-from consent_service.services import checks
+from consent_service.services import checks, links
 
 _NDJSON = "application/x-ndjson"
 
@@ -51,6 +53,16 @@ class _BulkOperation(Operation):
                 )
                 for name in ("purpose", "channel")
             ),
+            Parameter(
+                name="links",
+                param_in="query",
+                required=False,
+                description=(
+                    "NDJSON form only: `true` to give each allowed marketing email line its `links` "
+                    "(as `links` in the JSON body does)"
+                ),
+                schema=Schema(type=OpenAPIType.BOOLEAN),
+            ),
         ]
 
 
@@ -60,17 +72,17 @@ class CheckController(Controller):
 
     @post("/", opt=needs(KeyScope.CHECKS), status_code=200, summary="Check one address or person")
     async def check(self, ctx: Ctx, data: JSONBody[s.CheckIn]) -> s.CheckOut:
+        to = contact_value(data.to) if data.to is not None else None
         answer = await checks.check(
             ctx,
             checks.CheckInput(
-                purpose=data.purpose,
-                channel=data.channel,
-                to=contact_value(data.to) if data.to is not None else None,
-                person_id=data.person_id,
-                at=data.at,
+                purpose=data.purpose, channel=data.channel, to=to, person_id=data.person_id, at=data.at
             ),
         )
-        return presenters.answer(answer)
+        minted = None
+        if data.links:
+            [minted] = await links.for_allowed_emails(ctx, data.purpose, data.channel, [to], [answer.allowed])
+        return presenters.answer(answer, minted, await checks.stream(ctx, data.purpose, data.channel))
 
     @post(
         "/bulk",
@@ -87,14 +99,37 @@ class CheckController(Controller):
         middleware=[NDJSONBulkChecks],
         operation_class=_BulkOperation,
     )
-    async def bulk(self, ctx: Ctx, data: JSONBody[s.BulkCheckIn]) -> s.BulkCheckOut:
-        answers = await checks.check_many(
-            ctx, data.purpose, data.channel, [contact_value(t) for t in data.to]
+    async def bulk(
+        self, ctx: Ctx, request: Request[Any, Any, Any], data: JSONBody[s.BulkCheckIn]
+    ) -> s.BulkCheckOut:
+        with_links = _links_asked(request) or data.links
+        tos = [contact_value(t) for t in data.to]
+        answers = await checks.check_many(ctx, data.purpose, data.channel, tos)
+        minted = (
+            await links.for_allowed_emails(ctx, data.purpose, data.channel, tos, [a.allowed for a in answers])
+            if with_links
+            else [None] * len(answers)
         )
+        on = await checks.stream(ctx, data.purpose, data.channel)
         return s.BulkCheckOut(
             results=[
-                s.BulkResultOut(to=to, allowed=a.allowed, reason=a.reason)
-                for to, a in zip(data.to, answers, strict=True)
+                s.BulkResultOut(
+                    to=to,
+                    allowed=a.allowed,
+                    reason=a.reason,
+                    links=presenters.links(m) if m else None,
+                )
+                for to, a, m in zip(data.to, answers, minted, strict=True)
             ],
             degraded=any(a.degraded for a in answers),
+            stream=presenters.stream(on) if on else None,
         )
+
+
+def _links_asked(request: Request[Any, Any, Any]) -> bool:
+    """The ``links`` query parameter the document declares for the route, held to the same rule on the
+    JSON form as on the NDJSON one: ``true`` or ``false``, anything else refused."""
+    given = [value.lower() for value in request.query_params.getall("links", [])]
+    if any(value not in ("true", "false") for value in given):
+        raise InvalidInput.one("query.links", "links must be true or false")
+    return "true" in given

@@ -5,8 +5,9 @@ from __future__ import annotations
 from litestar import Controller, post
 from litestar.params import JSONBody
 
+from consent_service.api import presenters
 from consent_service.api import schemas as s
-from consent_service.api.dependencies import BaseUrl, Ctx
+from consent_service.api.dependencies import Ctx
 from consent_service.api.inputs import contact_value
 from consent_service.api.security import needs
 from consent_service.domain.keys import KeyScope
@@ -23,13 +24,6 @@ class LinkController(Controller):
         status_code=201,
         summary="Unsubscribe and preferences links for one address",
     )
-    async def mint(
-        self, ctx: Ctx, base_url: BaseUrl, data: JSONBody[s.UnsubscribeLinkIn]
-    ) -> s.UnsubscribeLinkOut:
-        minted = await links.mint(ctx, contact_value(data.to), data.channel, data.purpose)
-        url = f"{base_url}/unsubscribe/{minted.unsubscribe}"
-        return s.UnsubscribeLinkOut(
-            url=url,
-            preferences_url=f"{base_url}/preferences/{minted.preferences}",
-            headers={"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-        )
+    async def mint(self, ctx: Ctx, data: JSONBody[s.UnsubscribeLinkIn]) -> s.UnsubscribeLinkOut:
+        minted = await links.mint(ctx, contact_value(data.to), data.channel, data.purpose, data.language)
+        return presenters.links(minted)

@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from consent_service.api.dependencies import BaseUrl, Ctx
+from consent_service.api.languages import page_language
 from consent_service.api.security import PUBLIC
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import InvalidInput, StoreUnavailable
@@ -30,14 +31,6 @@ SECURITY_HEADERS = [
     ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
 ]
 
-CHANNEL_NAMES: dict[Channel | None, str] = {
-    Channel.EMAIL: "Email",
-    Channel.SMS: "Text message",
-    Channel.PHONE: "Phone call",
-    Channel.POST: "Post",
-    # A purpose on no channel (the family's story): the choice is the permission itself.
-    None: "Your permission",
-}
 TOKEN = FromPath[str]
 
 
@@ -77,12 +70,12 @@ class UnsubscribePages(Controller):
             page = await links.describe_unsubscribe(ctx, token)
         except InvalidToken:
             return not_valid()
-        return Template(
-            "unsubscribe.html", context={"page": page, "channel": CHANNEL_NAMES[page.claim.channel]}
-        )
+        return Template("unsubscribe.html", context={"page": page, "channel": page.claim.channel.value})
 
     @post("/{token:str}", status_code=200)
-    async def unsubscribe(self, ctx: Ctx, base_url: BaseUrl, token: TOKEN) -> Template:
+    async def unsubscribe(
+        self, ctx: Ctx, base_url: BaseUrl, request: Request[Any, Any, Any], token: TOKEN
+    ) -> Template:
         """RFC 8058 one-click, or the page's button: whatever the body, a valid link unsubscribes."""
         try:
             page = await links.unsubscribe(ctx, token)
@@ -93,8 +86,8 @@ class UnsubscribePages(Controller):
             "unsubscribed.html",
             context={
                 "page": page,
-                "channel": CHANNEL_NAMES[page.claim.channel],
-                "preferences_url": f"{base_url}/preferences/{preferences}",
+                "channel": page.claim.channel.value,
+                "preferences_url": f"{base_url}/preferences/{preferences}?lang={page_language(request)}",
             },
         )
 
@@ -107,26 +100,24 @@ class PreferencePages(Controller):
     include_in_schema = False
 
     @get("/{token:str}")
-    async def show(self, ctx: Ctx, token: TOKEN) -> Template:
+    async def show(self, ctx: Ctx, request: Request[Any, Any, Any], token: TOKEN) -> Template:
         try:
-            page = await links.describe_preferences(ctx, token)
+            page = await links.describe_preferences(ctx, token, page_language(request))
         except InvalidToken:
             return not_valid()
-        return Template("preferences.html", context={"page": page, "channels": CHANNEL_NAMES, "saved": False})
+        return Template("preferences.html", context={"page": page, "saved": False})
 
     @post("/{token:str}", status_code=200)
     async def save(self, ctx: Ctx, request: Request[Any, Any, Any], token: TOKEN) -> Template:
         """The choices form, or the "stop all marketing" button (a form of its own, on the same page)."""
         form = await request.form()
+        language = page_language(request)
         if form.get("stop_all") == "yes":
             try:
-                page = await links.stop_all_marketing(ctx, token)
+                page = await links.stop_all_marketing(ctx, token, language)
             except InvalidToken:
                 return not_valid()
-            return Template(
-                "preferences.html",
-                context={"page": page, "channels": CHANNEL_NAMES, "saved": False, "stopped": True},
-            )
+            return Template("preferences.html", context={"page": page, "saved": False, "stopped": True})
         wanted: dict[tuple[str, Channel | None], bool] = {}
         versions: dict[str, int] = {}
         try:
@@ -138,14 +129,14 @@ class PreferencePages(Controller):
                     wanted[(code, Channel(channel) if on_a_channel else None)] = value == "yes"
                 elif kind == "notice":
                     versions[rest] = int(str(value))
-            page = await links.save_preferences(ctx, token, wanted, versions)
+            page = await links.save_preferences(ctx, token, wanted, versions, language)
         except InvalidToken:
             return not_valid()
         except (ValueError, InvalidInput):
-            page = await links.describe_preferences(ctx, token)
+            page = await links.describe_preferences(ctx, token, language)
             return Template(
                 "preferences.html",
-                context={"page": page, "channels": CHANNEL_NAMES, "saved": False, "error": True},
+                context={"page": page, "saved": False, "error": True},
                 status_code=422,
             )
-        return Template("preferences.html", context={"page": page, "channels": CHANNEL_NAMES, "saved": True})
+        return Template("preferences.html", context={"page": page, "saved": True})

@@ -15,8 +15,10 @@ from consent_service.api.inputs import actor, contact_value, idempotent_write
 from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
 from consent_service.domain.keys import ApiKey, KeyScope
+from consent_service.domain.receipts import DataController
 from consent_service.domain.restrictions import Restriction
 from consent_service.services import people, restrictions, rights
+from consent_service.services.context import Context
 from consent_service.services.people import ChoiceState
 
 
@@ -38,6 +40,44 @@ def _restriction(r: Restriction, contact_ids: dict[str, str]) -> s.RestrictionOu
 def _restricted(done: restrictions.Restricted) -> s.RestrictionOut:
     r = done.restriction
     return _restriction(r, {r.fingerprint: done.contact_id} if r.fingerprint and done.contact_id else {})
+
+
+async def export_document(ctx: Context, person_id: str, organisation: DataController) -> s.ExportOut:
+    """Everything held on one person, as the API and the staff page (for a lead) both hand it out."""
+    held = await rights.export(ctx, person_id, organisation)
+    contact_ids = {c.fingerprint: c.id for c in held.person.contacts}
+    await ctx.catalogue.reload()
+    current = {(c.purpose, c.channel): c for c in held.current}
+    states = [
+        ChoiceState(p.code, ch, basis, current.get((p.code, ch)))
+        for p in ctx.catalogue.catalogue
+        for ch, basis in p.bases.items()
+    ]
+    return s.ExportOut(
+        generated_at=held.generated_at,
+        person=presenters.person(held.person),
+        household_members=list(held.household_members),
+        current_choices=[presenters.choice_state(ctx.catalogue, st) for st in states],
+        events=[presenters.event(ctx.catalogue, e) for e in held.events],
+        restrictions=[_restriction(r, contact_ids) for r in held.restrictions],
+        suppressions=[
+            s.HeldSuppressionOut(
+                fingerprint=e.fingerprint,
+                channel=e.channel.value if e.channel else "all",
+                scope=e.scope,
+                reason=e.reason,
+                purpose=e.purpose,
+                effective_at=e.effective_at,
+                lifted_at=e.lifted_at,
+                lift_reason=e.lift_reason,
+            )
+            for e in held.suppressions
+        ],
+        receipts=list(held.receipts),
+        staff_changes=[
+            s.StaffChangeOut(at=c.at, by=c.by, what=c.what, staff_member=c.staff_member) for c in held.changes
+        ],
+    )
 
 
 class RightsController(Controller):
@@ -92,37 +132,13 @@ class RightsController(Controller):
 
     @get("/export", opt=needs(KeyScope.ADMIN), summary="Everything held on the person (subject access)")
     async def export(
-        self, ctx: Ctx, person_id: FromPath[UUID], format: FromQuery[Literal["json", "text"]] = "json"
+        self,
+        ctx: Ctx,
+        organisation: Organisation,
+        person_id: FromPath[UUID],
+        format: FromQuery[Literal["json", "text"]] = "json",
     ) -> Response[Any]:
-        held = await rights.export(ctx, str(person_id))
-        contact_ids = {c.fingerprint: c.id for c in held.person.contacts}
-        await ctx.catalogue.reload()
-        current = {(c.purpose, c.channel): c for c in held.current}
-        states = [
-            ChoiceState(p.code, ch, basis, current.get((p.code, ch)))
-            for p in ctx.catalogue.catalogue
-            for ch, basis in p.bases.items()
-        ]
-        body = s.ExportOut(
-            generated_at=held.generated_at,
-            person=presenters.person(held.person),
-            household_members=list(held.household_members),
-            current_choices=[presenters.choice_state(ctx.catalogue, st) for st in states],
-            events=[presenters.event(ctx.catalogue, e) for e in held.events],
-            restrictions=[_restriction(r, contact_ids) for r in held.restrictions],
-            suppressions=[
-                s.HeldSuppressionOut(
-                    channel=e.channel.value if e.channel else "all",
-                    scope=e.scope,
-                    reason=e.reason,
-                    purpose=e.purpose,
-                    effective_at=e.effective_at,
-                    lifted_at=e.lifted_at,
-                    lift_reason=e.lift_reason,
-                )
-                for e in held.suppressions
-            ],
-        )
+        body = await export_document(ctx, str(person_id), organisation)
         if format == "text":
             return Response(presenters.export_text(body), media_type="text/plain; charset=utf-8")
         return Response(body)
@@ -136,6 +152,21 @@ class RightsController(Controller):
         self, ctx: Ctx, organisation: Organisation, person_id: FromPath[UUID], event_id: FromPath[UUID]
     ) -> dict[str, Any]:
         return await rights.receipt(ctx, organisation, str(person_id), str(event_id))
+
+    @get(
+        "/consent-record",
+        opt=needs(KeyScope.STAFF, KeyScope.ADMIN),
+        summary="The person's consent record in the ISO/IEC TS 27560 structure (JSON-LD, W3C DPV states)",
+    )
+    async def consent_record(
+        self,
+        ctx: Ctx,
+        organisation: Organisation,
+        person_id: FromPath[UUID],
+        format: FromQuery[Literal["iso27560"]] = "iso27560",
+    ) -> Response[dict[str, Any]]:
+        body = await rights.consent_record(ctx, organisation, str(person_id))
+        return Response(body, media_type="application/ld+json")
 
     @post(
         "/erasure", opt=needs(KeyScope.ADMIN), status_code=200, summary="Erase the person, keeping tombstones"

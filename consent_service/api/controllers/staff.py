@@ -21,13 +21,16 @@ from consent_service.api import staff_config
 from consent_service.api import staff_forms as forms
 from consent_service.api import staff_phone_views as phone
 from consent_service.api import staff_views as views
+from consent_service.api.controllers import staff_lead
 from consent_service.api.controllers.pages import SECURITY_HEADERS
 from consent_service.api.dependencies import Ctx
 from consent_service.api.security import PUBLIC
 from consent_service.api.staff_config import (
+    NotALead,
     NotSignedIn,
     SignedInMember,
     StaffMember,
+    lead_only,
     signed_in,
     signed_in_member,
 )
@@ -36,7 +39,7 @@ from consent_service.domain.channels import ContactKind
 from consent_service.domain.errors import Conflict, InvalidInput, NotFound
 from consent_service.domain.ledger import Evidence
 from consent_service.domain.people import Person
-from consent_service.services import choices, people, restrictions, staff, suppressions
+from consent_service.services import choices, people, restrictions, rights, staff, suppressions
 from consent_service.services.context import Context
 
 HOME = "/staff"
@@ -109,7 +112,10 @@ class StaffSignIn(Controller):
         return Redirect(HOME, status_code=303)
 
     @post("/sign-out")
-    async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
+    async def sign_out(self, ctx: Ctx, request: Request[Any, Any, Any]) -> Redirect:
+        member = signed_in_member(request)
+        if member is not None:
+            await staff.signed_out(ctx, member.username)
         staff_config.end_session(request)
         return Redirect(SIGN_IN, status_code=303)
 
@@ -201,7 +207,7 @@ class StaffPages(Controller):
         _flash(request, f"Restriction added: no contact by {channel} until it is lifted.")
         return Redirect(_person_url(str(person_id)), status_code=303)
 
-    @post("/people/{person_id:uuid}/restrictions/{restriction_id:uuid}/lift")
+    @post("/people/{person_id:uuid}/restrictions/{restriction_id:uuid}/lift", guards=[lead_only])
     async def lift_restriction(
         self,
         ctx: Ctx,
@@ -277,12 +283,14 @@ async def _person_page(
         "kinds": views.KIND_NAMES,
         "suppressions": [e for e in entries if e.in_force],
         "lifted_suppressions": [e for e in entries if not e.in_force],
+        "objection_stands": phone.OBJECTION_STANDS,
         "groups": views.change_groups(states, ctx.catalogue),
         "sources": views.STAFF_SOURCES,
         "channels": views.CHANNEL_NAMES,
         "history": views.history_rows(events),
         "in_force": [r for r in rows if r.in_force],
         "lifted": [r for r in rows if not r.in_force],
+        "erased_before": await rights.erased_before(ctx, person),
         "form": {},
         "errors": [],
         "failed": None,
@@ -313,9 +321,9 @@ def router(settings: Settings) -> Router:
 
     return Router(
         path=HOME,
-        route_handlers=[StaffSignIn, StaffPages, StaffPhonePages],
+        route_handlers=[StaffSignIn, StaffPages, StaffPhonePages, staff_lead.LeadPages],
         middleware=[staff_config.session_config(settings).middleware, staff_config.csrf(settings)],
-        exception_handlers={NotSignedIn: not_signed_in},
+        exception_handlers={NotSignedIn: not_signed_in, NotALead: staff_lead.not_a_lead},
         response_headers=SECURITY_HEADERS,
         opt=PUBLIC,
         include_in_schema=False,

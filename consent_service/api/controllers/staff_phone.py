@@ -29,7 +29,7 @@ from consent_service.api.security import PUBLIC
 from consent_service.api.staff_config import SignedInMember, signed_in
 from consent_service.api.staff_forms import FormErrors
 from consent_service.api.staff_views import KIND_NAMES, contact_text
-from consent_service.domain.errors import Conflict, InvalidInput, NotFound
+from consent_service.domain.errors import Conflict, InvalidInput, NotFound, ObjectionStands
 from consent_service.domain.people import RecordedContact
 from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 from consent_service.services import choices, people, suppressions
@@ -156,9 +156,13 @@ class StaffPhonePages(Controller):
             held = await suppressions.of_person(ctx, person)
             if not any(e.id == str(entry_id) for entries in held.values() for e in entries):
                 raise NotFound(f"no suppression {entry_id} for person {person_id}")
-            await suppressions.lift(ctx, suppressions.LiftSuppression(str(entry_id), reason, member.actor))
+            lift = suppressions.LiftSuppression(str(entry_id), reason, member.actor)
+            await suppressions.lift_entry(ctx, lift)
         except FormErrors as exc:
             return await _refused(ctx, member, str(person_id), exc.messages, form, f"lift-{entry_id}")
+        except ObjectionStands:
+            _flash(request, phone.OBJECTION_STANDS)
+            return Redirect(_person_url(str(person_id)), status_code=303)
         except Conflict:
             _flash(request, "That suppression was lifted already.")
             return Redirect(_person_url(str(person_id)), status_code=303)

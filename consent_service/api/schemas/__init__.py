@@ -30,7 +30,14 @@ from consent_service.api.schemas.changes import (
     WebhookOut,
     WebhooksOut,
 )
-from consent_service.api.schemas.checks import BulkCheckIn, BulkCheckOut, BulkResultOut, CheckIn, CheckOut
+from consent_service.api.schemas.checks import (
+    BulkCheckIn,
+    BulkCheckOut,
+    BulkResultOut,
+    CheckIn,
+    CheckOut,
+    StreamOut,
+)
 from consent_service.api.schemas.choices import (
     ChoiceIn,
     Choices,
@@ -74,13 +81,20 @@ from consent_service.api.schemas.people import (
     RegistrationOut,
 )
 from consent_service.api.schemas.rights import (
+    AccessRequestIn,
+    AccessRequestOut,
+    AccessRequestsOut,
     ErasureIn,
     ErasureOut,
     ExportOut,
     HeldSuppressionOut,
+    LegalHoldIn,
+    LegalHoldOut,
+    LegalHoldsOut,
     RestrictionIn,
     RestrictionOut,
     RestrictionsOut,
+    StaffChangeOut,
 )
 from consent_service.api.schemas.suppressions import (
     LiftIn,
@@ -92,6 +106,9 @@ from consent_service.api.schemas.suppressions import (
 )
 
 __all__ = [
+    "AccessRequestIn",
+    "AccessRequestOut",
+    "AccessRequestsOut",
     "ApiSource",
     "BulkCheckIn",
     "BulkCheckOut",
@@ -128,6 +145,9 @@ __all__ = [
     "KeyInfoOut",
     "KeyOut",
     "KeysOut",
+    "LegalHoldIn",
+    "LegalHoldOut",
+    "LegalHoldsOut",
     "LiftIn",
     "NewWebhookOut",
     "Note",
@@ -154,6 +174,8 @@ __all__ = [
     "RestrictionIn",
     "RestrictionOut",
     "RestrictionsOut",
+    "StaffChangeOut",
+    "StreamOut",
     "SuppressionIn",
     "SuppressionOut",
     "SuppressionsOut",

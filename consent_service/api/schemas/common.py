@@ -37,11 +37,11 @@ Time = Annotated[datetime, Meta(tz=True, description="RFC 3339 with a time zone"
 
 
 #: A suppression can name one channel or every channel.
-ChannelOrAll = Literal["email", "sms", "phone", "post", "all"]
+ChannelOrAll = Literal["email", "sms", "phone", "post", "automated_call", "all"]
 
 
 #: A purpose's basis is given per channel, or for "none" when it has no channel (a testimonial).
-ChannelOrNone = Literal["email", "sms", "phone", "post", "none"]
+ChannelOrNone = Literal["email", "sms", "phone", "post", "automated_call", "none"]
 
 
 ApiSource = Literal["web_form", "paper_form", "phone_call", "email", "letter", "in_person", "import"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from msgspec import Meta
 
@@ -42,6 +42,8 @@ class RestrictionsOut(Out, kw_only=True):
 
 
 class HeldSuppressionOut(Out, kw_only=True):
+    #: The keyed fingerprint the list holds instead of the address (the address is in ``person``).
+    fingerprint: str
     channel: ChannelOrAll
     scope: SuppressionScope
     reason: SuppressionReason
@@ -61,6 +63,19 @@ class ExportOut(Out, kw_only=True):
     events: list[EventOut]
     restrictions: list[RestrictionOut]
     suppressions: list[HeldSuppressionOut]
+    #: A Kantara Consent Receipt v1.1 for every grant recorded.
+    receipts: list[dict[str, Any]]
+    #: Every change to the record, oldest first, and who made it.
+    staff_changes: list[StaffChangeOut]
+
+
+class StaffChangeOut(Out, kw_only=True):
+    at: datetime
+    #: The API key or staff account that wrote the change.
+    by: str
+    what: str
+    #: The staff member the paperwork names (the person who took a phone call), if any.
+    staff_member: str | None
 
 
 class ErasureOut(Out, kw_only=True):
@@ -68,3 +83,44 @@ class ErasureOut(Out, kw_only=True):
     erased_at: datetime
     suppression_tombstones: int
     events_kept: int
+
+
+class AccessRequestIn(In, kw_only=True, frozen=True):
+    #: The day the request reached the organisation; the month to answer runs from it (Art 12(3)).
+    received_on: date
+
+
+class AccessRequestOut(Out, kw_only=True):
+    id: str
+    person_id: str
+    received_on: date
+    #: One calendar month after ``received_on`` (31 January → 28 or 29 February).
+    due_on: date
+    #: Not answered and past its due date, today (UTC).
+    overdue: bool
+    recorded_by: str
+    recorded_at: datetime
+    answered_at: datetime | None
+    answered_by: str | None
+
+
+class AccessRequestsOut(Out, kw_only=True):
+    items: list[AccessRequestOut]
+
+
+class LegalHoldIn(In, kw_only=True, frozen=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=2000)]
+
+
+class LegalHoldOut(Out, kw_only=True):
+    id: str
+    person_id: str
+    reason: str
+    placed_by: str
+    placed_at: datetime
+    released_at: datetime | None
+    released_by: str | None
+
+
+class LegalHoldsOut(Out, kw_only=True):
+    items: list[LegalHoldOut]

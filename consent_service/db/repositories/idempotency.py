@@ -38,6 +38,10 @@ class SqlIdempotency:
             .values(status=status, body=body)
         )
 
+    async def purge(self, before: datetime) -> int:
+        gone = await self._c.execute(delete(IdempotencyRow).where(IdempotencyRow.created_at < before))
+        return int(gone.rowcount or 0)
+
     async def forget_mentioning(self, text: str) -> None:
         await self._c.execute(
             delete(IdempotencyRow).where(IdempotencyRow.body.contains(text, autoescape=True))

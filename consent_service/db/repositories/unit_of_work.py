@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import OutboxRow
 from consent_service.db.outbox import SqlOutbox, SqlWebhooks
+from consent_service.db.repositories.access import SqlAccessRequests, SqlLegalHolds
 from consent_service.db.repositories.catalogue import SqlCatalogue
 from consent_service.db.repositories.idempotency import SqlIdempotency
 from consent_service.db.repositories.keys import SqlApiKeys
@@ -16,6 +17,7 @@ from consent_service.db.repositories.provider_events import SqlProviderEvents
 from consent_service.db.repositories.restrictions import SqlRestrictions
 from consent_service.db.repositories.staff import SqlStaffAccounts
 from consent_service.db.repositories.suppressions import SqlSuppressions
+from consent_service.db.repositories.tps import SqlTps
 from consent_service.domain.changes import Change
 
 
@@ -32,6 +34,9 @@ class SqlUnitOfWork:
         self.ledger = SqlLedger(connection, dialect)
         self.suppressions = SqlSuppressions(connection)
         self.restrictions = SqlRestrictions(connection)
+        self.tps = SqlTps(connection, dialect)
+        self.access_requests = SqlAccessRequests(connection)
+        self.legal_holds = SqlLegalHolds(connection)
         self.staff = SqlStaffAccounts(connection)
         self.keys = SqlApiKeys(connection)
         self.idempotency = SqlIdempotency(connection, dialect)
