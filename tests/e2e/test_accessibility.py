@@ -241,6 +241,77 @@ def staff_signed_out(page: Page, world: World) -> None:
     page.get_by_role("heading", level=1).wait_for()
 
 
+def staff_accounts(page: Page, world: World) -> None:
+    """The staff member made by the command is a lead: the accounts page is theirs."""
+    sign_in(page, world)
+    page.get_by_role("link", name="Staff accounts").click()
+    page.get_by_role("heading", name="Staff accounts", level=1).wait_for()
+
+
+def make_plain_account(page: Page, world: World) -> tuple[str, str]:
+    """A plain staff account made on the accounts page; its name and the password shown once."""
+    staff_accounts(page, world)
+    newcomer = f"sam.{uuid.uuid4().hex[:6]}"
+    making = page.get_by_role("group", name="Make an account")
+    making.get_by_label("Username").fill(newcomer)
+    making.get_by_label("Name shown on the records they make").fill("Sam Audited")
+    making.get_by_label("Role").select_option("staff")
+    page.get_by_role("button", name="Make the account").click()
+    page.get_by_role("status").wait_for()
+    return newcomer, page.locator("#one-time-password code").inner_text()
+
+
+def staff_account_made(page: Page, world: World) -> None:
+    make_plain_account(page, world)
+
+
+def staff_account_refused(page: Page, world: World) -> None:
+    staff_accounts(page, world)
+    page.locator("form input[required]").evaluate_all("(all) => all.forEach(i => i.required = false)")
+    page.get_by_role("button", name="Make the account").click()
+    page.get_by_role("alert").wait_for()
+
+
+def staff_forbidden(page: Page, world: World) -> None:
+    """A plain staff member opening what only a lead may."""
+    newcomer, password = make_plain_account(page, world)
+    page.get_by_role("button", name="Sign out").click()
+    send(page, {"Username": newcomer, "Password": password}, "Sign in")
+    page.get_by_role("heading", name="Find a person").wait_for()
+    page.goto(f"{world.server.base}/staff/accounts")
+    page.get_by_role("heading", name="Only a lead can do this").wait_for()
+
+
+def staff_audit_trail(page: Page, world: World) -> None:
+    staff_accounts(page, world)
+    page.get_by_role("link", name="Audit trail").click()
+    page.get_by_role("table", name="Audit trail, newest first").wait_for()
+
+
+def erasing(page: Page, world: World) -> None:
+    """A person of their own (an erasure cannot be undone) on their page, the reason given."""
+    email, phone = fresh_family()
+    person_id = registered(world.server, email, phone, [granted("marketing", "email")])
+    sign_in(page, world)
+    page.goto(f"{world.server.base}/staff/people/{person_id}")
+    page.get_by_label("Reason", exact=True).last.fill("Asked to be forgotten on the phone")
+
+
+def staff_erased(page: Page, world: World) -> None:
+    erasing(page, world)
+    page.get_by_label("I understand this cannot be undone").check()
+    page.get_by_role("button", name="Erase this person").click()
+    page.get_by_role("heading", level=1).wait_for()
+
+
+def staff_erasure_refused(page: Page, world: World) -> None:
+    """The box left unticked (the browser's own check switched off, as an older browser would)."""
+    erasing(page, world)
+    page.get_by_label("I understand this cannot be undone").evaluate("(box) => { box.required = false; }")
+    page.get_by_role("button", name="Erase this person").click()
+    page.get_by_role("alert").wait_for()
+
+
 PAGES: dict[str, Callable[[Page, World], None]] = {
     "unsubscribe": unsubscribe,
     "unsubscribed": unsubscribed,
@@ -263,6 +334,13 @@ PAGES: dict[str, Callable[[Page, World], None]] = {
     "staff new person refused": staff_new_person_refused,
     "staff not found": staff_not_found,
     "staff signed out": staff_signed_out,
+    "staff accounts": staff_accounts,
+    "staff account made": staff_account_made,
+    "staff account refused": staff_account_refused,
+    "staff forbidden": staff_forbidden,
+    "staff audit trail": staff_audit_trail,
+    "staff erased": staff_erased,
+    "staff erasure refused": staff_erasure_refused,
 }
 
 
