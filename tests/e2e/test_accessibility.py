@@ -160,6 +160,16 @@ def accessibility_statement(page: Page, world: World) -> None:
     main.get_by_role("link", name="Equality Advisory and Support Service (EASS)").wait_for()
 
 
+def in_welsh(page: Page, world: World) -> None:
+    """The preferences page switched to Welsh on the page, then its statement: `lang` says cy."""
+    page.goto(world.preferences_url)
+    page.get_by_role("link", name="Cymraeg").click()
+    page.get_by_role("contentinfo").get_by_role("link", name="Datganiad hygyrchedd").click()
+    page.get_by_role("heading", name="Datganiad hygyrchedd", level=1).wait_for()
+    page.get_by_text("Hyd y gwyddom, mae'r tudalennau hyn yn cydymffurfio'n llawn").wait_for()
+    assert page.locator("html").get_attribute("lang") == "cy"
+
+
 def staff_sign_in(page: Page, world: World) -> None:
     page.goto(f"{world.server.base}/staff/sign-in")
 
@@ -321,6 +331,7 @@ PAGES: dict[str, Callable[[Page, World], None]] = {
     "all marketing stopped": all_marketing_stopped,
     "invalid link": invalid_link,
     "accessibility statement": accessibility_statement,
+    "accessibility statement in Welsh": in_welsh,
     "staff sign in": staff_sign_in,
     "staff sign in refused": staff_sign_in_refused,
     "staff search": staff_search,
