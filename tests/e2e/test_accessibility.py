@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.e2e.conftest import Server, postgres_and_redis, run_aside, running
@@ -369,6 +370,18 @@ def test_page_has_no_wcag_22_aa_violations(
     wide = page.evaluate("document.documentElement.scrollWidth")
     shot(page, f"{name.replace(' ', '-')}-320px")
     assert wide <= 320, f"{name} is {wide} CSS pixels wide at a 320-pixel viewport"
+
+
+def test_the_statement_is_a_family_page_over_http(server: Server) -> None:
+    """Its headers are the families' pages' own, and a Welsh browser gets it in Welsh."""
+    english = httpx.get(f"{server.base}/accessibility", timeout=10)
+    assert english.status_code == 200
+    assert english.headers["content-security-policy"].startswith("default-src 'none'")
+    assert english.headers["cache-control"] == "no-store"
+    assert '<html lang="en">' in english.text and ORGANISATION["CONSENT_ORG_PHONE"] in english.text
+    in_welsh = {"Accept-Language": "cy-GB,cy;q=0.9"}
+    welsh = httpx.get(f"{server.base}/accessibility", headers=in_welsh, timeout=10)
+    assert '<html lang="cy">' in welsh.text and "<h1>Datganiad hygyrchedd</h1>" in welsh.text
 
 
 def test_the_audit_finds_what_it_is_for(page: Page) -> None:
