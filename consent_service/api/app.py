@@ -31,7 +31,7 @@ from consent_service.api.controllers.feedback import feedback_routes
 from consent_service.api.controllers.health import HealthController
 from consent_service.api.controllers.links import LinkController
 from consent_service.api.controllers.metrics import PROMETHEUS, MetricsController
-from consent_service.api.controllers.pages import PreferencePages, UnsubscribePages
+from consent_service.api.controllers.pages import PreferencePages, UnsubscribePages, accessibility_statement
 from consent_service.api.controllers.people import PeopleController, RegistrationController
 from consent_service.api.controllers.rights import RightsController
 from consent_service.api.controllers.staff import router as staff_pages
@@ -147,6 +147,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             MetricsController,
             UnsubscribePages,
             PreferencePages,
+            accessibility_statement,
             staff_pages(settings),
             pages_config.static_files(),
         ],

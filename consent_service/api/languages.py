@@ -25,8 +25,9 @@ SUPPORTED = ("en", "cy")
 DEFAULT = SUPPORTED[0]
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
-#: Only the families' pages are translated; a staff page stays English whatever the browser asks.
-TRANSLATED_PREFIXES = ("/unsubscribe/", "/preferences/")
+#: Only the families' pages (and the accessibility statement they link to) are translated; a staff page
+#: stays English whatever the browser asks.
+TRANSLATED_PREFIXES = ("/unsubscribe/", "/preferences/", "/accessibility")
 _STATE_KEY = "page_language"
 
 

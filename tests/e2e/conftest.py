@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -93,6 +95,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield served
 
 
+def run_aside(work: Coroutine[Any, Any, None]) -> None:
+    """Runs `work` on an event loop of its own thread: Playwright's sync API keeps one running here."""
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        aside.submit(asyncio.run, work).result()
+
+
 @pytest.fixture
 def postgres_and_redis() -> Iterator[dict[str, str]]:
     name = f"consent_e2e_{secrets.token_hex(5)}"
@@ -105,7 +113,7 @@ def postgres_and_redis() -> Iterator[dict[str, str]]:
             await connection.close()
 
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        run_aside(admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError) as exc:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"PostgreSQL is not reachable and CI=true forbids skipping: {exc}")
@@ -116,4 +124,4 @@ def postgres_and_redis() -> Iterator[dict[str, str]]:
         "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
         "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
     }
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_aside(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

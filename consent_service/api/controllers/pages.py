@@ -1,4 +1,5 @@
-"""The public pages families reach from a link: unsubscribe and preferences (DESIGN §4.8, §5).
+"""The public pages families reach from a link: unsubscribe and preferences (DESIGN §4.8, §5), and the
+accessibility statement every one of them links to.
 
 No account, no API key: the signed token is the capability. Every page sends strict security headers
 and no third-party asset. A token that is forged, tampered, truncated or signed by a key we do not
@@ -41,6 +42,18 @@ def unavailable(request: Request[Any, Any, Any], exc: StoreUnavailable) -> Templ
     """The database is away: say so in words, for a family, rather than as an API problem."""
     headers = {h.name: h.value or "" for h in SECURITY_HEADERS} | {"Retry-After": "60"}
     return Template("unavailable.html", status_code=503, headers=headers)
+
+
+@get(
+    "/accessibility",
+    opt=PUBLIC,
+    response_headers=SECURITY_HEADERS,
+    include_in_schema=False,
+    sync_to_thread=False,
+)
+def accessibility_statement() -> Template:
+    """How accessible the families' pages are and how to report a problem (the GOV.UK model statement)."""
+    return Template("accessibility.html")
 
 
 class UnsubscribePages(Controller):
