@@ -56,6 +56,19 @@ BAD_REGISTRATIONS = {
         ),
         "choices[0].notice",
     ),
+    "another purpose's wording": (
+        registration(
+            choices=[
+                {
+                    "purpose": "marketing",
+                    "channel": "email",
+                    "decision": "granted",
+                    "notice": {"purpose": "testimonial", "version": 1},
+                }
+            ]
+        ),
+        "choices[0].notice",
+    ),
     # A withdrawal naming these is recorded, widened (test_paperwork.py); a grant is refused.
     "unknown purpose": (
         registration(choices=[grant("email", purpose="raffle")]),

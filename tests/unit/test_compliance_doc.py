@@ -78,3 +78,11 @@ def test_the_tally_at_the_top_counts_the_entries() -> None:
     assert tally is not None, "the document says how many behaviours are proved, partly and not yet"
     counted = Counter(status for text in entries().values() for status in STATUS.findall(text))
     assert tuple(int(n) for n in tally.groups()) == (counted["proved"], counted["partly"], counted["not yet"])
+
+
+def test_the_readme_tells_senders_dkim_must_sign_both_one_click_headers() -> None:
+    """RFC 8058 §4: a one-click header the DKIM signature does not cover is ignored by receivers."""
+    readme = (ROOT / "README.md").read_text()
+    paragraph = next((p for p in readme.split("\n\n") if "DKIM" in p), "")
+    assert "`List-Unsubscribe`" in paragraph and "`List-Unsubscribe-Post`" in paragraph
+    assert re.search(r"DKIM must sign both", paragraph)
