@@ -17,7 +17,14 @@ from consent_service.domain.channels import Channel
 from consent_service.domain.errors import Conflict, InvalidInput
 from consent_service.domain.notices import DEFAULT_WORDING, NoticeVersion
 from consent_service.domain.ports import Clock, Store
-from consent_service.domain.purposes import DEFAULT_CATALOGUE, Catalogue, OrgType, Purpose, check_category
+from consent_service.domain.purposes import (
+    DEFAULT_CATALOGUE,
+    Catalogue,
+    OrgType,
+    Purpose,
+    basis_refusals,
+    check_category,
+)
 
 #: Seconds between reloads caused by a miss.
 MISS_RELOAD_INTERVAL = 1.0
@@ -82,6 +89,8 @@ async def add_purpose(
     if not purpose.bases:
         raise InvalidInput.one("bases", "a purpose needs a basis for at least one channel (or none)")
     check_category(purpose, org)
+    if refused := basis_refusals(purpose):
+        raise InvalidInput(refused)
     await view.reload()
     if purpose.code in view.catalogue:
         raise Conflict(f"purpose {purpose.code!r} exists; purposes are immutable, create a new code")

@@ -58,6 +58,24 @@ async def test_a_charity_adds_a_soft_opt_in_purpose_and_records_it(api: Api) -> 
     assert refused.json()["errors"][0]["field"] == "choices[0].collection_context.opt_out_offered"
 
 
+async def test_email_and_text_marketing_cannot_rest_on_legitimate_interests(api: Api) -> None:
+    """PECR reg 22: an organisation cannot configure its way round consent for email and texts."""
+    code = f"newsletter_{secrets.token_hex(4)}"
+    bases = {"email": "legitimate_interests", "sms": "legitimate_interests", "post": "legitimate_interests"}
+    refused = await api.post(
+        "/v1/purposes", {"code": code, "category": "marketing", "bases": bases}, scope="admin"
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["bases.email", "bases.sms"]
+    listed = (await api.get("/v1/purposes", scope="admin")).json()["items"]
+    assert code not in {p["code"] for p in listed}
+
+    service = await api.post(
+        "/v1/purposes", {"code": code, "category": "administrative", "bases": bases}, scope="admin"
+    )
+    assert service.status_code == 201, service.text
+
+
 async def test_any_key_reads_the_catalogue(api: Api) -> None:
     for scope in ("forms", "checks", "staff", "admin"):
         purposes = (await api.get("/v1/purposes", scope=scope)).json()["items"]
