@@ -34,6 +34,10 @@ DEFAULT_WORDING: dict[str, str] = {
         "With your permission we would like to share your family's experience in our leaflets and on "
         "our website. You can withdraw this permission at any time."
     ),
+    "consent_renewal": (
+        "Now and then we may ask whether you are still happy to hear from us, and how. Tick each way "
+        "you are happy for us to ask you. You can change your mind at any time."
+    ),
 }
 
 

@@ -92,6 +92,15 @@ DEFAULT_CATALOGUE: tuple[Purpose, ...] = (
         {None: Basis.CONSENT},
         "Using the family's story in leaflets or on the website.",
     ),
+    # A message asking someone to renew or update their consent is itself marketing (ICO v Flybe and
+    # Honda, 2017): its own purpose, on consent on every channel, post included, so that a person who
+    # said no to marketing letters is not written to and asked to think again.
+    Purpose(
+        "consent_renewal",
+        Category.MARKETING,
+        dict.fromkeys(Channel, Basis.CONSENT),
+        "Asking whether you are still happy to hear from us.",
+    ),
     Purpose(
         "administrative",
         Category.ADMINISTRATIVE,

@@ -71,16 +71,20 @@ class CatalogueView:
 
 
 async def seed(store: Store, clock: Clock) -> bool:
-    """On first start, write the default catalogue and a first wording for each consent purpose."""
+    """Write each default purpose the catalogue lacks, with its first wording; whether any was written.
+
+    On a first start that is the whole default catalogue; on a service started before a default was
+    added, that default alone (purposes are never removed, so a missing one was never there).
+    """
     async with store.writing() as uow:
-        if await uow.catalogue.purposes():
-            return False
+        held = {purpose.code for purpose in await uow.catalogue.purposes()}
+        missing = [purpose for purpose in DEFAULT_CATALOGUE if purpose.code not in held]
         now = clock.now()
-        for purpose in DEFAULT_CATALOGUE:
+        for purpose in missing:
             await uow.catalogue.add_purpose(purpose, now)
-        for code, text in DEFAULT_WORDING.items():
-            await uow.catalogue.add_notice(code, text, "en", now)
-    return True
+            if purpose.code in DEFAULT_WORDING:
+                await uow.catalogue.add_notice(purpose.code, DEFAULT_WORDING[purpose.code], "en", now)
+    return bool(missing)
 
 
 async def add_purpose(

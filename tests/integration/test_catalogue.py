@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import secrets
 
-from tests.integration.conftest import Api, fresh_email
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from consent_service.services.catalogue import seed
+from tests.integration.conftest import Api, Fresh, fresh_email
+from tests.integration.test_choices import record, withdraw
 from tests.integration.test_org_type import soft_opt_in_registration
+from tests.integration.test_registrations import grant, register
 
 
 async def test_a_charity_adds_a_soft_opt_in_purpose_and_records_it(api: Api) -> None:
@@ -90,3 +96,56 @@ async def test_a_wording_for_an_unknown_purpose_is_refused(api: Api) -> None:
     response = await api.post("/v1/notices", {"purpose": "nothing_here", "text": "x"}, scope="admin")
     assert response.status_code == 422
     assert response.json()["errors"] == [{"field": "purpose", "message": "unknown purpose 'nothing_here'"}]
+
+
+async def test_a_request_to_renew_consent_is_marketing_and_needs_consent_of_its_own(api: Api) -> None:
+    """ICO v Flybe and Honda (2017): "are you still happy to hear from us?" is itself marketing."""
+    purposes = {p["code"]: p for p in (await api.get("/v1/purposes", scope="checks")).json()["items"]}
+    renewal = purposes["consent_renewal"]
+    assert renewal["category"] == "marketing"
+    assert renewal["bases"] == {"email": "consent", "sms": "consent", "phone": "consent", "post": "consent"}
+    assert [
+        n["version"] for n in (await api.get("/v1/notices", purpose="consent_renewal")).json()["items"]
+    ] == [1]
+
+    # Flybe's mistake: someone who said no to marketing emails is asked to think again.
+    email = fresh_email()
+    person = (await register(api, email, choices=[grant("email")]))["person_id"]
+    await record(api, person, [withdraw("email")])
+    asked = await api.check("email", email, purpose="consent_renewal")
+    assert (asked["allowed"], asked["reason"]) == (False, "no_consent")
+    # A renewal letter is no exception, though marketing letters rest on legitimate interests.
+    letter = await api.check(
+        "post", {"lines": ["7 Renewal Row"], "postcode": "LS1 4AP"}, purpose="consent_renewal"
+    )
+    assert (letter["allowed"], letter["reason"]) == (False, "no_consent")
+
+    # Someone who agreed to be asked may be; their unsubscribe from it stops it like any marketing.
+    willing = fresh_email()
+    await register(api, willing, choices=[grant("email", "consent_renewal")])
+    assert (await api.check("email", willing, purpose="consent_renewal"))["reason"] == "consent_granted"
+    minted = await api.post(
+        "/v1/unsubscribe-links",
+        {"to": willing, "channel": "email", "purpose": "consent_renewal"},
+        scope="checks",
+    )
+    assert (await api.client.post(minted.json()["url"].removeprefix("http://testserver"))).status_code == 200
+    assert (await api.check("email", willing, purpose="consent_renewal"))["reason"] == "suppressed"
+
+
+async def test_a_service_started_before_a_default_purpose_existed_gets_it_on_its_next_start(
+    fresh: Fresh,
+) -> None:
+    engine = create_async_engine(fresh.url)
+    async with engine.begin() as connection:  # the catalogue as a release without the renewal purpose left it
+        await connection.execute(text("DELETE FROM notice_versions WHERE purpose = 'consent_renewal'"))
+        await connection.execute(text("DELETE FROM purposes WHERE code = 'consent_renewal'"))
+    await engine.dispose()
+
+    assert await seed(fresh.context.store, fresh.context.clock) is True
+    assert await seed(fresh.context.store, fresh.context.clock) is False
+    async with fresh.context.store.reading() as uow:
+        codes = [p.code for p in await uow.catalogue.purposes()]
+        wordings = [n.version for n in await uow.catalogue.notices("consent_renewal")]
+    assert sorted(codes) == ["administrative", "consent_renewal", "marketing", "testimonial"]
+    assert wordings == [1]
