@@ -363,6 +363,11 @@ class Metrics(Protocol):
         """Opt-outs waiting in this host's spool for the database to return."""
         ...
 
+    def unsubscribe_took(self, seconds: float, via: str) -> None:
+        """A family's one-click unsubscribe: from its arrival to being in effect for every check,
+        through the database or, while it is away, this host's spool."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving the block without an error commits it.

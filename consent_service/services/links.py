@@ -7,6 +7,7 @@ scanners open links); only a POST unsubscribes or saves preferences, and only af
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -205,6 +206,7 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
     is told it is recorded only once the spool has synced it (DESIGN §4.1); it reaches the ledger,
     with the time the family pressed the button, when the database returns.
     """
+    arrived = time.monotonic()
     claim = ctx.links.verify(token, LinkKind.UNSUBSCRIBE)
     purpose = await ctx.catalogue.purpose(claim.purpose or "", claim.channel)
     try:
@@ -221,7 +223,11 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
                 await asyncio.to_thread(ctx.spool.append, entry)
             except OSError as exc:
                 raise StoreUnavailable(f"neither the database nor the spool took it ({exc})") from exc
+            # Spooled and synced, every check on this host denies it from here (DESIGN §4.1).
+            ctx.metrics.unsubscribe_took(time.monotonic() - arrived, "spool")
         return UnsubscribePage(claim, purpose, Addressee(None, ()), already=False, spooled=True)
+    if not already:  # committed, and the change signal moved: every check on every worker denies
+        ctx.metrics.unsubscribe_took(time.monotonic() - arrived, "database")
     return UnsubscribePage(claim, purpose, addressee, already)
 
 
