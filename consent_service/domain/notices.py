@@ -6,6 +6,16 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+
+class NoticeKind(StrEnum):
+    """What a wording is. Only a consent request can back a grant (UK GDPR Art 7(2), Recital 42):
+    consent buried in terms and conditions or a privacy notice is not freely given and specific."""
+
+    CONSENT_REQUEST = "consent_request"
+    PRIVACY_NOTICE = "privacy_notice"
+    TERMS = "terms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +27,7 @@ class NoticeVersion:
     text: str
     sha256: str
     published_at: datetime
+    kind: NoticeKind = NoticeKind.CONSENT_REQUEST
 
 
 def text_digest(text: str) -> str:

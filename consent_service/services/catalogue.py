@@ -15,7 +15,13 @@ from datetime import datetime
 
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import Conflict, InvalidInput
-from consent_service.domain.notices import DEFAULT_WORDING, NoticeVersion
+from consent_service.domain.notices import (
+    DEFAULT_WORDING,
+    FALLBACK_LANGUAGE,
+    NoticeKind,
+    NoticeVersion,
+    newest_for,
+)
 from consent_service.domain.ports import Clock, Store
 from consent_service.domain.purposes import (
     DEFAULT_CATALOGUE,
@@ -69,6 +75,12 @@ class CatalogueView:
     def notice_by_id(self, notice_id: str | None) -> NoticeVersion | None:
         return self.notices_by_id.get(notice_id) if notice_id else None
 
+    def latest_requests(self, language: str = FALLBACK_LANGUAGE) -> dict[str, NoticeVersion]:
+        """Each purpose's newest consent request for a reader of ``language``: the wording a page
+        offers with a choice (terms and privacy notices are published beside it, never agreed to)."""
+        requests = (n for n in self.notices_by_id.values() if n.kind is NoticeKind.CONSENT_REQUEST)
+        return newest_for(requests, language)
+
 
 async def seed(store: Store, clock: Clock) -> bool:
     """Write each default purpose the catalogue lacks, with its first wording; whether any was written.
@@ -83,7 +95,9 @@ async def seed(store: Store, clock: Clock) -> bool:
         for purpose in missing:
             await uow.catalogue.add_purpose(purpose, now)
             if purpose.code in DEFAULT_WORDING:
-                await uow.catalogue.add_notice(purpose.code, DEFAULT_WORDING[purpose.code], "en", now)
+                await uow.catalogue.add_notice(
+                    purpose.code, DEFAULT_WORDING[purpose.code], "en", now, NoticeKind.CONSENT_REQUEST
+                )
     return bool(missing)
 
 
@@ -107,11 +121,17 @@ async def add_purpose(
 
 
 async def add_notice(
-    view: CatalogueView, clock: Clock, purpose: str, text: str, language: str, published_at: datetime | None
+    view: CatalogueView,
+    clock: Clock,
+    purpose: str,
+    text: str,
+    language: str,
+    published_at: datetime | None,
+    kind: NoticeKind = NoticeKind.CONSENT_REQUEST,
 ) -> NoticeVersion:
     if not await view.has(purpose):
         raise InvalidInput.one("purpose", f"unknown purpose {purpose!r}")
     async with view.store.writing() as uow:
-        notice = await uow.catalogue.add_notice(purpose, text, language, published_at or clock.now())
+        notice = await uow.catalogue.add_notice(purpose, text, language, published_at or clock.now(), kind)
     await view.reload()
     return notice

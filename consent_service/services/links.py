@@ -19,7 +19,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind, 
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
 from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
 from consent_service.domain.ledger import Decision, Evidence, Source
-from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion, newest_for
+from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion
 from consent_service.domain.people import first_name
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
@@ -328,7 +328,7 @@ async def _rows(
     in theirs)."""
     current = await uow.ledger.current(list(addressee.person_ids))
     state = {(pid, c.purpose, c.channel): c.decision for pid, states in current.items() for c in states}
-    latest = newest_for(ctx.catalogue.notices_by_id.values(), language)
+    latest = ctx.catalogue.latest_requests(language)
     rows = []
     for purpose in ctx.catalogue.catalogue:
         if purpose.category is not Category.MARKETING:

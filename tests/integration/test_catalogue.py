@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consent_service.services.catalogue import seed
-from tests.integration.conftest import Api, Fresh, fresh_email
+from tests.integration.conftest import Api, Fresh, count, fresh_email
 from tests.integration.test_choices import record, withdraw
 from tests.integration.test_org_type import soft_opt_in_registration
 from tests.integration.test_registrations import grant, register
@@ -149,3 +149,55 @@ async def test_a_service_started_before_a_default_purpose_existed_gets_it_on_its
         wordings = [n.version for n in await uow.catalogue.notices("consent_renewal")]
     assert sorted(codes) == ["administrative", "consent_renewal", "marketing", "testimonial"]
     assert wordings == [1]
+
+
+async def test_only_a_consent_request_can_back_a_grant(api: Api, database: AsyncEngine) -> None:
+    """Art 7(2), Recital 42: agreeing to terms and conditions is not consent to marketing."""
+    code = f"club_{secrets.token_hex(4)}"
+    bases = {"email": "consent"}
+    assert (
+        await api.post("/v1/purposes", {"code": code, "category": "marketing", "bases": bases}, scope="admin")
+    ).status_code == 201
+    request = "May we email you about club nights? Tick if yes."
+    terms = "Terms of membership. By joining you agree to receive our club news."
+    for text_, kind in ((request, "consent_request"), (terms, "terms")):
+        published = await api.post(
+            "/v1/notices", {"purpose": code, "text": text_, "kind": kind}, scope="admin"
+        )
+        assert published.status_code == 201, published.text
+    listed = (await api.get("/v1/notices", purpose=code)).json()["items"]
+    assert [(n["version"], n["kind"]) for n in listed] == [(1, "consent_request"), (2, "terms")]
+    odd = await api.post("/v1/notices", {"purpose": code, "text": "x", "kind": "leaflet"}, scope="admin")
+    assert odd.status_code == 422 and [e["field"] for e in odd.json()["errors"]] == ["kind"]
+
+    email = fresh_email()
+    events = await count(database, "consent_events")
+    under_terms = {
+        "purpose": code,
+        "channel": "email",
+        "decision": "granted",
+        "notice": {"purpose": code, "version": 2},
+    }
+    body = {
+        "person": {"contacts": [{"kind": "email", "value": email}]},
+        "choices": [under_terms],
+        "source": "web_form",
+    }
+    refused = await api.post("/v1/registrations", body, scope="forms")
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["choices[0].notice"]
+    assert "not a consent request" in refused.json()["errors"][0]["message"]
+    assert await count(database, "consent_events") == events
+
+    asked = {**under_terms, "notice": {"purpose": code, "version": 1}}
+    assert (
+        await api.post("/v1/registrations", {**body, "choices": [asked]}, scope="forms")
+    ).status_code == 201
+    assert (await api.check("email", email, purpose=code))["reason"] == "consent_granted"
+    # The preferences page offers the consent request with the choice, never the terms.
+    minted = await api.post(
+        "/v1/unsubscribe-links", {"to": email, "channel": "email", "purpose": code}, scope="checks"
+    )
+    page = (await api.client.get(minted.json()["preferences_url"].removeprefix("http://testserver"))).text
+    assert request in page and terms not in page
+    assert f'name="notice:{code}" value="1"' in page
