@@ -257,7 +257,8 @@ def test_a_welsh_speaking_family_reads_welsh_and_switches_language(
         # The preferences page it links to stays in Welsh.
         page.get_by_role("link", name="Rheoli eich holl ddewisiadau").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Eich dewisiadau")
-        expect(page.get_by_role("group", name="Neges destun", exact=True)).to_have_count(1)
+        news = page.get_by_role("region", name="News, appeals and invitations")
+        expect(news.get_by_role("group", name="Neges destun", exact=True)).to_have_count(1)
         expect(page.get_by_role("button", name="Cadw fy newisiadau")).to_be_visible()
         shot(page, "11-preferences-in-welsh")
     finally:
