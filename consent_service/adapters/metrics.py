@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from consent_service.domain.changes import Change, ChangeType
 
@@ -40,6 +40,14 @@ SPOOLED = Gauge(
     multiprocess_mode="livemax",
 )
 
+#: Mailbox providers give senders two days to honour an unsubscribe; this shows how far inside that we are.
+UNSUBSCRIBE_EFFECT = Histogram(
+    "consent_unsubscribe_effect_seconds",
+    "A one-click unsubscribe from its arrival to being in effect for every check, by database or spool",
+    ["via"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
 
 class PrometheusMetrics:
     def checked(
@@ -64,3 +72,6 @@ class PrometheusMetrics:
 
     def spooled(self, waiting: int) -> None:
         SPOOLED.set(waiting)
+
+    def unsubscribe_took(self, seconds: float, via: str) -> None:
+        UNSUBSCRIBE_EFFECT.labels(via).observe(seconds)

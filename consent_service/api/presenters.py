@@ -229,6 +229,7 @@ def notice(n: NoticeVersion) -> s.NoticeOut:
         text=n.text,
         sha256=n.sha256,
         published_at=n.published_at,
+        kind=n.kind,
     )
 
 

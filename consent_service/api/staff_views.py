@@ -76,14 +76,6 @@ def changeable(catalogue: CatalogueView) -> list[Purpose]:
     return [p for p in catalogue.catalogue if p.category is Category.MARKETING]
 
 
-def latest_notices(catalogue: CatalogueView) -> dict[str, NoticeVersion]:
-    latest: dict[str, NoticeVersion] = {}
-    for notice in catalogue.notices_by_id.values():
-        if notice.purpose not in latest or notice.version > latest[notice.purpose].version:
-            latest[notice.purpose] = notice
-    return latest
-
-
 @dataclass(frozen=True, slots=True)
 class ChoiceRow:
     purpose: str
@@ -177,7 +169,7 @@ def choice_rows(states: Iterable[ChoiceState], catalogue: CatalogueView) -> list
 def change_groups(states: Iterable[ChoiceState], catalogue: CatalogueView) -> list[ChangeGroup]:
     """The change form: one group per marketing purpose, with the wording a grant will record."""
     current = {(s.purpose, s.channel): s for s in states}
-    latest = latest_notices(catalogue)
+    latest = catalogue.latest_requests()
     groups = []
     for purpose in changeable(catalogue):
         notice = latest.get(purpose.code)

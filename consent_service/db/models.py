@@ -97,6 +97,8 @@ class NoticeRow(Base):
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime]
+    #: A consent request, a privacy notice or terms: only the first can back a grant.
+    kind: Mapped[str] = mapped_column(String(20), default="consent_request", server_default="consent_request")
 
 
 class PersonRow(Base):

@@ -32,6 +32,9 @@ class NoMetrics:
     def spooled(self, waiting: int) -> None:
         pass
 
+    def unsubscribe_took(self, seconds: float, via: str) -> None:
+        pass
+
 
 class NoSpool:
     """Turned off (``CONSENT_OPTOUT_SPOOL=false``): nothing waits on this host's disk."""

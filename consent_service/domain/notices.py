@@ -6,6 +6,16 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+
+class NoticeKind(StrEnum):
+    """What a wording is. Only a consent request can back a grant (UK GDPR Art 7(2), Recital 42):
+    consent buried in terms and conditions or a privacy notice is not freely given and specific."""
+
+    CONSENT_REQUEST = "consent_request"
+    PRIVACY_NOTICE = "privacy_notice"
+    TERMS = "terms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +27,7 @@ class NoticeVersion:
     text: str
     sha256: str
     published_at: datetime
+    kind: NoticeKind = NoticeKind.CONSENT_REQUEST
 
 
 def text_digest(text: str) -> str:
@@ -33,6 +44,10 @@ DEFAULT_WORDING: dict[str, str] = {
     "testimonial": (
         "With your permission we would like to share your family's experience in our leaflets and on "
         "our website. You can withdraw this permission at any time."
+    ),
+    "consent_renewal": (
+        "Now and then we may ask whether you are still happy to hear from us, and how. Tick each way "
+        "you are happy for us to ask you. You can change your mind at any time."
     ),
 }
 

@@ -14,7 +14,7 @@ from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
-from consent_service.domain.notices import NoticeVersion
+from consent_service.domain.notices import NoticeKind, NoticeVersion
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.purposes import Purpose
 from consent_service.domain.restrictions import Restriction
@@ -61,7 +61,7 @@ class CatalogueRepository(Protocol):
     async def add_purpose(self, purpose: Purpose, at: datetime) -> None: ...
     async def notices(self, purpose: str | None = None) -> list[NoticeVersion]: ...
     async def add_notice(
-        self, purpose: str, text: str, language: str, published_at: datetime
+        self, purpose: str, text: str, language: str, published_at: datetime, kind: NoticeKind
     ) -> NoticeVersion:
         """Stores the wording as the purpose's next version."""
         ...
@@ -361,6 +361,11 @@ class Metrics(Protocol):
     def outbox_lag(self, seconds: float) -> None: ...
     def spooled(self, waiting: int) -> None:
         """Opt-outs waiting in this host's spool for the database to return."""
+        ...
+
+    def unsubscribe_took(self, seconds: float, via: str) -> None:
+        """A family's one-click unsubscribe: from its arrival to being in effect for every check,
+        through the database or, while it is away, this host's spool."""
         ...
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from consent_service.domain.channels import Channel
-from consent_service.domain.errors import InvalidInput
+from consent_service.domain.errors import FieldError, InvalidInput
 
 
 class Category(StrEnum):
@@ -60,6 +60,25 @@ class Purpose:
 
 _CONTACT_CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PHONE)
 
+#: PECR reg 22: marketing by email or text needs consent or a soft opt-in, never legitimate interests.
+ELECTRONIC_MAIL = (Channel.EMAIL, Channel.SMS)
+
+
+def basis_refusals(purpose: Purpose) -> list[FieldError]:
+    """What the law does not let a purpose rest on, one error per channel (none if it may stand)."""
+    if purpose.category is not Category.MARKETING:
+        return []
+    return [
+        FieldError(
+            f"bases.{channel.value}",
+            f"marketing by {channel.value} needs consent or a soft opt-in (PECR reg 22),"
+            " not legitimate interests",
+        )
+        for channel in ELECTRONIC_MAIL
+        if purpose.basis_for(channel) is Basis.LEGITIMATE_INTERESTS
+    ]
+
+
 DEFAULT_CATALOGUE: tuple[Purpose, ...] = (
     Purpose(
         "marketing",
@@ -72,6 +91,15 @@ DEFAULT_CATALOGUE: tuple[Purpose, ...] = (
         Category.MARKETING,
         {None: Basis.CONSENT},
         "Using the family's story in leaflets or on the website.",
+    ),
+    # A message asking someone to renew or update their consent is itself marketing (ICO v Flybe and
+    # Honda, 2017): its own purpose, on consent on every channel, post included, so that a person who
+    # said no to marketing letters is not written to and asked to think again.
+    Purpose(
+        "consent_renewal",
+        Category.MARKETING,
+        dict.fromkeys(Channel, Basis.CONSENT),
+        "Asking whether you are still happy to hear from us.",
     ),
     Purpose(
         "administrative",

@@ -21,7 +21,7 @@ from typing import Any
 
 from consent_service.domain.errors import Conflict
 from consent_service.domain.ledger import ConsentEvent, Decision
-from consent_service.domain.notices import NoticeVersion
+from consent_service.domain.notices import RIGHT_TO_OBJECT, NoticeVersion
 from consent_service.domain.purposes import Category, Purpose
 
 SPEC_VERSION = "KI-CR-v1.1.0"
@@ -75,6 +75,9 @@ def consent_receipt(
             f"event {event.id} is a withdrawal; Kantara v1.1 has no withdrawn state. "
             "Its record is the person's ISO/IEC TS 27560 consent record (dpv:ConsentWithdrawn)."
         )
+    # Kantara v1.1 has no member for the right to object (Art 21(4)); one extension member states it
+    # apart from the purposes, as the law asks, and a reader of the standard's field set ignores it.
+    objection = {"rightToObject": RIGHT_TO_OBJECT} if purpose.category is Category.MARKETING else {}
     return {
         "version": SPEC_VERSION,
         "jurisdiction": controller.jurisdiction,
@@ -113,4 +116,5 @@ def consent_receipt(
         "spiCat": [],
         "notice": {"version": notice.version, "sha256": notice.sha256} if notice else None,
         "eventHash": event.hash,
+        **objection,
     }

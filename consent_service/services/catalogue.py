@@ -15,9 +15,22 @@ from datetime import datetime
 
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import Conflict, InvalidInput
-from consent_service.domain.notices import DEFAULT_WORDING, NoticeVersion
+from consent_service.domain.notices import (
+    DEFAULT_WORDING,
+    FALLBACK_LANGUAGE,
+    NoticeKind,
+    NoticeVersion,
+    newest_for,
+)
 from consent_service.domain.ports import Clock, Store
-from consent_service.domain.purposes import DEFAULT_CATALOGUE, Catalogue, OrgType, Purpose, check_category
+from consent_service.domain.purposes import (
+    DEFAULT_CATALOGUE,
+    Catalogue,
+    OrgType,
+    Purpose,
+    basis_refusals,
+    check_category,
+)
 
 #: Seconds between reloads caused by a miss.
 MISS_RELOAD_INTERVAL = 1.0
@@ -62,18 +75,30 @@ class CatalogueView:
     def notice_by_id(self, notice_id: str | None) -> NoticeVersion | None:
         return self.notices_by_id.get(notice_id) if notice_id else None
 
+    def latest_requests(self, language: str = FALLBACK_LANGUAGE) -> dict[str, NoticeVersion]:
+        """Each purpose's newest consent request for a reader of ``language``: the wording a page
+        offers with a choice (terms and privacy notices are published beside it, never agreed to)."""
+        requests = (n for n in self.notices_by_id.values() if n.kind is NoticeKind.CONSENT_REQUEST)
+        return newest_for(requests, language)
+
 
 async def seed(store: Store, clock: Clock) -> bool:
-    """On first start, write the default catalogue and a first wording for each consent purpose."""
+    """Write each default purpose the catalogue lacks, with its first wording; whether any was written.
+
+    On a first start that is the whole default catalogue; on a service started before a default was
+    added, that default alone (purposes are never removed, so a missing one was never there).
+    """
     async with store.writing() as uow:
-        if await uow.catalogue.purposes():
-            return False
+        held = {purpose.code for purpose in await uow.catalogue.purposes()}
+        missing = [purpose for purpose in DEFAULT_CATALOGUE if purpose.code not in held]
         now = clock.now()
-        for purpose in DEFAULT_CATALOGUE:
+        for purpose in missing:
             await uow.catalogue.add_purpose(purpose, now)
-        for code, text in DEFAULT_WORDING.items():
-            await uow.catalogue.add_notice(code, text, "en", now)
-    return True
+            if purpose.code in DEFAULT_WORDING:
+                await uow.catalogue.add_notice(
+                    purpose.code, DEFAULT_WORDING[purpose.code], "en", now, NoticeKind.CONSENT_REQUEST
+                )
+    return bool(missing)
 
 
 async def add_purpose(
@@ -82,6 +107,8 @@ async def add_purpose(
     if not purpose.bases:
         raise InvalidInput.one("bases", "a purpose needs a basis for at least one channel (or none)")
     check_category(purpose, org)
+    if refused := basis_refusals(purpose):
+        raise InvalidInput(refused)
     await view.reload()
     if purpose.code in view.catalogue:
         raise Conflict(f"purpose {purpose.code!r} exists; purposes are immutable, create a new code")
@@ -94,11 +121,17 @@ async def add_purpose(
 
 
 async def add_notice(
-    view: CatalogueView, clock: Clock, purpose: str, text: str, language: str, published_at: datetime | None
+    view: CatalogueView,
+    clock: Clock,
+    purpose: str,
+    text: str,
+    language: str,
+    published_at: datetime | None,
+    kind: NoticeKind = NoticeKind.CONSENT_REQUEST,
 ) -> NoticeVersion:
     if not await view.has(purpose):
         raise InvalidInput.one("purpose", f"unknown purpose {purpose!r}")
     async with view.store.writing() as uow:
-        notice = await uow.catalogue.add_notice(purpose, text, language, published_at or clock.now())
+        notice = await uow.catalogue.add_notice(purpose, text, language, published_at or clock.now(), kind)
     await view.reload()
     return notice

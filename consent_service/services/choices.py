@@ -34,6 +34,7 @@ from consent_service.domain.ledger import (
     evidence_digest,
     supersedes,
 )
+from consent_service.domain.notices import NoticeKind
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Catalogue, Category, Purpose
@@ -172,6 +173,8 @@ async def _check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> li
                 message = f"no notice version {choice.notice[1]} of {choice.notice[0]!r}"
             elif notice.purpose != purpose.code:
                 message = f"the notice is for {notice.purpose!r}, not {purpose.code!r}"
+            elif notice.kind is not NoticeKind.CONSENT_REQUEST and choice.decision is Decision.GRANTED:
+                message = f"that wording is {notice.kind.value.replace('_', ' ')}, not a consent request"
             else:
                 message = ""
                 notice_id = notice.id

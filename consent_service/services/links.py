@@ -7,6 +7,7 @@ scanners open links); only a POST unsubscribes or saves preferences, and only af
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind, 
 from consent_service.domain.contacts import ContactPoint, contact_point, mask
 from consent_service.domain.errors import InvalidContact, InvalidInput, StoreUnavailable
 from consent_service.domain.ledger import Decision, Evidence, Source
-from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion, newest_for
+from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion
 from consent_service.domain.people import first_name
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
@@ -205,6 +206,7 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
     is told it is recorded only once the spool has synced it (DESIGN §4.1); it reaches the ledger,
     with the time the family pressed the button, when the database returns.
     """
+    arrived = time.monotonic()
     claim = ctx.links.verify(token, LinkKind.UNSUBSCRIBE)
     purpose = await ctx.catalogue.purpose(claim.purpose or "", claim.channel)
     try:
@@ -221,7 +223,11 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
                 await asyncio.to_thread(ctx.spool.append, entry)
             except OSError as exc:
                 raise StoreUnavailable(f"neither the database nor the spool took it ({exc})") from exc
+            # Spooled and synced, every check on this host denies it from here (DESIGN §4.1).
+            ctx.metrics.unsubscribe_took(time.monotonic() - arrived, "spool")
         return UnsubscribePage(claim, purpose, Addressee(None, ()), already=False, spooled=True)
+    if not already:  # committed, and the change signal moved: every check on every worker denies
+        ctx.metrics.unsubscribe_took(time.monotonic() - arrived, "database")
     return UnsubscribePage(claim, purpose, addressee, already)
 
 
@@ -322,7 +328,7 @@ async def _rows(
     in theirs)."""
     current = await uow.ledger.current(list(addressee.person_ids))
     state = {(pid, c.purpose, c.channel): c.decision for pid, states in current.items() for c in states}
-    latest = newest_for(ctx.catalogue.notices_by_id.values(), language)
+    latest = ctx.catalogue.latest_requests(language)
     rows = []
     for purpose in ctx.catalogue.catalogue:
         if purpose.category is not Category.MARKETING:

@@ -183,18 +183,21 @@ def test_a_family_unsubscribes_and_changes_preferences_in_a_real_browser(
     assert stopped["allowed"] is False, stopped
     assert check(server, "administrative", "email", email)["allowed"] is True
 
-    # e. The preferences page: one group per channel for marketing, each a Yes/No choice.
+    # e. The preferences page: a section per marketing purpose (news and appeals, renewal requests),
+    # in it one group per channel, each a Yes/No choice.
     manage.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your preferences")
+    news = page.get_by_role("region", name="News, appeals and invitations")
+    expect(news).to_have_count(1)
     for channel in CHANNELS:
-        group = page.get_by_role("group", name=channel, exact=True)
+        group = news.get_by_role("group", name=channel, exact=True)
         expect(group).to_have_count(1)
         expect(group.get_by_role("radio", name="Yes", exact=True)).to_have_count(1)
         expect(group.get_by_role("radio", name="No", exact=True)).to_have_count(1)
-    email_yes = page.get_by_role("group", name="Email", exact=True).get_by_label("Yes", exact=True)
+    email_yes = news.get_by_role("group", name="Email", exact=True).get_by_label("Yes", exact=True)
     expect(email_yes).not_to_be_checked()
 
-    page.get_by_role("group", name="Text message", exact=True).get_by_label("Yes", exact=True).check()
+    news.get_by_role("group", name="Text message", exact=True).get_by_label("Yes", exact=True).check()
     shot(page, "03-preferences-text-message-yes")
     page.get_by_role("button", name="Save my choices").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your choices are saved")
@@ -254,7 +257,8 @@ def test_a_welsh_speaking_family_reads_welsh_and_switches_language(
         # The preferences page it links to stays in Welsh.
         page.get_by_role("link", name="Rheoli eich holl ddewisiadau").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Eich dewisiadau")
-        expect(page.get_by_role("group", name="Neges destun", exact=True)).to_have_count(1)
+        news = page.get_by_role("region", name="News, appeals and invitations")
+        expect(news.get_by_role("group", name="Neges destun", exact=True)).to_have_count(1)
         expect(page.get_by_role("button", name="Cadw fy newisiadau")).to_be_visible()
         shot(page, "11-preferences-in-welsh")
     finally:

@@ -98,6 +98,26 @@ async def test_a_late_arriving_older_grant_does_not_override_a_newer_withdrawal(
     assert row["status"] == "granted"
 
 
+async def test_a_withdrawal_leaves_the_answer_for_a_moment_before_it_allowed(api: Api) -> None:
+    """Art 7(3): withdrawing stops what follows, it does not rewrite what was allowed before."""
+    email = fresh_email()
+    now = datetime.now(UTC)
+    person = (await register(api, email))["person_id"]
+    await record(api, person, [grant("email")], effective_at=(now - timedelta(days=3)).isoformat())
+    minted = await api.post(
+        "/v1/unsubscribe-links", {"to": email, "channel": "email", "purpose": "marketing"}, scope="checks"
+    )
+    unsubscribed = await api.client.post(minted.json()["url"].removeprefix("http://testserver"))
+    assert unsubscribed.status_code == 200
+
+    assert (await api.check("email", email))["allowed"] is False
+    before = await api.check("email", email, at=(now - timedelta(days=1)).isoformat())
+    assert (before["allowed"], before["reason"]) == (True, "consent_granted")
+    past = (await api.get(f"/v1/people/{person}/consents", at=(now - timedelta(days=1)).isoformat())).json()
+    row = next(i for i in past["items"] if (i["purpose"], i["channel"]) == ("marketing", "email"))
+    assert row["status"] == "granted"
+
+
 async def test_a_tie_in_effective_time_is_won_by_the_withdrawal(api: Api) -> None:
     email = fresh_email()
     person = (await register(api, email))["person_id"]

@@ -57,6 +57,27 @@ async def test_metrics_count_checks_by_result_and_reason_and_opt_outs_by_source(
     )
 
 
+async def test_the_time_from_an_unsubscribe_to_its_effect_is_published(api: Api) -> None:
+    """Gmail and Yahoo give two days; the figure shows how far inside that an unsubscribe takes effect."""
+
+    async def observed() -> tuple[float, float]:
+        count = await metric(api, "consent_unsubscribe_effect_seconds_count", via="database")
+        within = await metric(api, "consent_unsubscribe_effect_seconds_bucket", via="database", le="10.0")
+        return count, within
+
+    before = await observed()
+    email = fresh_email()
+    await register(api, email, choices=[grant("email")])
+    minted = await api.post(
+        "/v1/unsubscribe-links", {"to": email, "channel": "email", "purpose": "marketing"}, scope="checks"
+    )
+    for _ in range(2):  # the repeat changes nothing, so it is not timed again
+        await api.client.post(minted.json()["url"].removeprefix("http://testserver"))
+    assert (await api.check("email", email))["allowed"] is False
+
+    assert await observed() == (before[0] + 1, before[1] + 1)
+
+
 async def test_request_latency_is_labelled_by_route_never_by_token(api: Api) -> None:
     email = fresh_email()
     links = (

@@ -34,6 +34,16 @@ def registration(**changes: Any) -> dict[str, Any]:
     return body
 
 
+def email_grant_citing(notice_purpose: str, version: int) -> dict[str, Any]:
+    """A marketing grant by email that names the notice version given."""
+    return {
+        "purpose": "marketing",
+        "channel": "email",
+        "decision": "granted",
+        "notice": {"purpose": notice_purpose, "version": version},
+    }
+
+
 BAD_REGISTRATIONS = {
     "invalid email": (
         registration(person={"contacts": [{"kind": "email", "value": "jo at example"}]}),
@@ -44,16 +54,11 @@ BAD_REGISTRATIONS = {
         "choices[0].notice",
     ),
     "unknown notice version": (
-        registration(
-            choices=[
-                {
-                    "purpose": "marketing",
-                    "channel": "email",
-                    "decision": "granted",
-                    "notice": {"purpose": "marketing", "version": 999},
-                }
-            ]
-        ),
+        registration(choices=[email_grant_citing("marketing", 999)]),
+        "choices[0].notice",
+    ),
+    "another purpose's wording": (
+        registration(choices=[email_grant_citing("testimonial", 1)]),
         "choices[0].notice",
     ),
     # A withdrawal naming these is recorded, widened (test_paperwork.py); a grant is refused.

@@ -20,6 +20,7 @@ from consent_service.bootstrap import build_context
 from consent_service.config import Settings
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.ledger import Decision, Evidence, Source
+from consent_service.domain.notices import RIGHT_TO_OBJECT
 from consent_service.services import audit, choices, retention
 from consent_service.services.catalogue import seed
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
@@ -177,6 +178,17 @@ async def test_a_recorded_choice_is_sent_as_a_kantara_receipt(api: Api) -> None:
         or "until" in service["purposes"][0]["termination"].lower()
     )
     assert receipt["notice"]["version"] == 1
+
+
+async def test_a_marketing_receipt_states_the_right_to_object(api: Api) -> None:
+    """Art 21(4), in the receipt a family is sent for each marketing consent they gave."""
+    _, _, _, person = await family(api)
+    events = (await api.get(f"/v1/people/{person}/history")).json()["items"]
+    assert [e["decision"] for e in events] == ["granted", "granted"]
+    for event in events:
+        receipt = (await api.get(f"/v1/people/{person}/receipts/{event['id']}", scope="forms")).json()
+        assert receipt["rightToObject"] == RIGHT_TO_OBJECT
+        assert "object to direct marketing" in receipt["rightToObject"]
 
 
 async def dump(engine: AsyncEngine) -> str:

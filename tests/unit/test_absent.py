@@ -45,3 +45,4 @@ def test_no_metrics_takes_every_figure() -> None:
     metrics.committed([])
     metrics.outbox_lag(1.5)
     metrics.spooled(2)
+    metrics.unsubscribe_took(0.01, "database")

@@ -77,7 +77,7 @@ class CatalogueController(Controller):
     )
     async def add_notice(self, ctx: Ctx, data: JSONBody[s.NoticeIn]) -> s.NoticeOut:
         notice = await catalogue.add_notice(
-            ctx.catalogue, ctx.clock, data.purpose, data.text, data.language, data.published_at
+            ctx.catalogue, ctx.clock, data.purpose, data.text, data.language, data.published_at, data.kind
         )
         return presenters.notice(notice)
 

@@ -10,6 +10,7 @@ from msgspec import Meta
 
 from consent_service.api.schemas.common import ChannelOrNone, Code, In, Note, Out, Text200, Time
 from consent_service.domain.keys import KeyScope
+from consent_service.domain.notices import NoticeKind
 from consent_service.domain.purposes import Basis, Category
 
 
@@ -25,6 +26,8 @@ class NoticeIn(In, kw_only=True, frozen=True):
     text: Annotated[str, Meta(min_length=1, max_length=20_000)]
     language: Annotated[str, Meta(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = "en"
     published_at: Time | None = None
+    #: Only a consent request can back a grant; terms and privacy notices are kept beside it.
+    kind: NoticeKind = NoticeKind.CONSENT_REQUEST
 
 
 class KeyIn(In, kw_only=True, frozen=True):
@@ -53,6 +56,7 @@ class NoticeOut(Out, kw_only=True):
     text: str
     sha256: str
     published_at: datetime
+    kind: NoticeKind
 
 
 class NoticesOut(Out, kw_only=True):

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import NoticeRow, PurposeRow
 from consent_service.db.repositories._sql import channel_in, channel_out
-from consent_service.domain.notices import NoticeVersion, text_digest
+from consent_service.domain.notices import NoticeKind, NoticeVersion, text_digest
 from consent_service.domain.purposes import Basis, Category, Purpose
 
 
@@ -46,16 +46,25 @@ class SqlCatalogue:
         if purpose is not None:
             query = query.where(NoticeRow.purpose == purpose)
         return [
-            NoticeVersion(r.id, r.purpose, r.version, r.language, r.text, r.sha256, r.published_at)
+            NoticeVersion(
+                r.id, r.purpose, r.version, r.language, r.text, r.sha256, r.published_at, NoticeKind(r.kind)
+            )
             for r in await self._c.execute(query)
         ]
 
     async def add_notice(
-        self, purpose: str, text: str, language: str, published_at: datetime
+        self, purpose: str, text: str, language: str, published_at: datetime, kind: NoticeKind
     ) -> NoticeVersion:
         latest = await self._c.scalar(select(func.max(NoticeRow.version)).where(NoticeRow.purpose == purpose))
         notice = NoticeVersion(
-            str(uuid.uuid4()), purpose, (latest or 0) + 1, language, text, text_digest(text), published_at
+            str(uuid.uuid4()),
+            purpose,
+            (latest or 0) + 1,
+            language,
+            text,
+            text_digest(text),
+            published_at,
+            kind,
         )
         await self._c.execute(
             insert(NoticeRow).values(
@@ -66,6 +75,7 @@ class SqlCatalogue:
                 text=text,
                 sha256=notice.sha256,
                 published_at=published_at,
+                kind=kind.value,
             )
         )
         return notice
