@@ -98,6 +98,7 @@ BUSINESS_RULES = {
     ("/v1/checks", "post"): f"{_PURPOSE}; neither to nor person_id; to without its channel; {_CONTACT}",
     ("/v1/checks/bulk", "post"): _PURPOSE,
     ("/v1/notices", "post"): "a purpose the catalogue does not have",
+    ("/v1/people/{person_id}/access-requests", "post"): "a request received in the future",
     ("/v1/purposes", "post"): "the public_task category when CONSENT_ORG_TYPE is not public_authority",
     ("/v1/keys", "post"): "a scope the calling key does not hold; an expiry that is not in the future",
     ("/v1/people", "get"): f"not exactly one of email, phone or reference; {_CONTACT}",

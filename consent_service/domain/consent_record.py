@@ -57,6 +57,7 @@ CHANNEL_DATA = {
     Channel.EMAIL: "pd:EmailAddress",
     Channel.SMS: "pd:TelephoneNumber",
     Channel.PHONE: "pd:TelephoneNumber",
+    Channel.AUTOMATED_CALL: "pd:TelephoneNumber",
     Channel.POST: "pd:PostalAddress",
 }
 

@@ -62,6 +62,17 @@ def test_the_27560_record_names_given_withdrawn_and_refused_by_what_came_before(
     assert record["event"][0]["event_time"] == datetime(2026, 1, 1, tzinfo=UTC).isoformat()
 
 
+@pytest.mark.parametrize("channel", list(Channel))
+def test_the_27560_record_names_the_personal_data_of_every_channel(channel: Channel) -> None:
+    # A channel added later (automated calls) once made the export a 500 for anyone who used it.
+    record = consent_record(
+        "person-1", [event("e1", GRANTED, JAN, channel=channel)], PURPOSES, lambda _: None, CONTROLLER, APR
+    )
+    [processing] = record["processing"]
+    assert processing["channel"] == channel.value
+    assert processing["personal_data"][0].startswith("pd:")
+
+
 @pytest.mark.parametrize(
     ("received", "due"),
     [

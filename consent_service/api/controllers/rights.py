@@ -157,6 +157,7 @@ class RightsController(Controller):
         "/consent-record",
         opt=needs(KeyScope.STAFF, KeyScope.ADMIN),
         summary="The person's consent record in the ISO/IEC TS 27560 structure (JSON-LD, W3C DPV states)",
+        media_type="application/ld+json",
     )
     async def consent_record(
         self,
