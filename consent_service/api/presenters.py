@@ -13,7 +13,7 @@ from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import ConsentEvent
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person
-from consent_service.domain.purposes import Purpose
+from consent_service.domain.purposes import Category, Purpose
 from consent_service.domain.streams import Stream
 from consent_service.domain.suppressions import Suppression
 from consent_service.services.catalogue import CatalogueView
@@ -114,10 +114,13 @@ def event(catalogue: CatalogueView, e: ConsentEvent) -> s.EventOut:
     )
 
 
-def answer(a: Answer, minted: Links | None = None, on: Stream | None = None) -> s.CheckOut:
+def answer(
+    a: Answer, category: Category, minted: Links | None = None, on: Stream | None = None
+) -> s.CheckOut:
     return s.CheckOut(
         allowed=a.allowed,
         reason=a.reason,
+        category=category,
         basis=a.basis,
         evidence=dict(a.evidence) if a.evidence else None,
         degraded=a.degraded,

@@ -44,6 +44,12 @@ class CheckInput:
     at: datetime | None = None
 
 
+async def category(ctx: Context, purpose_code: str, channel: Channel | None) -> Category:
+    """The category the purpose was judged as (LEGAL #17): marketing, administrative or public task,
+    named in every answer so a mailing tool can see which rules it was held to."""
+    return (await ctx.catalogue.purpose(purpose_code, channel)).category
+
+
 async def stream(ctx: Context, purpose_code: str, channel: Channel | None) -> Stream | None:
     """The sender and ``List-Id`` an email for this purpose goes out under (LEGAL #24), from the
     catalogue in memory and the settings; None off email, where neither header exists."""

@@ -172,3 +172,20 @@ async def test_the_ndjson_links_flag_must_be_true_or_false(api: Api) -> None:
     assert response.status_code == 422
     problem: dict[str, Any] = response.json()
     assert [e["field"] for e in problem["errors"]] == ["query.links"]
+
+
+async def test_every_answer_names_the_category_it_was_judged_as(api: Api) -> None:
+    # LEGAL #17: the purpose's category decides the rules; the answer says which, so a mailing tool
+    # can tell a marketing deny from an administrative one without knowing the catalogue.
+    email = fresh_email()
+    marketing = await api.check("email", email)
+    administrative = await api.check("email", email, purpose="administrative")
+    assert (marketing["category"], marketing["allowed"]) == ("marketing", False)
+    assert (administrative["category"], administrative["allowed"]) == ("administrative", True)
+    by_text = await api.check("sms", fresh_mobile(), purpose="administrative")
+    assert by_text["category"] == "administrative" and "stream" not in by_text
+
+    body = {"purpose": "administrative", "channel": "email", "to": [email, fresh_email()]}
+    bulk = (await api.post("/v1/checks/bulk", body, scope="checks")).json()
+    assert bulk["category"] == "administrative"
+    assert [r["allowed"] for r in bulk["results"]] == [True, True]

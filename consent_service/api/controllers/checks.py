@@ -82,7 +82,10 @@ class CheckController(Controller):
         minted = None
         if data.links:
             [minted] = await links.for_allowed_emails(ctx, data.purpose, data.channel, [to], [answer.allowed])
-        return presenters.answer(answer, minted, await checks.stream(ctx, data.purpose, data.channel))
+        category = await checks.category(ctx, data.purpose, data.channel)
+        return presenters.answer(
+            answer, category, minted, await checks.stream(ctx, data.purpose, data.channel)
+        )
 
     @post(
         "/bulk",
@@ -112,6 +115,7 @@ class CheckController(Controller):
         )
         on = await checks.stream(ctx, data.purpose, data.channel)
         return s.BulkCheckOut(
+            category=await checks.category(ctx, data.purpose, data.channel),
             results=[
                 s.BulkResultOut(
                     to=to,

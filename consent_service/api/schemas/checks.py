@@ -45,6 +45,8 @@ class BulkCheckIn(In, kw_only=True, frozen=True):
 class CheckOut(Out, kw_only=True, omit_defaults=True):
     allowed: bool
     reason: Reason
+    #: The purpose's category, which decided the rules the check was held to (always present).
+    category: Category
     basis: Basis | None
     evidence: dict[str, Any] | None
     degraded: bool
@@ -63,6 +65,8 @@ class BulkResultOut(Out, kw_only=True, omit_defaults=True):
 
 class BulkCheckOut(Out, kw_only=True, omit_defaults=True):
     results: list[BulkResultOut]
+    #: The purpose's category, once for every address (always present).
+    category: Category
     #: True when the database did not answer: every marketing answer is then a deny. Always present.
     degraded: bool
     #: The sender and ``List-Id`` of the purpose's category, once for every address (email only).
