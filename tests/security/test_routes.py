@@ -45,6 +45,8 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/unsubscribe/{token:str}"),
         ("GET", "/preferences/{token:str}"),
         ("POST", "/preferences/{token:str}"),
+        # The accessibility statement: a page for anyone, holding nothing about anyone.
+        ("GET", "/accessibility"),
         ("GET", "/staff/sign-in"),
         ("POST", "/staff/sign-in"),
         ("POST", "/staff/sign-out"),
