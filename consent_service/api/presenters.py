@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import msgspec
+
 from consent_service.api import schemas as s
 from consent_service.domain.changes import DeadLetter, Webhook
 from consent_service.domain.decision import Answer
@@ -111,6 +113,34 @@ def event(catalogue: CatalogueView, e: ConsentEvent) -> s.EventOut:
         prev_hash=e.prev_hash,
         evidence_complete=e.evidence_complete,
         evidence_gaps=[Gap(g) for g in e.evidence_gaps],
+    )
+
+
+def event_evidence(catalogue: CatalogueView, e: ConsentEvent) -> s.EventEvidenceOut:
+    row = msgspec.structs.asdict(event(catalogue, e))
+    notice = catalogue.notice_by_id(e.notice_id)
+    row["notice"] = (
+        s.EvidenceNoticeOut(
+            purpose=notice.purpose,
+            version=notice.version,
+            language=notice.language,
+            kind=notice.kind,
+            sha256=notice.sha256,
+            published_at=notice.published_at,
+        )
+        if notice
+        else None
+    )
+    context = e.evidence.collection_context
+    return s.EventEvidenceOut(
+        **row,
+        person_id=e.person_id,
+        staff_member=e.evidence.staff_member,
+        on_behalf_of=e.evidence.on_behalf_of,
+        form_id=e.evidence.form_id,
+        collection_context=dict(context) if context else None,
+        basis=e.basis,
+        evidence_hash=e.evidence_hash,
     )
 
 

@@ -153,6 +153,8 @@ class ConsentEventRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
     #: Names of the paperwork the event lacked (an opt-out is recorded anyway, DESIGN §4.1); [] if complete.
     evidence_gaps: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    #: The lawful basis as it stood when recorded; NULL for events recorded before it was kept.
+    basis: Mapped[str | None] = mapped_column(String(32))
 
 
 class CurrentConsentRow(Base):

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from consent_service.domain.channels import Channel
+from consent_service.domain.purposes import Basis
 
 GENESIS_HASH = "0" * 64
 
@@ -80,6 +81,10 @@ class ConsentEvent:
     #: is recorded whatever is missing (DESIGN §4.1), and says so here. Not personal data, so erasure
     #: keeps it; covered by the hash chain.
     evidence_gaps: tuple[str, ...] = ()
+    #: The purpose's lawful basis for this channel when the event was recorded, so that a later change
+    #: to the catalogue cannot rewrite what the choice rested on. None for events recorded before the
+    #: basis was kept (it was not recorded at the time). Covered by the hash chain when present.
+    basis: Basis | None = None
 
     @property
     def evidence_complete(self) -> bool:
@@ -170,6 +175,9 @@ def event_digest(event: ConsentEvent, prev_hash: str) -> str:
     if event.evidence_gaps:
         # Only when present, so every event recorded before gaps existed keeps its hash.
         body["evidence_gaps"] = list(event.evidence_gaps)
+    if event.basis is not None:
+        # Likewise only when present: events recorded before the basis was kept keep their hashes.
+        body["basis"] = event.basis.value
     return hashlib.sha256(prev_hash.encode() + _canonical(body)).hexdigest()
 
 

@@ -395,6 +395,7 @@ async def _record(
             evidence_hash=evidence_hash if evidence is request.evidence else evidence_digest(evidence),
             prev_hash=prev,
             evidence_gaps=tuple(gap.value for gap in _merged(provenance, item.gaps)),
+            basis=item.basis,
         )
         event = replace(draft, hash=event_digest(draft, prev))
         prev = event.hash

@@ -186,6 +186,15 @@ async def history(ctx: Context, person_id: str) -> list[ConsentEvent]:
         return await uow.ledger.events([person_id])
 
 
+async def event(ctx: Context, person_id: str, event_id: str) -> ConsentEvent:
+    """One of a living person's events, for its full evidence. Read from the person's own history (a
+    few dozen events at most), so an event id never answers for someone else."""
+    for found in await history(ctx, person_id):
+        if found.id == event_id:
+            return found
+    raise NotFound(f"no event {event_id} for person {person_id}")
+
+
 async def search_by_name(ctx: Context, text: str, limit: int = 20) -> list[Person]:
     """People whose name contains ``text`` (any case), for staff looking someone up during a call."""
     wanted = " ".join(text.split())

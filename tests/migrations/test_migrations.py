@@ -127,24 +127,26 @@ async def chain_verifies(settings: Settings) -> bool:
         await ctx.store.dispose()
 
 
-def test_the_record_survives_a_step_down_and_up_and_base_is_empty(settings: Settings) -> None:
+def test_the_record_survives_a_refused_step_down_and_base_is_empty(settings: Settings) -> None:
     config = alembic(settings)
     command.upgrade(config, "head")
+    command.downgrade(config, "base")
+    assert asyncio.run(tables(settings)) <= {"alembic_version"}
+    command.upgrade(config, "head")
+    assert {"outbox", "consent_events", "suppressions"} <= asyncio.run(tables(settings))
+
     asyncio.run(record_some_history(settings))
     before = asyncio.run(counts(settings))
     assert before == {"consent_events": 10, "suppressions": 6, "people": 5, "current_consents": 5}
     assert asyncio.run(chain_verifies(settings))
 
-    command.downgrade(config, "-1")
-    assert asyncio.run(counts(settings)) == before
-    command.upgrade(config, "head")
+    # 0012 would drop the lawful basis sealed into each event's hash: refused, and nothing changes.
+    with pytest.raises(RuntimeError, match=r"consent_events\.basis"):
+        command.downgrade(config, "-1")
     assert asyncio.run(counts(settings)) == before
     assert asyncio.run(chain_verifies(settings))
-
-    command.downgrade(config, "base")
-    assert asyncio.run(tables(settings)) <= {"alembic_version"}
     command.upgrade(config, "head")
-    assert {"outbox", "consent_events", "suppressions"} <= asyncio.run(tables(settings))
+    assert asyncio.run(chain_verifies(settings))
 
 
 def test_one_head_and_no_drift_between_models_and_migrations(settings: Settings) -> None:

@@ -97,6 +97,7 @@ SCOPED_ROUTES: dict[tuple[str, str], frozenset[KeyScope]] = {
     ("POST", f"{PERSON}/consents"): frozenset({FORMS, STAFF}),
     ("POST", f"{PERSON}/objection"): frozenset({FORMS, STAFF}),
     ("GET", f"{PERSON}/history"): frozenset({STAFF}),
+    ("GET", f"{PERSON}/events/{{event_id:uuid}}"): frozenset({STAFF, ADMIN}),
     ("GET", f"{PERSON}/receipts/{{event_id:uuid}}"): frozenset({FORMS, STAFF}),
     ("GET", f"{PERSON}/restrictions"): frozenset({STAFF}),
     ("POST", f"{PERSON}/restrictions"): frozenset({STAFF}),

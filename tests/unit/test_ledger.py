@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from consent_service.domain.ledger import (
     first_broken_link,
     fold,
 )
+from consent_service.domain.purposes import Basis
 
 GRANTED, WITHDRAWN = Decision.GRANTED, Decision.WITHDRAWN
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -211,3 +214,35 @@ def test_a_deleted_event_breaks_the_chain_at_the_one_after_it(removed: int) -> N
     del events[removed]
 
     assert first_broken_link(events) is after
+
+
+def test_the_basis_as_it_stood_is_sealed_and_older_events_keep_their_hashes() -> None:
+    # An event from before the basis was kept: hashed without it, as it was then.
+    old = event("old", GRANTED, JAN)
+    kept = replace(old, basis=Basis.CONSENT)
+    assert event_digest(old, GENESIS_HASH) != event_digest(kept, GENESIS_HASH)
+    # Exactly the pre-0012 digest: the body without a basis key.
+    legacy_body = {
+        "id": "old",
+        "seq": 0,
+        "person_id": "person-1",
+        "purpose": "marketing",
+        "channel": "email",
+        "decision": "granted",
+        "effective_at": JAN.isoformat(),
+        "recorded_at": JAN.isoformat(),
+        "source": "web_form",
+        "actor": "client:test",
+        "notice_id": "notice-1",
+        "evidence_hash": "",
+    }
+    canonical = json.dumps(legacy_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert event_digest(old, GENESIS_HASH) == hashlib.sha256(GENESIS_HASH.encode() + canonical).hexdigest()
+
+    events = chain([old, replace(event("new", GRANTED, FEB), basis=Basis.CONSENT)])
+    assert first_broken_link(events) is None
+    # Rewriting the sealed basis afterwards (as a catalogue edit might tempt) breaks the chain.
+    rewritten = [events[0], replace(events[1], basis=Basis.LEGITIMATE_INTERESTS)]
+    assert first_broken_link(rewritten) is rewritten[1]
+    # So does stripping it.
+    assert first_broken_link([events[0], replace(events[1], basis=None)]) is not None

@@ -165,3 +165,23 @@ class PeopleController(Controller):
     async def history(self, ctx: Ctx, person_id: FromPath[UUID]) -> s.HistoryOut:
         events = await people.history(ctx, str(person_id))
         return s.HistoryOut(items=[presenters.event(ctx.catalogue, e) for e in events])
+
+    @get(
+        "/{person_id:uuid}/events/{event_id:uuid}",
+        opt=needs(KeyScope.STAFF, KeyScope.ADMIN),
+        summary="One event's full evidence: who, when, how, the notice and its text hash, the basis",
+        description=(
+            "Everything that shows this choice was made (LEGAL #1): who recorded it and which staff member"
+            " took it, when the person made it and when it was recorded (UTC), the source, form id and"
+            " collection context, the notice version with its language and the SHA-256 of its text, the"
+            " lawful basis as it stood when recorded (`null`: not recorded at the time — events from"
+            " before the basis was kept), what the paperwork lacked, and the event's place in the hash"
+            " chain. 404 for an unknown event or one belonging to someone else."
+        ),
+    )
+    async def event(
+        self, ctx: Ctx, person_id: FromPath[UUID], event_id: FromPath[UUID]
+    ) -> s.EventEvidenceOut:
+        await ctx.catalogue.reload()
+        found = await people.event(ctx, str(person_id), str(event_id))
+        return presenters.event_evidence(ctx.catalogue, found)

@@ -11,6 +11,7 @@ from consent_service.api.schemas.common import ApiSource, Code, In, Note, Out, T
 from consent_service.domain.channels import Channel
 from consent_service.domain.evidence import Gap
 from consent_service.domain.ledger import Decision
+from consent_service.domain.notices import NoticeKind
 from consent_service.domain.purposes import Basis
 
 
@@ -131,3 +132,33 @@ class EventOut(Out, kw_only=True):
 
 class HistoryOut(Out, kw_only=True):
     items: list[EventOut]
+
+
+class EvidenceNoticeOut(Out, kw_only=True):
+    """The exact wording the person was shown: its version, language and the SHA-256 of its text."""
+
+    purpose: str
+    version: int
+    language: str
+    kind: NoticeKind
+    sha256: str
+    published_at: datetime
+
+
+class EventEvidenceOut(EventOut, kw_only=True):
+    """Everything that shows one recorded choice was made (LEGAL #1), in one answer: the history's
+    row for the event, with the notice in full and what the evidence names pulled out."""
+
+    person_id: str
+    #: The exact wording shown: replaces the history's bare reference to it.
+    notice: EvidenceNoticeOut | None  # type: ignore[assignment]
+    #: The staff member who took it down (a phone call, a letter), if one did.
+    staff_member: str | None
+    on_behalf_of: str | None
+    form_id: str | None
+    #: How the person's details came in (the soft opt-in's proof), if given.
+    collection_context: dict[str, Any] | None
+    #: The lawful basis as it stood when recorded; null = not recorded at the time (events recorded
+    #: before the basis was kept).
+    basis: Basis | None
+    evidence_hash: str

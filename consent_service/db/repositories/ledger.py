@@ -31,6 +31,7 @@ from consent_service.domain.ledger import (
     Evidence,
     Source,
 )
+from consent_service.domain.purposes import Basis
 
 _CURRENT = keyed(select(current_t), current_t.c.person_id)
 _CURRENT_OF_PURPOSE = keyed(
@@ -59,6 +60,7 @@ def _event(row: Row[Any]) -> ConsentEvent:
         prev_hash=row.prev_hash,
         hash=row.hash,
         evidence_gaps=tuple(row.evidence_gaps or ()),
+        basis=Basis(row.basis) if row.basis else None,
     )
 
 
@@ -110,6 +112,7 @@ class SqlLedger:
                 prev_hash=event.prev_hash,
                 hash=event.hash,
                 evidence_gaps=list(event.evidence_gaps),
+                basis=event.basis.value if event.basis else None,
             )
         )
 
