@@ -127,3 +127,23 @@ async def test_a_withdrawal_by_or_for_a_child_is_always_recorded(api: Api) -> No
         evidence={"guardian_id": "not-anyone", "guardian_relationship": "aunt"},
     )
     assert [e["decision"] for e in answer["receipt"]["events"]] == ["withdrawn"]
+
+
+async def test_a_birth_month_corrected_later_holds_a_known_persons_next_grant_to_the_rule(api: Api) -> None:
+    person = await api.post("/v1/people", {"contacts": [{"kind": "email", "value": fresh_email()}]})
+    child = person.json()["id"]
+    corrected = await api.client.patch(
+        f"/v1/people/{child}", json={"birth_month": born_years_ago(11)}, headers=api.headers("staff")
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["birth_month"] == born_years_ago(11)
+
+    body = {"choices": [TESTIMONIAL], "source": "in_person", "evidence": {"staff_member": "Sam at the hub"}}
+    refused = await api.post(f"/v1/people/{child}/consents", body, scope="staff")
+    assert refused_fields(refused) == ["evidence.guardian_id"]
+    assert (await api.get(f"/v1/people/{child}/history")).json()["items"] == []
+    # A guardian must be someone else on record, not the child naming themself.
+    body["evidence"] = {"staff_member": "Sam", "guardian_id": child, "guardian_relationship": "self"}
+    assert refused_fields(await api.post(f"/v1/people/{child}/consents", body, scope="staff")) == [
+        "evidence.guardian_id"
+    ]
