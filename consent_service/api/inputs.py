@@ -48,6 +48,7 @@ def person_input(body: s.PersonIn) -> PersonInput:
         reference=body.reference,
         household=body.household,
         display_name=body.display_name,
+        birth_month=body.birth_month,
         contacts=[ContactInput(c.kind, contact_value(c.value)) for c in body.contacts],
     )
 

@@ -53,6 +53,7 @@ def person(p: Person, choices: list[s.ChoiceStateOut] | None = None) -> s.Person
         created_at=p.created_at,
         contacts=[s.ContactOut(id=c.id, kind=c.kind, value=c.value) for c in p.contacts],
         choices=choices,
+        birth_month=p.birth_month,
     )
 
 

@@ -109,6 +109,8 @@ class PersonRow(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]
+    #: ``YYYY-MM``: a child is told from an adult without holding a date of birth (LEGAL #30).
+    birth_month: Mapped[str | None] = mapped_column(String(7))
 
 
 class ContactPointRow(Base):

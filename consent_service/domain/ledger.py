@@ -52,6 +52,11 @@ class Evidence:
     on_behalf_of: str | None = None
     note: str | None = None
     collection_context: Mapping[str, Any] | None = None
+    #: For a child (LEGAL #30): the guardian who granted (a person on record), how they are related,
+    #: and whether the child assented. Part of the hashed evidence, so the link cannot be changed later.
+    guardian_id: str | None = None
+    guardian_relationship: str | None = None
+    child_assent: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -27,6 +27,8 @@ class Person:
     display_name: str | None = None
     erased_at: datetime | None = None
     contacts: tuple[RecordedContact, ...] = field(default=())
+    #: ``YYYY-MM``, never the day (least data): enough to tell a child from an adult (domain/children.py).
+    birth_month: str | None = None
 
 
 def first_name(display_name: str | None) -> str | None:

@@ -21,6 +21,7 @@ from consent_service.domain.changes import (
     suppression_lifted,
 )
 from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind
+from consent_service.domain.children import ADULT, Guardian, age_on, guardian_refusals
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.errors import Conflict, FieldError, InvalidContact, InvalidInput, NotFound
 from consent_service.domain.evidence import EXPLAINED, Gap, provenance_gaps, recorded_at_time, refuses
@@ -61,6 +62,7 @@ class PersonInput:
     household: str | None = None
     display_name: str | None = None
     contacts: Sequence[ContactInput] = ()
+    birth_month: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,12 +324,22 @@ async def create_person(uow: UnitOfWork, ctx: Context, request: PersonInput) -> 
     contacts = normalise_contacts(ctx, request.contacts, "")
     if request.reference and await uow.people.by_reference(request.reference):
         raise Conflict(f"a person with reference {request.reference!r} exists")
+    return await _add_contacts(uow, ctx, await _new_person(uow, ctx, request), contacts)
+
+
+async def _new_person(uow: UnitOfWork, ctx: Context, given: PersonInput) -> Person:
+    """A person added to the record as given (contacts apart), and announced."""
     person = Person(
-        str(uuid.uuid4()), ctx.clock.now(), request.reference, request.household, request.display_name
+        str(uuid.uuid4()),
+        ctx.clock.now(),
+        given.reference,
+        given.household,
+        given.display_name,
+        birth_month=given.birth_month,
     )
     await uow.people.add(person)
     uow.emit(person_created(person))
-    return await _add_contacts(uow, ctx, person, contacts)
+    return person
 
 
 @use_case(Recorded)
@@ -338,12 +350,12 @@ async def register(uow: UnitOfWork, ctx: Context, command: Register) -> Recorded
     checked = await _check_choices(ctx, request, "")
     effective_at, provenance = _effective_at(ctx, request, checked, "")
     existing = await uow.people.by_reference(person.reference) if person.reference else None
+    # The later month of the one given and the one held is the younger age: the one that protects.
+    held = existing.birth_month if existing else None
+    birth_month = max((m for m in (person.birth_month, held) if m), default=None)
+    await _check_children(uow, existing.id if existing else None, birth_month, checked, request, effective_at)
     if existing is None:
-        existing = Person(
-            str(uuid.uuid4()), ctx.clock.now(), person.reference, person.household, person.display_name
-        )
-        await uow.people.add(existing)
-        uow.emit(person_created(existing))
+        existing = await _new_person(uow, ctx, person)
     stored = await _add_contacts(uow, ctx, existing, contacts)
     return await _record(uow, ctx, stored, checked, request, effective_at, provenance)
 
@@ -356,7 +368,46 @@ async def record_choices(uow: UnitOfWork, ctx: Context, command: RecordChoices) 
     person = await uow.people.get(command.person_id)
     if person is None or person.erased_at is not None:
         raise NotFound(f"no person {command.person_id}")
+    await _check_children(uow, person.id, person.birth_month, checked, request, effective_at)
     return await _record(uow, ctx, person, checked, request, effective_at, provenance)
+
+
+async def _check_children(
+    uow: UnitOfWork,
+    person_id: str | None,
+    birth_month: str | None,
+    checked: list[_Checked],
+    request: ChoicesInput,
+    effective_at: datetime,
+) -> None:
+    """A child's grant that needs a guardian names one who is on record, another person, and an adult
+    as far as the record says (LEGAL #30); refused field by field before anything is written."""
+    evidence = request.evidence
+    guardian = Guardian(evidence.guardian_id, evidence.guardian_relationship, evidence.child_assent)
+    errors: dict[str, FieldError] = {}
+    for item in checked:
+        for error in guardian_refusals(
+            birth_month,
+            effective_at.date(),
+            item.choice.purpose,
+            item.choice.decision,
+            request.source,
+            guardian,
+            "evidence.",
+        ):
+            errors.setdefault(error.field, error)
+    if guardian.person_id is not None and any(i.choice.decision is Decision.GRANTED for i in checked):
+        found = await uow.people.get(guardian.person_id)
+        if found is None or found.erased_at is not None or found.id == person_id:
+            message = "the guardian must be another person on record"
+        elif found.birth_month is not None and age_on(found.birth_month, effective_at.date()) < ADULT:
+            message = f"a guardian is {ADULT} or over"
+        else:
+            message = ""
+        if message:
+            errors.setdefault("evidence.guardian_id", FieldError("evidence.guardian_id", message))
+    if errors:
+        raise InvalidInput(list(errors.values()))
 
 
 async def _record(

@@ -65,7 +65,8 @@ async def get(ctx: Context, person_id: str) -> Person:
 
 @dataclass(frozen=True, slots=True)
 class Rectify:
-    """New values for what is held (``reference``, ``household``, ``display_name``); others are kept."""
+    """New values for what is held (``reference``, ``household``, ``display_name``, ``birth_month``);
+    others are kept."""
 
     person_id: str
     changes: Mapping[str, str | None]
@@ -84,6 +85,7 @@ async def rectify(uow: UnitOfWork, ctx: Context, command: Rectify) -> Person:
         reference=reference,
         household=changes.get("household", person.household),
         display_name=changes.get("display_name", person.display_name),
+        birth_month=changes.get("birth_month", person.birth_month),
     )
     await uow.people.update(changed)
     uow.emit(person_updated(changed, ctx.clock.now()))

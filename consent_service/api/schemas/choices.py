@@ -53,6 +53,11 @@ class EvidenceIn(In, kw_only=True, frozen=True):
     staff_member: Text200 | None = None
     on_behalf_of: Text200 | None = None
     note: Note | None = None
+    #: For a child (LEGAL #30): the guardian granting, a person on record, and how they are related.
+    guardian_id: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    guardian_relationship: Text200 | None = None
+    #: The child's own assent, when it was asked for and given.
+    child_assent: bool | None = None
 
 
 Choices = Annotated[list[ChoiceIn], Meta(max_length=50)]

@@ -11,6 +11,10 @@ from msgspec import Meta
 from consent_service.api.schemas.choices import Choices, ChoiceStateOut, EvidenceIn, ReceiptOut
 from consent_service.api.schemas.common import ApiSource, ContactValue, In, Out, Text200, Time
 from consent_service.domain.channels import ContactKind
+from consent_service.domain.children import BIRTH_MONTH
+
+#: Year and month of birth, never the day (least data, LEGAL #30).
+BirthMonth = Annotated[str, Meta(pattern=BIRTH_MONTH.pattern, examples=["2014-06"])]
 
 
 class ContactIn(In, kw_only=True, frozen=True):
@@ -23,6 +27,7 @@ class PersonIn(In, kw_only=True, frozen=True):
     household: Text200 | None = None
     display_name: Text200 | None = None
     contacts: Annotated[list[ContactIn], Meta(max_length=20)] = []
+    birth_month: BirthMonth | None = None
 
 
 class RegistrationIn(In, kw_only=True, frozen=True):
@@ -39,6 +44,7 @@ class PersonChangeIn(In, kw_only=True, frozen=True):
     reference: Text200 | msgspec.UnsetType | None = msgspec.UNSET
     household: Text200 | msgspec.UnsetType | None = msgspec.UNSET
     display_name: Text200 | msgspec.UnsetType | None = msgspec.UNSET
+    birth_month: BirthMonth | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class ContactOut(Out, kw_only=True):
@@ -54,6 +60,8 @@ class PersonOut(Out, kw_only=True):
     display_name: str | None
     created_at: datetime
     contacts: list[ContactOut]
+    #: ``YYYY-MM`` when held: a child is told from an adult by it (LEGAL #30).
+    birth_month: str | None = None
     choices: list[ChoiceStateOut] | None = None
 
 

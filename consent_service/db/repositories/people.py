@@ -36,6 +36,7 @@ class SqlPeople:
                 household=person.household,
                 display_name=person.display_name,
                 created_at=person.created_at,
+                birth_month=person.birth_month,
             )
         )
 
@@ -56,6 +57,7 @@ class SqlPeople:
                 RecordedContact(c.id, c.person_id, ContactKind(c.kind), c.value, c.fingerprint, c.created_at)
                 for c in contacts
             ),
+            row.birth_month,
         )
 
     async def get(self, person_id: str) -> Person | None:
@@ -117,7 +119,12 @@ class SqlPeople:
         await self._c.execute(
             update(PersonRow)
             .where(PersonRow.id == person.id)
-            .values(reference=person.reference, household=person.household, display_name=person.display_name)
+            .values(
+                reference=person.reference,
+                household=person.household,
+                display_name=person.display_name,
+                birth_month=person.birth_month,
+            )
         )
 
     async def by_name(self, text: str, limit: int) -> list[Person]:
@@ -170,7 +177,7 @@ class SqlPeople:
         await self._c.execute(
             update(PersonRow)
             .where(PersonRow.id == person_id)
-            .values(reference=None, household=None, display_name=None, erased_at=at)
+            .values(reference=None, household=None, display_name=None, birth_month=None, erased_at=at)
         )
 
     async def inactive_since(self, cutoff: datetime) -> list[str]:
