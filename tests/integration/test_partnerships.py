@@ -95,6 +95,11 @@ async def test_a_wording_that_names_the_partners_backs_the_grant_and_the_receipt
     assert purpose["thirdPartyDisclosure"] is True
     assert all(partner in purpose["thirdPartyName"] for partner in PARTNERS)
 
+    record = (await api.get(f"/v1/people/{person}/consent-record", scope="admin")).json()
+    assert [p["party_id"] for p in record["party"][2:]] == PARTNERS
+    assert {p["role"] for p in record["party"][1:]} == {"dpv:DataController"}
+    assert record["event"][0]["notice"]["controllers"] == PARTNERS
+
 
 async def test_a_withdrawal_from_a_shared_purpose_is_never_refused_for_its_wording(api: Api) -> None:
     code = await shared_purpose(api)
