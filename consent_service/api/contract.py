@@ -124,7 +124,10 @@ def _why(status: int, path: str, method: str) -> str:
 EXTRA_PROBLEMS = {
     ("/v1/webhooks/dead-letters/{letter_id}/replay", "post"): [502],
     # Public, yet refused when the provider's signature (Notify: its bearer token) is not good.
-    **{(f"/v1/feedback/{provider}", "post"): [403] for provider in ("ses", "sendgrid", "mailgun", "notify")},
+    **{
+        (f"/v1/feedback/{provider}", "post"): [403]
+        for provider in ("ses", "sendgrid", "mailgun", "notify", "notify/received-text")
+    },
     # Kantara v1.1 has no withdrawn state: a withdrawal's receipt is refused (domain/receipts.py).
     ("/v1/people/{person_id}/receipts/{event_id}", "get"): [409],
 }

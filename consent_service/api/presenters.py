@@ -251,6 +251,7 @@ def purpose(p: Purpose) -> s.PurposeOut:
         category=p.category,
         description=p.description,
         bases={(ch.value if ch else "none"): basis for ch, basis in p.bases.items()},
+        shares_with_controllers=p.shares_with_controllers,
     )
 
 
@@ -264,6 +265,7 @@ def notice(n: NoticeVersion) -> s.NoticeOut:
         sha256=n.sha256,
         published_at=n.published_at,
         kind=n.kind,
+        controllers=list(n.controllers),
     )
 
 

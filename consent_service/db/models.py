@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -85,6 +86,8 @@ class PurposeRow(Base):
     bases: Mapped[dict[str, Any]]
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    #: Other controllers rely on a consent to it: a grant must cite a wording that names them.
+    shares_with_controllers: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
 
 
 class NoticeRow(Base):
@@ -99,6 +102,8 @@ class NoticeRow(Base):
     published_at: Mapped[datetime]
     #: A consent request, a privacy notice or terms: only the first can back a grant.
     kind: Mapped[str] = mapped_column(String(20), default="consent_request", server_default="consent_request")
+    #: The other controllers the wording names as relying on the consent.
+    controllers: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class PersonRow(Base):

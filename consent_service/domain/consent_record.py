@@ -95,6 +95,10 @@ def consent_record(
 ) -> dict[str, Any]:
     """One person's record: every processing any of their events concerns, and every event."""
     stated = states(events)
+    # Controllers a cited wording named (a partnership's, LEGAL #29): parties to the record as well.
+    partners = dict.fromkeys(
+        name for e, _ in stated if (n := notice_by_id(e.notice_id)) for name in n.controllers
+    )
     processing: dict[str, dict[str, Any]] = {}
     for event, _ in stated:
         pid = _processing_id(event.purpose, event.channel)
@@ -133,6 +137,11 @@ def consent_record(
                 "address": controller.address,
                 "phone": controller.phone,
             },
+            *(
+                {"party_id": name, "role": "dpv:DataController", "name": name}
+                for name in partners
+                if name != controller.name
+            ),
         ],
         "processing": list(processing.values()),
         "event": [_event(e, state, notice_by_id(e.notice_id)) for e, state in stated],
@@ -149,7 +158,13 @@ def _event(event: ConsentEvent, state: str, notice: NoticeVersion | None) -> dic
         "collection_method": event.source.value,
         "recorded_by": event.actor,
         "notice": (
-            {"version": notice.version, "language": notice.language, "sha256": notice.sha256}
+            {
+                "version": notice.version,
+                "language": notice.language,
+                "sha256": notice.sha256,
+                # Only a partnership's wording names other controllers; the organisation's own names none.
+                **({"controllers": list(notice.controllers)} if notice.controllers else {}),
+            }
             if notice
             else None
         ),

@@ -28,6 +28,9 @@ class NoticeVersion:
     sha256: str
     published_at: datetime
     kind: NoticeKind = NoticeKind.CONSENT_REQUEST
+    #: The other controllers who rely on a consent given to this wording (a Family Hub partnership's
+    #: council and charities, LEGAL #29): named in it, so the person knows who they consent to.
+    controllers: tuple[str, ...] = ()
 
 
 def text_digest(text: str) -> str:

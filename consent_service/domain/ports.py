@@ -61,9 +61,15 @@ class CatalogueRepository(Protocol):
     async def add_purpose(self, purpose: Purpose, at: datetime) -> None: ...
     async def notices(self, purpose: str | None = None) -> list[NoticeVersion]: ...
     async def add_notice(
-        self, purpose: str, text: str, language: str, published_at: datetime, kind: NoticeKind
+        self,
+        purpose: str,
+        text: str,
+        language: str,
+        published_at: datetime,
+        kind: NoticeKind,
+        controllers: tuple[str, ...] = (),
     ) -> NoticeVersion:
-        """Stores the wording as the purpose's next version."""
+        """Stores the wording as the purpose's next version, with the other controllers it names."""
         ...
 
 

@@ -49,6 +49,11 @@ class Purpose:
     category: Category
     bases: Mapping[Channel | None, Basis]
     description: str = ""
+    #: Whether other controllers rely on a consent to this purpose (a partnership's shared referral
+    #: or newsletter). A flag, not a category: sharing cuts across marketing and administrative use.
+    #: A grant to a sharing purpose must cite a wording that names them (UK GDPR Art 7(2), Recital
+    #: 42: consent is informed only if the person knows each controller relying on it; LEGAL #29).
+    shares_with_controllers: bool = False
 
     @property
     def channels(self) -> tuple[Channel | None, ...]:

@@ -10,6 +10,9 @@ How our records map onto the v1.1 vocabulary (the project's decision; docs/COMPL
   (``NotAConsent``); its record is the ISO/IEC TS 27560 export (``dpv:ConsentWithdrawn``,
   ``domain/consent_record.py``). A receipt for a grant names how to end it in ``termination``.
 - ``purposeCategory`` and ``piiCategory`` take the v1.1 appendix's numbered categories.
+- The other controllers a wording names (a partnership's, LEGAL #29) are the v1.1 purpose's
+  ``thirdPartyName`` with ``thirdPartyDisclosure`` true, and the receipt's ``controllers`` extension
+  lists them one by one.
 - ``consentTimestamp`` is seconds since the epoch (UTC), as v1.1 asks; ``notice`` and ``eventHash``
   are our extensions (the exact wording agreed to and the ledger link), which v1.1 readers ignore.
 """
@@ -78,6 +81,7 @@ def consent_receipt(
     # Kantara v1.1 has no member for the right to object (Art 21(4)); one extension member states it
     # apart from the purposes, as the law asks, and a reader of the standard's field set ignores it.
     objection = {"rightToObject": RIGHT_TO_OBJECT} if purpose.category is Category.MARKETING else {}
+    shared = notice.controllers if notice else ()
     return {
         "version": SPEC_VERSION,
         "jurisdiction": controller.jurisdiction,
@@ -107,7 +111,9 @@ def consent_receipt(
                         "piiCategory": [CONTACT_PII if event.channel else STORY_PII],
                         "primaryPurpose": True,
                         "termination": TERMINATION,
-                        "thirdPartyDisclosure": False,
+                        # The other controllers the wording named (LEGAL #29), in v1.1's own fields.
+                        "thirdPartyDisclosure": bool(shared),
+                        **({"thirdPartyName": ", ".join(shared)} if shared else {}),
                     }
                 ],
             }
@@ -116,5 +122,6 @@ def consent_receipt(
         "spiCat": [],
         "notice": {"version": notice.version, "sha256": notice.sha256} if notice else None,
         "eventHash": event.hash,
+        "controllers": list(shared),
         **objection,
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from consent_service.domain.channels import Channel
-from consent_service.domain.errors import Conflict, InvalidInput
+from consent_service.domain.errors import Conflict, FieldError, InvalidInput
 from consent_service.domain.notices import (
     DEFAULT_WORDING,
     FALLBACK_LANGUAGE,
@@ -128,10 +128,21 @@ async def add_notice(
     language: str,
     published_at: datetime | None,
     kind: NoticeKind = NoticeKind.CONSENT_REQUEST,
+    controllers: tuple[str, ...] = (),
 ) -> NoticeVersion:
     if not await view.has(purpose):
         raise InvalidInput.one("purpose", f"unknown purpose {purpose!r}")
+    names = tuple(name.strip() for name in controllers)
+    if blank := [
+        FieldError(f"controllers[{i}]", "a controller is named, not blank")
+        for i, n in enumerate(names)
+        if not n
+    ]:
+        raise InvalidInput(blank)
+    controllers = tuple(dict.fromkeys(names))
     async with view.store.writing() as uow:
-        notice = await uow.catalogue.add_notice(purpose, text, language, published_at or clock.now(), kind)
+        notice = await uow.catalogue.add_notice(
+            purpose, text, language, published_at or clock.now(), kind, controllers
+        )
     await view.reload()
     return notice

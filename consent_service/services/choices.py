@@ -177,6 +177,16 @@ async def _check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> li
                 message = f"the notice is for {notice.purpose!r}, not {purpose.code!r}"
             elif notice.kind is not NoticeKind.CONSENT_REQUEST and choice.decision is Decision.GRANTED:
                 message = f"that wording is {notice.kind.value.replace('_', ' ')}, not a consent request"
+            elif (
+                purpose.shares_with_controllers
+                and not notice.controllers
+                and choice.decision is Decision.GRANTED
+            ):
+                # LEGAL #29: consent others rely on is informed only if the wording names them.
+                message = (
+                    f"{purpose.code!r} is shared with other controllers, and this wording names none; "
+                    "publish a wording that names them (controllers)"
+                )
             else:
                 message = ""
                 notice_id = notice.id

@@ -1,5 +1,6 @@
 """Provider feedback into the suppression list: permanent bounces, complaints and unsubscribes, from
-mail providers and from GOV.UK Notify's delivery receipts (emails and text messages).
+mail providers, from GOV.UK Notify's delivery receipts (emails and text messages), and from the text
+messages people send back through Notify (STOP).
 
 Each delivery is verified by the provider's reader (``domain.feedback``), then, in one transaction,
 every event id is claimed in ``provider_events`` and the addresses of newly claimed events are
@@ -88,6 +89,17 @@ async def notify(ctx: Context, keys: ProviderKeys, body: bytes, authorization: s
         raise _not_configured(Provider.NOTIFY)
     notify_reader.authenticate(authorization, keys.notify_token)
     return await _record(ctx, Provider.NOTIFY, notify_reader.read(body))
+
+
+async def notify_received(
+    ctx: Context, keys: ProviderKeys, body: bytes, authorization: str | None
+) -> Outcome:
+    """A text message someone sent to the service's number: STOP opts that number out of marketing
+    texts before the next check; anything else is counted. Taken once by Notify's id."""
+    if keys.notify_token is None:
+        raise _not_configured(Provider.NOTIFY)
+    notify_reader.authenticate(authorization, keys.notify_token)
+    return await _record(ctx, Provider.NOTIFY, notify_reader.read_received(body))
 
 
 async def _record(ctx: Context, provider: Provider, feedback: Feedback, token: str | None = None) -> Outcome:

@@ -41,6 +41,7 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/v1/feedback/sendgrid"),
         ("POST", "/v1/feedback/mailgun"),
         ("POST", "/v1/feedback/notify"),
+        ("POST", "/v1/feedback/notify/received-text"),
         ("GET", "/unsubscribe/{token:str}"),
         ("POST", "/unsubscribe/{token:str}"),
         ("GET", "/preferences/{token:str}"),

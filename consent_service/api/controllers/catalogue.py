@@ -38,6 +38,7 @@ class CatalogueController(Controller):
             category=data.category,
             bases={(None if ch == "none" else Channel(ch)): basis for ch, basis in data.bases.items()},
             description=data.description,
+            shares_with_controllers=data.shares_with_controllers,
         )
         return presenters.purpose(
             await catalogue.add_purpose(ctx.catalogue, ctx.clock, purpose, ctx.org_type)
@@ -77,7 +78,14 @@ class CatalogueController(Controller):
     )
     async def add_notice(self, ctx: Ctx, data: JSONBody[s.NoticeIn]) -> s.NoticeOut:
         notice = await catalogue.add_notice(
-            ctx.catalogue, ctx.clock, data.purpose, data.text, data.language, data.published_at, data.kind
+            ctx.catalogue,
+            ctx.clock,
+            data.purpose,
+            data.text,
+            data.language,
+            data.published_at,
+            data.kind,
+            tuple(data.controllers),
         )
         return presenters.notice(notice)
 

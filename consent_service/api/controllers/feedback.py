@@ -1,5 +1,5 @@
 """Feedback from mail providers: Amazon SES (through SNS), SendGrid and Mailgun webhooks, and GOV.UK
-Notify's delivery receipts.
+Notify's delivery receipts and received text messages.
 
 No API key: each provider signs its deliveries, and the signature, checked against a configured key,
 is the authentication (Notify, which does not sign, sends the bearer token set in its callback
@@ -117,6 +117,27 @@ class FeedbackController(Controller):
         # security schemes, and generators drop or warn about a header parameter of that name.
         authorization = request.headers.get("authorization")
         return _out(await feedback.notify(ctx, provider_keys, await request.body(), authorization))
+
+    @post(
+        "/notify/received-text",
+        status_code=200,
+        summary="GOV.UK Notify received text messages (STOP; bearer token)",
+        description="One received text message, as Notify's received text messages callback sends it "
+        "(id, source_number, destination_number, message, date_received), with Authorization: Bearer and "
+        "the token set in Notify's callback settings (CONSENT_NOTIFY_CALLBACK_TOKEN). A message whose "
+        "first word is STOP, STOPALL, UNSUBSCRIBE, CANCEL, END or QUIT (any case; Welsh STOPIO or DIM) "
+        "becomes an unsubscribed entry on the sender's number for marketing texts, before the next "
+        "check; any other message is counted as ignored and changes nothing. Taken once by its id. Only "
+        "id, source_number and message are needed: an unreadable date_received is replaced by the time "
+        "it was recorded. 200: handled, including repeats. 403: the token is refused. 404: Notify is not "
+        "configured. 400/422: not a received text message (each field named).",
+    )
+    async def notify_received(
+        self, ctx: Ctx, provider_keys: Keys, request: Request[Any, Any, Any]
+    ) -> FeedbackOut:
+        authorization = request.headers.get("authorization")
+        body = await request.body()
+        return _out(await feedback.notify_received(ctx, provider_keys, body, authorization))
 
 
 def feedback_routes(keys: ProviderKeys) -> Router:

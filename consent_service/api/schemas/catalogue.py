@@ -19,6 +19,9 @@ class PurposeIn(In, kw_only=True, frozen=True):
     category: Category
     description: Note = ""
     bases: Annotated[dict[ChannelOrNone, Basis], Meta(min_length=1)]
+    #: Other controllers rely on a consent to it (a partnership's): a grant must cite a wording that
+    #: names them (LEGAL #29).
+    shares_with_controllers: bool = False
 
 
 class NoticeIn(In, kw_only=True, frozen=True):
@@ -28,6 +31,8 @@ class NoticeIn(In, kw_only=True, frozen=True):
     published_at: Time | None = None
     #: Only a consent request can back a grant; terms and privacy notices are kept beside it.
     kind: NoticeKind = NoticeKind.CONSENT_REQUEST
+    #: The other controllers who rely on a consent given to this wording, by name (LEGAL #29).
+    controllers: Annotated[list[Text200], Meta(max_length=50)] = []
 
 
 class KeyIn(In, kw_only=True, frozen=True):
@@ -42,6 +47,7 @@ class PurposeOut(Out, kw_only=True):
     category: Category
     description: str
     bases: dict[str, Basis]
+    shares_with_controllers: bool
 
 
 class PurposesOut(Out, kw_only=True):
@@ -57,6 +63,7 @@ class NoticeOut(Out, kw_only=True):
     sha256: str
     published_at: datetime
     kind: NoticeKind
+    controllers: list[str]
 
 
 class NoticesOut(Out, kw_only=True):

@@ -26,6 +26,7 @@ class SqlCatalogue:
                 Category(row.category),
                 {channel_out(ch): Basis(basis) for ch, basis in row.bases.items()},
                 row.description,
+                row.shares_with_controllers,
             )
             for row in rows
         ]
@@ -38,6 +39,7 @@ class SqlCatalogue:
                 bases={channel_in(ch): basis.value for ch, basis in purpose.bases.items()},
                 description=purpose.description,
                 created_at=at,
+                shares_with_controllers=purpose.shares_with_controllers,
             )
         )
 
@@ -47,13 +49,27 @@ class SqlCatalogue:
             query = query.where(NoticeRow.purpose == purpose)
         return [
             NoticeVersion(
-                r.id, r.purpose, r.version, r.language, r.text, r.sha256, r.published_at, NoticeKind(r.kind)
+                r.id,
+                r.purpose,
+                r.version,
+                r.language,
+                r.text,
+                r.sha256,
+                r.published_at,
+                NoticeKind(r.kind),
+                tuple(r.controllers),
             )
             for r in await self._c.execute(query)
         ]
 
     async def add_notice(
-        self, purpose: str, text: str, language: str, published_at: datetime, kind: NoticeKind
+        self,
+        purpose: str,
+        text: str,
+        language: str,
+        published_at: datetime,
+        kind: NoticeKind,
+        controllers: tuple[str, ...] = (),
     ) -> NoticeVersion:
         latest = await self._c.scalar(select(func.max(NoticeRow.version)).where(NoticeRow.purpose == purpose))
         notice = NoticeVersion(
@@ -65,6 +81,7 @@ class SqlCatalogue:
             text_digest(text),
             published_at,
             kind,
+            controllers,
         )
         await self._c.execute(
             insert(NoticeRow).values(
@@ -76,6 +93,7 @@ class SqlCatalogue:
                 sha256=notice.sha256,
                 published_at=published_at,
                 kind=kind.value,
+                controllers=list(controllers),
             )
         )
         return notice

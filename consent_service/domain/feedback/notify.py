@@ -11,12 +11,17 @@ which is also how a repeat is recognised), the address or number it went ``to``,
 - ``delivered``, ``temporary-failure`` (the inbox was full or the phone off; Notify gave up retrying)
   and ``technical-failure`` (a fault in Notify): nothing about the address; counted, not acted on.
 
+Notify also forwards the text messages people send to the service's number (its received text
+messages callback, the same bearer token): one that begins with a STOP word is an opt-out from
+marketing texts to that number (``read_received``, LEGAL #4).
+
 Fields Notify may add later are let through: the receipt is Notify's to shape, not ours.
 """
 
 from __future__ import annotations
 
 import hmac
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,3 +95,45 @@ def _text(receipt: Mapping[str, Any], name: str, longest: int, errors: list[Fiel
         errors.append(FieldError(name, f"expected a non-empty string of at most {longest} characters"))
         return ""
     return value
+
+
+#: The words that opt out when a text message begins with one (case-insensitive): the mobile
+#: industry's STOP words (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT), and Welsh ``STOPIO`` and
+#: ``DIM`` ("none"), since a Welsh organisation's families may answer in Welsh.
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "STOPIO", "DIM"})
+#: Longest text taken: a concatenated text message is at most a few thousand characters.
+MAX_MESSAGE = 5000
+
+
+def is_stop(message: str) -> bool:
+    """Whether a received text message opts out: its first word, without the punctuation around it
+    (``Stop.``, ``"STOP"``), is one of ``STOP_WORDS``; ``Stopping by`` and ``12 STOP`` are not."""
+    words = message.split(maxsplit=1)
+    return bool(words) and words[0].strip(string.punctuation).upper() in STOP_WORDS
+
+
+def read_received(body: bytes) -> Feedback:
+    """A received text message (Notify's inbound callback: ``id``, ``source_number``,
+    ``destination_number``, ``message``, ``date_received``): a STOP word becomes an ``unsubscribed``
+    fact on the sender's number; any other message is counted and changes nothing.
+
+    Only what is needed to act is required (the id, the sender's number and the text): an opt-out is
+    never refused for its paperwork, so a missing or unreadable ``destination_number`` or
+    ``date_received`` does not lose it (the time it was recorded stands in for an unreadable one).
+    """
+    received = json_object(json_document(body), "body")
+    errors: list[FieldError] = []
+    key = _text(received, "id", MAX_EVENT_ID, errors)
+    number = _text(received, "source_number", MAX_TO, errors)
+    message = received.get("message")
+    if not isinstance(message, str) or len(message) > MAX_MESSAGE:
+        errors.append(FieldError("message", f"expected a string of at most {MAX_MESSAGE} characters"))
+    if errors:
+        raise InvalidInput(errors, detail="Not a GOV.UK Notify received text message.")
+    if not is_stop(str(message)):
+        return Feedback(ignored=1)
+    occurred_at = iso_time(received.get("date_received"))
+    fact = FeedbackFact(
+        Provider.NOTIFY, key, number, SuppressionReason.UNSUBSCRIBED, occurred_at, Channel.SMS
+    )
+    return Feedback((fact,))
