@@ -59,9 +59,9 @@ async def member(api: Api) -> Staff:
     return Staff(username, display_name)
 
 
-async def family(api: Api) -> Family:
+async def family(api: Api, postcode: str = "LS1 4AP") -> Family:
     email, mobile = fresh_email(), fresh_mobile()
-    postal = {"lines": [f"{secrets.randbelow(900) + 1} Test Road"], "postcode": "LS1 4AP"}
+    postal = {"lines": [f"{secrets.randbelow(900) + 1} Test Road"], "postcode": postcode}
     reference = f"CASE-{uuid.uuid4().hex[:10]}"
     name = f"Jordan Testfamily{uuid.uuid4().hex[:8]}"
     body = {
