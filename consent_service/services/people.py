@@ -197,7 +197,11 @@ async def event(ctx: Context, person_id: str, event_id: str) -> ConsentEvent:
     raise NotFound(f"no event {event_id} for person {person_id}")
 
 
-async def search_by_name(ctx: Context, text: str, limit: int = 20) -> list[Person]:
+#: At most this many people a name or postcode search shows; staff are told to narrow a full page.
+SEARCH_LIMIT = 20
+
+
+async def search_by_name(ctx: Context, text: str, limit: int = SEARCH_LIMIT) -> list[Person]:
     """People whose name contains ``text`` (any case), for staff looking someone up during a call."""
     wanted = " ".join(text.split())
     if len(wanted) < 2:
@@ -206,7 +210,7 @@ async def search_by_name(ctx: Context, text: str, limit: int = 20) -> list[Perso
         return await uow.people.by_name(wanted, limit)
 
 
-async def search_by_postcode(ctx: Context, text: str, limit: int = 20) -> list[Person]:
+async def search_by_postcode(ctx: Context, text: str, limit: int = SEARCH_LIMIT) -> list[Person]:
     """People with a postal address at this postcode. The postcode is part of the postal point already
     held (DESIGN §2), so finding by it keeps nothing more about anyone."""
     try:

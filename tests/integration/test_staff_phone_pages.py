@@ -12,6 +12,7 @@ from datetime import timedelta
 import httpx
 
 from consent_service.domain.contacts import normalise_phone
+from consent_service.services.people import SEARCH_LIMIT
 from tests.integration.conftest import Api, fresh_email, fresh_mobile
 from tests.integration.test_observability import metric
 from tests.integration.test_staff_pages import Staff, browser, csrf_of, family, history, member, signed_in
@@ -113,8 +114,17 @@ async def test_find_by_postcode(api: Api, browser: httpx.AsyncClient, member: St
         found = await browser.get("/staff", params={"q": query})
         assert found.status_code == 200
         assert f'href="/staff/people/{person.person_id}"' in found.text, query
+    assert "Only the first" not in found.text
     nobody = await browser.get("/staff", params={"q": "ZZ9 9ZZ"})
     assert "Nobody found" in nobody.text
+
+    # A full page says so, rather than passing for everyone at that postcode.
+    crowded = postcode[:-1] + ("A" if postcode[-1] != "A" else "B")
+    for _ in range(SEARCH_LIMIT):
+        await family(api, crowded)
+    page = await browser.get("/staff", params={"q": crowded})
+    assert f"{SEARCH_LIMIT} found" in page.text
+    assert f"Only the first {SEARCH_LIMIT} are shown." in page.text
 
 
 async def test_an_address_not_on_record_is_suppressed_from_the_search_page(

@@ -135,6 +135,7 @@ class StaffPages(Controller):
             "results": None,
             "suppress": {"to": query} if "@" in query or forms.looks_like_phone(query) else None,
             "channels": phone.SUPPRESS_CHANNELS,
+            "search_limit": people.SEARCH_LIMIT,
         }
         if query:
             if len(query) > forms.QUERY_LIMIT:
