@@ -22,6 +22,18 @@ UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSErr
 HIDE_PARAMETERS = True
 
 
+def _away(error: Exception) -> bool:
+    """The database is away, not the request at fault: the driver lost or never made its connection
+    (``UNAVAILABLE``), or PostgreSQL refused for a state of its own: a connection exception (SQLSTATE
+    class 08), too many connections (53), an operator's shutdown or a server starting up (57), or a
+    database closed to connections (55000, which SQLAlchemy reports as a bare ``DBAPIError``). So a
+    503 and a degraded answer, never a 500."""
+    if isinstance(error, UNAVAILABLE):
+        return True
+    state = str(getattr(getattr(error, "orig", None), "sqlstate", None) or "")
+    return state[:2] in ("08", "53", "57") or state == "55000"
+
+
 def _refused_value(error: exc.DBAPIError) -> bool:
     """PostgreSQL refused a value SQLite would have stored (SQLSTATE class 22, "data exception": a NUL
     character, a string longer than its column): the request's fault, so a 422, never a 500."""
@@ -107,12 +119,12 @@ class SqlStore:
                     await uow.write_outbox()
         except exc.IntegrityError as error:
             raise ConcurrentChange("a concurrent change got there first; nothing was recorded") from error
-        except UNAVAILABLE as error:
-            raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
         except TimeoutError as error:
             raise StoreUnavailable(f"the database did not answer within {self.timeout:g} s") from error
-        except exc.DBAPIError as error:
-            if _refused_value(error):
+        except (*UNAVAILABLE, exc.DBAPIError) as error:
+            if _away(error):
+                raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+            if isinstance(error, exc.DBAPIError) and _refused_value(error):
                 message = "a value is too long to store or holds a character that cannot be stored (NUL)"
                 raise InvalidInput.one("request", message) from error
             raise
@@ -130,8 +142,10 @@ class SqlStore:
         try:
             async with asyncio.timeout(self.timeout), self._reader.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except (*UNAVAILABLE, TimeoutError) as error:
-            raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+        except (*UNAVAILABLE, TimeoutError, exc.DBAPIError) as error:
+            if isinstance(error, TimeoutError) or _away(error):
+                raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+            raise
 
     async def durability(self) -> list[str]:
         """Settings under which an acknowledged opt-out could be lost in a crash, as ``name=value``.
@@ -153,8 +167,10 @@ class SqlStore:
                         if str(value).lower() == "off":
                             found.append(f"{name}={value}")
                     return found
-        except (*UNAVAILABLE, TimeoutError) as error:
-            raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+        except (*UNAVAILABLE, TimeoutError, exc.DBAPIError) as error:
+            if isinstance(error, TimeoutError) or _away(error):
+                raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+            raise
 
     async def _sqlite_synchronous(self) -> int:
         """The writing connection's ``synchronous`` level (a per-connection setting: the writer's is

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+
+from consent_service.cli.serve import STOP_WITHIN
 
 BIN = Path(sys.executable).parent
 
@@ -68,6 +71,7 @@ def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_v
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers are in its process group, to be stopped with it
         )
     try:
         # A bound on a hang, not a speed target: spawned workers import the whole app afresh, which on
@@ -85,8 +89,21 @@ def running(data_dir: Path, *args: str, wait_for: str = "/health/ready", **env_v
         assert lines[0].startswith("First start"), lines
         yield Server(base=base, key=lines[1].strip(), data_dir=data_dir, pid=process.pid)
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stopped(process, log)
+
+
+def stopped(process: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM, as a supervisor stops it: serve kills a worker that is still busy after its own bound
+    (``STOP_WITHIN``), so a serve still running long after that is a fault, reported with its log. Its
+    whole process group is then killed, so no worker outlives the test holding the port."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_WITHIN + 30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        pytest.fail(f"serve did not stop within {STOP_WITHIN + 30} s of SIGTERM; its log ends:\n{tail}")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, stopped
 
 pytestmark = pytest.mark.wheel
 
@@ -92,6 +92,7 @@ def test_a_wheel_install_migrates_and_serves(installed: Path, tmp_path: Path) ->
             cwd=tmp_path,
             stdout=output,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         status, deadline = 0, time.monotonic() + 30
@@ -103,8 +104,7 @@ def test_a_wheel_install_migrates_and_serves(installed: Path, tmp_path: Path) ->
         assert status == 200, log.read_text()
         served = httpx.get(f"http://127.0.0.1:{port}/docs/openapi.json", timeout=5).json()["info"]["version"]
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stopped(process, log)
     # The version is written once (consent_service.__version__): the wheel's metadata, the OpenAPI
     # document and `--version` all say the same.
     metadata = _run(

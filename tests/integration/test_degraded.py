@@ -5,15 +5,18 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from consent_service.bootstrap import build_context
 from consent_service.config import Settings
+from consent_service.db.engine import SqlStore
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.purposes import DEFAULT_CATALOGUE, Catalogue
 from consent_service.services import checks
 from consent_service.services.context import Context
+from tests.integration.conftest import PG_ADMIN_DSN
 
 
 @pytest.fixture
@@ -67,3 +70,37 @@ async def test_readiness_reports_the_database_down(unreachable: Context) -> None
 async def test_a_degraded_administrative_bulk_check_says_so(unreachable: Context) -> None:
     answers = await checks.check_many(unreachable, "administrative", Channel.EMAIL, ["a@example.org"])
     assert [(a.allowed, a.reason.value, a.degraded) for a in answers] == [(True, "administrative", True)]
+
+
+@pytest.fixture
+async def closed_to_connections(postgres_url: str) -> AsyncIterator[SqlStore]:
+    """A database of its own that PostgreSQL then refuses connections to (``ALLOW_CONNECTIONS false``,
+    as an operator does before maintenance): the server answers, the database does not."""
+    name = f"consent_closed_{secrets.token_hex(5)}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        store = SqlStore(postgres_url.rsplit("/", 1)[0] + f"/{name}", timeout=5)
+        yield store
+        await store.dispose()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_a_database_closed_to_connections_is_away_not_a_server_error(
+    closed_to_connections: SqlStore,
+) -> None:
+    """PostgreSQL answers such a connection with SQLSTATE 55000, which the driver does not call an
+    operational error: reads, writes and readiness must still say "unavailable" (a 503), not fail."""
+    with pytest.raises(StoreUnavailable):
+        await closed_to_connections.ping()
+    with pytest.raises(StoreUnavailable):
+        await closed_to_connections.durability()
+    with pytest.raises(StoreUnavailable):
+        async with closed_to_connections.reading():
+            pass
+    with pytest.raises(StoreUnavailable):
+        async with closed_to_connections.writing():
+            pass
