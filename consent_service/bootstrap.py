@@ -212,7 +212,7 @@ async def apply_spool(ctx: Context, every: float = 0.2) -> None:
     """Applies opt-outs spooled while the database was away, as soon as it answers again.
 
     Looking costs one ``stat`` while the spool is empty. Every worker on the host runs this; an entry
-    two of them apply at once is recorded once (``links.apply_spooled``)."""
+    two of them apply at once is recorded once (``unsubscribes.apply_spooled``)."""
     while True:
         try:
             await spool.apply(ctx)

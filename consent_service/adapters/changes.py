@@ -12,9 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from redis.asyncio import Redis
 
+from consent_service.domain.change_ports import DeliveryFailed
 from consent_service.domain.changes import PublishedChange
 from consent_service.domain.destinations import Destinations
-from consent_service.domain.ports import DeliveryFailed
 
 
 class RedisChangeStream:

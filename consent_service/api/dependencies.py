@@ -6,7 +6,7 @@ from typing import TypeAlias
 
 from litestar.di import NamedDependency
 
-from consent_service.domain.ports import WebhookSender
+from consent_service.domain.change_ports import WebhookSender
 from consent_service.domain.receipts import DataController
 from consent_service.services.context import Context
 

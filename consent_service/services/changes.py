@@ -6,9 +6,9 @@ import uuid
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from consent_service.domain.change_ports import WebhookSender
 from consent_service.domain.changes import DeadLetter, PublishedChange, Webhook, new_secret
 from consent_service.domain.errors import InvalidInput, NotFound
-from consent_service.domain.ports import WebhookSender
 from consent_service.services.context import Context
 from consent_service.services.relay import delivery, position
 

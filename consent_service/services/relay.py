@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from consent_service.domain.change_ports import ChangeStream, DeliveryFailed, WebhookSender
 from consent_service.domain.changes import (
     DeadLetter,
     PublishedChange,
@@ -32,7 +33,7 @@ from consent_service.domain.changes import (
     retry_delay,
     signed_headers,
 )
-from consent_service.domain.ports import ChangeStream, Clock, DeliveryFailed, Metrics, Store, WebhookSender
+from consent_service.domain.ports import Clock, Metrics, Store
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from consent_service.services import links
+from consent_service.services import unsubscribes
 from consent_service.services.context import Context
 
 log = logging.getLogger("consent_service.spool")
@@ -24,7 +24,7 @@ async def apply(ctx: Context) -> int:
     applied: list[str] = []
     try:
         for entry in sorted(pending, key=lambda e: (e.at, e.id)):
-            if await links.apply_spooled(ctx, entry):
+            if await unsubscribes.apply_spooled(ctx, entry):
                 log.info("applied an opt-out spooled at %s", entry.at.isoformat())
             applied.append(entry.id)
     finally:

@@ -20,8 +20,8 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from consent_service.adapters.changes import HttpWebhookSender, RedisChangeStream
+from consent_service.domain.change_ports import DeliveryFailed
 from consent_service.domain.destinations import Destinations
-from consent_service.domain.ports import DeliveryFailed
 from consent_service.services.relay import Relay, RelaySettings
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_registrations import grant, register

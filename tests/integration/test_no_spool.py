@@ -15,7 +15,7 @@ from consent_service.bootstrap import build_context
 from consent_service.config import Settings
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import StoreUnavailable
-from consent_service.services import checks, links, spool
+from consent_service.services import checks, spool, unsubscribes
 from consent_service.services.context import Context
 from tests.integration.conftest import Api
 from tests.integration.test_links import path_of
@@ -58,7 +58,7 @@ async def test_without_a_spool_an_unsubscribe_waits_for_the_database(
         assert response.status_code == 503 and "try again" in response.text.lower()
         assert response.headers["retry-after"] == "60"
     token = path.removeprefix("/unsubscribe/")
-    for attempt in (links.describe_unsubscribe, links.unsubscribe):
+    for attempt in (unsubscribes.describe_unsubscribe, unsubscribes.unsubscribe):
         with pytest.raises(StoreUnavailable, match="the database did not answer"):
             await attempt(context, token)
     assert not (tmp_path / NAME).exists()

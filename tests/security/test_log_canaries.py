@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from consent_service.db.repositories import SqlIdempotency
-from consent_service.services import checks, links
+from consent_service.services import checks, unsubscribes
 from consent_service.services.staff import create_account
 from tests.integration.conftest import Api
 from tests.integration.test_feedback import (
@@ -300,7 +300,7 @@ async def test_an_unplanned_failure_quoting_contact_details_is_logged_redacted(
         raise LookupError(quoted)
 
     monkeypatch.setattr(checks, "check", fails)
-    monkeypatch.setattr(links, "describe_unsubscribe", fails)
+    monkeypatch.setattr(unsubscribes, "describe_unsubscribe", fails)
     failing = [
         await api.post(
             "/v1/checks", {"purpose": "marketing", "channel": "email", "to": bird.email}, "checks"

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
-from consent_service.services import checks, idempotency, links
+from consent_service.services import checks, idempotency, unsubscribes
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_feedback import Providers, mailgun, mailgun_event, providers
 from tests.security.logcapture import Captured, captured
@@ -137,7 +137,7 @@ def quoting_failures(monkeypatch: pytest.MonkeyPatch) -> None:
             return await really_once(ctx, claim, *rest)
         raise LookupError(f"key {claim.key} of {claim.owner} is claimed")
 
-    monkeypatch.setattr(links, "describe_unsubscribe", describe)
+    monkeypatch.setattr(unsubscribes, "describe_unsubscribe", describe)
     monkeypatch.setattr(checks, "check", check)
     monkeypatch.setattr(idempotency, "once", once)
 

@@ -13,8 +13,8 @@ from consent_service.api import presenters
 from consent_service.api import schemas as s
 from consent_service.api.dependencies import Ctx, Sender
 from consent_service.api.security import needs
+from consent_service.domain.change_ports import DeliveryFailed
 from consent_service.domain.keys import KeyScope
-from consent_service.domain.ports import DeliveryFailed
 from consent_service.services import changes
 
 #: The largest position a caller may name: the largest integer a JSON number (a double, which is how

@@ -21,7 +21,7 @@ from consent_service.api.security import PUBLIC
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import InvalidInput, StoreUnavailable
 from consent_service.domain.tokens import InvalidToken
-from consent_service.services import links
+from consent_service.services import links, preferences, unsubscribes
 
 CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 SECURITY_HEADERS = [
@@ -67,7 +67,7 @@ class UnsubscribePages(Controller):
     async def confirm(self, ctx: Ctx, token: TOKEN) -> Template:
         """Shows what will stop and one button. Changes nothing: mail scanners open links."""
         try:
-            page = await links.describe_unsubscribe(ctx, token)
+            page = await unsubscribes.describe_unsubscribe(ctx, token)
         except InvalidToken:
             return not_valid()
         return Template("unsubscribe.html", context={"page": page, "channel": page.claim.channel.value})
@@ -78,16 +78,16 @@ class UnsubscribePages(Controller):
     ) -> Template:
         """RFC 8058 one-click, or the page's button: whatever the body, a valid link unsubscribes."""
         try:
-            page = await links.unsubscribe(ctx, token)
+            page = await unsubscribes.unsubscribe(ctx, token)
         except InvalidToken:
             return not_valid()
-        preferences = ctx.links.sign(links.preferences_claim(page.claim))
+        signed = ctx.links.sign(links.preferences_claim(page.claim))
         return Template(
             "unsubscribed.html",
             context={
                 "page": page,
                 "channel": page.claim.channel.value,
-                "preferences_url": f"{base_url}/preferences/{preferences}?lang={page_language(request)}",
+                "preferences_url": f"{base_url}/preferences/{signed}?lang={page_language(request)}",
             },
         )
 
@@ -102,7 +102,7 @@ class PreferencePages(Controller):
     @get("/{token:str}")
     async def show(self, ctx: Ctx, request: Request[Any, Any, Any], token: TOKEN) -> Template:
         try:
-            page = await links.describe_preferences(ctx, token, page_language(request))
+            page = await preferences.describe_preferences(ctx, token, page_language(request))
         except InvalidToken:
             return not_valid()
         return Template("preferences.html", context={"page": page, "saved": False})
@@ -114,7 +114,7 @@ class PreferencePages(Controller):
         language = page_language(request)
         if form.get("stop_all") == "yes":
             try:
-                page = await links.stop_all_marketing(ctx, token, language)
+                page = await preferences.stop_all_marketing(ctx, token, language)
             except InvalidToken:
                 return not_valid()
             return Template("preferences.html", context={"page": page, "saved": False, "stopped": True})
@@ -129,11 +129,11 @@ class PreferencePages(Controller):
                     wanted[(code, Channel(channel) if on_a_channel else None)] = value == "yes"
                 elif kind == "notice":
                     versions[rest] = int(str(value))
-            page = await links.save_preferences(ctx, token, wanted, versions, language)
+            page = await preferences.save_preferences(ctx, token, wanted, versions, language)
         except InvalidToken:
             return not_valid()
         except (ValueError, InvalidInput):
-            page = await links.describe_preferences(ctx, token, language)
+            page = await preferences.describe_preferences(ctx, token, language)
             return Template(
                 "preferences.html",
                 context={"page": page, "saved": False, "error": True},
