@@ -17,6 +17,7 @@ from consent_service.domain.errors import FieldError, InvalidInput
 from consent_service.domain.evidence import (
     EXPLAINED,
     Gap,
+    affirmation_refusals,
     provenance_gaps,
     recorded_at_time,
     refuses,
@@ -72,6 +73,10 @@ async def check_choices(ctx: Context, request: ChoicesInput, prefix: str) -> lis
     for i, choice in enumerate(request.choices):
         at = f"{prefix}choices[{i}]."
         opt_out = choice.decision is Decision.WITHDRAWN
+        # A soft opt-in's collection context is its proof instead (refused below if it does not fit).
+        soft_opt_in = choice.collection_context is not None
+        act, pre_ticked = choice.affirmative_action, choice.pre_ticked
+        errors.extend(affirmation_refusals(choice.decision, act, pre_ticked, at, soft_opt_in))
         gaps: list[Gap] = []
         try:
             purpose = await ctx.catalogue.purpose(choice.purpose, choice.channel, at)

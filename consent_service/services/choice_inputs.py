@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from consent_service.domain.channels import Channel, ContactKind
-from consent_service.domain.ledger import ConsentEvent, Decision, Evidence, Source
+from consent_service.domain.ledger import AffirmativeAction, ConsentEvent, Decision, Evidence, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,10 @@ class ChoiceInput:
     decision: Decision
     notice: tuple[str, int] | None = None
     collection_context: Mapping[str, Any] | None = None
+    #: How the person acted, and whether the yes was chosen for them: a grant needs both, and
+    #: ``pre_ticked`` false (UK GDPR Art 4(11), Recital 32); a withdrawal needs neither.
+    affirmative_action: AffirmativeAction | None = None
+    pre_ticked: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

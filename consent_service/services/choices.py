@@ -228,10 +228,14 @@ async def _record(
 
 
 def _evidence_of(request: ChoicesInput, choice: ChoiceInput) -> Evidence:
-    """The request's evidence with what this choice adds: its collection context."""
+    """The request's evidence with what this choice adds: its collection context and its act."""
     evidence = request.evidence
     if choice.collection_context is not None:
         evidence = replace(evidence, collection_context=dict(choice.collection_context))
+    if choice.affirmative_action is not None or choice.pre_ticked is not None:
+        evidence = replace(
+            evidence, affirmative_action=choice.affirmative_action, pre_ticked=choice.pre_ticked
+        )
     return evidence
 
 
