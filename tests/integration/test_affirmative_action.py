@@ -17,6 +17,7 @@ from consent_service.services import audit, choices
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from tests.integration.conftest import Api, Fresh, fresh_email
 from tests.integration.test_choices import record
+from tests.integration.test_org_type import collected, soft_opt_in_purpose, soft_opt_in_registration
 from tests.integration.test_refusals import snapshot
 from tests.integration.test_registrations import grant, register
 
@@ -120,3 +121,27 @@ async def test_the_hash_chain_covers_the_act_so_ticking_it_afterwards_is_found(f
     await engine.dispose()
     report = await audit.verify(ctx)
     assert report.broken is not None and report.broken.id == event.id
+
+
+async def test_a_soft_opt_in_needs_no_act_as_its_collection_context_is_its_proof(api: Api) -> None:
+    """Not consent (PECR reg 22(3A)): nothing to tick, so nothing is asked; the same grant without
+    the context is consent, and needs its act."""
+    code = await soft_opt_in_purpose(api)
+    email = fresh_email()
+    body = soft_opt_in_registration(code, email, collected("supporter", collected_on="2026-03-01"))
+    made = await api.post("/v1/registrations", body, scope="forms")
+    assert made.status_code == 201, made.text
+    answer = await api.check("email", email, purpose=code)
+    assert (answer["allowed"], answer["reason"]) == (True, "soft_opt_in")
+    [event] = made.json()["receipt"]["events"]
+    shown = (await api.get(f"/v1/people/{made.json()['person_id']}/events/{event['id']}")).json()
+    assert (shown["affirmative_action"], shown["pre_ticked"]) == (None, None)
+
+    consent = soft_opt_in_registration(code, fresh_email(), {})
+    del consent["choices"][0]["collection_context"]
+    refused = await api.post("/v1/registrations", consent, scope="forms")
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == [
+        "choices[0].affirmative_action",
+        "choices[0].pre_ticked",
+    ]

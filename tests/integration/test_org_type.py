@@ -43,13 +43,12 @@ async def soft_opt_in_purpose(api: Api) -> str:
 
 
 def soft_opt_in_registration(code: str, email: str, context: dict[str, Any]) -> dict[str, Any]:
-    """A web form's registration granting ``code`` by email on a soft opt-in collected as ``context``."""
+    """A web form's registration granting ``code`` by email on a soft opt-in collected as ``context``:
+    no affirmative act, as a soft opt-in is not consent (its collection context is its proof)."""
     choice = {
         "purpose": code,
         "channel": "email",
         "decision": "granted",
-        "affirmative_action": "ticked_box",
-        "pre_ticked": False,
         "notice": {"purpose": code, "version": 1},
         "collection_context": context,
     }
