@@ -684,6 +684,8 @@ def _registration(address: str) -> dict[str, Any]:
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
                 "notice": {"purpose": "marketing", "version": 1},
             }
         ],

@@ -89,7 +89,8 @@ _CONTACT = (
 #: Only a grant is refused for its paperwork; an opt-out is recorded with the gaps named (DESIGN §4.1).
 _CHOICES = (
     f"a grant naming {_PURPOSE}, no notice version the person was shown or a notice of another "
-    "purpose, or a collection context when it is not a soft opt-in or no opt-out was offered; a grant "
+    "purpose, no affirmative_action, a pre_ticked that is not false, or a collection context when it is "
+    "not a soft opt-in or no opt-out was offered; a grant "
     "taking effect in the future, taken by phone, letter, email or in person without the staff member "
     "who took it, or back-dated by more than a day without a note; a grant and a withdrawal of the "
     "same purpose and channel"

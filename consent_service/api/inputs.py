@@ -66,6 +66,8 @@ def choices_input(body: s.RegistrationIn | s.ConsentsIn, key: ApiKey) -> Choices
                 collection_context=msgspec.to_builtins(c.collection_context)
                 if c.collection_context
                 else None,
+                affirmative_action=c.affirmative_action,
+                pre_ticked=c.pre_ticked,
             )
             for c in body.choices
         ],

@@ -140,6 +140,8 @@ def event_evidence(catalogue: CatalogueView, e: ConsentEvent) -> s.EventEvidence
         on_behalf_of=e.evidence.on_behalf_of,
         form_id=e.evidence.form_id,
         collection_context=dict(context) if context else None,
+        affirmative_action=e.evidence.affirmative_action,
+        pre_ticked=e.evidence.pre_ticked,
         basis=e.basis,
         evidence_hash=e.evidence_hash,
     )

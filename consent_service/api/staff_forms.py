@@ -14,6 +14,7 @@ from typing import Any
 from litestar.datastructures import FormMultiDict
 
 from consent_service.api.staff_views import (
+    AGREED_BY,
     CHANNEL_NAMES,
     STAFF_SOURCES,
     changeable,
@@ -84,6 +85,8 @@ def read_choice_change(form: FormMultiDict, catalogue: CatalogueView) -> ChoiceC
     on_behalf_of = text(form, "on_behalf_of")
     if len(on_behalf_of) > SHORT_LIMIT:
         errors.append(f"“On behalf of” is longer than {SHORT_LIMIT} characters.")
+    raw_act = text(form, "affirmative_action")
+    agreed_by = next((a for a in AGREED_BY if a.value == raw_act), None)
     choices: list[ChoiceInput] = []
     for purpose in changeable(catalogue):
         version = text(form, f"notice:{purpose.code}")
@@ -99,8 +102,14 @@ def read_choice_change(form: FormMultiDict, catalogue: CatalogueView) -> ChoiceC
             if decision is Decision.GRANTED and not version.isdigit():
                 errors.append(f"{where}: there is no wording to agree to, so it cannot be granted.")
                 continue
-            notice = (purpose.code, int(version)) if decision is Decision.GRANTED else None
-            choices.append(ChoiceInput(purpose.code, channel, decision, notice))
+            if decision is Decision.WITHDRAWN:
+                choices.append(ChoiceInput(purpose.code, channel, decision))
+                continue
+            # The staff member says how the person agreed; each option is the person's own yes.
+            notice = (purpose.code, int(version))
+            choices.append(ChoiceInput(purpose.code, channel, decision, notice, None, agreed_by, False))
+    if agreed_by is None and any(c.decision is Decision.GRANTED for c in choices):
+        errors.append("Choose how they agreed: a grant needs the person's own yes.")
     if not choices and not errors:
         errors.append("Choose at least one change: every choice was left as “No change”.")
     if errors or source is None:

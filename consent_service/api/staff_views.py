@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.evidence import Gap
-from consent_service.domain.ledger import ConsentEvent, Decision, Source
+from consent_service.domain.ledger import AffirmativeAction, ConsentEvent, Decision, Source
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.purposes import Basis, Category, Purpose
@@ -40,6 +40,16 @@ STAFF_SOURCES = {
     Source.IMPORT: "Import",
 }
 SOURCE_NAMES = STAFF_SOURCES
+#: How the person agreed, as the staff member saw or heard it (UK GDPR Art 4(11)): each option says
+#: the yes was theirs, so the page records it as not pre-ticked. A call or a visit first, where staff
+#: hear the yes themselves.
+AGREED_BY = {
+    AffirmativeAction.SAID_YES: "They said yes when asked (a call, in person)",
+    AffirmativeAction.WROTE_YES: "They wrote to say yes (an email, a letter)",
+    AffirmativeAction.SIGNED: "They signed to say yes",
+    AffirmativeAction.TICKED_BOX: "They ticked a box left empty for them",
+    AffirmativeAction.CHOSE_YES: "They chose “yes” where nothing was chosen for them",
+}
 KIND_NAMES = {ContactKind.EMAIL: "Email", ContactKind.PHONE: "Phone", ContactKind.POSTAL: "Postal address"}
 #: The form field of a purpose with no channel (testimonial) uses this in place of a channel.
 NO_CHANNEL = "none"

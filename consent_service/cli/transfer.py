@@ -23,7 +23,7 @@ from consent_service.config import Settings
 from consent_service.domain.csv_rows import BadFile, RowError
 from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.errors import InvalidInput, NotFound
-from consent_service.domain.ledger import Source
+from consent_service.domain.ledger import AffirmativeAction, Source
 from consent_service.domain.receipts import DataController
 from consent_service.domain.tps import Register
 from consent_service.services import exports, imports, rights
@@ -84,6 +84,12 @@ def add_commands(subparsers: Any) -> None:
     )
     consents.add_argument(
         "--staff-member", help="who took the choices (needed for a file that grants by phone_call, letter...)"
+    )
+    consents.add_argument(
+        "--affirmative-action",
+        choices=[a.value for a in AffirmativeAction],
+        help="how the people agreed, each by their own act and never by a box ticked for them (needed "
+        "for a file that grants)",
     )
     consents.add_argument("--note", help="kept with every event, after 'imported from FILE'")
     _common(consents)
@@ -213,6 +219,7 @@ def _consent_options(args: argparse.Namespace, path: Path) -> imports.ConsentOpt
         actor=args.actor,
         staff_member=args.staff_member,
         note=note,
+        affirmative_action=AffirmativeAction(args.affirmative_action) if args.affirmative_action else None,
     )
 
 

@@ -169,5 +169,9 @@ def _event(event: ConsentEvent, state: str, notice: NoticeVersion | None) -> dic
             else None
         ),
         "evidence_complete": event.evidence_complete,
+        # How the person agreed and whether the yes was chosen for them (LEGAL #3); null where not
+        # recorded at the time, or a withdrawal that gave none.
+        "affirmative_action": act.value if (act := event.evidence.affirmative_action) else None,
+        "pre_ticked": event.evidence.pre_ticked,
         "event_hash": event.hash,
     }

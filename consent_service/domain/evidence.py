@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from consent_service.domain.ledger import Decision, Evidence, Source
+from consent_service.domain.errors import FieldError
+from consent_service.domain.ledger import AffirmativeAction, Decision, Evidence, Source
 
 #: A choice said to take effect later than this from now is a mistake, not a plan.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -71,6 +72,37 @@ def provenance_gaps(
 def refuses(decision: Decision, gaps: Iterable[Gap]) -> bool:
     """Whether these gaps refuse the choice: only a grant is refused for its paperwork, never an opt-out."""
     return decision is Decision.GRANTED and any(True for _ in gaps)
+
+
+def affirmation_refusals(
+    decision: Decision,
+    action: AffirmativeAction | None,
+    pre_ticked: bool | None,
+    at: str,
+    soft_opt_in: bool = False,
+) -> list[FieldError]:
+    """Why a choice does not show an affirmative act (UK GDPR Art 4(11), Recital 32); none if it does.
+
+    A grant says how the person acted and that the yes was not chosen for them (``pre_ticked`` false):
+    silence, or a box ticked before they saw it, is not consent. A withdrawal needs neither (DESIGN
+    §4.1), and nor does a soft opt-in (a grant carrying its collection context): it is not consent,
+    and its proof is the opt-out offered at collection. ``at`` is the choice's field prefix.
+    """
+    if decision is not Decision.GRANTED or soft_opt_in:
+        return []
+    errors: list[FieldError] = []
+    if action is None:
+        acts = ", ".join(a.value for a in AffirmativeAction)
+        errors.append(FieldError(f"{at}affirmative_action", f"a grant records how the person agreed: {acts}"))
+    if pre_ticked is None:
+        errors.append(
+            FieldError(f"{at}pre_ticked", "a grant records that the yes was not chosen for them (false)")
+        )
+    elif pre_ticked:
+        errors.append(
+            FieldError(f"{at}pre_ticked", "a pre-ticked box, or a yes chosen for them, is not consent")
+        )
+    return errors
 
 
 @dataclass(frozen=True, slots=True)

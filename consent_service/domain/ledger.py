@@ -37,6 +37,27 @@ class Source(StrEnum):
     IMPORT = "import"
 
 
+class AffirmativeAction(StrEnum):
+    """How the person acted to give consent: a clear affirmative act (UK GDPR Art 4(11), Recital 32).
+
+    One closed set for every source: a form (web or paper) is ticked, chosen or signed; a call or a
+    meeting is a yes said; an email or a letter is a yes written (or signed); an import says which of
+    these the person did where the choice was collected.
+    """
+
+    #: Ticked a box that was left unticked for them (a web or paper form).
+    TICKED_BOX = "ticked_box"
+    #: Chose "yes" where "no", or nothing, was chosen for them (a radio button, a switch that started
+    #: off, a "yes" button): the families' preferences page.
+    CHOSE_YES = "chose_yes"
+    #: Signed to say yes (a paper form, a letter, a signature pad).
+    SIGNED = "signed"
+    #: Said yes when asked (a phone call, in person), heard by the staff member who took it.
+    SAID_YES = "said_yes"
+    #: Wrote to say yes (an email, a letter).
+    WROTE_YES = "wrote_yes"
+
+
 #: Sources where the person themselves made the choice; an import is the organisation's word, not theirs.
 FROM_THE_PERSON = frozenset(Source) - {Source.IMPORT}
 
@@ -57,6 +78,18 @@ class Evidence:
     guardian_id: str | None = None
     guardian_relationship: str | None = None
     child_assent: bool | None = None
+    #: How the person acted to grant, and whether the yes was chosen for them in advance (a pre-ticked
+    #: box; a grant needs ``False``). Set per choice; None on events recorded before they were kept.
+    affirmative_action: AffirmativeAction | None = None
+    pre_ticked: bool | None = None
+
+    @classmethod
+    def stored(cls, values: Mapping[str, Any]) -> Evidence:
+        """Evidence as it was kept (JSON): the action read back as its value."""
+        action = values.get("affirmative_action")
+        if action is None:
+            return cls(**values)
+        return cls(**{**values, "affirmative_action": AffirmativeAction(action)})
 
     def as_dict(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

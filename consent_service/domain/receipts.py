@@ -15,6 +15,8 @@ How our records map onto the v1.1 vocabulary (the project's decision; docs/COMPL
   lists them one by one.
 - ``consentTimestamp`` is seconds since the epoch (UTC), as v1.1 asks; ``notice`` and ``eventHash``
   are our extensions (the exact wording agreed to and the ledger link), which v1.1 readers ignore.
+- ``affirmativeAction`` and ``preTicked`` (extensions too) say how the person agreed and that the
+  yes was not chosen for them (LEGAL #3); both null for a grant recorded before they were kept.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from consent_service.domain.purposes import Category, Purpose
 
 SPEC_VERSION = "KI-CR-v1.1.0"
 
-#: The v1.1 ``consentType`` for a grant: an affirmative, recorded act (LEGAL #3).
+#: The v1.1 ``consentType`` for a grant: an affirmative, recorded act (LEGAL #3), named in the
+#: receipt's ``affirmativeAction``.
 EXPLICIT = "EXPLICIT"
 
 #: Our categories in the v1.1 appendix's purpose categories.
@@ -122,6 +125,8 @@ def consent_receipt(
         "spiCat": [],
         "notice": {"version": notice.version, "sha256": notice.sha256} if notice else None,
         "eventHash": event.hash,
+        "affirmativeAction": act.value if (act := event.evidence.affirmative_action) else None,
+        "preTicked": event.evidence.pre_ticked,
         "controllers": list(shared),
         **objection,
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from consent_service.domain.csv_rows import RowError
 from consent_service.domain.csv_suppressions import SuppressionFormat
-from consent_service.domain.ledger import Source
+from consent_service.domain.ledger import AffirmativeAction, Source
 
 __all__ = [
     "ACTOR",
@@ -74,6 +74,9 @@ class ConsentOptions:
     actor: str = ACTOR
     staff_member: str | None = None
     note: str = "imported from a CSV file"
+    #: How the people agreed, as the organisation vouches: needed for a file that grants; each grant is
+    #: recorded with it, and as not pre-ticked (UK GDPR Art 4(11), Recital 32).
+    affirmative_action: AffirmativeAction | None = None
 
 
 @dataclass(slots=True)

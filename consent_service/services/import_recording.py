@@ -183,7 +183,17 @@ class ConsentWriter:
     ) -> ChoicesInput:
         return ChoicesInput(
             choices=[
-                ChoiceInput(c.purpose, c.channel, c.decision, notice=self._notice(c.purpose)) for c in choices
+                ChoiceInput(c.purpose, c.channel, c.decision, notice=self._notice(c.purpose))
+                if c.decision is Decision.WITHDRAWN
+                else ChoiceInput(
+                    c.purpose,
+                    c.channel,
+                    c.decision,
+                    notice=self._notice(c.purpose),
+                    affirmative_action=self.options.affirmative_action,
+                    pre_ticked=False,
+                )
+                for c in choices
             ],
             source=source,
             actor=self.options.actor,

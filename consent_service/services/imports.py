@@ -26,7 +26,7 @@ from consent_service.domain.csv_rows import BadFile, RowError, read_table
 from consent_service.domain.csv_suppressions import SuppressionFileRow, suppression_rows
 from consent_service.domain.errors import FieldError, InvalidInput
 from consent_service.domain.evidence import TAKEN_BY_STAFF
-from consent_service.domain.ledger import Decision
+from consent_service.domain.ledger import AffirmativeAction, Decision
 from consent_service.domain.notices import NoticeVersion
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import Suppression, SuppressionReason
@@ -188,6 +188,11 @@ async def import_consents(
         # naming the gap (DESIGN §4.1).
         raise InvalidInput.one(
             "staff_member", f"a request by {options.source.value.replace('_', ' ')} names who took it"
+        )
+    if granted and options.affirmative_action is None:
+        acts = "|".join(a.value for a in AffirmativeAction)
+        raise InvalidInput.one(
+            "affirmative_action", f"the file grants: say how the people agreed (--affirmative-action {acts})"
         )
     unvouched = [purpose for purpose in granted if purpose not in notices]
     if unvouched:

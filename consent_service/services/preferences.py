@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from consent_service.domain.changes import suppression_added
 from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind, channels_served_by
 from consent_service.domain.errors import InvalidInput
-from consent_service.domain.ledger import Decision, Evidence, Source
+from consent_service.domain.ledger import AffirmativeAction, Decision, Evidence, Source
 from consent_service.domain.notices import FALLBACK_LANGUAGE, NoticeVersion
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Basis, Category, Purpose
@@ -115,10 +115,15 @@ async def save_preferences(
         if allow == row.allowed:
             continue
         version = shown_versions.get(code)
-        if allow and version is None:
+        if not allow:
+            choices.append(ChoiceInput(code, channel, Decision.WITHDRAWN))
+        elif version is None:
             raise InvalidInput.one(f"notice.{code}", "the wording shown with the choice is missing")
-        notice = (code, version) if allow and version is not None else None
-        choices.append(ChoiceInput(code, channel, Decision.GRANTED if allow else Decision.WITHDRAWN, notice))
+        else:
+            # The page offers "yes" beside "no", and "no" stands chosen until the family chooses
+            # otherwise: a grant from it is always their own act, never a yes chosen for them.
+            chose = AffirmativeAction.CHOSE_YES
+            choices.append(ChoiceInput(code, channel, Decision.GRANTED, (code, version), None, chose, False))
     if choices and page.addressee.person_ids:
         request = ChoicesInput(choices, Source.PREFERENCE_CENTRE, FAMILY)
         async with ctx.store.writing() as uow:

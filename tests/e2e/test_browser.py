@@ -136,6 +136,8 @@ def test_a_family_unsubscribes_and_changes_preferences_in_a_real_browser(
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
                 "notice": {"purpose": "marketing", "version": 1},
             }
         ],
@@ -222,7 +224,14 @@ def test_a_welsh_speaking_family_reads_welsh_and_switches_language(
 
     email = f"family.{uuid.uuid4().hex[:10]}@example.org"
     notice = {"purpose": "marketing", "version": 1}
-    choice = {"purpose": "marketing", "channel": "email", "decision": "granted", "notice": notice}
+    choice = {
+        "purpose": "marketing",
+        "channel": "email",
+        "decision": "granted",
+        "affirmative_action": "ticked_box",
+        "pre_ticked": False,
+        "notice": notice,
+    }
     person = {"contacts": [{"kind": "email", "value": email}]}
     body = {"person": person, "choices": [choice], "source": "web_form"}
     assert api(server, "POST", "/v1/registrations", json=body).status_code == 201

@@ -62,7 +62,8 @@ def registered(server: Server, email: str, phone: str, choices: list[dict[str, A
 
 def granted(purpose: str, channel: str | None) -> dict[str, Any]:
     notice = {"purpose": purpose, "version": 1}
-    return {"purpose": purpose, "channel": channel, "decision": "granted", "notice": notice}
+    act = {"affirmative_action": "ticked_box", "pre_ticked": False}
+    return {"purpose": purpose, "channel": channel, "decision": "granted", "notice": notice, **act}
 
 
 def preferences_link(server: Server, to: str, channel: str = "email") -> str:

@@ -30,6 +30,8 @@ def test_a_form_then_a_mailing_tool_over_http(server: Server) -> None:
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
                 "notice": {"purpose": "marketing", "version": 1},
             }
         ],

@@ -88,6 +88,8 @@ def test_staff_record_a_phone_call_and_a_safeguarding_restriction_in_a_real_brow
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
                 "notice": {"purpose": "marketing", "version": 1},
             }
         ],
@@ -153,6 +155,21 @@ def test_staff_record_a_phone_call_and_a_safeguarding_restriction_in_a_real_brow
     events = api(server, "GET", f"/v1/people/{person_id}/history").json()["items"]
     assert (events[-1]["source"], events[-1]["evidence"]["staff_member"]) == ("phone_call", staff_name)
 
+    # e2. On the same call they agree to marketing phone calls. A grant needs how they agreed: the
+    # page refuses it until the staff member says, then records their yes as not pre-ticked.
+    marketing = page.get_by_role("group", name="Marketing", exact=True)
+    marketing.get_by_label("Phone call", exact=True).select_option("granted")
+    page.get_by_label("How did the request come in").select_option("phone_call")
+    page.get_by_role("button", name="Record the changes").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose how they agreed")
+    expect(marketing.get_by_label("Phone call", exact=True)).to_have_value("granted")
+    page.get_by_label("How did they agree").select_option("said_yes")
+    page.get_by_role("button", name="Record the changes").click()
+    expect(page.get_by_role("status")).to_have_text("Saved: 1 change recorded from a phone call.")
+    said = api(server, "GET", f"/v1/people/{person_id}/history").json()["items"][-1]
+    assert (said["decision"], said["channel"]) == ("granted", "phone")
+    assert (said["evidence"]["affirmative_action"], said["evidence"]["pre_ticked"]) == ("said_yes", False)
+
     # f. Safeguarding: no contact by post at all, service letters included.
     assert check(server, "administrative", "post", POSTAL)["allowed"] is True
     adding = page.get_by_role("group", name="Add a safeguarding restriction")
@@ -207,6 +224,8 @@ def test_staff_see_what_can_be_sent_add_a_person_and_suppress_an_address_in_a_re
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
                 "notice": {"purpose": "marketing", "version": 1},
             }
         ],

@@ -108,6 +108,8 @@ def registration(email: str) -> dict[str, Any]:
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
                 "notice": {"purpose": "marketing", "version": 1},
             }
         ],

@@ -65,6 +65,8 @@ def opt_outs_reach_every_worker(server: Server) -> None:
                         "purpose": "marketing",
                         "channel": "email",
                         "decision": "granted",
+                        "affirmative_action": "ticked_box",
+                        "pre_ticked": False,
                         "notice": {"purpose": "marketing", "version": 1},
                     }
                 ],

@@ -177,6 +177,8 @@ async def test_only_a_consent_request_can_back_a_grant(api: Api, database: Async
         "purpose": code,
         "channel": "email",
         "decision": "granted",
+        "affirmative_action": "ticked_box",
+        "pre_ticked": False,
         "notice": {"purpose": code, "version": 2},
     }
     body = {

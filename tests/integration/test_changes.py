@@ -177,6 +177,8 @@ async def test_a_refused_or_replayed_write_announces_nothing(api: Api) -> None:
                     "purpose": "marketing",
                     "channel": "email",
                     "decision": "granted",
+                    "affirmative_action": "ticked_box",
+                    "pre_ticked": False,
                     "notice": {"purpose": "marketing", "version": 999},
                 }
             ],

@@ -45,6 +45,8 @@ async def test_a_grant_taken_on_the_phone_shows_its_full_evidence_and_the_basis_
                 "purpose": code,
                 "channel": "post",
                 "decision": "granted",
+                "affirmative_action": "said_yes",
+                "pre_ticked": False,
                 "notice": {"purpose": code, "version": 1},
             }
         ],
@@ -92,6 +94,7 @@ async def test_a_grant_taken_on_the_phone_shows_its_full_evidence_and_the_basis_
     assert shown["notice"]["kind"] == "consent_request"
     assert shown["notice"]["sha256"] == hashlib.sha256(WORDING.encode()).hexdigest() == notice["sha256"]
     assert (shown["evidence_complete"], shown["evidence_gaps"]) == (True, [])
+    assert (shown["affirmative_action"], shown["pre_ticked"]) == ("said_yes", False)
     history = (await api.get(f"/v1/people/{person}/history")).json()["items"]
     assert (shown["hash"], shown["prev_hash"]) == (history[-1]["hash"], history[-1]["prev_hash"])
     assert len(shown["evidence_hash"]) == 64

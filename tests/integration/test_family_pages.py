@@ -187,11 +187,16 @@ async def test_the_testimonial_can_be_changed_on_the_preferences_page(api: Api) 
     story = await api.check(None, purpose="testimonial", person_id=person)
     assert (story["allowed"], story["reason"]) == (True, "consent_granted")
     history = (await api.get(f"/v1/people/{person}/history")).json()["items"]
-    assert [(e["decision"], e["source"]) for e in history if e["purpose"] == "testimonial"] == [
-        ("granted", "web_form"),
-        ("withdrawn", "preference_centre"),
-        ("granted", "preference_centre"),
+    stated = [(e["decision"], e["source"], e["evidence"]) for e in history if e["purpose"] == "testimonial"]
+    # The page records the family's own act: "yes" chosen where "no" stood chosen, never pre-ticked.
+    assert [
+        (decision, source, evidence.get("affirmative_action")) for decision, source, evidence in stated
+    ] == [
+        ("granted", "web_form", "ticked_box"),
+        ("withdrawn", "preference_centre", None),
+        ("granted", "preference_centre", "chose_yes"),
     ]
+    assert stated[-1][2]["pre_ticked"] is False
 
 
 @pytest.mark.parametrize(("channel", "stopped"), [("email", ["email"]), ("sms", ["sms", "phone"])])

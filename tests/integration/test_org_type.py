@@ -11,13 +11,16 @@ from typing import Any
 
 from consent_service.domain.absent import NoAnswerCache
 from consent_service.domain.channels import Channel, ContactKind
-from consent_service.domain.ledger import Decision, Source
+from consent_service.domain.ledger import AffirmativeAction, Decision, Source
 from consent_service.domain.purposes import Basis, Category, OrgType, Purpose
 from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 from consent_service.services import catalogue, checks, choices, suppressions
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
 from tests.integration.conftest import Api, Fresh, fresh_email
+
+#: A grant ticked on a form, as the people in these tests gave theirs.
+TICKED = AffirmativeAction.TICKED_BOX
 
 WORDING = "Untick this box if you would rather not hear about our appeals."
 
@@ -40,7 +43,8 @@ async def soft_opt_in_purpose(api: Api) -> str:
 
 
 def soft_opt_in_registration(code: str, email: str, context: dict[str, Any]) -> dict[str, Any]:
-    """A web form's registration granting ``code`` by email on a soft opt-in collected as ``context``."""
+    """A web form's registration granting ``code`` by email on a soft opt-in collected as ``context``:
+    no affirmative act, as a soft opt-in is not consent (its collection context is its proof)."""
     choice = {
         "purpose": code,
         "channel": "email",
@@ -116,7 +120,9 @@ def as_type(fresh: Fresh, org: OrgType) -> Context:
 
 async def register(ctx: Context, code: str, context: dict[str, Any] | None = None) -> str:
     email = fresh_email()
-    choice = ChoiceInput(code, Channel.EMAIL, Decision.GRANTED, (code, 1), context)
+    choice = ChoiceInput(
+        code, Channel.EMAIL, Decision.GRANTED, (code, 1), context, affirmative_action=TICKED, pre_ticked=False
+    )
     person = PersonInput(contacts=[ContactInput(ContactKind.EMAIL, email)])
     await choices.register(ctx, choices.Register(person, ChoicesInput([choice], Source.WEB_FORM, "form")))
     return email

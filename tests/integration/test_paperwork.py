@@ -171,6 +171,8 @@ async def test_a_withdrawal_on_a_channel_its_purpose_does_not_use_covers_the_pur
     story: dict[str, object] = {
         "purpose": "testimonial",
         "decision": "granted",
+        "affirmative_action": "ticked_box",
+        "pre_ticked": False,
         "notice": {"purpose": "testimonial", "version": 1},
     }
     person = (await register(api, email, choices=[grant("email"), story]))["person_id"]

@@ -46,6 +46,8 @@ def registration(code: str, email: str, version: int) -> dict[str, Any]:
         "purpose": code,
         "channel": "email",
         "decision": "granted",
+        "affirmative_action": "ticked_box",
+        "pre_ticked": False,
         "notice": {"purpose": code, "version": version},
     }
     return {

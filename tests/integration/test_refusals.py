@@ -40,6 +40,8 @@ def email_grant_citing(notice_purpose: str, version: int) -> dict[str, Any]:
         "purpose": "marketing",
         "channel": "email",
         "decision": "granted",
+        "affirmative_action": "ticked_box",
+        "pre_ticked": False,
         "notice": {"purpose": notice_purpose, "version": version},
     }
 
@@ -52,6 +54,19 @@ BAD_REGISTRATIONS = {
     "grant without a notice": (
         registration(choices=[{"purpose": "marketing", "channel": "email", "decision": "granted"}]),
         "choices[0].notice",
+    ),
+    # UK GDPR Art 4(11), Recital 32: the person's own act, and not a box ticked for them (row 3).
+    "grant without its affirmative action": (
+        registration(choices=[{**grant("email"), "affirmative_action": None}]),
+        "choices[0].affirmative_action",
+    ),
+    "an act no source has": (
+        registration(choices=[{**grant("email"), "affirmative_action": "nodded"}]),
+        "choices[0].affirmative_action",
+    ),
+    "pre-ticked grant": (
+        registration(choices=[{**grant("email"), "pre_ticked": True}]),
+        "choices[0].pre_ticked",
     ),
     "unknown notice version": (
         registration(choices=[email_grant_citing("marketing", 999)]),

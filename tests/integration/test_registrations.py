@@ -21,6 +21,8 @@ def grant(channel: str, purpose: str = "marketing") -> dict[str, object]:
         "purpose": purpose,
         "channel": channel,
         "decision": "granted",
+        "affirmative_action": "ticked_box",
+        "pre_ticked": False,
         "notice": {"purpose": purpose, "version": 1},
     }
 
@@ -109,6 +111,8 @@ async def test_testimonial_is_checked_by_person(api: Api) -> None:
             {
                 "purpose": "testimonial",
                 "decision": "granted",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
                 "notice": {"purpose": "testimonial", "version": 1},
             }
         ],

@@ -224,6 +224,7 @@ async def test_a_grant_by_letter_records_the_wording_the_page_showed(
     await signed_in(browser, member)
     page = await browser.get(f"/staff/people/{person.person_id}")
     assert 'name="notice:marketing" value="1"' in page.text
+    assert '<option value="signed">They signed to say yes</option>' in page.text
     saved = await browser.post(
         f"/staff/people/{person.person_id}/choices",
         data={
@@ -232,6 +233,7 @@ async def test_a_grant_by_letter_records_the_wording_the_page_showed(
             "notice:marketing": "1",
             "notice:testimonial": "1",
             "source": "letter",
+            "affirmative_action": "signed",
             "_csrf_token": csrf_of(page),
         },
     )
@@ -239,6 +241,9 @@ async def test_a_grant_by_letter_records_the_wording_the_page_showed(
     events = (await history(api, person.person_id))[-2:]
     assert {(e["purpose"], e["channel"]) for e in events} == {("marketing", "phone"), ("testimonial", None)}
     assert all(e["source"] == "letter" and e["notice"]["version"] == 1 for e in events)
+    # How they agreed, as the staff member chose it; the page records that the yes was theirs.
+    assert all(e["evidence"]["affirmative_action"] == "signed" for e in events)
+    assert all(e["evidence"]["pre_ticked"] is False for e in events)
     assert (await api.check("phone", person.mobile))["allowed"] is True
 
 
@@ -250,6 +255,19 @@ async def test_a_grant_by_letter_records_the_wording_the_page_showed(
         ({"source": "phone_call"}, "Choose at least one change"),
         ({"source": "phone_call", "choice:marketing:email": "maybe"}, "choose from the list"),
         ({"source": "phone_call", "choice:marketing:email": "granted"}, "cannot be granted"),
+        (
+            {"source": "phone_call", "choice:marketing:email": "granted", "notice:marketing": "1"},
+            "Choose how they agreed",
+        ),
+        (
+            {
+                "source": "phone_call",
+                "choice:marketing:email": "granted",
+                "notice:marketing": "1",
+                "affirmative_action": "nodded",
+            },
+            "Choose how they agreed",
+        ),
     ],
 )
 async def test_a_form_that_is_not_right_changes_nothing_and_says_why(

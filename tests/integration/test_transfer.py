@@ -20,7 +20,7 @@ from consent_service.domain.contacts import contact_point
 from consent_service.domain.csv_rows import BadFile
 from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.errors import InvalidInput
-from consent_service.domain.ledger import Decision, Evidence, Source
+from consent_service.domain.ledger import AffirmativeAction, Decision, Evidence, Source
 from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 from consent_service.services import choices, exports, imports, suppressions
 from consent_service.services.checks import CheckInput, check
@@ -28,6 +28,9 @@ from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactI
 from consent_service.services.context import Context
 from consent_service.services.suppressions import SuppressionInput
 from tests.integration.conftest import Fresh, fresh_email, fresh_mobile
+
+#: A grant ticked on a form, as the people in these tests gave theirs.
+TICKED = AffirmativeAction.TICKED_BOX
 
 MARKETING_1 = {"marketing": 1}
 
@@ -63,7 +66,8 @@ async def _answer(ctx: Context, channel: Channel, to: str) -> tuple[bool, str]:
 
 
 def _consents(**options: Any) -> imports.ConsentOptions:
-    return replace(imports.ConsentOptions(Source.PAPER_FORM, MARKETING_1), **options)
+    vouched = imports.ConsentOptions(Source.PAPER_FORM, MARKETING_1, affirmative_action=TICKED)
+    return replace(vouched, **options)
 
 
 async def test_a_suppression_file_imported_twice_changes_nothing_the_second_time(fresh: Fresh) -> None:
@@ -359,7 +363,18 @@ async def test_a_consent_import_never_lifts_a_suppression(fresh: Fresh, source: 
         choices.Register(
             PersonInput(reference=f"ref-{control}"),
             ChoicesInput(
-                [ChoiceInput("marketing", Channel.EMAIL, Decision.GRANTED, ("marketing", 1))], source, "test"
+                [
+                    ChoiceInput(
+                        "marketing",
+                        Channel.EMAIL,
+                        Decision.GRANTED,
+                        ("marketing", 1),
+                        affirmative_action=TICKED,
+                        pre_ticked=False,
+                    )
+                ],
+                source,
+                "test",
             ),
         ),
     )
@@ -464,7 +479,11 @@ def test_the_command_line_imports_and_exports_with_line_numbers(tmp_path: Path) 
     consents.write_text(
         f"reference,email,marketing_email\nF-1,{email},yes\nF-2,{other},yes\n", encoding="utf-8"
     )
-    args = ("import", "consents", str(consents), "--source", "paper_form", "--notice", "marketing:1")
+    args: tuple[str, ...] = ("import", "consents", str(consents), "--source", "paper_form")
+    args += ("--notice", "marketing:1")
+    unsaid = run(*args)
+    assert unsaid.returncode == 2 and "--affirmative-action" in unsaid.stderr
+    args += ("--affirmative-action", "ticked_box")
     imported = run(*args)
     assert imported.returncode == 0, imported.stderr
     assert "2 choices were recorded (1 of them as an import" in imported.stdout
@@ -514,3 +533,30 @@ async def test_a_file_of_withdrawals_taken_by_letter_is_recorded_without_a_staff
         Source.LETTER,
         ("staff_member",),
     )
+
+
+async def test_a_file_that_grants_says_how_the_people_agreed_and_each_grant_keeps_it(fresh: Fresh) -> None:
+    """UK GDPR Art 4(11): a grant is recorded with the act the organisation vouches for, never without
+    one; a file of withdrawals needs none."""
+    ctx = fresh.context
+    a, b = fresh_email(), fresh_email()
+    unsaid = _consents(affirmative_action=None)
+    before = await _event_count(ctx)
+    with pytest.raises(InvalidInput) as refused:
+        await imports.import_consents(ctx, f"email,marketing_email\n{a},yes\n", unsaid)
+    assert [e.field for e in refused.value.errors] == ["affirmative_action"]
+    assert "--affirmative-action" in refused.value.detail
+    assert await _event_count(ctx) == before
+    assert await _answer(ctx, Channel.EMAIL, a) == (False, "no_consent")
+
+    signed = _consents(affirmative_action=AffirmativeAction.SIGNED)
+    done = await imports.import_consents(ctx, f"email,marketing_email\n{a},yes\n", signed)
+    assert (done.bad, done.events) == ([], 1)
+    withdrawn = await imports.import_consents(ctx, f"email,marketing_email\n{b},no\n", unsaid)
+    assert (withdrawn.bad, withdrawn.events) == ([], 1)
+    async with ctx.store.reading() as uow:
+        for address, act, pre_ticked in ((a, AffirmativeAction.SIGNED, False), (b, None, None)):
+            fingerprint = ctx.fingerprint(contact_point(ContactKind.EMAIL, address, "GB"))
+            [person] = await uow.people.by_fingerprint(fingerprint)
+            [event] = await uow.ledger.events([person.id])
+            assert (event.evidence.affirmative_action, event.evidence.pre_ticked) == (act, pre_ticked)

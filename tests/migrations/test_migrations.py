@@ -68,6 +68,8 @@ async def record_some_history(settings: Settings) -> None:
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
                 "notice": {"purpose": "marketing", "version": 1},
             }
             made = await client.post(

@@ -76,6 +76,8 @@ def machine_for(server: Server) -> type[RuleBasedStateMachine]:
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted" if granted else "withdrawn",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
             }
             if granted:
                 choice["notice"] = NOTICE
@@ -99,6 +101,8 @@ def machine_for(server: Server) -> type[RuleBasedStateMachine]:
                 "purpose": "marketing",
                 "channel": "email",
                 "decision": "granted" if granted else "withdrawn",
+                "affirmative_action": "ticked_box",
+                "pre_ticked": False,
             }
             if granted:
                 choice["notice"] = NOTICE

@@ -44,8 +44,8 @@ local withdrawal = '{"choices":[{"purpose":"marketing","channel":"sms","decision
 local function registration()
   return '{"person":{"reference":"soak-__RUN__-' .. tid .. '-' .. n .. '","contacts":[{"kind":"email",'
     .. '"value":"soak.__RUN__.' .. tid .. '.' .. n .. '@example.org"}]},"choices":[{"purpose":'
-    .. '"marketing","channel":"email","decision":"granted","notice":{"purpose":"marketing",'
-    .. '"version":1}}],"source":"web_form"}'
+    .. '"marketing","channel":"email","decision":"granted","affirmative_action":"ticked_box",'
+    .. '"pre_ticked":false,"notice":{"purpose":"marketing","version":1}}],"source":"web_form"}'
 end
 
 -- slot -> request; 40 slots, so each family's share is its count in 40.

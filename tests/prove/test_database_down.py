@@ -31,6 +31,8 @@ GRANT = {
     "purpose": "marketing",
     "channel": "email",
     "decision": "granted",
+    "affirmative_action": "ticked_box",
+    "pre_ticked": False,
     "notice": {"purpose": "marketing", "version": 1},
 }
 #: CONSENT_CHECK_TIMEOUT's default; the figure reported is what a client sees, HTTP included.

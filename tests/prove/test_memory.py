@@ -162,7 +162,14 @@ def _seed(server: Killable, key: str, workdir: Path) -> Seeded:
                         "contacts": [{"kind": "email", "value": address}, {"kind": "phone", "value": mobile}]
                     },
                     "choices": [
-                        {"purpose": "marketing", "channel": channel, "decision": "granted", "notice": NOTICE}
+                        {
+                            "purpose": "marketing",
+                            "channel": channel,
+                            "decision": "granted",
+                            "affirmative_action": "ticked_box",
+                            "pre_ticked": False,
+                            "notice": NOTICE,
+                        }
                         for channel in ("email", "sms")
                     ],
                     "source": "web_form",

@@ -28,6 +28,8 @@ GRANT = {
     "purpose": "marketing",
     "channel": "email",
     "decision": "granted",
+    "affirmative_action": "ticked_box",
+    "pre_ticked": False,
     "notice": {"purpose": "marketing", "version": 1},
 }
 WITHDRAW = {"purpose": "marketing", "channel": "email", "decision": "withdrawn"}

@@ -10,9 +10,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from consent_service.domain.channels import Channel
-from consent_service.domain.evidence import Gap, paperwork, provenance_gaps, recorded_at_time, refuses
+from consent_service.domain.evidence import (
+    Gap,
+    affirmation_refusals,
+    paperwork,
+    provenance_gaps,
+    recorded_at_time,
+    refuses,
+)
 from consent_service.domain.ledger import (
     GENESIS_HASH,
+    AffirmativeAction,
     ConsentEvent,
     Decision,
     Evidence,
@@ -117,3 +125,60 @@ def test_the_hash_chain_covers_the_gaps() -> None:
     # Hiding afterwards that the paperwork was missing, or adding a gap, breaks the chain.
     assert first_broken_link([replace(incomplete, evidence_gaps=())]) is not None
     assert first_broken_link([replace(_sealed(()), evidence_gaps=("note",))]) is not None
+
+
+# UK GDPR Art 4(11), Recital 32 (COMPLIANCE row 3): a grant is the person's own act, never pre-ticked.
+
+
+@pytest.mark.parametrize("action", list(AffirmativeAction))
+def test_a_grant_with_the_persons_own_act_not_pre_ticked_stands(action: AffirmativeAction) -> None:
+    assert affirmation_refusals(Decision.GRANTED, action, False, "choices[0].") == []
+
+
+@pytest.mark.parametrize(
+    ("action", "pre_ticked", "fields"),
+    [
+        (None, False, ["choices[0].affirmative_action"]),
+        (AffirmativeAction.TICKED_BOX, None, ["choices[0].pre_ticked"]),
+        (AffirmativeAction.TICKED_BOX, True, ["choices[0].pre_ticked"]),
+        (None, None, ["choices[0].affirmative_action", "choices[0].pre_ticked"]),
+        (None, True, ["choices[0].affirmative_action", "choices[0].pre_ticked"]),
+    ],
+)
+def test_a_silent_or_pre_ticked_grant_is_refused_naming_each_field(
+    action: AffirmativeAction | None, pre_ticked: bool | None, fields: list[str]
+) -> None:
+    refused = affirmation_refusals(Decision.GRANTED, action, pre_ticked, "choices[0].")
+    assert [e.field for e in refused] == fields
+    assert all(e.message for e in refused)
+
+
+def test_a_pre_ticked_box_is_refused_as_not_consent_and_a_missing_act_lists_every_act() -> None:
+    [ticked] = affirmation_refusals(Decision.GRANTED, AffirmativeAction.TICKED_BOX, True, "")
+    assert "not consent" in ticked.message
+    [unsaid] = affirmation_refusals(Decision.GRANTED, None, False, "")
+    assert all(a.value in unsaid.message for a in AffirmativeAction)
+
+
+@pytest.mark.parametrize("pre_ticked", [None, True, False])
+def test_a_withdrawal_and_a_soft_opt_in_need_no_act(pre_ticked: bool | None) -> None:
+    """DESIGN §4.1: an opt-out is never refused for paperwork; a soft opt-in is not consent, and its
+    collection context is its proof."""
+    assert affirmation_refusals(Decision.WITHDRAWN, None, pre_ticked, "") == []
+    assert affirmation_refusals(Decision.GRANTED, None, pre_ticked, "", soft_opt_in=True) == []
+
+
+def test_evidence_without_an_act_hashes_as_before_and_the_act_is_part_of_the_hash() -> None:
+    """Events recorded before the act was kept keep their evidence hashes; none is invented for them."""
+    older = {"form_id": "signup-2", "ip": "192.0.2.1"}
+    canonical = json.dumps(older, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    stored = Evidence.stored(older)
+    assert evidence_digest(stored) == hashlib.sha256(canonical).hexdigest()
+    assert (stored.affirmative_action, stored.pre_ticked) == (None, None)
+    acted = replace(stored, affirmative_action=AffirmativeAction.SIGNED, pre_ticked=False)
+    assert evidence_digest(acted) != evidence_digest(stored)
+    assert evidence_digest(acted) != evidence_digest(
+        replace(acted, affirmative_action=AffirmativeAction.SAID_YES)
+    )
+    kept = Evidence.stored(json.loads(json.dumps(acted.as_dict())))
+    assert kept == acted and kept.affirmative_action is AffirmativeAction.SIGNED

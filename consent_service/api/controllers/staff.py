@@ -287,6 +287,7 @@ async def _person_page(
         "objection_stands": phone.OBJECTION_STANDS,
         "groups": views.change_groups(states, ctx.catalogue),
         "sources": views.STAFF_SOURCES,
+        "agreed_by": views.AGREED_BY,
         "channels": views.CHANNEL_NAMES,
         "history": views.history_rows(events),
         "in_force": [r for r in rows if r.in_force],

@@ -10,7 +10,7 @@ from msgspec import Meta
 from consent_service.api.schemas.common import ApiSource, Code, In, Note, Out, Text200, Time
 from consent_service.domain.channels import Channel
 from consent_service.domain.evidence import Gap
-from consent_service.domain.ledger import Decision
+from consent_service.domain.ledger import AffirmativeAction, Decision
 from consent_service.domain.notices import NoticeKind
 from consent_service.domain.purposes import Basis
 
@@ -44,6 +44,11 @@ class ChoiceIn(In, kw_only=True, frozen=True):
     decision: Decision
     notice: NoticeRef | None = None
     collection_context: CollectionContext | None = None
+    #: How the person acted to grant (UK GDPR Art 4(11), Recital 32); a grant is refused without it.
+    affirmative_action: AffirmativeAction | None = None
+    #: Whether the yes was chosen for them before they acted (a pre-ticked box): a grant needs false,
+    #: and is refused without it. A withdrawal needs neither field.
+    pre_ticked: bool | None = None
 
 
 class EvidenceIn(In, kw_only=True, frozen=True):
@@ -163,6 +168,10 @@ class EventEvidenceOut(EventOut, kw_only=True):
     form_id: str | None
     #: How the person's details came in (the soft opt-in's proof), if given.
     collection_context: dict[str, Any] | None
+    #: How the person acted to grant, and whether the yes was chosen for them (false on every grant
+    #: recorded since they were kept); null = not recorded at the time, or a withdrawal that gave none.
+    affirmative_action: AffirmativeAction | None
+    pre_ticked: bool | None
     #: The lawful basis as it stood when recorded; null = not recorded at the time (events recorded
     #: before the basis was kept).
     basis: Basis | None

@@ -55,7 +55,7 @@ def _event(row: Row[Any]) -> ConsentEvent:
         source=Source(row.source),
         actor=row.actor,
         notice_id=row.notice_id,
-        evidence=Evidence(**row.evidence),
+        evidence=Evidence.stored(row.evidence),
         evidence_hash=row.evidence_hash,
         prev_hash=row.prev_hash,
         hash=row.hash,
