@@ -71,7 +71,7 @@ def test_racing_choices_fold_to_the_model(tmp_path: Path) -> None:
                         "decision": "withdrawn" if withdrawn else "granted",
                     }
                     if not withdrawn:
-                        choice["notice"] = NOTICE
+                        choice.update(notice=NOTICE, affirmative_action="ticked_box", pre_ticked=False)
                     response = http.post(
                         f"/v1/people/{person}/consents",
                         json={"choices": [choice], "source": "web_form", "effective_at": at.isoformat()},
