@@ -141,6 +141,9 @@ class LedgerHeadRow(Base):
 
 
 class ConsentEventRow(Base):
+    """Append-only: the migration adds triggers refusing UPDATE, DELETE and TRUNCATE on both databases,
+    but for erasure's blanking of ``evidence``; a new column must join the SQLite trigger's list."""
+
     __tablename__ = "consent_events"
     __table_args__ = (Index("ix_consent_events_person", "person_id", "purpose", "channel", "effective_at"),)
     id: Mapped[str] = mapped_column(Id, primary_key=True)

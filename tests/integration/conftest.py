@@ -22,6 +22,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consent_service.api.app import create_app, shutdown
@@ -201,6 +202,35 @@ async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
 async def count(engine: AsyncEngine, table: str) -> int:
     async with engine.connect() as connection:
         return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
+
+
+async def tamper_with_events(url: str, statement: str, **params: Any) -> None:
+    """Change the ledger under the API as an intruder with the database owner's rights would: the
+    append-only triggers refuse the statement, so the owner lifts them, changes the row and puts them
+    back. What is left for the hash chain to catch is what such an intruder could do."""
+    engine = create_async_engine(url)
+    try:
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as connection:
+                await connection.execute(text(statement), params)
+        async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text("ALTER TABLE consent_events DISABLE TRIGGER USER"))
+                await connection.execute(text(statement), params)
+                await connection.execute(text("ALTER TABLE consent_events ENABLE TRIGGER USER"))
+            else:
+                found = await connection.execute(
+                    text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+                )
+                triggers = found.all()
+                assert triggers
+                for name, _ in triggers:
+                    await connection.execute(text(f'DROP TRIGGER "{name}"'))
+                await connection.execute(text(statement), params)
+                for _, sql in triggers:
+                    await connection.execute(text(sql))
+    finally:
+        await engine.dispose()
 
 
 def fresh_email() -> str:
