@@ -30,6 +30,8 @@ def migrate(settings: Settings) -> None:
     config.set_main_option("script_location", str(migrations()))
     config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = settings.database.url
+    # Migration 0017 seals the contact details already held under the key this service runs with.
+    config.attributes["encryption_key"] = settings.encryption_key
     command.upgrade(config, "head")
 
 

@@ -101,6 +101,7 @@ def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Settin
             "CONSENT_REDIS_URL": request.getfixturevalue("redis_url"),
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
     return Settings.from_env(environ)
 
@@ -114,6 +115,7 @@ def command_line_environment(settings: Settings) -> dict[str, str]:
             "CONSENT_DATABASE_URL": settings.database.url,
             "CONSENT_FINGERPRINT_KEY": settings.fingerprint_key.hex(),
             "CONSENT_LINK_SIGNING_KEY": settings.links.signing_key.hex(),
+            "CONSENT_ENCRYPTION_KEY": settings.encryption_key.hex(),
         }
     return environ
 
@@ -270,6 +272,7 @@ async def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "CONSENT_DATABASE_URL": url,
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
     else:
         environ = {"CONSENT_DATA_DIR": str(tmp_path)}

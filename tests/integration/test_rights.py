@@ -212,7 +212,8 @@ async def test_erasure_leaves_no_contact_detail_and_keeps_the_tombstones(
     email, mobile, postal, person = await family(
         api, note, reference=f"case-{fresh_email()}", display_name=name
     )
-    assert email in await dump(database)
+    held = await dump(database)  # sealed before erasure too (LEGAL #31); the dump does reach the person
+    assert person in held and email not in held
 
     erased = await api.post(
         f"/v1/people/{person}/erasure", {"reason": "Subject asked to be forgotten"}, scope="admin"
