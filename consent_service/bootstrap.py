@@ -184,6 +184,18 @@ def feedback_keys(settings: Settings) -> ProviderKeys:
     )
 
 
+async def encryption_key_opens_the_record(settings: Settings) -> bool:
+    """Whether ``CONSENT_ENCRYPTION_KEY`` opens the contact details held. Another key would start a
+    service that fails on every page showing a family, so every command that migrates asks first."""
+    sealer = AesGcmSealer(settings.encryption_key)
+    store = connect(settings.database.url, timeout=settings.database.timeout, sealer=sealer)
+    try:
+        async with store.reading() as uow:
+            return await uow.people.opens_under_key()
+    finally:
+        await store.dispose()
+
+
 @asynccontextmanager
 async def serving(settings: Settings, ctx: Context, relay: Relay) -> AsyncIterator[None]:
     """A worker's life beside its requests: the catalogue seeded and loaded, the start-up heap frozen,

@@ -27,7 +27,7 @@ from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ChoiceInput, ChoicesInput
 from consent_service.services.suppressions import fingerprint_of
 from tests.integration.conftest import fresh_email
-from tests.integration.test_rights import CLI, _register
+from tests.integration.test_rights import CLI, _register, embedded_with_people
 
 KEY_A, KEY_B = "ab" * 32, "cd" * 32
 
@@ -193,3 +193,14 @@ def test_beside_postgresql_the_archive_keeps_the_keys_and_spool_and_names_pg_dum
     assert KEY_A not in other_key.stderr + other_key.stdout
     same_key = _cli(_beside_postgresql(tmp_path / "two"), "restore", str(archive))
     assert same_key.returncode == 0 and "pg_dump" in same_key.stdout
+
+
+def test_a_service_given_another_encryption_key_refuses_to_start_naming_it(tmp_path: Path) -> None:
+    env = embedded_with_people(tmp_path, 1)
+    held = json.loads((tmp_path / "secrets.json").read_text())
+    assert _cli(env, "migrate").returncode == 0
+    (tmp_path / "secrets.json").write_text(json.dumps(held | {"CONSENT_ENCRYPTION_KEY": KEY_B}))
+    refused = _cli(env, "migrate")
+    assert refused.returncode == 2, refused.stderr
+    assert "CONSENT_ENCRYPTION_KEY does not open the contact details" in refused.stderr
+    assert KEY_B not in refused.stderr + refused.stdout and "Traceback" not in refused.stderr

@@ -20,7 +20,13 @@ from consent_service.db.repositories._sql import contacts_t, events_t, keyed, pe
 from consent_service.db.sealed import contact_place, name_digests, name_place, postcode_digest
 from consent_service.domain.channels import ContactKind
 from consent_service.domain.people import Person, RecordedContact
-from consent_service.domain.sealing import Sealer, name_matches, postcode_term, query_terms
+from consent_service.domain.sealing import (
+    SealedUnreadable,
+    Sealer,
+    name_matches,
+    postcode_term,
+    query_terms,
+)
 
 terms_t = PersonNameTermRow.__table__
 
@@ -211,6 +217,17 @@ class SqlPeople:
             .where(PersonRow.id == person_id)
             .values(reference=None, household=None, display_name=None, birth_month=None, erased_at=at)
         )
+
+    async def opens_under_key(self) -> bool:
+        newest = select(contacts_t).order_by(contacts_t.c.created_at.desc()).limit(1)
+        row = (await self._c.execute(newest)).first()
+        if row is None:
+            return True
+        try:
+            self._contact(row)
+        except SealedUnreadable:
+            return False
+        return True
 
     async def inactive_since(self, cutoff: datetime) -> list[str]:
         recent = select(events_t.c.person_id).where(events_t.c.recorded_at >= cutoff)
