@@ -8,7 +8,7 @@
 # Production: give it PostgreSQL and the secrets (it refuses to start, naming what is missing):
 #   docker run --rm -p 8000:8000 \
 #     -e CONSENT_DATABASE_URL=postgresql://consent:…@db:5432/consent \
-#     -e CONSENT_FINGERPRINT_KEY=… -e CONSENT_LINK_SIGNING_KEY=… \
+#     -e CONSENT_FINGERPRINT_KEY=… -e CONSENT_LINK_SIGNING_KEY=… -e CONSENT_ENCRYPTION_KEY=… \
 #     consent-service
 #
 # One-off commands use the same image: `docker run … consent-service consent-service migrate`,

@@ -641,6 +641,7 @@ def server_env(data_dir: Path, database: str | None) -> dict[str, str]:
         env["CONSENT_DATABASE_URL"] = PG_URL_TEMPLATE.format(db=database)
         env["CONSENT_FINGERPRINT_KEY"] = secrets.token_hex(32)
         env["CONSENT_LINK_SIGNING_KEY"] = secrets.token_hex(32)
+        env["CONSENT_ENCRYPTION_KEY"] = secrets.token_hex(32)
         # Production's pairing: PostgreSQL with Redis for the check cache's change signal.
         env["CONSENT_REDIS_URL"] = REDIS_URL
     return env

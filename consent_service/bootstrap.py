@@ -24,6 +24,7 @@ from consent_service.adapters.clock import SystemClock
 from consent_service.adapters.metrics import PrometheusMetrics
 from consent_service.adapters.passwords import Argon2Passwords
 from consent_service.adapters.results import JsonResults
+from consent_service.adapters.sealing import AesGcmSealer
 from consent_service.adapters.signals import HostSignal, RedisSignal
 from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
@@ -50,7 +51,12 @@ log = logging.getLogger("consent_service.app")
 
 def build_context(settings: Settings) -> Context:
     metrics = PrometheusMetrics()
-    raw = connect(settings.database.url, listeners=[metrics.committed], timeout=settings.database.timeout)
+    raw = connect(
+        settings.database.url,
+        listeners=[metrics.committed],
+        timeout=settings.database.timeout,
+        sealer=AesGcmSealer(settings.encryption_key),
+    )
     store, answers = _check_cache(settings, raw)
     clock = SystemClock()
     return Context(
@@ -176,6 +182,18 @@ def feedback_keys(settings: Settings) -> ProviderKeys:
         settings.feedback.mailgun_signing_key,
         settings.feedback.notify_callback_token,
     )
+
+
+async def encryption_key_opens_the_record(settings: Settings) -> bool:
+    """Whether ``CONSENT_ENCRYPTION_KEY`` opens the contact details held. Another key would start a
+    service that fails on every page showing a family, so every command that migrates asks first."""
+    sealer = AesGcmSealer(settings.encryption_key)
+    store = connect(settings.database.url, timeout=settings.database.timeout, sealer=sealer)
+    try:
+        async with store.reading() as uow:
+            return await uow.people.opens_under_key()
+    finally:
+        await store.dispose()
 
 
 @asynccontextmanager

@@ -32,8 +32,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env()
+        run: Callable[[Settings, argparse.Namespace], int] = args.run
+        # A command may find the settings wrong only once it reads the database (``migrate``: a key
+        # that does not open what it holds), and is refused the same way.
+        return run(settings, args)
     except SettingsError as exc:
         print(exc.report(), file=sys.stderr)
         return 2
-    run: Callable[[Settings, argparse.Namespace], int] = args.run
-    return run(settings, args)

@@ -7,8 +7,9 @@ One ``tar.gz`` holds, in this order:
 - ``consent.db`` (embedded only): a consistent copy taken with SQLite's online backup API while the
   service runs. Copying the file itself is not a backup: a WAL database copied while it is written can
   be torn, and the last commits live in the ``-wal`` file beside it;
-- ``secrets.json``: the fingerprint and link keys in force. The suppression list is stored as
-  fingerprints under the first: a database restored without it matches nobody, silently;
+- ``secrets.json``: the fingerprint, link and encryption keys in force. The suppression list is
+  stored as fingerprints under the first: a database restored without it matches nobody, silently;
+  contact details and names are sealed under the last: without it they cannot be read;
 - ``optout-spool.jsonl``: opt-outs taken while the database was away and not yet applied.
 
 With PostgreSQL the database is not in the archive (``pg_dump`` or the operator's PostgreSQL backups
@@ -97,9 +98,8 @@ def _keys_in_data_dir(settings: Settings) -> bool:
 
 
 def _keys(settings: Settings) -> dict[str, str]:
-    return dict(
-        zip(SECRET_NAMES, (settings.fingerprint_key.hex(), settings.links.signing_key.hex()), strict=True)
-    )
+    in_force = (settings.fingerprint_key, settings.links.signing_key, settings.encryption_key)
+    return dict(zip(SECRET_NAMES, (key.hex() for key in in_force), strict=True))
 
 
 # --- backup ------------------------------------------------------------------------------------------
@@ -289,13 +289,18 @@ def _restore(settings: Settings, manifest: dict[str, Any], staged: Path, force: 
             "it holds no database (it was taken beside PostgreSQL); this service runs embedded, on SQLite"
         )
     stored = json.loads((staged / SECRETS_FILE).read_text())
+    if isinstance(stored, dict):
+        # Taken before contact details were encrypted, an archive has no such key, and its database
+        # none sealed: the key in force here seals them when the restored database is next migrated.
+        stored.setdefault("CONSENT_ENCRYPTION_KEY", settings.encryption_key.hex())
     if not isinstance(stored, dict) or not all(isinstance(stored.get(name), str) for name in SECRET_NAMES):
         raise Unusable(f"{SECRETS_FILE} lacks one of {', '.join(SECRET_NAMES)}")
     keys_here = _keys_in_data_dir(settings)
     if not keys_here and (differ := _differing(settings, stored)):
         print(
             f"consent-service: the archive's {', '.join(differ)} differ from this environment's, which "
-            "the service would use: restored suppressions would match nobody. Set them from the "
+            "the service would use: restored suppressions would match nobody, and contact details would "
+            "not open. Set them from the "
             f"archive's {SECRETS_FILE} (tar -xzOf ARCHIVE {SECRETS_FILE}) and restore again; "
             "nothing was restored",
             file=sys.stderr,

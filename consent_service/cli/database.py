@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from alembic.config import Config as AlembicConfig
 
 from alembic import command
-from consent_service.config import Settings
+from consent_service.bootstrap import encryption_key_opens_the_record
+from consent_service.config import Settings, SettingsError
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: The checkout's Alembic configuration, for the ``alembic`` command and the migration tests.
@@ -30,7 +32,15 @@ def migrate(settings: Settings) -> None:
     config.set_main_option("script_location", str(migrations()))
     config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = settings.database.url
+    # Migration 0017 seals the contact details already held under the key this service runs with.
+    config.attributes["encryption_key"] = settings.encryption_key
     command.upgrade(config, "head")
+    if not asyncio.run(encryption_key_opens_the_record(settings)):
+        raise SettingsError(
+            "CONSENT_ENCRYPTION_KEY does not open the contact details the database holds: it is not the "
+            "key they were encrypted with. Set the key in force when they were written (a backup's "
+            "secrets.json holds it)"
+        )
 
 
 def add_commands(subparsers: Any) -> None:

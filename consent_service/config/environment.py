@@ -24,7 +24,7 @@ import msgspec.inspect as mi
 
 from consent_service.domain.destinations import Destinations
 
-SECRET_NAMES = ("CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY")
+SECRET_NAMES = ("CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY", "CONSENT_ENCRYPTION_KEY")
 #: Left empty (``NAME=`` in an env file), these are unset: embedded, the service makes its own.
 UNSET_WHEN_EMPTY = ("CONSENT_DATABASE_URL", *SECRET_NAMES)
 
@@ -152,6 +152,17 @@ def hex_key(text: str) -> bytes:
     return key
 
 
+def aes_256_key(text: str) -> bytes:
+    """Exactly 256 bits: AES-256 takes no other length, and a shorter key is not padded into one."""
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ValueError("must be hexadecimal, exactly 64 characters (256 bits)")
+    return key
+
+
 def _retired_keys(text: str) -> tuple[bytes, ...]:
     keys = []
     for position, entry in enumerate(_items(text), start=1):
@@ -199,6 +210,7 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_DATABASE_TIMEOUT": Variable("database.timeout"),
     "CONSENT_FINGERPRINT_KEY": Variable("fingerprint_key", hex_key, secret=True),
     "CONSENT_LINK_SIGNING_KEY": Variable("links.signing_key", hex_key, secret=True),
+    "CONSENT_ENCRYPTION_KEY": Variable("encryption_key", aes_256_key, secret=True),
     "CONSENT_LINK_RETIRED_KEYS": Variable("links.retired_keys", _retired_keys, secret=True, listed=True),
     "CONSENT_PUBLIC_BASE_URL": Variable("links.public_base_url", public_base_url),
     "CONSENT_UNSUBSCRIBE_MAILTO": Variable("links.unsubscribe_mailto"),
@@ -271,7 +283,7 @@ def disagreements(values: dict[str, dict[str, Any]], given: Mapping[str, str]) -
         problems.append(
             "CONSENT_DATABASE_URL is set, so secrets must come from the environment; missing: "
             f"{', '.join(missing)} (each at least 32 hex characters, for example from "
-            "`python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`; CONSENT_ENCRYPTION_KEY exactly 64)"
         )
     if values.get("checks", {}).get("cache") == "redis" and not values.get("", {}).get("redis_url"):
         problems.append("CONSENT_CHECK_CACHE=redis needs CONSENT_REDIS_URL")

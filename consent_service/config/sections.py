@@ -207,6 +207,8 @@ class Settings(Struct, frozen=True, kw_only=True):
     data_dir: Path = Path("var")
     database: Database
     fingerprint_key: bytes
+    #: AES-256-GCM key of the contact details and names held (and the key of their search index).
+    encryption_key: bytes
     links: Links
     redis_url: RedisUrl | None = None
     #: Where phone numbers written without a country code are taken to be.

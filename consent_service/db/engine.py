@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from consent_service.db.repositories import SqlUnitOfWork
 from consent_service.domain.changes import Change
 from consent_service.domain.errors import ConcurrentChange, InvalidInput, StoreUnavailable
+from consent_service.domain.sealing import Sealer
 
 #: Errors that mean "the database did not answer", as opposed to "the database said no".
 UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
@@ -82,8 +83,12 @@ class SqlStore:
     ``listeners`` (metrics, the relay's wake-up) once the commit has returned.
     """
 
-    def __init__(self, url: str, listeners: Sequence[CommitListener] = (), timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, listeners: Sequence[CommitListener] = (), timeout: float = 5.0, *, sealer: Sealer
+    ) -> None:
         self.url = url
+        #: Seals and opens names and contact details; no store is made without one, so none writes them plain.
+        self.sealer = sealer
         self.listeners = list(listeners)
         #: A transaction not done in this many seconds (a hung or frozen database) is given up.
         self.timeout = timeout
@@ -113,7 +118,7 @@ class SqlStore:
                 if write and self.dialect == "postgresql":
                     # An acknowledged opt-out must survive a crash: never let a session relax this.
                     await connection.exec_driver_sql("SET LOCAL synchronous_commit = on")
-                uow = SqlUnitOfWork(connection, self.dialect)
+                uow = SqlUnitOfWork(connection, self.dialect, self.sealer)
                 yield uow
                 if write:
                     await uow.write_outbox()
@@ -193,5 +198,7 @@ class SqlStore:
             await self._reader.dispose()
 
 
-def connect(url: str, listeners: Sequence[CommitListener] = (), timeout: float = 5.0) -> SqlStore:
-    return SqlStore(url, listeners, timeout)
+def connect(
+    url: str, listeners: Sequence[CommitListener] = (), timeout: float = 5.0, *, sealer: Sealer
+) -> SqlStore:
+    return SqlStore(url, listeners, timeout, sealer=sealer)

@@ -111,7 +111,8 @@ class PersonRow(Base):
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     reference: Mapped[str | None] = mapped_column(String(200), unique=True)
     household: Mapped[str | None] = mapped_column(String(200))
-    display_name: Mapped[str | None] = mapped_column(String(200))
+    #: Sealed (``domain/sealing.py``): found by ``PersonNameTermRow``, never by its text.
+    display_name: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]
     #: ``YYYY-MM``: a child is told from an adult without holding a date of birth (LEGAL #30).
@@ -126,9 +127,20 @@ class ContactPointRow(Base):
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
     kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(String(400))
+    #: Sealed (``domain/sealing.py``): found by its fingerprint, never by its text.
+    value: Mapped[str] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
+    #: A postal address's postcode as a keyed digest, so staff can find the people at a postcode.
+    postcode_index: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class PersonNameTermRow(Base):
+    """A keyed digest of a run of two or three characters of a person's name: how staff find a sealed name."""
+
+    __tablename__ = "person_name_terms"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    term: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class LedgerHeadRow(Base):
@@ -141,6 +153,9 @@ class LedgerHeadRow(Base):
 
 
 class ConsentEventRow(Base):
+    """Append-only: the migration adds triggers refusing UPDATE, DELETE and TRUNCATE on both databases,
+    but for erasure's blanking of ``evidence``; a new column must join the SQLite trigger's list."""
+
     __tablename__ = "consent_events"
     __table_args__ = (Index("ix_consent_events_person", "person_id", "purpose", "channel", "effective_at"),)
     id: Mapped[str] = mapped_column(Id, primary_key=True)

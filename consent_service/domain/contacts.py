@@ -132,5 +132,9 @@ def mask(point: ContactPoint) -> str:
         return f"{local[:1]}***@{name[:1]}***.{tld}"
     if point.kind is ContactKind.PHONE:
         return f"{point.value[:3]} ***** **{point.value[-3:]}"
-    postcode = point.value.split("|", 1)[0]
-    return f"{postcode.split(' ')[0]} ***"
+    return f"{postcode_of(point.value).split(' ')[0]} ***"
+
+
+def postcode_of(postal: str) -> str:
+    """The postcode of a normalised postal address (``postcode|first line``)."""
+    return postal.split("|", 1)[0]

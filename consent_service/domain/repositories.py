@@ -76,6 +76,10 @@ class PeopleRepository(Protocol):
         """People not erased, created before ``cutoff`` and with no event recorded since."""
         ...
 
+    async def opens_under_key(self) -> bool:
+        """Whether the newest contact point held opens under the key in force (True when none is)."""
+        ...
+
 
 class Ledger(Protocol):
     async def head_for_update(self) -> tuple[int, str]:

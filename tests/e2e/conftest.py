@@ -140,5 +140,6 @@ def postgres_and_redis() -> Iterator[dict[str, str]]:
         "CONSENT_REDIS_URL": "redis://127.0.0.1:6379/0",
         "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
         "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+        "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
     }
     run_aside(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

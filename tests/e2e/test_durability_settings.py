@@ -10,9 +10,12 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from consent_service.adapters.sealing import AesGcmSealer
 from consent_service.db import connect
 from tests.e2e.conftest import running
 from tests.support.services import private_postgres
+
+SEALER = AesGcmSealer(secrets.token_bytes(32))
 
 
 @pytest.mark.parametrize("setting", ["fsync", "synchronous_commit", "full_page_writes"])
@@ -23,6 +26,7 @@ def test_readiness_refuses_a_postgresql_that_can_lose_commits(tmp_path: Path, se
             "CONSENT_DATABASE_URL": postgres.database_url("postgres"),
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
         with running(tmp_path, wait_for="/health/live", **env) as server:
             ready = httpx.get(f"{server.base}/health/ready")
@@ -37,15 +41,16 @@ def test_a_durable_postgresql_is_ready(tmp_path: Path) -> None:
             "CONSENT_DATABASE_URL": postgres.database_url("postgres"),
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
         with running(tmp_path, **env) as server:
             assert httpx.get(f"{server.base}/health/ready").json() == {"status": "ok"}
 
 
 async def test_sqlite_below_synchronous_full_is_named(tmp_path: Path) -> None:
-    store = connect(f"sqlite+aiosqlite:///{tmp_path / 'consent.db'}")
+    store = connect(f"sqlite+aiosqlite:///{tmp_path / 'consent.db'}", sealer=SEALER)
     assert await store.durability() == []
-    relaxed = connect(f"sqlite+aiosqlite:///{tmp_path / 'relaxed.db'}")
+    relaxed = connect(f"sqlite+aiosqlite:///{tmp_path / 'relaxed.db'}", sealer=SEALER)
 
     @event.listens_for(relaxed._writer.sync_engine, "connect")
     def _relax(dbapi_connection: object, _record: object) -> None:

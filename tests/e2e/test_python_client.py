@@ -52,6 +52,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "CONSENT_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
         "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
         "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+        "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
     }
     try:
         with running(data_dir, **env) as server:

@@ -22,6 +22,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consent_service.api.app import create_app, shutdown
@@ -100,6 +101,7 @@ def _settings(backend: str, tmp: Path, request: pytest.FixtureRequest) -> Settin
             "CONSENT_REDIS_URL": request.getfixturevalue("redis_url"),
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
     return Settings.from_env(environ)
 
@@ -113,6 +115,7 @@ def command_line_environment(settings: Settings) -> dict[str, str]:
             "CONSENT_DATABASE_URL": settings.database.url,
             "CONSENT_FINGERPRINT_KEY": settings.fingerprint_key.hex(),
             "CONSENT_LINK_SIGNING_KEY": settings.links.signing_key.hex(),
+            "CONSENT_ENCRYPTION_KEY": settings.encryption_key.hex(),
         }
     return environ
 
@@ -203,6 +206,35 @@ async def count(engine: AsyncEngine, table: str) -> int:
         return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
 
 
+async def tamper_with_events(url: str, statement: str, **params: Any) -> None:
+    """Change the ledger under the API as an intruder with the database owner's rights would: the
+    append-only triggers refuse the statement, so the owner lifts them, changes the row and puts them
+    back. What is left for the hash chain to catch is what such an intruder could do."""
+    engine = create_async_engine(url)
+    try:
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as connection:
+                await connection.execute(text(statement), params)
+        async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(text("ALTER TABLE consent_events DISABLE TRIGGER USER"))
+                await connection.execute(text(statement), params)
+                await connection.execute(text("ALTER TABLE consent_events ENABLE TRIGGER USER"))
+            else:
+                found = await connection.execute(
+                    text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+                )
+                triggers = found.all()
+                assert triggers
+                for name, _ in triggers:
+                    await connection.execute(text(f'DROP TRIGGER "{name}"'))
+                await connection.execute(text(statement), params)
+                for _, sql in triggers:
+                    await connection.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
 def fresh_email() -> str:
     """A family's address no other test uses; a canary the whole run's logs are searched for."""
     email = f"family.{uuid.uuid4().hex[:12]}@example.org"
@@ -240,6 +272,7 @@ async def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             "CONSENT_DATABASE_URL": url,
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
     else:
         environ = {"CONSENT_DATA_DIR": str(tmp_path)}

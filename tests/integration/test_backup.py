@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 
 from consent_service.bootstrap import build_context
-from consent_service.config import Settings
-from consent_service.domain.channels import Channel
+from consent_service.config import SECRET_NAMES, Settings
+from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.decision import Answer
 from consent_service.domain.ledger import Decision, Source
 from consent_service.domain.spool import SpooledOptOut
-from consent_service.services import choices
+from consent_service.services import choices, people
 from consent_service.services.catalogue import seed
 from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ChoiceInput, ChoicesInput
 from consent_service.services.suppressions import fingerprint_of
 from tests.integration.conftest import fresh_email
-from tests.integration.test_rights import CLI, _register
+from tests.integration.test_rights import CLI, _register, embedded_with_people
 
 KEY_A, KEY_B = "ab" * 32, "cd" * 32
 
@@ -38,9 +38,20 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def _embedded(data_dir: Path) -> dict[str, str]:
     env = {**os.environ, "CONSENT_DATA_DIR": str(data_dir)}
-    for name in ("CONSENT_DATABASE_URL", "CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY"):
+    for name in ("CONSENT_DATABASE_URL", *SECRET_NAMES):
         env.pop(name, None)
     return env
+
+
+async def _contacts_held(data_dir: Path, email: str) -> list[str]:
+    """The contact values the service reads back for the person at ``email``: sealed at rest, they open
+    only under the encryption key the database was written with."""
+    ctx = build_context(Settings.from_env({"CONSENT_DATA_DIR": str(data_dir)}))
+    try:
+        found = await people.find(ctx, ContactKind.EMAIL, email, None)
+        return [contact.value for person in found for contact in person.contacts]
+    finally:
+        await ctx.store.dispose()
 
 
 async def _answers(data_dir: Path, *emails: str) -> list[Answer]:
@@ -91,6 +102,8 @@ def test_a_restored_embedded_service_still_denies_the_withdrawn_and_the_spooled(
         (source / "secrets.json").read_text()
     )
     assert oct((target / "secrets.json").stat().st_mode & 0o777) == "0o600"
+    assert "CONSENT_ENCRYPTION_KEY" in json.loads((target / "secrets.json").read_text())
+    assert asyncio.run(_contacts_held(target, granted)) == [granted]
 
     again = _cli(_embedded(target), "restore", str(archive))
     assert again.returncode == 1 and "--force" in again.stderr
@@ -157,6 +170,7 @@ def _beside_postgresql(data_dir: Path, fingerprint_key: str = KEY_A) -> dict[str
         "CONSENT_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/consent_backup_test",
         "CONSENT_FINGERPRINT_KEY": fingerprint_key,
         "CONSENT_LINK_SIGNING_KEY": KEY_A,
+        "CONSENT_ENCRYPTION_KEY": KEY_B,
     }
 
 
@@ -168,10 +182,25 @@ def test_beside_postgresql_the_archive_keeps_the_keys_and_spool_and_names_pg_dum
     with tarfile.open(archive) as tar:
         assert tar.getnames() == ["manifest.json", "secrets.json", "optout-spool.jsonl"]
         secrets = json.loads(tar.extractfile("secrets.json").read())  # type: ignore[union-attr]
-    assert secrets == {"CONSENT_FINGERPRINT_KEY": KEY_A, "CONSENT_LINK_SIGNING_KEY": KEY_A}
+    assert secrets == {
+        "CONSENT_FINGERPRINT_KEY": KEY_A,
+        "CONSENT_LINK_SIGNING_KEY": KEY_A,
+        "CONSENT_ENCRYPTION_KEY": KEY_B,
+    }
 
     other_key = _cli(_beside_postgresql(tmp_path / "two", fingerprint_key=KEY_B), "restore", str(archive))
     assert other_key.returncode == 1 and "CONSENT_FINGERPRINT_KEY" in other_key.stderr
     assert KEY_A not in other_key.stderr + other_key.stdout
     same_key = _cli(_beside_postgresql(tmp_path / "two"), "restore", str(archive))
     assert same_key.returncode == 0 and "pg_dump" in same_key.stdout
+
+
+def test_a_service_given_another_encryption_key_refuses_to_start_naming_it(tmp_path: Path) -> None:
+    env = embedded_with_people(tmp_path, 1)
+    held = json.loads((tmp_path / "secrets.json").read_text())
+    assert _cli(env, "migrate").returncode == 0
+    (tmp_path / "secrets.json").write_text(json.dumps(held | {"CONSENT_ENCRYPTION_KEY": KEY_B}))
+    refused = _cli(env, "migrate")
+    assert refused.returncode == 2, refused.stderr
+    assert "CONSENT_ENCRYPTION_KEY does not open the contact details" in refused.stderr
+    assert KEY_B not in refused.stderr + refused.stdout and "Traceback" not in refused.stderr

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from consent_service.adapters.sealing import AesGcmSealer
 from consent_service.bootstrap import build_context
 from consent_service.config import Settings
 from consent_service.db.engine import SqlStore
@@ -28,6 +29,7 @@ async def unreachable(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             "CONSENT_DATABASE_URL": "postgresql://postgres@127.0.0.1:9/consent",
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
     )
     ctx = build_context(settings)
@@ -81,7 +83,11 @@ async def closed_to_connections(postgres_url: str) -> AsyncIterator[SqlStore]:
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        store = SqlStore(postgres_url.rsplit("/", 1)[0] + f"/{name}", timeout=5)
+        store = SqlStore(
+            postgres_url.rsplit("/", 1)[0] + f"/{name}",
+            timeout=5,
+            sealer=AesGcmSealer(secrets.token_bytes(32)),
+        )
         yield store
         await store.dispose()
     finally:

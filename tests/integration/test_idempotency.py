@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from consent_service.adapters.sealing import AesGcmSealer
+from consent_service.db.sealed import answer_place
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_registrations import grant, register
 
@@ -84,9 +86,16 @@ async def test_a_record_kept_as_an_answer_by_an_older_version_is_replayed_as_kep
     first = await api.post(path, body, scope, **{"Idempotency-Key": key})
     # What the previous version stored: the encoded answer (spaced here, to tell it from a new one).
     kept = json.dumps(first.json(), indent=1)
+    sealer = AesGcmSealer(api.settings.encryption_key)  # sealed as migration 0017 sealed older answers
     async with database.begin() as connection:
+        owner = (
+            await connection.execute(
+                text("SELECT owner FROM idempotency_keys WHERE key = :key"), {"key": key}
+            )
+        ).scalar_one()
         await connection.execute(
-            text("UPDATE idempotency_keys SET body = :body WHERE key = :key"), {"body": kept, "key": key}
+            text("UPDATE idempotency_keys SET body = :body WHERE key = :key"),
+            {"body": sealer.seal(kept, answer_place(owner, key)), "key": key},
         )
     again = await api.post(path, body, scope, **{"Idempotency-Key": key})
     assert (again.status_code, again.content) == (201, kept.encode())

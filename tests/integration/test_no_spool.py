@@ -33,6 +33,7 @@ async def unspooled(api: Api, tmp_path: Path) -> AsyncIterator[tuple[Settings, C
             "CONSENT_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:9/consent",
             "CONSENT_FINGERPRINT_KEY": api.settings.fingerprint_key.hex(),
             "CONSENT_LINK_SIGNING_KEY": api.settings.links.signing_key.hex(),
+            "CONSENT_ENCRYPTION_KEY": api.settings.encryption_key.hex(),
             "CONSENT_OPTOUT_SPOOL": "off",
             "CONSENT_CHECK_CACHE": "off",
         }

@@ -8,11 +8,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypedDict
 
+import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -25,7 +27,7 @@ from consent_service.services import audit, choices, retention
 from consent_service.services.catalogue import seed
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
-from tests.integration.conftest import Api, Fresh, fresh_email, fresh_mobile
+from tests.integration.conftest import Api, Fresh, fresh_email, fresh_mobile, tamper_with_events
 from tests.integration.test_choices import record
 from tests.integration.test_registrations import grant
 
@@ -213,7 +215,8 @@ async def test_erasure_leaves_no_contact_detail_and_keeps_the_tombstones(
     email, mobile, postal, person = await family(
         api, note, reference=f"case-{fresh_email()}", display_name=name
     )
-    assert email in await dump(database)
+    held = await dump(database)  # sealed before erasure too (LEGAL #31); the dump does reach the person
+    assert person in held and email not in held
 
     erased = await api.post(
         f"/v1/people/{person}/erasure", {"reason": "Subject asked to be forgotten"}, scope="admin"
@@ -286,16 +289,17 @@ async def _register(ctx: Context, email: str, at: datetime | None = None) -> str
 async def test_tampering_with_one_stored_event_is_named_by_audit_verify(fresh: Fresh) -> None:
     ids = [await _register(fresh.context, fresh_email()) for _ in range(3)]
     assert (await audit.verify(fresh.context)).intact
-    engine = create_async_engine(fresh.url)  # under the API, as an intruder with database access would be
+    engine = create_async_engine(fresh.url)
     async with engine.begin() as connection:
         found = await connection.execute(
             text("SELECT id FROM consent_events WHERE person_id = :p"), {"p": ids[1]}
         )
         target = found.scalar_one()
-        await connection.execute(
-            text("UPDATE consent_events SET decision = 'withdrawn' WHERE id = :id"), {"id": target}
-        )
     await engine.dispose()
+    # Refused by the database; done anyway with the owner's rights, the chain still names it.
+    await tamper_with_events(
+        fresh.url, "UPDATE consent_events SET decision = 'withdrawn' WHERE id = :id", id=target
+    )
     report = await audit.verify(fresh.context)
     assert report.broken is not None and report.broken.id == target
 
@@ -360,8 +364,14 @@ def test_the_audit_command_names_the_tampered_event(tmp_path: Path) -> None:
     ok = subprocess.run([cli, "audit", "verify"], env=env, capture_output=True, text=True)  # noqa: S603
     assert ok.returncode == 0 and "ok: 2 events" in ok.stdout
 
-    with sqlite3.connect(tmp_path / "consent.db") as db:
+    tamper = "UPDATE consent_events SET effective_at = '2020-01-01 00:00:00' WHERE id = ?"
+    with closing(sqlite3.connect(tmp_path / "consent.db")) as db:
         target = db.execute("SELECT id FROM consent_events WHERE seq = 2").fetchone()[0]
-        db.execute("UPDATE consent_events SET effective_at = '2020-01-01 00:00:00' WHERE id = ?", (target,))
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(tamper, (target,))
+        # Whoever owns the file can drop the triggers; the chain is what catches them then.
+        with db:
+            db.execute("DROP TRIGGER consent_events_no_update")
+            db.execute(tamper, (target,))
     broken = subprocess.run([cli, "audit", "verify"], env=env, capture_output=True, text=True)  # noqa: S603
     assert broken.returncode == 1 and target in broken.stdout

@@ -20,8 +20,11 @@ from consent_service.api.app import create_app
 from consent_service.bootstrap import build_context
 from consent_service.cli import ALEMBIC_INI
 from consent_service.config import Settings
+from consent_service.domain.channels import ContactKind
+from consent_service.domain.contacts import ContactPoint
+from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.keys import KeyScope
-from consent_service.services import audit
+from consent_service.services import audit, people
 from consent_service.services.catalogue import seed
 from consent_service.services.keys import create_key
 from tests.integration.conftest import _pg, unavailable
@@ -43,6 +46,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
             "CONSENT_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
     yield Settings.from_env(environ)
     if request.param == "postgresql":
@@ -52,6 +56,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 def alembic(settings: Settings) -> AlembicConfig:
     config = AlembicConfig(str(ALEMBIC_INI))
     config.attributes["database_url"] = settings.database.url
+    config.attributes["encryption_key"] = settings.encryption_key
     return config
 
 
@@ -187,3 +192,95 @@ def test_accounts_made_before_roles_become_leads_so_nobody_is_locked_out(setting
     asyncio.run(_staff_roles(settings, add_account=True))
     command.upgrade(config, "head")
     assert asyncio.run(_staff_roles(settings, add_account=False)) == [("before.roles", "lead")]
+
+
+async def _held_before_sealing(settings: Settings, add: bool) -> list[tuple[str, ...]]:
+    """A person, their email and postal address and a kept answer, written as a version before 0017
+    wrote them (in the clear); or, afterwards, what those rows hold."""
+    engine = create_async_engine(settings.database.url)
+    try:
+        async with engine.begin() as connection:
+            if add:
+                fingerprint = Fingerprinter(settings.fingerprint_key)
+                await connection.execute(
+                    text(
+                        "INSERT INTO people (id, display_name, created_at)"
+                        " VALUES (:id, 'Morgan Plaintext', CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": PERSON},
+                )
+                for n, (kind, value) in enumerate(
+                    [("email", "morgan@example.org"), ("postal", "LS6 2AB|4 old road")], start=1
+                ):
+                    await connection.execute(
+                        text(
+                            "INSERT INTO contact_points (id, person_id, kind, value, fingerprint, created_at)"
+                            " VALUES (:id, :person, :kind, :value, :fingerprint, CURRENT_TIMESTAMP)"
+                        ),
+                        {
+                            "id": f"00000000-0000-4000-8000-00000000001{n}",
+                            "person": PERSON,
+                            "kind": kind,
+                            "value": value,
+                            "fingerprint": fingerprint(ContactPoint(ContactKind(kind), value)),
+                        },
+                    )
+                await connection.execute(
+                    text(
+                        "INSERT INTO idempotency_keys (owner, key, request_digest, status, body, created_at)"
+                        " VALUES ('owner', 'k', 'd', 201, 'R:{\"display_name\": \"Morgan Plaintext\"}',"
+                        " CURRENT_TIMESTAMP)"
+                    )
+                )
+                return []
+            rows = await connection.execute(
+                text(
+                    "SELECT value FROM contact_points UNION ALL SELECT display_name FROM people"
+                    " UNION ALL SELECT body FROM idempotency_keys"
+                )
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+PERSON = "00000000-0000-4000-8000-000000000010"
+
+
+async def _as_the_service_reads_it(settings: Settings) -> tuple[list[str], list[str], list[str], str]:
+    ctx = build_context(settings)
+    try:
+        person = await people.get(ctx, PERSON)
+        by_name = [p.id for p in await people.search_by_name(ctx, "plaintext")]
+        by_postcode = [p.id for p in await people.search_by_postcode(ctx, "ls62ab")]
+        return sorted(c.value for c in person.contacts), by_name, by_postcode, person.display_name or ""
+    finally:
+        await ctx.store.dispose()
+
+
+def test_contact_details_held_in_the_clear_are_sealed_on_the_way_up_and_opened_on_the_way_down(
+    settings: Settings,
+) -> None:
+    config = alembic(settings)
+    # Found by what it does rather than its number, which may change when branches are merged.
+    sealing = next(
+        r for r in ScriptDirectory.from_config(config).walk_revisions() if "encrypt contacts" in r.doc
+    )
+    assert isinstance(sealing.down_revision, str)
+    command.upgrade(config, sealing.down_revision)
+    asyncio.run(_held_before_sealing(settings, add=True))
+    plain = asyncio.run(_held_before_sealing(settings, add=False))
+
+    command.upgrade(config, "head")
+    sealed = asyncio.run(_held_before_sealing(settings, add=False))
+    assert len(sealed) == len(plain) == 4
+    assert all(value.startswith("v1:") and "organ" not in value and "LS6" not in value for (value,) in sealed)
+    assert asyncio.run(_as_the_service_reads_it(settings)) == (
+        ["LS6 2AB|4 old road", "morgan@example.org"],
+        [PERSON],
+        [PERSON],
+        "Morgan Plaintext",
+    )
+
+    command.downgrade(config, sealing.down_revision)
+    assert sorted(asyncio.run(_held_before_sealing(settings, add=False))) == sorted(plain)

@@ -57,6 +57,7 @@ def test_marketing_fails_closed_and_administration_open_while_the_database_is_aw
             "CONSENT_REDIS_URL": redis.url,
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
             "CONSENT_LOG_FORMAT": "text",
         }
         server = Killable(env, tmp_path, workers=1)

@@ -116,6 +116,7 @@ def test_no_acknowledged_opt_out_is_lost(tmp_path: Path) -> None:
             "CONSENT_REDIS_URL": redis.url,
             "CONSENT_FINGERPRINT_KEY": fingerprint_key,
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
             "CONSENT_PUBLIC_RATE_LIMIT": "1000000",
             "CONSENT_LOG_FORMAT": "text",
         }

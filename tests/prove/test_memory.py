@@ -367,6 +367,7 @@ def test_memory_stays_flat_on_postgresql_and_redis(tmp_path: Path) -> None:
             "CONSENT_REDIS_URL": redis.url,
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
         }
         soak(POSTGRES, env, tmp_path)
 

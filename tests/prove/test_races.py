@@ -32,6 +32,7 @@ def test_racing_choices_fold_to_the_model(tmp_path: Path) -> None:
             "CONSENT_DATABASE_URL": postgres.database_url("postgres"),
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
             "CONSENT_LOG_FORMAT": "text",
         }
         server = Killable(env, tmp_path, workers=2)

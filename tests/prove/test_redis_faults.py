@@ -44,6 +44,7 @@ def test_redis_faults_never_produce_an_allow(tmp_path: Path) -> None:
             "CONSENT_REDIS_URL": redis.url,
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
+            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
             # A write that cannot move the signal holds its answer this long: keep the run moving.
             "CONSENT_CHECK_CACHE_TTL": "1",
             "CONSENT_LOG_FORMAT": "text",

@@ -3,6 +3,7 @@ is refused at start, by name, saying what is accepted."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -48,6 +49,26 @@ def test_postgresql_without_secrets_refuses_naming_what_is_missing(tmp_path: Pat
     assert not (tmp_path / "secrets.json").exists()
 
 
+def test_an_encryption_key_must_be_exactly_256_bits(tmp_path: Path) -> None:
+    environ = {"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_ENCRYPTION_KEY": "ab" * 16}
+    refusal = r"CONSENT_ENCRYPTION_KEY=<32 characters, not shown>: .*exactly 64"
+    with pytest.raises(SettingsError, match=refusal):
+        Settings.from_env(environ)
+    assert Settings.from_env({**environ, "CONSENT_ENCRYPTION_KEY": KEY}).encryption_key == bytes.fromhex(KEY)
+
+
+def test_a_secrets_file_from_before_encryption_gains_a_key_once_and_keeps_the_others(tmp_path: Path) -> None:
+    older = {"CONSENT_FINGERPRINT_KEY": KEY, "CONSENT_LINK_SIGNING_KEY": "cd" * 32}
+    (tmp_path / "secrets.json").write_text(json.dumps(older))
+    first = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
+    stored = json.loads((tmp_path / "secrets.json").read_text())
+    assert stored.items() >= older.items() and len(bytes.fromhex(stored["CONSENT_ENCRYPTION_KEY"])) == 32
+    assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
+    again = Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path)})
+    assert again.encryption_key == first.encryption_key == bytes.fromhex(stored["CONSENT_ENCRYPTION_KEY"])
+    assert first.fingerprint_key == bytes.fromhex(KEY)
+
+
 def test_postgresql_with_secrets_uses_the_async_driver(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
@@ -55,6 +76,7 @@ def test_postgresql_with_secrets_uses_the_async_driver(tmp_path: Path) -> None:
             "CONSENT_DATABASE_URL": "postgresql://postgres@db:5432/consent",
             "CONSENT_FINGERPRINT_KEY": KEY,
             "CONSENT_LINK_SIGNING_KEY": KEY,
+            "CONSENT_ENCRYPTION_KEY": KEY,
             "CONSENT_REDIS_URL": "redis://cache:6379/0",
         }
     )
@@ -69,6 +91,7 @@ def test_a_weak_or_malformed_secret_is_refused(tmp_path: Path, bad: str) -> None
         "CONSENT_DATABASE_URL": "postgresql://db/consent",
         "CONSENT_FINGERPRINT_KEY": bad,
         "CONSENT_LINK_SIGNING_KEY": KEY,
+        "CONSENT_ENCRYPTION_KEY": KEY,
     }
     with pytest.raises(SettingsError, match="CONSENT_FINGERPRINT_KEY"):
         Settings.from_env(environ)
@@ -87,6 +110,7 @@ def test_a_host_cache_beside_postgresql_makes_its_data_dir(tmp_path: Path) -> No
             "CONSENT_DATABASE_URL": "postgresql://postgres@db:5432/consent",
             "CONSENT_FINGERPRINT_KEY": KEY,
             "CONSENT_LINK_SIGNING_KEY": KEY,
+            "CONSENT_ENCRYPTION_KEY": KEY,
             "CONSENT_CHECK_CACHE": "host",
         }
     )
@@ -277,6 +301,7 @@ def test_secrets_and_urls_are_named_but_never_repeated(tmp_path: Path) -> None:
         "CONSENT_REDIS_URL": "cache:6379?password=hunter2",
         "CONSENT_FINGERPRINT_KEY": "hunter2",
         "CONSENT_LINK_SIGNING_KEY": KEY,
+        "CONSENT_ENCRYPTION_KEY": KEY,
         "CONSENT_LINK_RETIRED_KEYS": f"{KEY}, hunter2",
     }
     with pytest.raises(SettingsError) as refused:
@@ -466,6 +491,7 @@ def test_serve_mints_links_for_its_own_address_when_no_public_url_is_set(
                 "CONSENT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
                 "CONSENT_FINGERPRINT_KEY": KEY,
                 "CONSENT_LINK_SIGNING_KEY": KEY,
+                "CONSENT_ENCRYPTION_KEY": KEY,
             }
         ).links.public_base_url
         == minted

@@ -1,4 +1,9 @@
-"""Idempotency records in SQL: a key claimed in the transaction that does the work, with its answer."""
+"""Idempotency records in SQL: a key claimed in the transaction that does the work, with its answer.
+
+An answer can hold a family's contact details and name (a person created with a key), so it is sealed
+like them (``domain/sealing.py``); the database cannot search it, so what mentions a person is found
+by opening each answer here.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import IdempotencyRow
 from consent_service.db.repositories._sql import dialect_insert
+from consent_service.db.sealed import answer_place
+from consent_service.domain.sealing import Sealer
+
+idempotency_t = IdempotencyRow.__table__
 
 
 class SqlIdempotency:
-    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+    def __init__(self, connection: AsyncConnection, dialect: str, sealer: Sealer) -> None:
         self._c = connection
         self._dialect = dialect
+        self._sealer = sealer
+
+    def _body(self, owner: str, key: str, body: str) -> str:
+        # A claim not yet answered holds an empty body: nothing to open.
+        return self._sealer.open(body, answer_place(owner, key)) if body else body
 
     async def claim(
         self, owner: str, key: str, request_digest: str, at: datetime
@@ -27,15 +41,15 @@ class SqlIdempotency:
         )
         if inserted.rowcount == 1:
             return None
-        table = IdempotencyRow.__table__
+        table = idempotency_t
         row = (await self._c.execute(select(table).where(table.c.owner == owner, table.c.key == key))).one()
-        return row.request_digest, row.status, row.body
+        return row.request_digest, row.status, self._body(owner, key, row.body)
 
     async def complete(self, owner: str, key: str, status: int, body: str) -> None:
         await self._c.execute(
             update(IdempotencyRow)
             .where(IdempotencyRow.owner == owner, IdempotencyRow.key == key)
-            .values(status=status, body=body)
+            .values(status=status, body=self._sealer.seal(body, answer_place(owner, key)))
         )
 
     async def purge(self, before: datetime) -> int:
@@ -43,6 +57,8 @@ class SqlIdempotency:
         return int(gone.rowcount or 0)
 
     async def forget_mentioning(self, text: str) -> None:
-        await self._c.execute(
-            delete(IdempotencyRow).where(IdempotencyRow.body.contains(text, autoescape=True))
-        )
+        t = idempotency_t.c
+        rows = await self._c.execute(select(t.owner, t.key, t.body).where(t.body != ""))
+        for row in rows.all():
+            if text in self._body(row.owner, row.key, row.body):
+                await self._c.execute(delete(IdempotencyRow).where(t.owner == row.owner, t.key == row.key))

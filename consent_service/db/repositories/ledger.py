@@ -136,6 +136,7 @@ class SqlLedger:
         return found
 
     async def erase_evidence(self, person_id: str) -> None:
+        # The one change the database's append-only triggers let through (migration 0018).
         await self._c.execute(
             update(ConsentEventRow).where(ConsentEventRow.person_id == person_id).values(evidence={})
         )

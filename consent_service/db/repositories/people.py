@@ -1,4 +1,8 @@
-"""People and their contact points in SQL: looked up by id, reference, fingerprint, name or household."""
+"""People and their contact points in SQL: looked up by id, reference, fingerprint, name or household.
+
+Names and contact values are sealed on the way in and opened on the way out (``domain/sealing.py``);
+nothing above this module sees a sealed value, and nothing below it a plain one.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,20 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consent_service.db.models import ContactPointRow, PersonRow
+from consent_service.db.models import ContactPointRow, PersonNameTermRow, PersonRow
 from consent_service.db.repositories._sql import contacts_t, events_t, keyed, people_t, runs
+from consent_service.db.sealed import contact_place, name_digests, name_place, postcode_digest
 from consent_service.domain.channels import ContactKind
 from consent_service.domain.people import Person, RecordedContact
+from consent_service.domain.sealing import (
+    SealedUnreadable,
+    Sealer,
+    name_matches,
+    postcode_term,
+    query_terms,
+)
+
+terms_t = PersonNameTermRow.__table__
 
 _LINKED = keyed(
     select(contacts_t.c.fingerprint, people_t.c.id, people_t.c.erased_at).join(
@@ -25,8 +39,31 @@ _LINKED = keyed(
 
 
 class SqlPeople:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, sealer: Sealer) -> None:
         self._c = connection
+        self._sealer = sealer
+
+    def _sealed_name(self, person: Person) -> str | None:
+        if person.display_name is None:
+            return None
+        return self._sealer.seal(person.display_name, name_place(person.id))
+
+    def _name(self, row: Row[Any]) -> str | None:
+        return None if row.display_name is None else self._sealer.open(row.display_name, name_place(row.id))
+
+    def _contact(self, row: Row[Any]) -> RecordedContact:
+        value = self._sealer.open(row.value, contact_place(row.id))
+        return RecordedContact(
+            row.id, row.person_id, ContactKind(row.kind), value, row.fingerprint, row.created_at
+        )
+
+    async def _index_name(self, person: Person) -> None:
+        await self._c.execute(delete(PersonNameTermRow).where(PersonNameTermRow.person_id == person.id))
+        digests = name_digests(self._sealer, person.display_name)
+        if digests:
+            await self._c.execute(
+                insert(PersonNameTermRow), [{"person_id": person.id, "term": d} for d in digests]
+            )
 
     async def add(self, person: Person) -> None:
         await self._c.execute(
@@ -34,11 +71,12 @@ class SqlPeople:
                 id=person.id,
                 reference=person.reference,
                 household=person.household,
-                display_name=person.display_name,
+                display_name=self._sealed_name(person),
                 created_at=person.created_at,
                 birth_month=person.birth_month,
             )
         )
+        await self._index_name(person)
 
     async def _person(self, row: Row[Any] | None) -> Person | None:
         if row is None:
@@ -51,12 +89,9 @@ class SqlPeople:
             row.created_at,
             row.reference,
             row.household,
-            row.display_name,
+            self._name(row),
             row.erased_at,
-            tuple(
-                RecordedContact(c.id, c.person_id, ContactKind(c.kind), c.value, c.fingerprint, c.created_at)
-                for c in contacts
-            ),
+            tuple(self._contact(c) for c in contacts),
             row.birth_month,
         )
 
@@ -88,22 +123,16 @@ class SqlPeople:
             )
         ).first()
         if existing is not None:
-            return RecordedContact(
-                existing.id,
-                existing.person_id,
-                ContactKind(existing.kind),
-                existing.value,
-                existing.fingerprint,
-                existing.created_at,
-            )
+            return self._contact(existing)
         await self._c.execute(
             insert(ContactPointRow).values(
                 id=contact.id,
                 person_id=contact.person_id,
                 kind=contact.kind.value,
-                value=contact.value,
+                value=self._sealer.seal(contact.value, contact_place(contact.id)),
                 fingerprint=contact.fingerprint,
                 created_at=contact.created_at,
+                postcode_index=postcode_digest(self._sealer, contact.kind.value, contact.value),
             )
         )
         return contact
@@ -122,39 +151,47 @@ class SqlPeople:
             .values(
                 reference=person.reference,
                 household=person.household,
-                display_name=person.display_name,
+                display_name=self._sealed_name(person),
                 birth_month=person.birth_month,
             )
         )
+        await self._index_name(person)
 
     async def by_name(self, text: str, limit: int) -> list[Person]:
-        rows = await self._c.execute(
-            select(people_t)
-            .where(
-                func.lower(people_t.c.display_name).contains(text.lower(), autoescape=True),
-                people_t.c.erased_at.is_(None),
-            )
-            .order_by(people_t.c.display_name)
-            .limit(limit)
+        # The index finds the names holding every run of letters of the search; opened, they are matched
+        # whole and put in order here, as the database can no longer read them.
+        digests = sorted({self._sealer.digest(term) for term in query_terms(text)})
+        if not digests:
+            return []
+        candidates = (
+            select(terms_t.c.person_id)
+            .where(terms_t.c.term.in_(digests))
+            .group_by(terms_t.c.person_id)
+            .having(func.count(terms_t.c.term.distinct()) == len(digests))
         )
-        found = [await self._person(row) for row in rows.all()]
-        return [person for person in found if person is not None]
+        rows = await self._c.execute(
+            select(people_t).where(people_t.c.id.in_(candidates), people_t.c.erased_at.is_(None))
+        )
+        return await self._in_name_order(
+            [row for row in rows.all() if name_matches(self._name(row), text)], limit
+        )
 
     async def by_postcode(self, postcode: str, limit: int) -> list[Person]:
-        # A postal point is held as "postcode|first line" (domain/contacts.py), so its postcode is a prefix.
-        rows = await self._c.execute(
-            select(people_t)
-            .join(contacts_t, contacts_t.c.person_id == people_t.c.id)
-            .where(
-                contacts_t.c.kind == ContactKind.POSTAL.value,
-                contacts_t.c.value.startswith(f"{postcode}|", autoescape=True),
-                people_t.c.erased_at.is_(None),
-            )
-            .distinct()
-            .order_by(people_t.c.display_name)
-            .limit(limit)
+        at_postcode = select(contacts_t.c.person_id).where(
+            contacts_t.c.kind == ContactKind.POSTAL.value,
+            contacts_t.c.postcode_index == self._sealer.digest(postcode_term(postcode)),
         )
-        found = [await self._person(row) for row in rows.all()]
+        rows = await self._c.execute(
+            select(people_t).where(people_t.c.id.in_(at_postcode), people_t.c.erased_at.is_(None))
+        )
+        return await self._in_name_order(rows.all(), limit)
+
+    async def _in_name_order(self, rows: Sequence[Row[Any]], limit: int) -> list[Person]:
+        """The first ``limit`` by name, any case, people without a name last (as staff saw them before)."""
+        named = sorted(
+            rows, key=lambda row: ((name := self._name(row)) is None, (name or "").casefold(), row.id)
+        )
+        found = [await self._person(row) for row in named[:limit]]
         return [person for person in found if person is not None]
 
     async def remove_contact(self, person_id: str, contact_id: str) -> bool:
@@ -174,11 +211,23 @@ class SqlPeople:
 
     async def erase(self, person_id: str, at: datetime) -> None:
         await self._c.execute(delete(ContactPointRow).where(ContactPointRow.person_id == person_id))
+        await self._c.execute(delete(PersonNameTermRow).where(PersonNameTermRow.person_id == person_id))
         await self._c.execute(
             update(PersonRow)
             .where(PersonRow.id == person_id)
             .values(reference=None, household=None, display_name=None, birth_month=None, erased_at=at)
         )
+
+    async def opens_under_key(self) -> bool:
+        newest = select(contacts_t).order_by(contacts_t.c.created_at.desc()).limit(1)
+        row = (await self._c.execute(newest)).first()
+        if row is None:
+            return True
+        try:
+            self._contact(row)
+        except SealedUnreadable:
+            return False
+        return True
 
     async def inactive_since(self, cutoff: datetime) -> list[str]:
         recent = select(events_t.c.person_id).where(events_t.c.recorded_at >= cutoff)

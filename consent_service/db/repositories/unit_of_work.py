@@ -19,18 +19,19 @@ from consent_service.db.repositories.staff import SqlStaffAccounts
 from consent_service.db.repositories.suppressions import SqlSuppressions
 from consent_service.db.repositories.tps import SqlTps
 from consent_service.domain.changes import Change
+from consent_service.domain.sealing import Sealer
 
 
 class SqlUnitOfWork:
     """Every repository over the one connection of a transaction, and the changes it announces."""
 
-    def __init__(self, connection: AsyncConnection, dialect: str) -> None:
+    def __init__(self, connection: AsyncConnection, dialect: str, sealer: Sealer) -> None:
         #: What the use case said this transaction changed, for the outbox: written just before it
         #: commits, and handed to the commit listeners once it has.
         self.changes: list[Change] = []
         self._c = connection
         self.catalogue = SqlCatalogue(connection)
-        self.people = SqlPeople(connection)
+        self.people = SqlPeople(connection, sealer)
         self.ledger = SqlLedger(connection, dialect)
         self.suppressions = SqlSuppressions(connection)
         self.restrictions = SqlRestrictions(connection)
@@ -39,7 +40,7 @@ class SqlUnitOfWork:
         self.legal_holds = SqlLegalHolds(connection)
         self.staff = SqlStaffAccounts(connection)
         self.keys = SqlApiKeys(connection)
-        self.idempotency = SqlIdempotency(connection, dialect)
+        self.idempotency = SqlIdempotency(connection, dialect, sealer)
         self.provider_events = SqlProviderEvents(connection, dialect)
         self.outbox = SqlOutbox(connection, dialect)
         self.webhooks = SqlWebhooks(connection)
