@@ -8,14 +8,13 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.ledger import AffirmativeAction, Decision, Evidence, Source, evidence_digest
 from consent_service.services import audit, choices
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
-from tests.integration.conftest import Api, Fresh, fresh_email
+from tests.integration.conftest import Api, Fresh, fresh_email, tamper_with_events
 from tests.integration.test_choices import record
 from tests.integration.test_org_type import collected, soft_opt_in_purpose, soft_opt_in_registration
 from tests.integration.test_refusals import snapshot
@@ -112,13 +111,13 @@ async def test_the_hash_chain_covers_the_act_so_ticking_it_afterwards_is_found(f
     assert event.evidence_hash == evidence_digest(event.evidence)
     assert (await audit.verify(ctx)).intact
     rewritten = event.evidence.as_dict() | {"affirmative_action": "ticked_box"}
-    engine = create_async_engine(fresh.url)  # as someone with database access tidying the record would
-    async with engine.begin() as connection:
-        await connection.execute(
-            text("UPDATE consent_events SET evidence = :evidence WHERE id = :id"),
-            {"evidence": json.dumps(rewritten), "id": event.id},
-        )
-    await engine.dispose()
+    # As someone with the database owner's rights tidying the record would (the triggers refuse it first).
+    await tamper_with_events(
+        fresh.url,
+        "UPDATE consent_events SET evidence = :evidence WHERE id = :id",
+        evidence=json.dumps(rewritten),
+        id=event.id,
+    )
     report = await audit.verify(ctx)
     assert report.broken is not None and report.broken.id == event.id
 
