@@ -100,9 +100,12 @@ from consent_service.api.schemas.rights import (
 )
 from consent_service.api.schemas.suppressions import (
     LiftIn,
+    NotKept,
     ObjectionIn,
     ObjectionOut,
+    SuppressionAddedOut,
     SuppressionIn,
+    SuppressionLiftIn,
     SuppressionOut,
     SuppressionsOut,
 )
@@ -154,6 +157,7 @@ __all__ = [
     "LegalHoldsOut",
     "LiftIn",
     "NewWebhookOut",
+    "NotKept",
     "Note",
     "NoticeIn",
     "NoticeOut",
@@ -180,7 +184,9 @@ __all__ = [
     "RestrictionsOut",
     "StaffChangeOut",
     "StreamOut",
+    "SuppressionAddedOut",
     "SuppressionIn",
+    "SuppressionLiftIn",
     "SuppressionOut",
     "SuppressionsOut",
     "Text200",
