@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
@@ -173,38 +172,27 @@ def stream(on: Stream) -> s.StreamOut:
     return s.StreamOut(category=on.category, sender=on.sender, list_id=on.list_id)
 
 
-def _suppression_fields(e: Suppression) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "fingerprint": e.fingerprint,
-        "channel": e.channel.value if e.channel else "all",
-        "scope": e.scope,
-        "reason": e.reason,
-        "purpose": e.purpose,
-        "source": e.source,
-        "actor": e.actor,
-        "how": e.how,
-        "effective_at": e.effective_at,
-        "recorded_at": e.recorded_at,
-        "lifted_at": e.lifted_at,
-        "lift_reason": e.lift_reason,
-        "lifted_by": e.lifted_by,
-        "evidence_complete": not e.evidence_gaps,
-        "evidence_gaps": [Gap(g) for g in e.evidence_gaps],
-    }
-
-
-def suppression(e: Suppression) -> s.SuppressionOut:
-    return s.SuppressionOut(**_suppression_fields(e))
-
-
-def suppression_added(ignored: list[s.NotKept]) -> Callable[[Suppression], s.SuppressionAddedOut]:
-    """The answer to adding an entry: the entry, and what the request sent that it does not keep."""
-
-    def present(e: Suppression) -> s.SuppressionAddedOut:
-        return s.SuppressionAddedOut(**_suppression_fields(e), ignored=ignored)
-
-    return present
+def suppression(e: Suppression, ignored: Sequence[s.NotKept] = ()) -> s.SuppressionOut:
+    """An entry; ``ignored`` names what the request that added it sent and the entry does not keep."""
+    return s.SuppressionOut(
+        id=e.id,
+        fingerprint=e.fingerprint,
+        channel=e.channel.value if e.channel else "all",
+        scope=e.scope,
+        reason=e.reason,
+        purpose=e.purpose,
+        source=e.source,
+        actor=e.actor,
+        how=e.how,
+        effective_at=e.effective_at,
+        recorded_at=e.recorded_at,
+        lifted_at=e.lifted_at,
+        lift_reason=e.lift_reason,
+        lifted_by=e.lifted_by,
+        evidence_complete=not e.evidence_gaps,
+        evidence_gaps=[Gap(g) for g in e.evidence_gaps],
+        ignored=list(ignored),
+    )
 
 
 def export_text(held: s.ExportOut) -> str:

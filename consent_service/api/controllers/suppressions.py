@@ -55,7 +55,7 @@ class SuppressionController(Controller):
     )
     async def add(
         self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.SuppressionIn]
-    ) -> Response[s.SuppressionAddedOut]:
+    ) -> Response[s.SuppressionOut]:
         entry = suppressions.SuppressionInput(
             to=contact_value(data.to),
             channel=None if data.channel == "all" else Channel(data.channel),
@@ -68,7 +68,12 @@ class SuppressionController(Controller):
         # Never refused for it (an opt-out is not refused for its paperwork), never passed on either.
         ignored: list[s.NotKept] = ["note"] if data.note is not None else []
         return await idempotent_write(
-            ctx, request, data, suppressions.suppress, entry, presenters.suppression_added(ignored)
+            ctx,
+            request,
+            data,
+            suppressions.suppress,
+            entry,
+            lambda added: presenters.suppression(added, ignored),
         )
 
     @get(

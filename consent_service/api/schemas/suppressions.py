@@ -90,10 +90,8 @@ class SuppressionOut(Out, kw_only=True):
     evidence_complete: bool
     #: What it lacked: ``purpose`` means the purpose named is unknown, so the entry covers every purpose.
     evidence_gaps: list[Gap]
-
-
-class SuppressionAddedOut(SuppressionOut, kw_only=True):
-    #: What the request sent that the list does not keep: read, discarded, stored nowhere (``note``).
+    #: What the request that added it sent and the list does not keep: read, discarded, stored nowhere
+    #: (``note``). Empty when the entry is read back.
     ignored: list[NotKept]
 
 
