@@ -9,7 +9,7 @@ the migrating command was given, else the environment's (as ``env.py`` finds the
 again, the values are opened back into plain text.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-07 13:00:00.000000
 """
 
@@ -26,7 +26,7 @@ from consent_service.db.sealed import answer_place, contact_place, name_digests,
 from consent_service.domain.sealing import SealedUnreadable
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

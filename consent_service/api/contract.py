@@ -232,6 +232,19 @@ def _nul_free_query(operation: Operation) -> None:
             schema.pattern = NUL_FREE
 
 
+#: How a field's description begins when the field is kept only for old callers.
+DEPRECATED = "Deprecated:"
+
+
+def _deprecated_fields(openapi: OpenAPI) -> None:
+    """Each field described as deprecated is marked so; Litestar's generator keeps only the words
+    (the input bodies, described by msgspec, carry the mark already)."""
+    for schema in (openapi.components.schemas or {}).values():
+        for field in (schema.properties or {}).values() if isinstance(schema, Schema) else ():
+            if isinstance(field, Schema) and (field.description or "").startswith(DEPRECATED):
+                field.deprecated = True
+
+
 def conform(app: Litestar) -> OpenAPI:
     """Amend the app's cached OpenAPI document in place; returns it."""
     openapi = app.openapi_schema
@@ -264,6 +277,7 @@ def conform(app: Litestar) -> OpenAPI:
                     )
             operation.responses = responses
     _input_bodies(openapi)
+    _deprecated_fields(openapi)
     return openapi
 
 

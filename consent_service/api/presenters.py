@@ -172,7 +172,8 @@ def stream(on: Stream) -> s.StreamOut:
     return s.StreamOut(category=on.category, sender=on.sender, list_id=on.list_id)
 
 
-def suppression(e: Suppression) -> s.SuppressionOut:
+def suppression(e: Suppression, ignored: Sequence[s.NotKept] = ()) -> s.SuppressionOut:
+    """An entry; ``ignored`` names what the request that added it sent and the entry does not keep."""
     return s.SuppressionOut(
         id=e.id,
         fingerprint=e.fingerprint,
@@ -182,7 +183,7 @@ def suppression(e: Suppression) -> s.SuppressionOut:
         purpose=e.purpose,
         source=e.source,
         actor=e.actor,
-        note=e.note,
+        how=e.how,
         effective_at=e.effective_at,
         recorded_at=e.recorded_at,
         lifted_at=e.lifted_at,
@@ -190,6 +191,7 @@ def suppression(e: Suppression) -> s.SuppressionOut:
         lifted_by=e.lifted_by,
         evidence_complete=not e.evidence_gaps,
         evidence_gaps=[Gap(g) for g in e.evidence_gaps],
+        ignored=list(ignored),
     )
 
 

@@ -15,17 +15,16 @@ from typing import Any
 from litestar.datastructures import FormMultiDict
 
 from consent_service.api.staff_forms import (
-    NOTE_LIMIT,
     SHORT_LIMIT,
     FormErrors,
     contact_value,
-    long_text,
     text,
 )
 from consent_service.api.staff_views import (
     CHANNEL_NAMES,
     GAP_NAMES,
     KIND_NAMES,
+    STAFF_SOURCES,
     ChoiceRow,
     channel_name,
     contact_text,
@@ -34,9 +33,15 @@ from consent_service.api.staff_views import (
 )
 from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind
 from consent_service.domain.decision import Answer, Reason
-from consent_service.domain.ledger import ConsentEvent
+from consent_service.domain.ledger import ConsentEvent, Source
 from consent_service.domain.people import Person, RecordedContact
-from consent_service.domain.suppressions import Suppression, SuppressionReason
+from consent_service.domain.suppressions import (
+    STAFF_LIFT_REASONS,
+    LiftReason,
+    Suppression,
+    SuppressionHow,
+    SuppressionReason,
+)
 from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ContactInput, PersonInput
 from consent_service.services.context import Context
@@ -68,6 +73,19 @@ REASON_WORDS: dict[Reason, str] = {
     Reason.PERSON_ERASED: "The person's record was erased",
     Reason.STORE_UNAVAILABLE: "Could not be checked just now: try again in a minute",
 }
+#: How a request reached staff, named as the choice form names the same sources; the select's order.
+HOW_NAMES: dict[SuppressionHow, str] = {how: STAFF_SOURCES[Source(how.value)] for how in SuppressionHow}
+#: Why an entry was lifted, as staff say it; the lift form offers ``STAFF_LIFT_REASONS``.
+LIFT_WORDS: dict[LiftReason, str] = {
+    LiftReason.CONFIRMED_WORKING: "The address or number was confirmed working",
+    LiftReason.ADDED_IN_ERROR: "It was added by mistake",
+    LiftReason.REGRANTED: "They agreed again themselves",
+    LiftReason.RECORDED_BEFORE_CODES: (
+        "Lifted before reasons were chosen from a list (the reason typed then is not kept)"
+    ),
+}
+#: The lift form's choices, in its order.
+LIFT_CHOICES = {reason.value: LIFT_WORDS[reason] for reason in STAFF_LIFT_REASONS}
 CONTACT_KINDS = {kind.value: kind for kind in ContactKind}
 #: What a suppression added from the search page covers: one channel, or every one.
 SUPPRESS_CHANNELS = {"": "Every channel", **{c.value: name for c, name in CHANNEL_NAMES.items()}}
@@ -161,7 +179,8 @@ class SuppressionRow:
     why: str
     since: str
     added_by: str
-    note: str
+    #: How the request reached staff, in words; empty where the reason says it.
+    how: str
     in_force: bool
     lifted: str
     lifted_by: str
@@ -190,11 +209,11 @@ def suppression_rows(person: Person, entries: Mapping[str, Sequence[Suppression]
                     why=SUPPRESSION_WORDS.get(entry.reason, entry.reason.value).capitalize(),
                     since=when(entry.effective_at),
                     added_by=entry.actor,
-                    note=entry.note or "",
+                    how=HOW_NAMES[entry.how] if entry.how else "",
                     in_force=entry.lifted_at is None,
                     lifted=when(entry.lifted_at) if entry.lifted_at else "",
                     lifted_by=entry.lifted_by or "",
-                    lift_reason=entry.lift_reason or "",
+                    lift_reason=LIFT_WORDS[entry.lift_reason] if entry.lift_reason else "",
                     liftable=entry.reason is not SuppressionReason.OBJECTED,
                 )
             )
@@ -207,12 +226,11 @@ def _covers(entry: Suppression) -> str:
     return f"{purpose_name(entry.purpose)} only" if entry.purpose else "All marketing"
 
 
-def read_reason(form: FormMultiDict, missing: str) -> str:
-    reason = long_text(form, "reason")
-    if not reason:
-        raise FormErrors([missing])
-    if len(reason) > NOTE_LIMIT:
-        raise FormErrors([f"The reason is longer than {NOTE_LIMIT} characters."])
+def read_lift_reason(form: FormMultiDict) -> LiftReason:
+    """One of the reasons staff may give: lifting re-opens contact, so it is refused without one."""
+    reason = next((r for r in STAFF_LIFT_REASONS if r.value == text(form, "reason")), None)
+    if reason is None:
+        raise FormErrors(["Choose why you are lifting the suppression."])
     return reason
 
 
@@ -275,7 +293,7 @@ def read_said_on(form: FormMultiDict, today: date) -> datetime | None:
 class SuppressRequest:
     to: str
     channel: Channel | None
-    reason: str
+    how: SuppressionHow | None
 
 
 def read_suppress(form: FormMultiDict) -> SuppressRequest:
@@ -289,14 +307,12 @@ def read_suppress(form: FormMultiDict) -> SuppressRequest:
         errors.append("Choose a channel from the list.")
     if channel is not None and channel is Channel.POST:
         errors.append("Post is suppressed for a person's postal address, from their page.")
-    try:
-        reason = read_reason(form, "Give the reason for suppressing it.")
-    except FormErrors as exc:
-        errors.extend(exc.messages)
-        reason = ""
     if errors:
         raise FormErrors(errors)
-    return SuppressRequest(to, channel, reason)
+    # How they asked is never a reason to refuse the opt-out (DESIGN §4.1): a value not on the list
+    # (only a forged form sends one) is recorded as not said.
+    how = next((h for h in SuppressionHow if h.value == text(form, "how")), None)
+    return SuppressRequest(to, channel, how)
 
 
 def contact_choices(person: Person) -> list[tuple[RecordedContact, str, str]]:

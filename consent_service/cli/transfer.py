@@ -48,7 +48,8 @@ def add_commands(subparsers: Any) -> None:
         "suppressions",
         help="add addresses to the suppression list",
         description="Generic CSV columns: email or to, channel (email|sms|phone|all, default email), "
-        "reason (default imported), scope (marketing|all, default marketing), note, effective_at. "
+        "reason (default imported), scope (marketing|all, default marketing), effective_at; a note column is "
+        "read past, never kept. "
         "Mailchimp audience exports: the unsubscribed file (reason unsubscribed) or the cleaned file "
         "(reason hard_bounce). FPS (--format fps): the Fundraising Preference Service's suppression "
         "requests, columns email, phone, postcode, address_line_1, channels (email|sms|phone|post|all) "
@@ -258,6 +259,8 @@ def _summary(
                 f"{len(report.late)} FPS requests {verb} applied after their deadline: lines "
                 + ", ".join(str(line) for line in report.late)
             )
+        if report.not_kept:
+            print(f"column {', '.join(report.not_kept)} read past: the suppression list keeps no free text")
     else:
         print(
             f"{report.events} choices {verb} recorded ({report.kept_suppressed} of them as an import, "

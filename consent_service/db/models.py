@@ -206,11 +206,13 @@ class SuppressionRow(Base):
     purpose: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(200))
-    note: Mapped[str | None] = mapped_column(Text)
+    #: How a request staff added reached them (``SuppressionHow``): a code, never free text (0016).
+    how: Mapped[str | None] = mapped_column(String(16))
     effective_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
     lifted_at: Mapped[datetime | None]
-    lift_reason: Mapped[str | None] = mapped_column(Text)
+    #: A ``LiftReason`` code (free text until migration 0016).
+    lift_reason: Mapped[str | None] = mapped_column(String(32))
     lifted_by: Mapped[str | None] = mapped_column(String(200))
     #: As on consent events: what the request lacked; the entry was added anyway (DESIGN §4.1).
     evidence_gaps: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")

@@ -27,7 +27,7 @@ from typing import Any
 from consent_service.domain.ledger import ConsentEvent
 from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.restrictions import Restriction
-from consent_service.domain.suppressions import Suppression
+from consent_service.domain.suppressions import LiftReason, Suppression
 
 
 class ChangeType(StrEnum):
@@ -121,7 +121,7 @@ def suppression_lifted(entry_id: str, at: datetime) -> Change:
     return Change(ChangeType.SUPPRESSION_LIFTED, at, {"suppression_id": entry_id})
 
 
-def suppression_lift_refused(entry: Suppression, actor: str, reason: str, at: datetime) -> Change:
+def suppression_lift_refused(entry: Suppression, actor: str, reason: LiftReason, at: datetime) -> Change:
     return Change(
         ChangeType.SUPPRESSION_LIFT_REFUSED,
         at,
@@ -130,7 +130,7 @@ def suppression_lift_refused(entry: Suppression, actor: str, reason: str, at: da
             "fingerprint": entry.fingerprint,
             "suppression_reason": entry.reason.value,
             "actor": actor,
-            "reason": reason,
+            "reason": reason.value,
         },
     )
 

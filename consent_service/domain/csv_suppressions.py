@@ -14,11 +14,9 @@ from enum import StrEnum
 
 from consent_service.domain.channels import CHANNEL_KIND, Channel, ContactKind
 from consent_service.domain.contacts import ContactPoint, contact_point, guess_kind
-from consent_service.domain.csv_rows import BadFile, Record, RowError, Table, bounded, parse_time
+from consent_service.domain.csv_rows import BadFile, Record, RowError, Table, parse_time
 from consent_service.domain.errors import InvalidContact
 from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
-
-MAX_NOTE = 2000
 
 
 class SuppressionFormat(StrEnum):
@@ -29,6 +27,9 @@ class SuppressionFormat(StrEnum):
 
 
 GENERIC_COLUMNS = ("email", "to", "channel", "reason", "scope", "note", "effective_at")
+#: Columns a generic file may still carry and an import reads past: the suppression list keeps no free
+#: text (docs/COMPLIANCE.md row 15), and a file is not refused for holding it, as an opt-out never is.
+NOT_KEPT = ("note",)
 MAILCHIMP_EMAIL = "Email Address"
 #: The FPS portal download mapped to these columns (README "Fundraising Preference Service").
 FPS_COLUMNS = ("email", "phone", "postcode", "address_line_1", "channels", "request_date")
@@ -45,22 +46,19 @@ FPS_CHANNELS: dict[str, tuple[Channel, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class _Mailchimp:
-    """What marks one section of a Mailchimp audience export, and what its rows mean here."""
+    """What marks one section of a Mailchimp audience export, and what its rows mean here. Its other
+    columns (the campaign, the reason the person gave) are read past: an entry keeps no free text."""
 
     time: str
-    campaign: str
     reason: SuppressionReason
     label: str
-    why: str | None = None
 
 
 MAILCHIMP: dict[SuppressionFormat, _Mailchimp] = {
     SuppressionFormat.MAILCHIMP_UNSUBSCRIBED: _Mailchimp(
-        "UNSUB_TIME", "UNSUB_CAMPAIGN_TITLE", SuppressionReason.UNSUBSCRIBED, "unsubscribed", "UNSUB_REASON"
+        "UNSUB_TIME", SuppressionReason.UNSUBSCRIBED, "unsubscribed"
     ),
-    SuppressionFormat.MAILCHIMP_CLEANED: _Mailchimp(
-        "CLEAN_TIME", "CLEAN_CAMPAIGN_TITLE", SuppressionReason.HARD_BOUNCE, "cleaned"
-    ),
+    SuppressionFormat.MAILCHIMP_CLEANED: _Mailchimp("CLEAN_TIME", SuppressionReason.HARD_BOUNCE, "cleaned"),
 }
 
 
@@ -71,7 +69,6 @@ class SuppressionFileRow:
     channel: Channel | None
     scope: SuppressionScope
     reason: SuppressionReason
-    note: str | None
     effective_at: datetime | None
 
     @property
@@ -164,7 +161,6 @@ def _generic_row(record: Record, now: datetime, default_region: str) -> Suppress
         reason=SuppressionReason(
             _choice(record.get("reason"), "reason", SuppressionReason, SuppressionReason.IMPORTED)
         ),
-        note=bounded(record, "note", MAX_NOTE),
         effective_at=parse_time(at, "effective_at", now) if at else None,
     )
 
@@ -178,19 +174,12 @@ def _mailchimp_row(record: Record, section: _Mailchimp, now: datetime) -> Suppre
     except InvalidContact as exc:
         raise ValueError(f"{MAILCHIMP_EMAIL}: invalid email: {exc}") from None
     at = record.get(section.time)
-    # Free text the person typed (UNSUB_REASON_OTHER) is left behind: a note holds no personal data.
-    details = [f"Mailchimp {section.label} export"]
-    if campaign := record.get(section.campaign):
-        details.append(f"campaign: {campaign}")
-    if section.why and (why := record.get(section.why)):
-        details.append(f"reason given: {why}")
     return SuppressionFileRow(
         line=record.line,
         point=point,
         channel=Channel.EMAIL,
         scope=SuppressionScope.MARKETING,
         reason=section.reason,
-        note="; ".join(details)[:MAX_NOTE],
         effective_at=parse_time(at, section.time, now) if at else None,
     )
 
@@ -261,7 +250,6 @@ def fps_rows(record: Record, now: datetime, default_region: str) -> list[Suppres
                 channel=channel,
                 scope=SuppressionScope.MARKETING,
                 reason=SuppressionReason.FPS,
-                note="Fundraising Preference Service request",
                 effective_at=requested,
             )
         )

@@ -19,7 +19,7 @@ from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.purposes import Purpose
 from consent_service.domain.restrictions import Restriction
 from consent_service.domain.staff import AuditEntry, Role, StaffAccount
-from consent_service.domain.suppressions import Suppression, SuppressionReason
+from consent_service.domain.suppressions import LiftReason, Suppression, SuppressionReason
 from consent_service.domain.tps import Register
 
 
@@ -117,7 +117,7 @@ class Ledger(Protocol):
 class SuppressionList(Protocol):
     async def add(self, entry: Suppression) -> None: ...
     async def get(self, entry_id: str) -> Suppression | None: ...
-    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> bool:
+    async def lift(self, entry_id: str, at: datetime, reason: LiftReason, by: str) -> bool:
         """Lift the entry on record; False when it was lifted already (nothing changed)."""
         ...
 

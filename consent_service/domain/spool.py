@@ -41,7 +41,6 @@ class SpooledOptOut:
             self.purpose,
             self.at,
             self.at,
-            note="spooled while the database was away; not yet applied",
         )
 
     def to_line(self) -> bytes:

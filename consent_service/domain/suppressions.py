@@ -2,6 +2,10 @@
 
 An entry holds no plaintext contact detail, so it outlives the person's erasure. It can be lifted,
 and the lifting is kept on the entry; ``at=`` answers see an entry only while it was in force.
+
+An entry holds no free text either (UK GDPR Art 5(1)(c); docs/COMPLIANCE.md row 15): why it was added,
+how the request reached staff and why it was lifted are each a code from a closed set, so nothing
+typed in a hurry (a name, an address, what the caller said) can sit on the list for ever.
 """
 
 from __future__ import annotations
@@ -34,6 +38,35 @@ class SuppressionReason(StrEnum):
     FPS = "fps"
 
 
+class SuppressionHow(StrEnum):
+    """How a request staff put on the list reached them: the ways a family asks staff, as the
+    ledger's sources name them (``domain/ledger.py: Source``), and no free text."""
+
+    PHONE_CALL = "phone_call"
+    LETTER = "letter"
+    EMAIL = "email"
+    IN_PERSON = "in_person"
+    PAPER_FORM = "paper_form"
+    WEB_FORM = "web_form"
+
+
+class LiftReason(StrEnum):
+    """Why an entry was lifted. Staff give one of ``STAFF_LIFT_REASONS``; the service gives the rest."""
+
+    #: A bounced address or number confirmed working (by the family, on the phone or in person).
+    CONFIRMED_WORKING = "confirmed_working"
+    #: The entry was added by mistake (the wrong address, the wrong person).
+    ADDED_IN_ERROR = "added_in_error"
+    #: The person's own new grant, with its notice, lifted it (``lifted_by_grant``).
+    REGRANTED = "regranted"
+    #: Lifted before reasons were codes: the text then typed was dropped (migration 0016).
+    RECORDED_BEFORE_CODES = "recorded_before_codes"
+
+
+#: The reasons a staff member (or a key) may give for lifting an entry.
+STAFF_LIFT_REASONS = (LiftReason.CONFIRMED_WORKING, LiftReason.ADDED_IN_ERROR)
+
+
 #: No key or staff member lifts these: an objection to direct marketing is absolute (UK GDPR
 #: Art 21(3)); only the person's own grant re-opens it, one purpose and channel at a time.
 NEVER_LIFTED_BY_STAFF = frozenset({SuppressionReason.OBJECTED})
@@ -58,9 +91,10 @@ class Suppression:
     actor: str
     effective_at: datetime
     recorded_at: datetime
-    note: str | None = None
+    #: For an entry staff add directly: how the request reached them; None where ``source`` says it.
+    how: SuppressionHow | None = None
     lifted_at: datetime | None = None
-    lift_reason: str | None = None
+    lift_reason: LiftReason | None = None
     lifted_by: str | None = None
     #: What the request lacked (``domain/evidence.py: Gap`` values): an opt-out is added anyway, widened
     #: where a name did not resolve (DESIGN §4.1).
@@ -85,7 +119,6 @@ def unsubscribed(
     purpose: str,
     effective_at: datetime,
     recorded_at: datetime,
-    note: str | None = None,
 ) -> Suppression:
     """The entry a family's unsubscribe link adds: marketing of one purpose on one channel."""
     return Suppression(
@@ -99,11 +132,11 @@ def unsubscribed(
         actor=FAMILY,
         effective_at=effective_at,
         recorded_at=recorded_at,
-        note=note,
     )
 
 
-#: The note on each choice and suppression recorded when a family stops all marketing in one step.
+#: The note on each consent event recorded when a family stops all marketing in one step (the
+#: suppression entries say it by their reason, ``objected``).
 OBJECTION_NOTE = "objected to all direct marketing (UK GDPR Art 21(2))"
 
 
@@ -113,7 +146,7 @@ def objected(entry_id: str, fingerprint: str, channel: Channel, at: datetime) ->
     every channel at once, so that the family's own later grant on a channel still lifts it
     (``lifted_by_grant``); every purpose, so that it covers purposes added later."""
     return replace(
-        unsubscribed(entry_id, fingerprint, channel, "", at, at, OBJECTION_NOTE),
+        unsubscribed(entry_id, fingerprint, channel, "", at, at),
         reason=SuppressionReason.OBJECTED,
         purpose=None,
         source=Source.PREFERENCE_CENTRE.value,

@@ -37,6 +37,7 @@ from consent_service.domain.people import Person, RecordedContact
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Category
 from consent_service.domain.suppressions import (
+    LiftReason,
     Suppression,
     SuppressionScope,
     lifted_by_grant,
@@ -262,7 +263,6 @@ async def _update_suppressions(
                 actor=event.actor,
                 effective_at=event.effective_at,
                 recorded_at=event.recorded_at,
-                note=f"consent event {event.id}",
                 evidence_gaps=event.evidence_gaps,
             )
             await uow.suppressions.add(entry)
@@ -272,6 +272,5 @@ async def _update_suppressions(
     for entry in (e for group in entries.values() for e in group):
         if lifted_by_grant(entry, event):
             at = ctx.clock.now()
-            reason = f"re-granted by the person: consent event {event.id}"
-            if await uow.suppressions.lift(entry.id, at, reason, event.actor):
+            if await uow.suppressions.lift(entry.id, at, LiftReason.REGRANTED, event.actor):
                 uow.emit(suppression_lifted(entry.id, at))

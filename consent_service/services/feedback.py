@@ -151,7 +151,6 @@ async def _suppress(
             reason=fact.reason,
             actor=f"{fact.provider.value} webhook",
             source=fact.provider.value,
-            note=f"{fact.provider.value} event {fact.event_id}",
             effective_at=fact.occurred_at,
         ),
     )

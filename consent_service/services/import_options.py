@@ -62,6 +62,8 @@ class SuppressionImport(ImportReport):
     repeated: int = 0
     #: Lines of FPS requests added (or, in a dry run, to add) after their deadline had passed.
     late: list[int] = field(default_factory=list)
+    #: Columns of the file read past and kept nowhere (``domain/csv_suppressions.py: NOT_KEPT``).
+    not_kept: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

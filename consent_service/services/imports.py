@@ -23,7 +23,12 @@ from datetime import datetime, timedelta
 from consent_service.domain.channels import Channel
 from consent_service.domain.csv_consents import choice_columns, consent_rows
 from consent_service.domain.csv_rows import BadFile, RowError, read_table
-from consent_service.domain.csv_suppressions import SuppressionFileRow, suppression_rows
+from consent_service.domain.csv_suppressions import (
+    NOT_KEPT,
+    SuppressionFileRow,
+    SuppressionFormat,
+    suppression_rows,
+)
 from consent_service.domain.errors import FieldError, InvalidInput
 from consent_service.domain.evidence import TAKEN_BY_STAFF
 from consent_service.domain.ledger import AffirmativeAction, Decision
@@ -77,6 +82,8 @@ async def import_suppressions(
     table = read_table(text)
     rows, bad = suppression_rows(table, options.format, ctx.clock.now(), ctx.default_region)
     report = SuppressionImport(rows=len(table.records) + len(table.errors), bad=bad)
+    if options.format is SuppressionFormat.GENERIC:
+        report.not_kept = [column for column in NOT_KEPT if column in table.header]
     if bad and not options.skip_bad_rows:
         return report
     planned = [(row, ctx.fingerprint(row.point)) for row in rows]
@@ -111,7 +118,6 @@ async def import_suppressions(
                             reason=row.reason,
                             actor=options.actor,
                             source=options.source,
-                            note=row.note,
                             effective_at=row.effective_at,
                         ),
                     )

@@ -86,7 +86,6 @@ async def object_to_marketing(uow: UnitOfWork, ctx: Context, command: ObjectToMa
             actor=command.actor,
             effective_at=effective_at,
             recorded_at=now,
-            note="objection to all direct marketing",
         )
         for fingerprint in dict.fromkeys(contact.fingerprint for contact in person.contacts)
     )

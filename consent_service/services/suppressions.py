@@ -1,4 +1,7 @@
-"""The suppression list as staff and mailing tools use it: add, look up, list, lift with a reason."""
+"""The suppression list as staff and mailing tools use it: add, look up, list, lift with a reason.
+
+What an entry says of itself is codes alone (``domain/suppressions.py``): no input here takes free text.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from consent_service.domain.people import Person
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.suppressions import (
     NEVER_LIFTED_BY_STAFF,
+    LiftReason,
     Suppression,
+    SuppressionHow,
     SuppressionReason,
     SuppressionScope,
 )
@@ -36,7 +41,7 @@ class SuppressionInput:
     actor: str
     source: str = "staff"
     purpose: str | None = None
-    note: str | None = None
+    how: SuppressionHow | None = None
     effective_at: datetime | None = None
 
 
@@ -68,7 +73,7 @@ async def suppress(uow: UnitOfWork, ctx: Context, request: SuppressionInput) -> 
         actor=request.actor,
         effective_at=min(request.effective_at or now, now),
         recorded_at=now,
-        note=request.note,
+        how=request.how,
         evidence_gaps=gaps,
     )
     await uow.suppressions.add(entry)
@@ -101,7 +106,6 @@ async def carry_objection(uow: UnitOfWork, ctx: Context, held: Sequence[str], ad
         id=str(uuid.uuid4()),
         fingerprint=added,
         recorded_at=ctx.clock.now(),
-        note=f"the person's objection (suppression {first.id}) carried to a contact point added later",
     )
     await uow.suppressions.add(entry)
     uow.emit(suppression_added(entry))
@@ -110,7 +114,7 @@ async def carry_objection(uow: UnitOfWork, ctx: Context, held: Sequence[str], ad
 @dataclass(frozen=True, slots=True)
 class LiftSuppression:
     entry_id: str
-    reason: str
+    reason: LiftReason
     actor: str
 
 

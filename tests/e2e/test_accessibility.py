@@ -207,7 +207,8 @@ def staff_nobody_found(page: Page, world: World) -> None:
 
 def staff_suppressed(page: Page, world: World) -> None:
     staff_nobody_found(page, world)
-    send(page, {"Reason": "Rang: never signed up"}, "Suppress this address")
+    page.get_by_label("How they asked").select_option("letter")
+    page.get_by_role("button", name="Suppress this address").click()
     page.get_by_role("status").wait_for()
 
 

@@ -210,6 +210,17 @@ def test_a_suppression_is_recorded_once_however_often_sent(served: Server, clien
     assert first.id == again.id
     assert client.check("marketing", channel="email", to=email).reason == "suppressed"
 
+    # How a request reached staff is a code; a note is no longer sent (the list keeps no free text).
+    asked = _email()
+    with pytest.warns(DeprecationWarning, match="note is deprecated"):
+        told = client.suppress(
+            asked, channel="email", reason="staff_request", how="letter", note="Mrs X rang"
+        )
+    assert (told.reason, client.check("marketing", channel="email", to=asked).reason) == (
+        "staff_request",
+        "suppressed",
+    )
+
 
 class _FailingFirst(httpx.BaseTransport):
     """The real service behind a proxy that answers the first ``failures`` requests with ``status``."""

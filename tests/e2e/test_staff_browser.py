@@ -246,13 +246,15 @@ def test_staff_see_what_can_be_sent_add_a_person_and_suppress_an_address_in_a_re
     expect(email_row).to_contain_text("messages to it bounced")
     shot(page, "11-bounced-address-not-sent")
 
-    # b. She says the address works again: the bounce is lifted, with the reason.
+    # b. She says the address works again: the bounce is lifted, with the reason chosen from a list
+    # (no text box: the suppression list keeps no free text).
     suppressions = page.get_by_role("region", name="Suppressions")
-    suppressions.get_by_label(f"Reason for lifting ({email}, email)").fill("Confirmed working on the phone")
+    expect(suppressions.get_by_role("textbox")).to_have_count(0)
+    suppressions.get_by_label(f"Reason for lifting ({email}, email)").select_option("confirmed_working")
     suppressions.get_by_role("button", name="Lift suppression 1").click()
     expect(page.get_by_role("status")).to_have_text("Suppression lifted.")
     lifted = page.get_by_role("table", name="Taken off the suppression list")
-    expect(lifted).to_contain_text("Confirmed working")
+    expect(lifted).to_contain_text("The address or number was confirmed working")
     assert check(server, "marketing", "email", email)["allowed"] is True
 
     # c. A new caller: added on the phone with an email address.
@@ -289,9 +291,11 @@ def test_staff_see_what_can_be_sent_add_a_person_and_suppress_an_address_in_a_re
     page.get_by_label("Email, phone, reference, name or postcode").fill(stranger)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Nobody found")).to_be_visible()
-    page.get_by_label("Reason").fill("Rang: our emails reach her, she never signed up")
+    expect(page.get_by_label("How they asked")).to_have_value("phone_call")
+    page.get_by_label("How they asked").select_option("email")
     page.get_by_role("button", name="Suppress this address").click()
     expect(page.get_by_role("status")).to_contain_text(f"{stranger} is on the suppression list")
+    expect(page.get_by_text("how they asked: email")).to_be_visible()
     shot(page, "14-address-suppressed")
     answer = check(server, "marketing", "email", stranger)
     assert (answer["allowed"], answer["reason"]) == (False, "suppressed"), answer

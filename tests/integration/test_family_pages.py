@@ -217,7 +217,10 @@ async def test_an_address_we_do_not_hold_can_still_object(api: Api, channel: str
         assert answer["evidence"]["suppression_reason"] == "objected"
         assert (await api.check(on, to, purpose="administrative"))["allowed"] is True
         entries = (await api.get("/v1/suppressions/lookup", to=to, channel=on)).json()["items"]
-        assert [(e["channel"], e["reason"], e["purpose"]) for e in entries] == [(on, "objected", None)]
+        # Its code says it all (COMPLIANCE row 15): an objection from the preferences page, no note.
+        assert [
+            (e["channel"], e["reason"], e["purpose"], e["source"], e["how"], e["note"]) for e in entries
+        ] == [(on, "objected", None, "preference_centre", None, None)]
 
     # Their own later grant, in their own words, still counts: the objection was per channel.
     contacts = [{"kind": "email" if channel == "email" else "phone", "value": to}]

@@ -87,9 +87,7 @@ async def test_no_key_lifts_an_objection_and_each_attempt_is_in_the_change_feed(
 
     for entry in [*entries, objected_by_staff]:
         for scope in ("staff", "all"):
-            refused = await api.delete(
-                f"/v1/suppressions/{entry['id']}", {"reason": "asked by the manager"}, scope
-            )
+            refused = await api.delete(f"/v1/suppressions/{entry['id']}", {"reason": "added_in_error"}, scope)
             assert refused.status_code == 409, refused.text
             problem = refused.json()
             assert problem["type"].endswith("/objection-stands")
@@ -102,7 +100,7 @@ async def test_no_key_lifts_an_objection_and_each_attempt_is_in_the_change_feed(
     refusals = [c for c in await changes_since(api, start) if c["type"] == "suppression.lift_refused"]
     assert len(refusals) == 2 * (len(entries) + 1)
     assert {r["data"]["suppression_id"] for r in refusals} == {e["id"] for e in [*entries, objected_by_staff]}
-    assert {r["data"]["reason"] for r in refusals} == {"asked by the manager"}
+    assert {r["data"]["reason"] for r in refusals} == {"added_in_error"}
     assert all(r["data"]["actor"] for r in refusals)
 
 

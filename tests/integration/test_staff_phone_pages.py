@@ -76,20 +76,24 @@ async def test_a_suppression_is_lifted_from_the_page_with_a_reason(
 
     lift = f"/staff/people/{person.person_id}/suppressions/{entry_id}/lift"
     assert f'action="{lift}"' in page.text
-    refused = await browser.post(lift, data={"reason": "", "_csrf_token": csrf_of(page)})
-    assert refused.status_code == 422 and "Give the reason for lifting the suppression." in refused.text
+    # The reasons are a closed list: none chosen, or words typed into a forged form, lift nothing.
+    assert '<option value="added_in_error">It was added by mistake</option>' in page.text
+    for reason in ("", "Unsubscribed by mistake, she says"):
+        refused = await browser.post(lift, data={"reason": reason, "_csrf_token": csrf_of(page)})
+        assert refused.status_code == 422 and "Choose why you are lifting the suppression." in refused.text
     assert (await api.check("email", person.email))["reason"] == "suppressed"
 
-    lifted = await browser.post(
-        lift, data={"reason": "Unsubscribed by mistake, she says", "_csrf_token": csrf_of(page)}
-    )
+    lifted = await browser.post(lift, data={"reason": "added_in_error", "_csrf_token": csrf_of(page)})
     assert lifted.status_code == 303, lifted.text
     assert (await api.check("email", person.email))["allowed"] is True
     shown = await browser.get(f"/staff/people/{person.person_id}")
     assert "Suppression lifted." in shown.text
-    assert any("Unsubscribed by mistake" in r for r in rows_of(shown, "suppressions-heading"))
+    assert any("It was added by mistake" in r for r in rows_of(shown, "suppressions-heading"))
     entries = (await api.get("/v1/suppressions/lookup", to=person.email, channel="email")).json()["items"]
-    assert entries[0]["lifted_by"] == f"staff:{member.username}"
+    assert (entries[0]["lifted_by"], entries[0]["lift_reason"]) == (
+        f"staff:{member.username}",
+        "added_in_error",
+    )
 
     # Someone else's entry is not this person's to lift.
     other = await family(api)
@@ -98,7 +102,7 @@ async def test_a_suppression_is_lifted_from_the_page_with_a_reason(
     )
     stolen = await browser.post(
         f"/staff/people/{person.person_id}/suppressions/{theirs.json()['id']}/lift",
-        data={"reason": "x", "_csrf_token": csrf_of(shown)},
+        data={"reason": "added_in_error", "_csrf_token": csrf_of(shown)},
     )
     assert stolen.status_code == 404
     assert (await api.check("email", other.email))["reason"] == "suppressed"
@@ -138,32 +142,29 @@ async def test_an_address_not_on_record_is_suppressed_from_the_search_page(
     assert 'action="/staff/suppressions"' in search.text
     assert f'value="{stranger}"' in search.text
 
-    no_reason = await browser.post(
-        "/staff/suppressions", data={"to": stranger, "channel": "", "_csrf_token": csrf_of(search)}
-    )
-    assert no_reason.status_code == 422 and "Give the reason for suppressing it." in no_reason.text
-    assert (await api.get("/v1/suppressions/lookup", to=stranger, channel="email")).json()["items"] == []
+    # How they asked is a closed list, phone call first (the page is used during calls); no text box.
+    assert '<select id="suppress-how" name="how"' in search.text
+    assert '<option value="phone_call" selected>Phone call</option>' in search.text
+    assert 'name="reason"' not in search.text and "<textarea" not in search.text
 
     done = await browser.post(
         "/staff/suppressions",
-        data={
-            "to": stranger.upper(),
-            "channel": "",
-            "reason": "Rang to say our emails reach her",
-            "_csrf_token": csrf_of(search),
-        },
+        data={"to": stranger.upper(), "channel": "", "how": "letter", "_csrf_token": csrf_of(search)},
     )
     assert done.status_code == 200, done.text
-    assert "is on the suppression list" in done.text
+    assert "is on the suppression list" in done.text and "how they asked: letter" in done.text
     answer = await api.check("email", stranger)
     assert (answer["allowed"], answer["reason"]) == (False, "suppressed")
     [entry] = (await api.get("/v1/suppressions/lookup", to=stranger, channel="email")).json()["items"]
-    assert (entry["reason"], entry["actor"], entry["note"]) == (
+    assert (entry["reason"], entry["actor"], entry["how"], entry["note"]) == (
         "staff_request",
         f"staff:{member.username}",
-        "Rang to say our emails reach her",
+        "letter",
+        None,
     )
 
+    # A form without how they asked (or an old one still sending its reason text) is never refused:
+    # the opt-out is recorded as not said, and the text is kept nowhere.
     phone = fresh_mobile()
     by_text = await browser.post(
         "/staff/suppressions",
@@ -171,6 +172,8 @@ async def test_an_address_not_on_record_is_suppressed_from_the_search_page(
     )
     assert by_text.status_code == 200
     assert (await api.check("sms", phone))["reason"] == "suppressed"
+    [texted] = (await api.get("/v1/suppressions/lookup", to=phone, channel="sms")).json()["items"]
+    assert (texted["how"], texted["note"]) == (None, None)
     assert (await api.check("phone", phone))["reason"] == "no_consent"
 
     bad = await browser.post(
@@ -426,7 +429,7 @@ async def test_an_objection_offers_no_lift_and_a_forged_lift_is_refused_on_the_p
     assert f'action="{lift}"' not in page.text
     assert "An objection to marketing cannot be lifted by staff." in page.text
 
-    forged = await browser.post(lift, data={"reason": "she rang back", "_csrf_token": csrf_of(page)})
+    forged = await browser.post(lift, data={"reason": "added_in_error", "_csrf_token": csrf_of(page)})
     assert forged.status_code == 303
     shown = await browser.get(f"/staff/people/{person.person_id}")
     assert "An objection to marketing cannot be lifted by staff." in shown.text

@@ -1,15 +1,20 @@
-"""The suppression list: complaints survive imports, a person's own re-grant lifts, nothing in plaintext."""
+"""The suppression list: complaints survive imports, a person's own re-grant lifts, nothing in plaintext,
+and no free text: a note is accepted, discarded and stored nowhere; a lift gives a code."""
 
 from __future__ import annotations
 
+import io
+import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from consent_service.services import exports
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_choices import record
 from tests.integration.test_registrations import grant, register
+from tests.support.log_sweep import CANARIES
 
 
 async def suppress(api: Api, to: Any, channel: str = "email", reason: str = "complaint", **more: Any) -> Any:
@@ -22,6 +27,7 @@ async def suppress(api: Api, to: Any, channel: str = "email", reason: str = "com
 async def test_a_complaint_survives_an_import_and_is_lifted_by_the_persons_own_grant(api: Api) -> None:
     email = fresh_email()
     entry = await suppress(api, email.upper(), reason="complaint", note="spam report from provider")
+    assert (entry["ignored"], entry["note"]) == (["note"], None)
     assert (await api.check("email", email))["reason"] == "suppressed"
 
     # The address comes back through an import that says they agreed: still suppressed.
@@ -49,7 +55,7 @@ async def test_a_complaint_survives_an_import_and_is_lifted_by_the_persons_own_g
     ]
     lifted = next(e for e in found if e["id"] == entry["id"])
     assert lifted["lifted_at"] is not None
-    assert "re-granted by the person" in lifted["lift_reason"]
+    assert lifted["lift_reason"] == "regranted"
 
 
 async def test_a_hard_bounce_is_not_lifted_by_a_grant_but_by_staff(api: Api) -> None:
@@ -62,13 +68,16 @@ async def test_a_hard_bounce_is_not_lifted_by_a_grant_but_by_staff(api: Api) -> 
     admin = await api.check("email", email, purpose="administrative")
     assert (admin["allowed"], admin["reason"]) == (False, "contact_invalid")
 
-    lifted = await api.delete(
-        f"/v1/suppressions/{entry['id']}", {"reason": "family confirmed the address works"}
-    )
+    # A lift re-opens contact, so it is held to its paperwork: a code, never the words of a call.
+    typed = await api.delete(f"/v1/suppressions/{entry['id']}", {"reason": "Mrs Jones rang: it works"})
+    assert typed.status_code == 422 and typed.json()["errors"][0]["field"] == "reason"
+    assert (await api.check("email", email))["reason"] == "contact_invalid"
+
+    lifted = await api.delete(f"/v1/suppressions/{entry['id']}", {"reason": "confirmed_working"})
     assert lifted.status_code == 200, lifted.text
-    assert lifted.json()["lift_reason"] == "family confirmed the address works"
+    assert lifted.json()["lift_reason"] == "confirmed_working"
     assert (await api.check("email", email))["allowed"] is True
-    again = await api.delete(f"/v1/suppressions/{entry['id']}", {"reason": "twice"})
+    again = await api.delete(f"/v1/suppressions/{entry['id']}", {"reason": "added_in_error"})
     assert again.status_code == 409
 
 
@@ -124,8 +133,64 @@ async def test_a_repeated_suppression_with_the_same_key_is_recorded_once(api: Ap
     first = await api.post("/v1/suppressions", body, scope="staff", **key)
     again = await api.post("/v1/suppressions", body, scope="staff", **key)
     assert first.status_code == again.status_code == 201
-    assert again.json()["id"] == first.json()["id"]
+    assert again.json() == first.json() and first.json()["ignored"] == ["note"]
     found = (await api.get("/v1/suppressions/lookup", scope="checks", to=email, channel="email")).json()[
         "items"
     ]
     assert len(found) == 1
+
+
+async def test_a_note_sent_is_accepted_discarded_and_stored_nowhere(api: Api, database: AsyncEngine) -> None:
+    """COMPLIANCE row 15: the suppression list keeps codes alone. A caller still sending ``note`` has
+    the opt-out recorded (it is never refused for its paperwork) and is told the note was not kept;
+    the text is in no row of any table, no answer, no export, and (swept at the end of the run) no log."""
+    email = fresh_email()
+    person = (await register(api, email, choices=[grant("email")]))["person_id"]
+    token = uuid.uuid4().hex
+    note = f"Mrs {token} of 12 Elm Road rang: stop the emails"
+    CANARIES.add(token)
+    body = {"to": email, "channel": "email", "reason": "staff_request", "how": "phone_call", "note": note}
+    key = {"Idempotency-Key": f"note-{uuid.uuid4()}"}
+
+    first = await api.post("/v1/suppressions", body, scope="staff", **key)
+    assert first.status_code == 201, first.text
+    added = first.json()
+    assert (added["ignored"], added["note"], added["how"], added["reason"]) == (
+        ["note"],
+        None,
+        "phone_call",
+        "staff_request",
+    )
+    replayed = await api.post("/v1/suppressions", body, scope="staff", **key)
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.json() == added
+    answer = await api.check("email", email)
+    assert (answer["allowed"], answer["reason"]) == (False, "suppressed")
+    # Without a note, nothing is named as ignored.
+    plain = await suppress(api, fresh_email(), reason="complaint", how="letter")
+    assert (plain["ignored"], plain["how"]) == ([], "letter")
+
+    csv_export = io.StringIO()
+    await exports.export_suppressions(api.context, csv_export)
+    shown = [
+        await api.get("/v1/suppressions/lookup", scope="checks", to=email, channel="email"),
+        await api.get("/v1/suppressions", scope="staff", reason="staff_request"),
+        await api.get(f"/v1/people/{person}/export", scope="admin"),
+        await api.get(f"/v1/people/{person}/export", scope="admin", format="text"),
+    ]
+    assert all(response.status_code == 200 for response in shown)
+    [entry] = shown[0].json()["items"]
+    assert (entry["id"], entry["how"], entry["note"]) == (added["id"], "phone_call", None)
+    held = shown[2].json()["suppressions"]
+    assert [(e["reason"], e["how"]) for e in held] == [("staff_request", "phone_call")]
+    for where in [first.text, replayed.text, *(r.text for r in shown), csv_export.getvalue()]:
+        assert token not in where
+
+    async with database.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        holding = []
+        for table in tables:
+            rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()  # noqa: S608
+            if any(token in str(value) for row in rows for value in row):
+                holding.append(table)
+    assert "idempotency_keys" in tables and "outbox" in tables
+    assert holding == []

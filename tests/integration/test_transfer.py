@@ -21,7 +21,7 @@ from consent_service.domain.csv_rows import BadFile
 from consent_service.domain.csv_suppressions import SuppressionFormat
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.ledger import AffirmativeAction, Decision, Evidence, Source
-from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
+from consent_service.domain.suppressions import LiftReason, SuppressionReason, SuppressionScope
 from consent_service.services import choices, exports, imports, suppressions
 from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
@@ -81,6 +81,9 @@ async def test_a_suppression_file_imported_twice_changes_nothing_the_second_time
     )
     first = await imports.import_suppressions(ctx, text, imports.SuppressionOptions())
     assert (first.written, first.bad, first.added, first.repeated) == (True, [], 2, 1)
+    # The note column is read past, never refused and never kept: the list holds no free text.
+    assert first.not_kept == ["note"]
+    assert all(e.how is None for e in await suppressions.lookup(ctx, email, Channel.EMAIL))
     phone_file = f"to,channel,reason\n{mobile},sms,complaint\n"
     assert (await imports.import_suppressions(ctx, phone_file, imports.SuppressionOptions())).added == 1
     stored = await _suppression_count(ctx)
@@ -103,7 +106,7 @@ async def test_a_suppression_file_imported_twice_changes_nothing_the_second_time
     )
     assert entry.effective_at == datetime(2024, 5, 1, 10, tzinfo=UTC)
     await suppressions.lift(
-        ctx, suppressions.LiftSuppression(entry.id, "the complaint was a mistake", "staff:test")
+        ctx, suppressions.LiftSuppression(entry.id, LiftReason.ADDED_IN_ERROR, "staff:test")
     )
     replayed = await imports.import_suppressions(ctx, dated, imports.SuppressionOptions())
     assert (replayed.added, replayed.lifted_since) == (0, 1)
@@ -239,8 +242,8 @@ async def test_mailchimp_unsubscribed_and_cleaned_exports(fresh: Fresh) -> None:
         SuppressionScope.MARKETING,
     )
     assert entry.effective_at == datetime(2024, 2, 10, 18, 3, 11, tzinfo=UTC)
-    assert entry.note is not None and "Spring newsletter" in entry.note
-    assert "Acacia" not in entry.note  # the person's own free text is left behind
+    # The campaign and the reasons the person gave are read past: the entry keeps codes alone.
+    assert (entry.source, entry.how, entry.lift_reason) == ("import", None, None)
     assert await _answer(ctx, Channel.EMAIL, left) == (False, "suppressed")
 
     cleaned = mailchimp(

@@ -4,6 +4,7 @@ step down and up again (event and suppression counts, and the hash chain)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,3 +285,99 @@ def test_contact_details_held_in_the_clear_are_sealed_on_the_way_up_and_opened_o
 
     command.downgrade(config, sealing.down_revision)
     assert sorted(asyncio.run(_held_before_sealing(settings, add=False))) == sorted(plain)
+
+
+#: What staff typed into suppression notes and lift reasons before migration 0016: a name, an address.
+TYPED = "Mrs Odile Brennan, 12 Elm Road: rang in tears"
+#: A kept suppression result, as an idempotency record held one (a domain result; the older answer).
+KEPT_ENTRY = {"id": "e1", "fingerprint": "f" * 64, "scope": "marketing", "reason": "complaint", "note": TYPED}
+#: A kept choices result: a consent event's evidence note is the record of the choice, and stays.
+KEPT_CHOICE = {"person_id": "p1", "events": [{"id": "c1", "evidence": {"note": "rang the office"}}]}
+
+
+async def _typed_rows(settings: Settings) -> None:
+    engine = create_async_engine(settings.database.url)
+    try:
+        async with engine.begin() as connection:
+            for n, (note, lift_reason) in enumerate(
+                [(TYPED, "re-granted by the person: consent event c1"), (TYPED, TYPED), (None, None)]
+            ):
+                await connection.execute(
+                    text(
+                        "INSERT INTO suppressions (id, fingerprint, channel, scope, reason, source, actor,"
+                        " note, effective_at, recorded_at, lift_reason)"
+                        " VALUES (:id, :fingerprint, 'email',"
+                        " 'marketing', 'complaint', 'staff', 'staff:jo', :note, CURRENT_TIMESTAMP,"
+                        " CURRENT_TIMESTAMP, :lift_reason)"
+                    ),
+                    {
+                        "id": f"00000000-0000-4000-8000-00000000000{n}",
+                        "fingerprint": f"{n}" * 64,
+                        "note": note,
+                        "lift_reason": lift_reason,
+                    },
+                )
+            kept = {
+                "entry": "result:" + json.dumps(KEPT_ENTRY),
+                "objection": "result:" + json.dumps({"recorded": KEPT_CHOICE, "entries": [KEPT_ENTRY]}),
+                "answered": json.dumps(KEPT_ENTRY),
+                "choice": "result:" + json.dumps(KEPT_CHOICE),
+            }
+            for key, body in kept.items():
+                await connection.execute(
+                    text(
+                        "INSERT INTO idempotency_keys (owner, key, request_digest, status, body, created_at)"
+                        " VALUES ('k', :key, 'd', 201, :body, CURRENT_TIMESTAMP)"
+                    ),
+                    {"key": key, "body": body},
+                )
+    finally:
+        await engine.dispose()
+
+
+async def _suppression_text(settings: Settings) -> tuple[set[str], list[str | None], dict[str, str]]:
+    """The suppressions table's columns, its lift reasons in id order, and the kept idempotency bodies."""
+    engine = create_async_engine(settings.database.url)
+    try:
+        async with engine.connect() as connection:
+            columns = await connection.run_sync(
+                lambda c: {column["name"] for column in inspect(c).get_columns("suppressions")}
+            )
+            rows = await connection.execute(text("SELECT * FROM suppressions ORDER BY id"))
+            found = [row._mapping for row in rows]
+            assert not [row for row in found if TYPED in " ".join(str(v) for v in row.values())]
+            bodies = await connection.execute(
+                text("SELECT key, body FROM idempotency_keys WHERE owner = 'k'")
+            )
+            return columns, [row["lift_reason"] for row in found], {row.key: row.body for row in bodies}
+    finally:
+        await engine.dispose()
+
+
+def test_suppression_notes_are_dropped_for_good_and_lift_reasons_become_codes(settings: Settings) -> None:
+    """COMPLIANCE row 15: the notes' text is in no row after the upgrade, kept results included; the
+    step down gives the column back empty, as the text cannot be restored."""
+    config = alembic(settings)
+    notes = next(
+        r for r in ScriptDirectory.from_config(config).walk_revisions() if "suppression notes" in r.doc
+    )
+    assert isinstance(notes.down_revision, str)
+    command.upgrade(config, notes.down_revision)
+    asyncio.run(_typed_rows(settings))
+
+    # Read as 0016 left them: 0017, after it, seals the kept bodies that are checked here.
+    command.upgrade(config, notes.revision)
+    columns, lift_reasons, bodies = asyncio.run(_suppression_text(settings))
+    assert "note" not in columns and "how" in columns
+    assert lift_reasons == ["regranted", "recorded_before_codes", None]
+    assert not [key for key, body in bodies.items() if TYPED in body]
+    assert json.loads(bodies["entry"].removeprefix("result:")) == {
+        k: v for k, v in KEPT_ENTRY.items() if k != "note"
+    }
+    assert json.loads(bodies["choice"].removeprefix("result:")) == KEPT_CHOICE
+
+    command.downgrade(config, notes.down_revision)
+    columns, lift_reasons, _ = asyncio.run(_suppression_text(settings))
+    assert "note" in columns and "how" not in columns
+    assert lift_reasons == ["regranted", "recorded_before_codes", None]
+    command.upgrade(config, "head")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import pytest
 
+from consent_service.api.schemas.suppressions import StaffLiftReason
 from consent_service.domain.channels import Channel
 from consent_service.domain.ledger import ConsentEvent, Decision, Source
 from consent_service.domain.purposes import Basis, Category
 from consent_service.domain.suppressions import (
+    STAFF_LIFT_REASONS,
     Suppression,
+    SuppressionHow,
     SuppressionReason,
     SuppressionScope,
     lifted_by_grant,
@@ -246,3 +251,11 @@ def test_an_objection_by_fingerprint_stays_on_the_list_after_the_familys_own_lat
     # An objection is absolute: the entry is never lifted; the family's own later grant re-opens the
     # one purpose and channel it names, in the decision (decision.reopened), and nothing else.
     assert not lifted_by_grant(objected("entry-2", "f" * 64, EMAIL, FEB), grant(source=Source.WEB_FORM))
+
+
+def test_an_entry_says_why_how_and_why_lifted_with_codes_alone() -> None:
+    """COMPLIANCE row 15: no field of an entry takes free text; the API offers staff the domain's own
+    lift reasons, and how a request came is named as the ledger names the same sources."""
+    assert "note" not in {f.name for f in fields(Suppression)}
+    assert set(get_args(StaffLiftReason)) == {reason.value for reason in STAFF_LIFT_REASONS}
+    assert {how.value for how in SuppressionHow} <= {source.value for source in Source}

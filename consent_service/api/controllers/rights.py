@@ -67,6 +67,7 @@ async def export_document(ctx: Context, person_id: str, organisation: DataContro
                 scope=e.scope,
                 reason=e.reason,
                 purpose=e.purpose,
+                how=e.how,
                 effective_at=e.effective_at,
                 lifted_at=e.lifted_at,
                 lift_reason=e.lift_reason,

@@ -135,6 +135,7 @@ class StaffPages(Controller):
             "results": None,
             "suppress": {"to": query} if "@" in query or forms.looks_like_phone(query) else None,
             "channels": phone.SUPPRESS_CHANNELS,
+            "ways": phone.HOW_NAMES,
             "search_limit": people.SEARCH_LIMIT,
         }
         if query:
@@ -285,6 +286,7 @@ async def _person_page(
         "suppressions": [e for e in entries if e.in_force],
         "lifted_suppressions": [e for e in entries if not e.in_force],
         "objection_stands": phone.OBJECTION_STANDS,
+        "lift_choices": phone.LIFT_CHOICES,
         "groups": views.change_groups(states, ctx.catalogue),
         "sources": views.STAFF_SOURCES,
         "agreed_by": views.AGREED_BY,

@@ -150,7 +150,7 @@ class StaffPhonePages(Controller):
     ) -> Response[Any]:
         form = await _form(request)
         try:
-            reason = phone.read_reason(form, "Give the reason for lifting the suppression.")
+            reason = phone.read_lift_reason(form)
             person = await people.get(ctx, str(person_id))
             # Only an entry on one of this person's points is theirs to lift from their page.
             held = await suppressions.of_person(ctx, person)
@@ -174,7 +174,8 @@ class StaffPhonePages(Controller):
     @post("/suppressions")
     async def suppress(self, ctx: Ctx, request: Request[Any, Any, Any], member: SignedInMember) -> Template:
         """An address the service does not hold, suppressed on the caller's word (a family asking us to
-        stop, whose details we never had): kept by fingerprint only, with who added it and why."""
+        stop, whose details we never had): kept by fingerprint only, with who added it and how they
+        asked, as codes (no free text is kept on the list)."""
         form = await _form(request)
         try:
             wanted = phone.read_suppress(form)
@@ -186,7 +187,7 @@ class StaffPhonePages(Controller):
                     SuppressionScope.MARKETING,
                     SuppressionReason.STAFF_REQUEST,
                     member.actor,
-                    note=wanted.reason,
+                    how=wanted.how,
                 ),
             )
         except FormErrors as exc:
@@ -194,7 +195,13 @@ class StaffPhonePages(Controller):
         except InvalidInput as exc:
             messages = ["That is not a valid email address or phone number."] if exc.errors else []
         else:
-            context = {"member": member, "to": wanted.to, "entry": entry, "channels": phone.SUPPRESS_CHANNELS}
+            context = {
+                "member": member,
+                "to": wanted.to,
+                "entry": entry,
+                "how": phone.HOW_NAMES.get(entry.how) if entry.how else None,
+                "channels": phone.SUPPRESS_CHANNELS,
+            }
             return Template("staff/suppressed.html", context=context)
         kept = {name: value for name, value in form.items() if isinstance(value, str)}
         context = {
@@ -204,5 +211,6 @@ class StaffPhonePages(Controller):
             "suppress": kept,
             "suppress_errors": messages,
             "channels": phone.SUPPRESS_CHANNELS,
+            "ways": phone.HOW_NAMES,
         }
         return Template("staff/search.html", context=context, status_code=422)

@@ -19,7 +19,7 @@ from consent_service.api.security import needs
 from consent_service.domain.channels import Channel
 from consent_service.domain.errors import InvalidInput
 from consent_service.domain.keys import ApiKey, KeyScope
-from consent_service.domain.suppressions import SuppressionReason
+from consent_service.domain.suppressions import LiftReason, SuppressionReason
 from consent_service.services import suppressions
 
 
@@ -49,7 +49,9 @@ class SuppressionController(Controller):
         status_code=201,
         summary="Add an address to the suppression list",
         description="A `purpose` the catalogue does not have does not refuse the entry (DESIGN §4.1): it is"
-        ' added for every purpose in its scope, with `evidence_gaps: ["purpose"]`.',
+        ' added for every purpose in its scope, with `evidence_gaps: ["purpose"]`. The entry keeps codes'
+        " only (`reason`, and `how` the request reached staff): a deprecated `note` is accepted, discarded"
+        ' and stored nowhere, and the answer says so (`ignored: ["note"]`).',
     )
     async def add(
         self, ctx: Ctx, request: Request[ApiKey, Any, Any], data: JSONBody[s.SuppressionIn]
@@ -61,10 +63,17 @@ class SuppressionController(Controller):
             reason=data.reason,
             actor=actor(request.user),
             purpose=data.purpose,
-            note=data.note,
+            how=data.how,
         )
+        # Never refused for it (an opt-out is not refused for its paperwork), never passed on either.
+        ignored: list[s.NotKept] = ["note"] if data.note is not None else []
         return await idempotent_write(
-            ctx, request, data, suppressions.suppress, entry, presenters.suppression
+            ctx,
+            request,
+            data,
+            suppressions.suppress,
+            entry,
+            lambda added: presenters.suppression(added, ignored),
         )
 
     @get(
@@ -99,17 +108,19 @@ class SuppressionController(Controller):
         opt=needs(KeyScope.STAFF),
         status_code=200,
         summary="Lift an entry, with a reason",
-        description="An entry with reason `objected` is never lifted (UK GDPR Art 21(3)): the request is"
-        " answered 409 `objection-stands` and the attempt is recorded in the change feed as"
-        " `suppression.lift_refused`. Only the person's own new grant re-opens a purpose and channel.",
+        description="The reason is a code: `confirmed_working` (a bounced address or number confirmed"
+        " working) or `added_in_error`. An entry with reason `objected` is never lifted (UK GDPR"
+        " Art 21(3)): the request is answered 409 `objection-stands` and the attempt is recorded in"
+        " the change feed as `suppression.lift_refused`. Only the person's own new grant re-opens a"
+        " purpose and channel.",
     )
     async def lift(
         self,
         ctx: Ctx,
         request: Request[ApiKey, Any, Any],
         entry_id: FromPath[UUID],
-        data: JSONBody[s.LiftIn],
+        data: JSONBody[s.SuppressionLiftIn],
     ) -> s.SuppressionOut:
-        command = suppressions.LiftSuppression(str(entry_id), data.reason, actor(request.user))
+        command = suppressions.LiftSuppression(str(entry_id), LiftReason(data.reason), actor(request.user))
         entry = await suppressions.lift_entry(ctx, command)
         return presenters.suppression(entry)

@@ -100,9 +100,11 @@ from consent_service.api.schemas.rights import (
 )
 from consent_service.api.schemas.suppressions import (
     LiftIn,
+    NotKept,
     ObjectionIn,
     ObjectionOut,
     SuppressionIn,
+    SuppressionLiftIn,
     SuppressionOut,
     SuppressionsOut,
 )
@@ -154,6 +156,7 @@ __all__ = [
     "LegalHoldsOut",
     "LiftIn",
     "NewWebhookOut",
+    "NotKept",
     "Note",
     "NoticeIn",
     "NoticeOut",
@@ -181,6 +184,7 @@ __all__ = [
     "StaffChangeOut",
     "StreamOut",
     "SuppressionIn",
+    "SuppressionLiftIn",
     "SuppressionOut",
     "SuppressionsOut",
     "Text200",

@@ -10,7 +10,12 @@ from msgspec import Meta
 from consent_service.api.schemas.choices import ChoiceStateOut, EventOut
 from consent_service.api.schemas.common import ChannelOrAll, ContactValue, In, Out
 from consent_service.api.schemas.people import PersonOut
-from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
+from consent_service.domain.suppressions import (
+    LiftReason,
+    SuppressionHow,
+    SuppressionReason,
+    SuppressionScope,
+)
 
 
 class RestrictionIn(In, kw_only=True, frozen=True):
@@ -48,9 +53,11 @@ class HeldSuppressionOut(Out, kw_only=True):
     scope: SuppressionScope
     reason: SuppressionReason
     purpose: str | None
+    #: How the request reached staff, for an entry staff added.
+    how: SuppressionHow | None
     effective_at: datetime
     lifted_at: datetime | None
-    lift_reason: str | None
+    lift_reason: LiftReason | None
 
 
 class ExportOut(Out, kw_only=True):

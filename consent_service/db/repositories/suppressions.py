@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consent_service.db.models import SuppressionRow
 from consent_service.db.repositories._sql import keyed, runs, suppressions_t
 from consent_service.domain.channels import Channel
-from consent_service.domain.suppressions import Suppression, SuppressionReason, SuppressionScope
+from consent_service.domain.suppressions import (
+    LiftReason,
+    Suppression,
+    SuppressionHow,
+    SuppressionReason,
+    SuppressionScope,
+)
 
 _SUPPRESSIONS_BY_CHANNEL = select(suppressions_t).where(
     or_(suppressions_t.c.channel == bindparam("channel"), suppressions_t.c.channel == "all")
@@ -42,9 +48,9 @@ def _suppression(row: Row[Any]) -> Suppression:
         actor=row.actor,
         effective_at=row.effective_at,
         recorded_at=row.recorded_at,
-        note=row.note,
+        how=SuppressionHow(row.how) if row.how else None,
         lifted_at=row.lifted_at,
-        lift_reason=row.lift_reason,
+        lift_reason=LiftReason(row.lift_reason) if row.lift_reason else None,
         lifted_by=row.lifted_by,
         evidence_gaps=tuple(row.evidence_gaps or ()),
     )
@@ -65,7 +71,7 @@ class SqlSuppressions:
                 purpose=entry.purpose,
                 source=entry.source,
                 actor=entry.actor,
-                note=entry.note,
+                how=entry.how.value if entry.how else None,
                 effective_at=entry.effective_at,
                 recorded_at=entry.recorded_at,
                 evidence_gaps=list(entry.evidence_gaps),
@@ -76,11 +82,11 @@ class SqlSuppressions:
         row = (await self._c.execute(select(suppressions_t).where(suppressions_t.c.id == entry_id))).first()
         return _suppression(row) if row else None
 
-    async def lift(self, entry_id: str, at: datetime, reason: str, by: str) -> bool:
+    async def lift(self, entry_id: str, at: datetime, reason: LiftReason, by: str) -> bool:
         lifted = await self._c.execute(
             update(SuppressionRow)
             .where(SuppressionRow.id == entry_id, SuppressionRow.lifted_at.is_(None))
-            .values(lifted_at=at, lift_reason=reason, lifted_by=by)
+            .values(lifted_at=at, lift_reason=reason.value, lifted_by=by)
         )
         return bool(lifted.rowcount)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ssl
 import time
 import uuid
+import warnings
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -224,19 +225,30 @@ class ConsentClient:
         reason: str,
         scope: str = "marketing",
         purpose: str | None = None,
+        how: str | None = None,
         note: str | None = None,
         idempotency_key: str | None = None,
     ) -> Suppression:
         """Add ``to`` to the suppression list (a hard bounce, a complaint); recorded once however often sent.
 
+        ``how`` is how a request reached staff (``phone_call``, ``letter``, ``email``, ``in_person``,
+        ``paper_form``, ``web_form``). ``note`` is deprecated and no longer sent: the service keeps no
+        free text on the suppression list, and would discard it.
+
         Without ``idempotency_key`` one is made for this call, which makes its own retries safe; pass
         your own (e.g. the bounce's message id) to make your retries of the whole call safe too.
         """
+        if note is not None:
+            warnings.warn(
+                "note is deprecated and not sent: the suppression list keeps no free text",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         body: dict[str, Any] = {"to": _plain(to), "channel": channel, "reason": reason, "scope": scope}
         if purpose is not None:
             body["purpose"] = purpose
-        if note is not None:
-            body["note"] = note
+        if how is not None:
+            body["how"] = how
         headers = {"Idempotency-Key": idempotency_key or f"consent-client-{uuid.uuid4()}"}
         response = self._answer("POST", "/v1/suppressions", json=body, headers=headers)
         return msgspec.json.decode(response.content, type=Suppression)
