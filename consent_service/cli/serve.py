@@ -115,4 +115,5 @@ def _serve_uvicorn(args: argparse.Namespace, logging_config: dict[str, Any]) -> 
         workers=args.workers,
         log_config=logging_config,
         access_log=False,
+        timeout_graceful_shutdown=STOP_WITHIN,
     )
