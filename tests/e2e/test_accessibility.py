@@ -248,6 +248,8 @@ def staff_signed_out(page: Page, world: World) -> None:
     other = page.context.new_page()
     other.goto(f"{world.server.base}/staff")
     other.get_by_role("button", name="Sign out").click()
+    # Closed only once the sign-out has landed: closing a page mid-navigation can wait for ever.
+    other.get_by_role("heading", name="Staff sign in", level=1).wait_for()
     other.close()
     page.get_by_role("button", name="Record the changes").click()
     page.get_by_role("heading", level=1).wait_for()
