@@ -11,7 +11,7 @@ import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,11 @@ from consent_service.api.app import create_app, shutdown
 from consent_service.bootstrap import build_context
 from consent_service.cli import migrate
 from consent_service.config import Settings
+from consent_service.domain.channels import Channel
 from consent_service.domain.keys import KeyScope
+from consent_service.domain.ledger import AffirmativeAction, Decision
 from consent_service.services.catalogue import seed
+from consent_service.services.choices import ChoiceInput
 from consent_service.services.context import Context
 from consent_service.services.keys import create_key
 from tests.support.asgi import in_process
@@ -204,6 +207,19 @@ async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
 async def count(engine: AsyncEngine, table: str) -> int:
     async with engine.connect() as connection:
         return int((await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
+
+
+def ticked_grant(purpose: str, channel: Channel, context: Mapping[str, Any] | None = None) -> ChoiceInput:
+    """A grant of the purpose's first wording, given by ticking an empty box (LEGAL #3)."""
+    return ChoiceInput(
+        purpose,
+        channel,
+        Decision.GRANTED,
+        (purpose, 1),
+        context,
+        affirmative_action=AffirmativeAction.TICKED_BOX,
+        pre_ticked=False,
+    )
 
 
 async def tamper_with_events(url: str, statement: str, **params: Any) -> None:

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from consent_service.db.models import ConsentEventRow, UTCDateTime
 from consent_service.domain.channels import Channel, ContactKind
-from consent_service.domain.ledger import AffirmativeAction, Decision, Evidence, Source
+from consent_service.domain.ledger import Evidence, Source
 from consent_service.services import audit, choices, rights
-from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
-from tests.integration.conftest import Fresh, fresh_email
+from consent_service.services.choices import ChoicesInput, ContactInput, PersonInput
+from tests.integration.conftest import Fresh, fresh_email, ticked_grant
 
 EVENTS = ConsentEventRow.__table__
 
@@ -49,16 +49,7 @@ async def _register(fresh: Fresh) -> str:
         choices.Register(
             PersonInput(contacts=[ContactInput(ContactKind.EMAIL, fresh_email())]),
             ChoicesInput(
-                [
-                    ChoiceInput(
-                        "marketing",
-                        Channel.EMAIL,
-                        Decision.GRANTED,
-                        ("marketing", 1),
-                        affirmative_action=AffirmativeAction.TICKED_BOX,
-                        pre_ticked=False,
-                    )
-                ],
+                [ticked_grant("marketing", Channel.EMAIL)],
                 Source.WEB_FORM,
                 "test",
                 evidence=Evidence(note="given at the stall", ip="192.0.2.7"),

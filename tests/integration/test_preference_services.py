@@ -14,7 +14,7 @@ import pytest
 from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.csv_rows import BadFile
 from consent_service.domain.csv_suppressions import SuppressionFormat
-from consent_service.domain.ledger import AffirmativeAction, Decision, Source
+from consent_service.domain.ledger import Source
 from consent_service.domain.purposes import Basis, Category, Purpose
 from consent_service.domain.suppressions import SuppressionReason, SuppressionScope
 from consent_service.domain.tps import Register
@@ -22,10 +22,9 @@ from consent_service.services import catalogue, choices, imports, suppressions
 from consent_service.services.checks import CheckInput, check, check_many
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
-from tests.integration.conftest import Fresh, fresh_email, fresh_mobile
+from tests.integration.conftest import Fresh, fresh_email, fresh_mobile, ticked_grant
 
 #: A grant ticked on a form, as the people in these tests gave theirs.
-TICKED = AffirmativeAction.TICKED_BOX
 
 FPS = imports.SuppressionOptions(format=SuppressionFormat.FPS)
 
@@ -125,14 +124,7 @@ async def test_a_live_marketing_call_to_a_tps_number_needs_this_organisations_co
     await _granting(
         ctx,
         consenting,
-        ChoiceInput(
-            "marketing",
-            Channel.PHONE,
-            Decision.GRANTED,
-            ("marketing", 1),
-            affirmative_action=TICKED,
-            pre_ticked=False,
-        ),
+        ticked_grant("marketing", Channel.PHONE),
     )
     today = ctx.clock.now().date()
 
@@ -208,35 +200,13 @@ async def test_an_automated_marketing_call_needs_consent_even_with_a_soft_opt_in
     await _granting(
         ctx,
         mobile,
-        ChoiceInput(
-            "offers",
-            Channel.AUTOMATED_CALL,
-            Decision.GRANTED,
-            ("offers", 1),
-            SOFT_OPT_IN_CONTEXT,
-            affirmative_action=TICKED,
-            pre_ticked=False,
-        ),
-        ChoiceInput(
-            "appeals",
-            Channel.AUTOMATED_CALL,
-            Decision.GRANTED,
-            ("appeals", 1),
-            affirmative_action=TICKED,
-            pre_ticked=False,
-        ),
+        ticked_grant("offers", Channel.AUTOMATED_CALL, SOFT_OPT_IN_CONTEXT),
+        ticked_grant("appeals", Channel.AUTOMATED_CALL),
     )
     await _granting(
         ctx,
         live_only,
-        ChoiceInput(
-            "appeals",
-            Channel.PHONE,
-            Decision.GRANTED,
-            ("appeals", 1),
-            affirmative_action=TICKED,
-            pre_ticked=False,
-        ),
+        ticked_grant("appeals", Channel.PHONE),
     )
 
     needs = (False, "automated_call_needs_consent")

@@ -21,18 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from consent_service.bootstrap import build_context
 from consent_service.config import Settings
 from consent_service.domain.channels import Channel, ContactKind
-from consent_service.domain.ledger import AffirmativeAction, Decision, Evidence, Source
+from consent_service.domain.ledger import Decision, Evidence, Source
 from consent_service.domain.notices import RIGHT_TO_OBJECT
 from consent_service.services import audit, choices, retention
 from consent_service.services.catalogue import seed
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
-from tests.integration.conftest import Api, Fresh, fresh_email, fresh_mobile, tamper_with_events
+from tests.integration.conftest import Api, Fresh, fresh_email, fresh_mobile, tamper_with_events, ticked_grant
 from tests.integration.test_choices import record
 from tests.integration.test_registrations import grant
 
 #: A grant ticked on a form, as the people in these tests gave theirs.
-TICKED = AffirmativeAction.TICKED_BOX
 
 POSTAL = {"lines": ["1 Safe Street"], "postcode": "LS1 4AP"}
 
@@ -266,16 +265,7 @@ async def _register(ctx: Context, email: str, at: datetime | None = None) -> str
         choices.Register(
             PersonInput(contacts=[ContactInput(ContactKind.EMAIL, email)]),
             ChoicesInput(
-                [
-                    ChoiceInput(
-                        "marketing",
-                        Channel.EMAIL,
-                        Decision.GRANTED,
-                        ("marketing", 1),
-                        affirmative_action=TICKED,
-                        pre_ticked=False,
-                    )
-                ],
+                [ticked_grant("marketing", Channel.EMAIL)],
                 Source.WEB_FORM,
                 "test",
                 effective_at=at,

@@ -27,7 +27,7 @@ from consent_service.services.checks import CheckInput, check
 from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
 from consent_service.services.suppressions import SuppressionInput
-from tests.integration.conftest import Fresh, fresh_email, fresh_mobile
+from tests.integration.conftest import Fresh, fresh_email, fresh_mobile, ticked_grant
 
 #: A grant ticked on a form, as the people in these tests gave theirs.
 TICKED = AffirmativeAction.TICKED_BOX
@@ -366,16 +366,7 @@ async def test_a_consent_import_never_lifts_a_suppression(fresh: Fresh, source: 
         choices.Register(
             PersonInput(reference=f"ref-{control}"),
             ChoicesInput(
-                [
-                    ChoiceInput(
-                        "marketing",
-                        Channel.EMAIL,
-                        Decision.GRANTED,
-                        ("marketing", 1),
-                        affirmative_action=TICKED,
-                        pre_ticked=False,
-                    )
-                ],
+                [ticked_grant("marketing", Channel.EMAIL)],
                 source,
                 "test",
             ),
