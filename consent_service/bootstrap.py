@@ -39,7 +39,7 @@ from consent_service.domain.purposes import Category, OrgType
 from consent_service.domain.receipts import DataController
 from consent_service.domain.streams import Given, Stream, mail_streams
 from consent_service.domain.tokens import LinkSigner
-from consent_service.services import spool
+from consent_service.services import audit, spool
 from consent_service.services.catalogue import CatalogueView, seed
 from consent_service.services.context import Context
 from consent_service.services.keys import KeyRing
@@ -213,6 +213,9 @@ async def serving(settings: Settings, ctx: Context, relay: Relay) -> AsyncIterat
     # The setting that chose the spool: an applier without one would still wake five times a second.
     if settings.optout_spool:
         tasks.append(asyncio.create_task(apply_spool(ctx), name="opt-out spool"))
+    tasks.append(
+        asyncio.create_task(keep_checkpoints(ctx, settings.database.checkpoint_every), name="checkpoints")
+    )
     try:
         yield
     finally:
@@ -240,6 +243,21 @@ async def apply_spool(ctx: Context, every: float = 0.2) -> None:
             # Never let one bad round stop the applier: the entries stay spooled and checks deny them.
             log.exception("applying the opt-out spool failed; trying again")
         await asyncio.sleep(every)
+
+
+async def keep_checkpoints(ctx: Context, every: float) -> None:
+    """Checkpoints the person chains' heads that moved, every ``every`` seconds (``audit.checkpoint``).
+
+    Every worker runs this; checkpoints taken at once take turns, and the second finds nothing moved."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await audit.checkpoint(ctx)
+        except (StoreUnavailable, TimeoutError):
+            pass
+        except Exception:
+            # A failed round leaves the heads unmarked: the next one records them.
+            log.exception("checkpointing the ledger failed; trying again")
 
 
 def controller(settings: Settings) -> DataController:

@@ -208,6 +208,7 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_DATA_DIR": Variable("data_dir", Path),
     "CONSENT_DATABASE_URL": Variable("database.url", _async_driver, secret=True),
     "CONSENT_DATABASE_TIMEOUT": Variable("database.timeout"),
+    "CONSENT_LEDGER_CHECKPOINT_EVERY": Variable("database.checkpoint_every"),
     "CONSENT_FINGERPRINT_KEY": Variable("fingerprint_key", hex_key, secret=True),
     "CONSENT_LINK_SIGNING_KEY": Variable("links.signing_key", hex_key, secret=True),
     "CONSENT_ENCRYPTION_KEY": Variable("encryption_key", aes_256_key, secret=True),

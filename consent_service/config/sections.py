@@ -87,6 +87,8 @@ class Database(Struct, frozen=True, kw_only=True):
     url: DatabaseUrl
     #: How long any request but a check waits for the database before it is answered 503.
     timeout: Seconds = 5.0
+    #: Seconds between checkpoints of the ledger's person chains (``audit verify`` checks them).
+    checkpoint_every: Seconds = 60.0
 
 
 class Checks(Struct, frozen=True, kw_only=True):

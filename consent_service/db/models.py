@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false as sa_false
+from sqlalchemy.sql.expression import true as sa_true
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -144,10 +145,46 @@ class PersonNameTermRow(Base):
 
 
 class LedgerHeadRow(Base):
-    """One row: the last sequence number and hash. Locking it serialises appends to the chain."""
+    """One row: where the single hash chain ended (its last sequence number and hash; 0 and the genesis
+    hash if it held nothing). Every event up to it joined one chain, which made every write in the
+    deployment wait for the one before; events after it are chained per person (``PersonChainRow``).
+    It never moves now; checkpoints lock it to take turns with each other, and nothing else does."""
 
     __tablename__ = "ledger_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class PersonChainRow(Base):
+    """The head of one person's hash chain: the sequence number and hash of their last event (0 and the
+    genesis hash before their first). Locking it makes writes for one person take turns, and only them."""
+
+    __tablename__ = "person_chains"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    #: Whether this head, as it stands, is in a checkpoint; every new event sets it false.
+    checkpointed: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+
+
+class LedgerCheckpointRow(Base):
+    """A record of the person chains' heads that moved since the one before, chained to it by hash: a
+    head once checkpointed pins its chain, so removing a person's events (all of them, or the last
+    ones with their head) is found by ``audit verify``."""
+
+    __tablename__ = "ledger_checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    made_at: Mapped[datetime]
+    heads: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerCheckpointHeadRow(Base):
+    __tablename__ = "ledger_checkpoint_heads"
+    checkpoint_id: Mapped[int] = mapped_column(ForeignKey("ledger_checkpoints.id"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(Id, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -157,7 +194,11 @@ class ConsentEventRow(Base):
     but for erasure's blanking of ``evidence``; a new column must join the SQLite trigger's list."""
 
     __tablename__ = "consent_events"
-    __table_args__ = (Index("ix_consent_events_person", "person_id", "purpose", "channel", "effective_at"),)
+    __table_args__ = (
+        Index("ix_consent_events_person", "person_id", "purpose", "channel", "effective_at"),
+        # A person's chain, in order: what a write reads nothing of, and ``audit verify`` walks.
+        Index("ix_consent_events_chain", "person_id", "seq"),
+    )
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, unique=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))

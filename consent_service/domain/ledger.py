@@ -185,13 +185,13 @@ def fold(events: Iterable[ConsentEvent], at: datetime | None = None) -> dict[Con
     return state
 
 
-def _canonical(value: Any) -> bytes:
+def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
 def evidence_digest(evidence: Evidence) -> str:
     """Hashed apart from the event, so erasing personal evidence leaves the chain verifiable."""
-    return hashlib.sha256(_canonical(evidence.as_dict())).hexdigest()
+    return hashlib.sha256(canonical(evidence.as_dict())).hexdigest()
 
 
 def event_digest(event: ConsentEvent, prev_hash: str) -> str:
@@ -216,7 +216,7 @@ def event_digest(event: ConsentEvent, prev_hash: str) -> str:
     if event.basis is not None:
         # Likewise only when present: events recorded before the basis was kept keep their hashes.
         body["basis"] = event.basis.value
-    return hashlib.sha256(prev_hash.encode() + _canonical(body)).hexdigest()
+    return hashlib.sha256(prev_hash.encode() + canonical(body)).hexdigest()
 
 
 def link_holds(event: ConsentEvent, prev_hash: str, evidence_erased: bool = False) -> bool:

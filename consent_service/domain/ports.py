@@ -20,6 +20,7 @@ from consent_service.domain.repositories import (
     AccessRequests,
     ApiKeys,
     CatalogueRepository,
+    Checkpoints,
     IdempotencyRecords,
     Ledger,
     LegalHolds,
@@ -110,6 +111,8 @@ class UnitOfWork(Protocol):
     def people(self) -> PeopleRepository: ...
     @property
     def ledger(self) -> Ledger: ...
+    @property
+    def checkpoints(self) -> Checkpoints: ...
     @property
     def suppressions(self) -> SuppressionList: ...
     @property

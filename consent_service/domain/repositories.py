@@ -12,6 +12,7 @@ from typing import Protocol
 
 from consent_service.domain.access import AccessRequest, LegalHold
 from consent_service.domain.channels import Channel
+from consent_service.domain.checkpoints import ChainHead, Checkpoint
 from consent_service.domain.keys import ApiKey
 from consent_service.domain.ledger import ConsentEvent, CurrentConsent
 from consent_service.domain.notices import NoticeKind, NoticeVersion
@@ -82,14 +83,31 @@ class PeopleRepository(Protocol):
 
 
 class Ledger(Protocol):
-    async def head_for_update(self) -> tuple[int, str]:
-        """The last sequence number and hash, locked until the transaction ends."""
+    async def hold_chains(self, person_ids: Sequence[str]) -> dict[str, ChainHead]:
+        """These people's chain heads, each locked until the transaction ends: writes for the same
+        person take turns, and only they. Taken in person order, so two holders never deadlock."""
         ...
 
-    async def set_head(self, seq: int, hash_: str) -> None: ...
+    async def hold_address(self, fingerprint: str) -> None:
+        """Make writes about this address (held for nobody, or for people yet to be found) take turns
+        until the transaction ends, as ``hold_chains`` does for people."""
+        ...
+
+    async def next_seqs(self, count: int) -> list[int]:
+        """``count`` fresh sequence numbers, ascending; writers never wait for each other for them."""
+        ...
+
+    async def move_head(self, head: ChainHead) -> None:
+        """The person's chain now ends at ``head`` (held by ``hold_chains`` in this transaction)."""
+        ...
+
     async def append(self, event: ConsentEvent) -> None: ...
     async def events(self, person_ids: Sequence[str], purpose: str | None = None) -> list[ConsentEvent]:
         """Events of these people (and purpose), in recording order."""
+        ...
+
+    async def count(self) -> int:
+        """How many events the ledger holds."""
         ...
 
     async def current(
@@ -107,11 +125,50 @@ class Ledger(Protocol):
         """Blank the personal evidence (IP, user agent, notes); hashes stay so the chain verifies."""
         ...
 
-    async def chain(self, after_seq: int, limit: int) -> list[tuple[ConsentEvent, bool]]:
-        """Events in sequence order after ``after_seq``, each with whether its person was erased."""
+    async def single_chain_end(self) -> tuple[int, str]:
+        """Where the one chain every event joined before per-person chains ends: its last sequence
+        number and hash. Events with a larger number are chained per person."""
         ...
 
-    async def head(self) -> tuple[int, str]: ...
+    async def single_chain(self, after_seq: int, limit: int) -> list[tuple[ConsentEvent, bool]]:
+        """That chain's events in sequence order after ``after_seq``, each with whether its person was
+        erased."""
+        ...
+
+    async def person_chains(
+        self, after: tuple[str, int] | None, limit: int
+    ) -> list[tuple[ConsentEvent, bool, ChainHead | None]]:
+        """Events chained per person, in (person, sequence) order after the key ``after``, each with
+        whether its person was erased and the person's head on record (None if there is none)."""
+        ...
+
+    async def unmatched_head(self) -> ChainHead | None:
+        """A head on record that names no event the person has, if any (their last events removed)."""
+        ...
+
+
+class Checkpoints(Protocol):
+    async def take_turn(self) -> None:
+        """Make checkpoints taken at once take turns, until the transaction ends."""
+        ...
+
+    async def moved_heads(self, limit: int) -> list[ChainHead]:
+        """Up to ``limit`` heads that moved since they were last checkpointed, none of them being
+        written now (a head a writer holds waits for the next checkpoint), each locked from writers."""
+        ...
+
+    async def last(self) -> Checkpoint | None: ...
+    async def add(self, checkpoint: Checkpoint) -> None:
+        """Store the checkpoint and mark its heads checkpointed."""
+        ...
+
+    async def page(self, after_id: int, limit: int) -> list[Checkpoint]:
+        """Checkpoints numbered after ``after_id``, in order, each with its heads."""
+        ...
+
+    async def unmatched(self) -> tuple[int, ChainHead] | None:
+        """A checkpointed head that names no event the person has (and its checkpoint), if any."""
+        ...
 
 
 class SuppressionList(Protocol):

@@ -21,6 +21,7 @@ from consent_service.domain.changes import (
     suppression_lifted,
 )
 from consent_service.domain.channels import CHANNEL_KIND
+from consent_service.domain.checkpoints import ChainHead
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.errors import Conflict, FieldError, InvalidContact, InvalidInput, NotFound
 from consent_service.domain.evidence import Gap
@@ -187,13 +188,15 @@ async def _record(
     provenance: tuple[Gap, ...],
 ) -> Recorded:
     now = ctx.clock.now()
-    seq, prev = await uow.ledger.head_for_update()
+    # The person's own chain, held until commit: writes for other people go on beside this one.
+    head = (await uow.ledger.hold_chains([person.id]))[person.id]
+    prev = head.hash
+    seqs = await uow.ledger.next_seqs(len(checked))
     current = {(c.purpose, c.channel): c for c in (await uow.ledger.current([person.id])).get(person.id, [])}
     evidence_hash = evidence_digest(request.evidence)
     events: list[ConsentEvent] = []
-    for item in checked:
+    for item, seq in zip(checked, seqs, strict=True):
         choice = item.choice
-        seq += 1
         evidence = _evidence_of(request, choice)
         draft = ConsentEvent(
             id=str(uuid.uuid4()),
@@ -224,7 +227,8 @@ async def _record(
         current[key] = CurrentConsent.from_event(event)
         await uow.ledger.save_current(person.id, current[key])
         await _update_suppressions(uow, ctx, person, item, event, request.objection)
-    await uow.ledger.set_head(seq, prev)
+    if events:
+        await uow.ledger.move_head(ChainHead(person.id, events[-1].seq, prev))
     return Recorded(person.id, now, tuple(events))
 
 

@@ -127,6 +127,7 @@ async def save_preferences(
     if choices and page.addressee.person_ids:
         request = ChoicesInput(choices, Source.PREFERENCE_CENTRE, FAMILY)
         async with ctx.store.writing() as uow:
+            await uow.ledger.hold_chains(page.addressee.person_ids)
             for person_id in page.addressee.person_ids:
                 await record_choices.within(uow, ctx, RecordChoices(person_id, request))
     return await describe_preferences(ctx, token, language)
@@ -141,14 +142,15 @@ async def stop_all_marketing(ctx: Context, token: str, language: str = FALLBACK_
     one where it is shared, or held for nobody, which would otherwise be a dead end) also gets an
     objection by fingerprint on each of its channels for every marketing purpose, so a purpose added
     later does not reach them either (Art 21(3)). Administrative messages are untouched: nothing is
-    added in the ``all`` scope. The ledger's head is locked first and only what is still open is
-    recorded, so a second press records nothing new.
+    added in the ``all`` scope. The address and everyone at it are held first and only what is still
+    open is recorded, so a second press records nothing new.
     """
     claim = ctx.links.verify(token, LinkKind.PREFERENCES)
     await ctx.catalogue.reload()
     async with ctx.store.writing() as uow:
-        await uow.ledger.head_for_update()
+        await uow.ledger.hold_address(claim.fingerprint)
         addressee = await addressee_of(uow, claim)
+        await uow.ledger.hold_chains(addressee.person_ids)
         offered = [(row.purpose.code, row.channel) for row in await _rows(uow, ctx, claim, addressee)]
         current = await uow.ledger.current(list(addressee.person_ids))
         for person_id in addressee.person_ids:

@@ -79,8 +79,7 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
     """Withdraw the purpose on the channel for everyone at this address and suppress the address.
 
     Idempotent by state: if the address is already suppressed and everyone at it withdrawn, nothing
-    new is recorded however often the link is posted. The ledger's head is locked first, so two posts
-    at the same moment queue and the second finds the first's work.
+    new is recorded however often the link is posted.
 
     If the database cannot take it, the opt-out goes to the spool on this host's disk and the family
     is told it is recorded only once the spool has synced it (DESIGN §4.1); it reaches the ledger,
@@ -91,7 +90,6 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
     purpose = await ctx.catalogue.purpose(claim.purpose or "", claim.channel)
     try:
         async with ctx.store.writing() as uow:
-            await uow.ledger.head_for_update()
             addressee, already = await _unsubscribe(uow, ctx, claim, purpose, ctx.clock.now())
     except StoreUnavailable as away:
         ctx.spool.stand_in(away)
@@ -114,8 +112,13 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
 async def _unsubscribe(
     uow: UnitOfWork, ctx: Context, claim: LinkClaim, purpose: Purpose, at: datetime
 ) -> tuple[Addressee, bool]:
-    """The unsubscribe's writes, effective ``at``; whether it had all been done before."""
+    """The unsubscribe's writes, effective ``at``; whether it had all been done before.
+
+    The address, then everyone at it, is held first, so two posts at the same moment take turns and
+    the second finds the first's work."""
+    await uow.ledger.hold_address(claim.fingerprint)
     addressee = await addressee_of(uow, claim)
+    await uow.ledger.hold_chains(addressee.person_ids)
     if await _unsubscribed(uow, claim, addressee):
         return addressee, True
     withdrawal = ChoicesInput(
@@ -150,7 +153,6 @@ async def apply_spooled(ctx: Context, entry: SpooledOptOut) -> bool:
     async with ctx.store.writing() as uow:
         if await uow.idempotency.claim(SPOOL_OWNER, entry.id, "", ctx.clock.now()) is not None:
             return False
-        await uow.ledger.head_for_update()
         await _unsubscribe(uow, ctx, claim, purpose, entry.at)
         await uow.idempotency.complete(SPOOL_OWNER, entry.id, 200, "")
     return True

@@ -29,11 +29,12 @@ from consent_service.api.app import create_app, shutdown
 from consent_service.bootstrap import build_context
 from consent_service.cli import migrate
 from consent_service.config import Settings
-from consent_service.domain.channels import Channel
+from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.keys import KeyScope
-from consent_service.domain.ledger import AffirmativeAction, Decision
+from consent_service.domain.ledger import AffirmativeAction, Decision, Evidence, Source
+from consent_service.services import choices
 from consent_service.services.catalogue import seed
-from consent_service.services.choices import ChoiceInput
+from consent_service.services.choices import ChoiceInput, ChoicesInput, ContactInput, PersonInput
 from consent_service.services.context import Context
 from consent_service.services.keys import create_key
 from tests.support.asgi import in_process
@@ -220,6 +221,24 @@ def ticked_grant(purpose: str, channel: Channel, context: Mapping[str, Any] | No
         affirmative_action=AffirmativeAction.TICKED_BOX,
         pre_ticked=False,
     )
+
+
+async def register_someone(ctx: Context, *given: ChoiceInput, evidence: Evidence | None = None) -> str:
+    """A new person with a new email address, registered from a web form with these choices (a ticked
+    marketing email grant if none); their id."""
+    done = await choices.register(
+        ctx,
+        choices.Register(
+            PersonInput(contacts=[ContactInput(ContactKind.EMAIL, fresh_email())]),
+            ChoicesInput(
+                list(given or [ticked_grant("marketing", Channel.EMAIL)]),
+                Source.WEB_FORM,
+                "test",
+                evidence=evidence or Evidence(),
+            ),
+        ),
+    )
+    return done.person_id
 
 
 async def tamper_with_events(url: str, statement: str, **params: Any) -> None:

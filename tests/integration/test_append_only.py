@@ -15,11 +15,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from consent_service.db.models import ConsentEventRow, UTCDateTime
-from consent_service.domain.channels import Channel, ContactKind
-from consent_service.domain.ledger import Evidence, Source
-from consent_service.services import audit, choices, rights
-from consent_service.services.choices import ChoicesInput, ContactInput, PersonInput
-from tests.integration.conftest import Fresh, fresh_email, ticked_grant
+from consent_service.domain.ledger import Evidence
+from consent_service.services import audit, rights
+from tests.integration.conftest import Fresh, register_someone
 
 EVENTS = ConsentEventRow.__table__
 
@@ -44,19 +42,7 @@ def _another_value(column: Any) -> str:
 
 
 async def _register(fresh: Fresh) -> str:
-    done = await choices.register(
-        fresh.context,
-        choices.Register(
-            PersonInput(contacts=[ContactInput(ContactKind.EMAIL, fresh_email())]),
-            ChoicesInput(
-                [ticked_grant("marketing", Channel.EMAIL)],
-                Source.WEB_FORM,
-                "test",
-                evidence=Evidence(note="given at the stall", ip="192.0.2.7"),
-            ),
-        ),
-    )
-    return done.person_id
+    return await register_someone(fresh.context, evidence=Evidence(note="given at the stall", ip="192.0.2.7"))
 
 
 async def _refused(connection: AsyncConnection, statement: str, **params: Any) -> None:

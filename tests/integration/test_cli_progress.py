@@ -43,7 +43,7 @@ def test_audit_verify_draws_a_bar_at_a_terminal_and_prints_its_result(
     status, output = _at_a_terminal(["audit", "verify"], env)
     assert status == 0, output
     assert "verifying the hash chain" in output and "3/3" in output
-    assert "ok: 3 events, the hash chain verifies" in output
+    assert "ok: 3 events, 0 checkpoints, the hash chains verify" in output
 
 
 def test_retention_run_draws_a_bar_at_a_terminal_and_prints_its_result(
@@ -58,7 +58,7 @@ def test_retention_run_draws_a_bar_at_a_terminal_and_prints_its_result(
 def test_piped_the_commands_print_their_result_alone(env: dict[str, str]) -> None:
     verified = subprocess.run([CLI, "audit", "verify"], env=env, capture_output=True, text=True)  # noqa: S603
     assert verified.returncode == 0
-    assert verified.stdout == "ok: 3 events, the hash chain verifies\n"
+    assert verified.stdout == "ok: 3 events, 0 checkpoints, the hash chains verify\n"
     retained = subprocess.run(  # noqa: S603
         [CLI, "retention", "run", "--years", "1"], env=env, capture_output=True, text=True
     )

@@ -51,7 +51,7 @@ async def _suppression_count(ctx: Context) -> int:
 
 async def _event_count(ctx: Context) -> int:
     async with ctx.store.reading() as uow:
-        return (await uow.ledger.head())[0]
+        return await uow.ledger.count()
 
 
 async def _people_count(ctx: Context) -> int:

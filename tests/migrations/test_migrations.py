@@ -7,6 +7,8 @@ import asyncio
 import json
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,12 +23,22 @@ from consent_service.api.app import create_app
 from consent_service.bootstrap import build_context
 from consent_service.cli import ALEMBIC_INI
 from consent_service.config import Settings
-from consent_service.domain.channels import ContactKind
+from consent_service.domain.channels import Channel, ContactKind
 from consent_service.domain.contacts import ContactPoint
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.keys import KeyScope
-from consent_service.services import audit, people
+from consent_service.domain.ledger import (
+    GENESIS_HASH,
+    ConsentEvent,
+    Decision,
+    Evidence,
+    Source,
+    event_digest,
+    evidence_digest,
+)
+from consent_service.services import audit, choices, people
 from consent_service.services.catalogue import seed
+from consent_service.services.choices import ChoiceInput, ChoicesInput
 from consent_service.services.keys import create_key
 from tests.integration.conftest import _pg, unavailable
 from tests.support.asgi import in_process
@@ -148,9 +160,9 @@ def test_the_record_survives_a_refused_step_down_and_base_is_empty(settings: Set
     assert before == {"consent_events": 10, "suppressions": 6, "people": 5, "current_consents": 5}
     assert asyncio.run(chain_verifies(settings))
 
-    # Below 0012 would drop the lawful basis sealed into each event's hash: refused, and the record
-    # is unchanged (later steps down, which hold nothing of the kind, may have run; head restores them).
-    with pytest.raises(RuntimeError, match=r"consent_events\.basis"):
+    # Below 0019 the events recorded since, chained per person, would not verify as one chain:
+    # refused, and the record is unchanged.
+    with pytest.raises(RuntimeError, match=r"consent_events recorded since are chained per person"):
         command.downgrade(config, "0011")
     assert asyncio.run(counts(settings)) == before
     assert asyncio.run(chain_verifies(settings))
@@ -381,3 +393,71 @@ def test_suppression_notes_are_dropped_for_good_and_lift_reasons_become_codes(se
     assert "note" in columns and "how" not in columns
     assert lift_reasons == ["regranted", "recorded_before_codes", None]
     command.upgrade(config, "head")
+
+
+LEGACY_PERSON = "00000000-0000-4000-8000-000000000020"
+
+
+async def _single_chain_before_0019(settings: Settings) -> None:
+    """Two events of one person joined to the single chain, as a version before 0019 wrote them."""
+    engine = create_async_engine(settings.database.url)
+    at = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    prev = GENESIS_HASH
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("INSERT INTO people (id, created_at) VALUES (:id, :at)"), {"id": LEGACY_PERSON, "at": at}
+            )
+            for seq, decision in enumerate((Decision.GRANTED, Decision.WITHDRAWN), start=1):
+                draft = ConsentEvent(
+                    f"00000000-0000-4000-8000-00000000002{seq}", seq, LEGACY_PERSON, "marketing", Channel.SMS,
+                    decision, at, at, Source.PAPER_FORM, "office", None,
+                    evidence_hash=evidence_digest(Evidence()), prev_hash=prev,
+                )  # fmt: skip
+                event = replace(draft, hash=event_digest(draft, prev))
+                await connection.execute(
+                    text(
+                        "INSERT INTO consent_events (id, seq, person_id, purpose, channel, decision,"
+                        " effective_at, recorded_at, source, actor, evidence, evidence_hash, prev_hash, hash,"
+                        " evidence_gaps) VALUES (:id, :seq, :person, 'marketing', 'sms', :decision, :at, :at,"
+                        " 'paper_form', 'office', '{}', :evidence_hash, :prev, :hash, '[]')"
+                    ),
+                    {
+                        "id": event.id, "seq": seq, "person": LEGACY_PERSON, "decision": decision.value,
+                        "at": at, "evidence_hash": event.evidence_hash, "prev": prev, "hash": event.hash,
+                    },
+                )  # fmt: skip
+                prev = event.hash
+            await connection.execute(
+                text("INSERT INTO ledger_head (id, seq, hash) VALUES (1, 2, :hash)"), {"hash": prev}
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _record_after_0019(settings: Settings) -> tuple[audit.ChainReport, list[ConsentEvent]]:
+    ctx = build_context(settings)
+    try:
+        await seed(ctx.store, ctx.clock)
+        await ctx.catalogue.reload()
+        withdrawal = ChoicesInput(
+            [ChoiceInput("marketing", Channel.EMAIL, Decision.WITHDRAWN)], Source.LETTER, "t"
+        )
+        done = await choices.record_choices(ctx, choices.RecordChoices(LEGACY_PERSON, withdrawal))
+        return await audit.verify(ctx), list(done.events)
+    finally:
+        await ctx.store.dispose()
+
+
+def test_events_of_the_single_chain_stay_verified_and_a_persons_own_chain_starts_after_them(
+    settings: Settings,
+) -> None:
+    config = alembic(settings)
+    command.upgrade(config, "0018")
+    asyncio.run(_single_chain_before_0019(settings))
+    command.upgrade(config, "head")
+
+    report, (event,) = asyncio.run(_record_after_0019(settings))
+    assert report.intact and report.events == 3, report
+    # Numbered after the single chain's end, and the first link of the person's own chain.
+    assert event.seq == 3 and event.prev_hash == GENESIS_HASH

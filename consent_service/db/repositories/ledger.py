@@ -1,4 +1,4 @@
-"""The ledger in SQL: consent events in a hash chain, its head, and the current choice they fold to."""
+"""The ledger in SQL: consent events in hash chains, their heads, and the current choice they fold to."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consent_service.db.models import ConsentEventRow, CurrentConsentRow, LedgerHeadRow
+from consent_service.db.models import ConsentEventRow, CurrentConsentRow, LedgerHeadRow, PersonChainRow
 from consent_service.db.repositories._sql import (
     batches,
     channel_in,
@@ -23,6 +23,7 @@ from consent_service.db.repositories._sql import (
     runs,
 )
 from consent_service.domain.channels import Channel
+from consent_service.domain.checkpoints import EMPTY_HEAD_HASH, EMPTY_HEAD_SEQ, ChainHead
 from consent_service.domain.ledger import (
     GENESIS_HASH,
     ConsentEvent,
@@ -32,6 +33,22 @@ from consent_service.domain.ledger import (
     Source,
 )
 from consent_service.domain.purposes import Basis
+
+chains_t = PersonChainRow.__table__
+
+
+def _hold(insert_: Any) -> Any:
+    return (
+        insert_.values(person_id=bindparam("person_id"), seq=EMPTY_HEAD_SEQ, hash=EMPTY_HEAD_HASH)
+        .on_conflict_do_update(index_elements=["person_id"], set_={"person_id": insert_.excluded.person_id})
+        .returning(chains_t.c.seq, chains_t.c.hash)
+    )
+
+
+_HOLD = {dialect: _hold(dialect_insert(dialect, chains_t)) for dialect in ("postgresql", "sqlite")}
+_ADDRESS_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_NEXT_SEQS = text("SELECT nextval('consent_events_seq') FROM generate_series(1, :count)")
+_LAST_SEQ = select(func.coalesce(func.max(events_t.c.seq), 0))
 
 _CURRENT = keyed(select(current_t), current_t.c.person_id)
 _CURRENT_OF_PURPOSE = keyed(
@@ -82,16 +99,34 @@ class SqlLedger:
         self._c = connection
         self._dialect = dialect
 
-    async def head_for_update(self) -> tuple[int, str]:
-        head = LedgerHeadRow.__table__
-        row = (await self._c.execute(select(head).where(head.c.id == 1).with_for_update())).first()
-        if row is None:
-            await self._c.execute(insert(LedgerHeadRow).values(id=1, seq=0, hash=GENESIS_HASH))
-            return 0, GENESIS_HASH
-        return row.seq, row.hash
+    async def hold_chains(self, person_ids: Sequence[str]) -> dict[str, ChainHead]:
+        held: dict[str, ChainHead] = {}
+        for person_id in sorted(set(person_ids)):
+            # One statement makes the head if the person has none and locks it either way: the no-op
+            # update on a conflict takes the row lock, and RETURNING gives the head as it stands.
+            row = (await self._c.execute(_HOLD[self._dialect], {"person_id": person_id})).one()
+            held[person_id] = ChainHead(person_id, row.seq, row.hash)
+        return held
 
-    async def set_head(self, seq: int, hash_: str) -> None:
-        await self._c.execute(update(LedgerHeadRow).where(LedgerHeadRow.id == 1).values(seq=seq, hash=hash_))
+    async def hold_address(self, fingerprint: str) -> None:
+        if self._dialect == "postgresql":
+            # A transaction-scoped advisory lock, keyed by the fingerprint's first 60 bits; SQLite's
+            # writers queue for the database's own lock, so there it has nothing to add.
+            await self._c.execute(_ADDRESS_LOCK, {"key": int(fingerprint[:15], 16)})
+
+    async def next_seqs(self, count: int) -> list[int]:
+        if self._dialect == "postgresql":
+            return list((await self._c.execute(_NEXT_SEQS, {"count": count})).scalars())
+        # SQLite: the writer holds the database's lock (BEGIN IMMEDIATE), so no other takes the same.
+        last = (await self._c.execute(_LAST_SEQ)).scalar_one()
+        return list(range(last + 1, last + 1 + count))
+
+    async def move_head(self, head: ChainHead) -> None:
+        await self._c.execute(
+            update(PersonChainRow)
+            .where(PersonChainRow.person_id == head.person_id)
+            .values(seq=head.seq, hash=head.hash, checkpointed=False)
+        )
 
     async def append(self, event: ConsentEvent) -> None:
         await self._c.execute(
@@ -141,20 +176,68 @@ class SqlLedger:
             update(ConsentEventRow).where(ConsentEventRow.person_id == person_id).values(evidence={})
         )
 
-    async def chain(self, after_seq: int, limit: int) -> list[tuple[ConsentEvent, bool]]:
+    async def count(self) -> int:
+        return int((await self._c.execute(select(func.count()).select_from(events_t))).scalar_one())
+
+    async def single_chain_end(self) -> tuple[int, str]:
+        head = LedgerHeadRow.__table__
+        row = (await self._c.execute(select(head).where(head.c.id == 1))).first()
+        return (row.seq, row.hash) if row else (0, GENESIS_HASH)
+
+    async def single_chain(self, after_seq: int, limit: int) -> list[tuple[ConsentEvent, bool]]:
+        end, _ = await self.single_chain_end()
         rows = await self._c.execute(
             select(events_t, people_t.c.erased_at)
             .join(people_t, people_t.c.id == events_t.c.person_id)
-            .where(events_t.c.seq > after_seq)
+            .where(events_t.c.seq > after_seq, events_t.c.seq <= end)
             .order_by(events_t.c.seq)
             .limit(limit)
         )
         return [(_event(row), row.erased_at is not None) for row in rows]
 
-    async def head(self) -> tuple[int, str]:
-        head = LedgerHeadRow.__table__
-        row = (await self._c.execute(select(head).where(head.c.id == 1))).first()
-        return (row.seq, row.hash) if row else (0, GENESIS_HASH)
+    async def person_chains(
+        self, after: tuple[str, int] | None, limit: int
+    ) -> list[tuple[ConsentEvent, bool, ChainHead | None]]:
+        end, _ = await self.single_chain_end()
+        e = events_t.c
+        query = (
+            select(
+                events_t,
+                people_t.c.erased_at,
+                chains_t.c.seq.label("head_seq"),
+                chains_t.c.hash.label("head_hash"),
+            )
+            .join(people_t, people_t.c.id == e.person_id)
+            .outerjoin(chains_t, chains_t.c.person_id == e.person_id)
+            .where(e.seq > end)
+        )
+        if after is not None:
+            person_id, seq = after
+            query = query.where(or_(e.person_id > person_id, and_(e.person_id == person_id, e.seq > seq)))
+        rows = await self._c.execute(query.order_by(e.person_id, e.seq).limit(limit))
+        return [
+            (
+                _event(row),
+                row.erased_at is not None,
+                ChainHead(row.person_id, row.head_seq, row.head_hash) if row.head_seq is not None else None,
+            )
+            for row in rows
+        ]
+
+    async def unmatched_head(self) -> ChainHead | None:
+        c = chains_t.c
+        matching = select(events_t.c.id).where(
+            events_t.c.person_id == c.person_id, events_t.c.seq == c.seq, events_t.c.hash == c.hash
+        )
+        row = (
+            await self._c.execute(
+                select(chains_t)
+                .where(c.seq > EMPTY_HEAD_SEQ, ~matching.exists())
+                .order_by(c.person_id)
+                .limit(1)
+            )
+        ).first()
+        return ChainHead(row.person_id, row.seq, row.hash) if row else None
 
     async def save_current(self, person_id: str, consent: CurrentConsent) -> None:
         values = {

@@ -9,6 +9,7 @@ from consent_service.db.models import OutboxRow
 from consent_service.db.outbox import SqlOutbox, SqlWebhooks
 from consent_service.db.repositories.access import SqlAccessRequests, SqlLegalHolds
 from consent_service.db.repositories.catalogue import SqlCatalogue
+from consent_service.db.repositories.checkpoints import SqlCheckpoints
 from consent_service.db.repositories.idempotency import SqlIdempotency
 from consent_service.db.repositories.keys import SqlApiKeys
 from consent_service.db.repositories.ledger import SqlLedger
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
         self.catalogue = SqlCatalogue(connection)
         self.people = SqlPeople(connection, sealer)
         self.ledger = SqlLedger(connection, dialect)
+        self.checkpoints = SqlCheckpoints(connection)
         self.suppressions = SqlSuppressions(connection)
         self.restrictions = SqlRestrictions(connection)
         self.tps = SqlTps(connection, dialect)
