@@ -165,7 +165,9 @@ class SqlLedger:
     ) -> dict[str, list[CurrentConsent]]:
         found: dict[str, list[CurrentConsent]] = defaultdict(list)
         keyed = _CURRENT if purpose is None else _CURRENT_OF_PURPOSE
-        for statement, values in runs(keyed, person_ids, purpose=purpose, channel=channel_in(channel)):
+        for statement, values in runs(
+            keyed, person_ids, self._dialect, purpose=purpose, channel=channel_in(channel)
+        ):
             for row in await self._c.execute(statement, values):
                 found[row.person_id].append(_current(row))
         return found

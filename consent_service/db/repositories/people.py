@@ -139,7 +139,7 @@ class SqlPeople:
 
     async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
         found: dict[str, list[tuple[str, bool]]] = defaultdict(list)
-        for statement, values in runs(_LINKED, fingerprints):
+        for statement, values in runs(_LINKED, fingerprints, self._c.dialect.name):
             for fingerprint, person_id, erased_at in await self._c.execute(statement, values):
                 found[fingerprint].append((person_id, erased_at is not None))
         return found

@@ -68,7 +68,7 @@ class SqlRestrictions:
 
     async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]:
         found: list[Restriction] = []
-        for statement, values in runs(_RESTRICTIONS, person_ids):
+        for statement, values in runs(_RESTRICTIONS, person_ids, self._c.dialect.name):
             found.extend(_restriction(row) for row in await self._c.execute(statement, values))
         return found
 

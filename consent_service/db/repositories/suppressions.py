@@ -96,7 +96,9 @@ class SqlSuppressions:
         found: dict[str, list[Suppression]] = defaultdict(list)
         keyed = _SUPPRESSIONS if include_lifted else _SUPPRESSIONS_IN_FORCE
         # An entry for every channel ("all") answers for each; with no channel, only those do.
-        for statement, values in runs(keyed, fingerprints, channel=channel.value if channel else "all"):
+        for statement, values in runs(
+            keyed, fingerprints, self._c.dialect.name, channel=channel.value if channel else "all"
+        ):
             for row in await self._c.execute(statement, values):
                 found[row.fingerprint].append(_suppression(row))
         return found
