@@ -281,16 +281,45 @@ class BulkAnswer:
     degraded: bool = False
 
 
+#: Every bulk answer made so far, one per outcome (a few dozen at most): a list of 10,000 answers
+#: holds references to these, as making one costs more than deciding an address held for nobody.
+_BULK_ANSWERS: dict[tuple[bool, Reason, bool], BulkAnswer] = {}
+
+
+def _bulk_answer(allowed: bool, reason: Reason, degraded: bool = False) -> BulkAnswer:
+    outcome = (allowed, reason, degraded)
+    answer = _BULK_ANSWERS.get(outcome)
+    if answer is None:
+        answer = _BULK_ANSWERS[outcome] = BulkAnswer(allowed, reason, degraded)
+    return answer
+
+
 async def check_many(
     ctx: Context, purpose_code: str, channel: Channel, addresses: Sequence[ContactValue]
 ) -> list[BulkAnswer]:
     """One answer per address, in input order; invalid addresses are denied as ``contact_invalid``."""
     answers = await _check_many(ctx, purpose_code, channel, addresses)
-    for (allowed, reason, degraded), count in Counter(
-        (a.allowed, a.reason.value, a.degraded) for a in answers
-    ).items():
-        ctx.metrics.checked(purpose_code, channel.value, allowed, reason, degraded, count)
+    # Counted by identity, as every answer is one of ``_BULK_ANSWERS``: hashing 10,000 answers by
+    # value would hash each one's enum in Python.
+    counts = Counter(map(id, answers))
+    for answer in list(_BULK_ANSWERS.values()):
+        if count := counts.get(id(answer)):
+            ctx.metrics.checked(
+                purpose_code, channel.value, answer.allowed, answer.reason.value, answer.degraded, count
+            )
     return answers
+
+
+def _fingerprints(ctx: Context, channel: Channel, addresses: Sequence[ContactValue]) -> list[str | None]:
+    """Each address's fingerprint, or None where it is not a valid contact point of the channel's kind."""
+    kind, region, fingerprint = CHANNEL_KIND[channel], ctx.default_region, ctx.fingerprint
+    found: list[str | None] = []
+    for value in addresses:
+        try:
+            found.append(fingerprint(contact_point(kind, value, region)))
+        except InvalidContact:
+            found.append(None)
+    return found
 
 
 async def _check_many(
@@ -299,54 +328,96 @@ async def _check_many(
     purpose = await ctx.catalogue.purpose(purpose_code, channel)
     if len(addresses) > BULK_LIMIT:
         raise InvalidInput.one("to", f"at most {BULK_LIMIT} addresses per request; use NDJSON for more")
-    kind = CHANNEL_KIND[channel]
-    fingerprints: list[str | None] = []
-    for value in addresses:
-        try:
-            fingerprints.append(ctx.fingerprint(contact_point(kind, value, ctx.default_region)))
-        except InvalidContact:
-            fingerprints.append(None)
+    fingerprints = _fingerprints(ctx, channel, addresses)
     known = list(dict.fromkeys(fp for fp in fingerprints if fp is not None))
     now = ctx.clock.now()
     try:
         spooled = ctx.spool.pending()
         async with asyncio.timeout(max(ctx.check_timeout, ctx.check_timeout * len(known) / 500)):
             async with ctx.store.reading() as uow:
-                linked = await uow.people.linked(known)
-                suppressions = _with_spooled(
-                    await _suppressions(uow, known, channel, point_in_time=False), spooled, known
-                )
-                person_ids = list(dict.fromkeys(pid for group in linked.values() for pid, _ in group))
-                consents = await _consents(uow, person_ids, purpose, channel, None)
-                restrictions = await uow.restrictions.for_people(person_ids) if person_ids else []
-                tombstoned = [
-                    e for es in suppressions.values() for e in es if e.reason is SuppressionReason.ERASED
-                ]
-                at_tombstones = {pid for e in tombstoned for pid, _ in linked.get(e.fingerprint, [])}
-                own_grants = await _own_grants(uow, list(at_tombstones), tombstoned, now)
-                listed, screened_on = await _screening(uow, purpose, channel, known)
+                facts = await _bulk_facts(uow, purpose, channel, known, spooled, now)
     except (TimeoutError, StoreUnavailable):
         degraded = _degraded(purpose, channel)
-        return [BulkAnswer(degraded.allowed, degraded.reason, True)] * len(addresses)
+        return [_bulk_answer(degraded.allowed, degraded.reason, True)] * len(addresses)
+    answers = _bulk_answers(purpose, channel, known, facts, now, ctx.org_type)
+    return [answers[fp] for fp in fingerprints]
 
-    answers = {
-        fp: _decide(
+
+@dataclass(frozen=True, slots=True)
+class _BulkFacts:
+    """What the store holds about a bulk check's addresses, each read once for all of them."""
+
+    linked: Mapping[str, list[tuple[str, bool]]]
+    suppressions: Mapping[str, list[Suppression]]
+    consents: Mapping[str, CurrentConsent]
+    restrictions: Mapping[str, list[Restriction]]
+    own_grants: Mapping[str, datetime]
+    listed: frozenset[str]
+    screened_on: date | None
+
+
+async def _bulk_facts(
+    uow: UnitOfWork,
+    purpose: Purpose,
+    channel: Channel,
+    known: Sequence[str],
+    spooled: frozenset[SpooledOptOut],
+    now: datetime,
+) -> _BulkFacts:
+    linked = await uow.people.linked(known)
+    suppressions = _with_spooled(
+        await _suppressions(uow, known, channel, point_in_time=False), spooled, known
+    )
+    person_ids = list(dict.fromkeys(pid for group in linked.values() for pid, _ in group))
+    consents = await _consents(uow, person_ids, purpose, channel, None)
+    restrictions: dict[str, list[Restriction]] = {}
+    for restriction in await uow.restrictions.for_people(person_ids) if person_ids else ():
+        # By person: ``restricted`` then looks only at the people of each address.
+        restrictions.setdefault(restriction.person_id, []).append(restriction)
+    tombstoned = [e for es in suppressions.values() for e in es if e.reason is SuppressionReason.ERASED]
+    at_tombstones = {pid for e in tombstoned for pid, _ in linked.get(e.fingerprint, [])}
+    own_grants = await _own_grants(uow, list(at_tombstones), tombstoned, now)
+    listed, screened_on = await _screening(uow, purpose, channel, known)
+    return _BulkFacts(linked, suppressions, consents, restrictions, own_grants, listed, screened_on)
+
+
+def _bulk_answers(
+    purpose: Purpose,
+    channel: Channel,
+    known: Sequence[str],
+    facts: _BulkFacts,
+    now: datetime,
+    org: OrgType,
+) -> dict[str | None, BulkAnswer]:
+    """The answer for each fingerprint (None: an invalid address), each decided by ``_decide`` as a
+    single check would be."""
+    answers: dict[str | None, BulkAnswer] = {None: _bulk_answer(False, Reason.CONTACT_INVALID)}
+    nobody: BulkAnswer | None = None
+    for fp in known:
+        people = facts.linked.get(fp, [])
+        entries = facts.suppressions.get(fp, [])
+        if not people and not entries and fp not in facts.listed:
+            # Held for nobody and on no list: the same facts, so the same answer, for every such address.
+            if nobody is None:
+                none = _decide(
+                    purpose, channel, [], {}, [], [], [fp], now, org, {}, Screening(False, facts.screened_on)
+                )
+                nobody = _bulk_answer(none.allowed, none.reason)
+            answers[fp] = nobody
+            continue
+        theirs = [r for pid, _ in people for r in facts.restrictions.get(pid, ())]
+        answer = _decide(
             purpose,
             channel,
-            linked.get(fp, []),
-            consents,
-            suppressions.get(fp, []),
-            restrictions,
+            people,
+            facts.consents,
+            entries,
+            theirs,
             [fp],
             now,
-            ctx.org_type,
-            own_grants,
-            Screening(fp in listed, screened_on),
+            org,
+            facts.own_grants,
+            Screening(fp in facts.listed, facts.screened_on),
         )
-        for fp in known
-    }
-    invalid = BulkAnswer(False, Reason.CONTACT_INVALID)
-    return [
-        BulkAnswer(answers[fp].allowed, answers[fp].reason) if fp is not None else invalid
-        for fp in fingerprints
-    ]
+        answers[fp] = _bulk_answer(answer.allowed, answer.reason)
+    return answers
