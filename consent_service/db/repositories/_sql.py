@@ -4,9 +4,11 @@ A check (the hot path) asks about one address. Its statements are built once, at
 per call only in their parameters: building a statement per call (its objects, its cache key) and
 expanding an IN list cost more in Python than PostgreSQL takes to answer. Each comes in two forms:
 for one value, by equality, and for many values (a bulk check's 10,000), by one parameter holding
-them all: a PostgreSQL array (``= ANY``), or on SQLite a JSON array read by ``json_each``. An
-expanded IN list would render, cast and bind one placeholder per value on every call, and need a
-statement per 1,000 values to stay under the drivers' limits.
+them all. An expanded IN list would render, cast and bind one placeholder per value on every call,
+and need a statement per 1,000 values to stay under the drivers' limits; an array parameter makes
+asyncpg check every element's type and PostgreSQL estimate every element's selectivity while it
+plans. So on PostgreSQL the values go as one comma-separated text, split by ``string_to_array`` and
+joined by ``IN (SELECT unnest(…))``; on SQLite as a JSON array read by ``json_each``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, String, any_, bindparam, func, literal_column, select
+from sqlalchemy import Select, String, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -63,9 +65,11 @@ Keyed = tuple[Select[Any], dict[str, Select[Any]]]
 
 def keyed(statement: Select[Any], key: ColumnElement[str]) -> Keyed:
     one = statement.where(key == bindparam("value"))
-    in_array = key == any_(bindparam("values", type_=postgresql.ARRAY(String)))
-    in_json = key.in_(select(literal_column("value")).select_from(func.json_each(bindparam("values"))))
-    return one, {"postgresql": statement.where(in_array), "sqlite": statement.where(in_json)}
+    split = select(
+        func.unnest(func.string_to_array(bindparam("values", type_=String), literal_column("','")))
+    )
+    listed = select(literal_column("value")).select_from(func.json_each(bindparam("values", type_=String)))
+    return one, {"postgresql": statement.where(key.in_(split)), "sqlite": statement.where(key.in_(listed))}
 
 
 def runs(
@@ -77,5 +81,14 @@ def runs(
         return []
     if len(values) == 1:
         return [(one, {"value": values[0], **fixed})]
-    bound = list(values) if dialect == "postgresql" else json.dumps(list(values))
-    return [(many[dialect], {"values": bound, **fixed})]
+    return [(many[dialect], {"values": _one_parameter(values, dialect), **fixed})]
+
+
+def _one_parameter(values: Sequence[str], dialect: str) -> str:
+    if dialect == "sqlite":
+        return json.dumps(list(values))
+    # The values are ids and hex fingerprints; one holding a comma would be split, so it is refused.
+    joined = ",".join(values)
+    if joined.count(",") != len(values) - 1:
+        raise ValueError("a value of a batched lookup holds a comma")
+    return joined
