@@ -14,8 +14,9 @@ joined by ``IN (SELECT unnest(…))``; on SQLite as a JSON array read by ``json_
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, String, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,12 +43,24 @@ suppressions_t = SuppressionRow.__table__
 restrictions_t = RestrictionRow.__table__
 
 
+E = TypeVar("E", bound=Enum)
+
+
+def from_value(kind: type[E]) -> Callable[[str], E]:
+    """``kind(value)`` as a dict lookup: calling an enum class runs Python code (about 1 µs, several
+    times a simple lookup), which a bulk check's thousands of rows pay for each such column."""
+    return {member.value: member for member in kind}.__getitem__
+
+
 def channel_in(channel: Channel | None) -> str:
     return channel.value if channel else ""
 
 
+_CHANNELS: dict[str, Channel | None] = {"": None, **{c.value: c for c in Channel}}
+
+
 def channel_out(value: str) -> Channel | None:
-    return Channel(value) if value else None
+    return _CHANNELS[value]
 
 
 def batches(values: Sequence[str]) -> list[Sequence[str]]:
@@ -65,10 +78,9 @@ Keyed = tuple[Select[Any], dict[str, Select[Any]]]
 
 def keyed(statement: Select[Any], key: ColumnElement[str]) -> Keyed:
     one = statement.where(key == bindparam("value"))
-    split = select(
-        func.unnest(func.string_to_array(bindparam("values", type_=String), literal_column("','")))
-    )
-    listed = select(literal_column("value")).select_from(func.json_each(bindparam("values", type_=String)))
+    values = bindparam("values", type_=String)
+    split: Select[Any] = select(func.unnest(func.string_to_array(values, literal_column("','"))))
+    listed: Select[Any] = select(literal_column("value")).select_from(func.json_each(values))
     return one, {"postgresql": statement.where(key.in_(split)), "sqlite": statement.where(key.in_(listed))}
 
 

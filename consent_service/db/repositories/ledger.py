@@ -18,6 +18,7 @@ from consent_service.db.repositories._sql import (
     current_t,
     dialect_insert,
     events_t,
+    from_value,
     keyed,
     people_t,
     runs,
@@ -81,15 +82,19 @@ def _event(row: Row[Any]) -> ConsentEvent:
     )
 
 
+_DECISION = from_value(Decision)
+_SOURCE = from_value(Source)
+
+
 def _current(row: Row[Any]) -> CurrentConsent:
     return CurrentConsent(
         row.purpose,
         channel_out(row.channel),
-        Decision(row.decision),
+        _DECISION(row.decision),
         row.effective_at,
         row.event_id,
         row.notice_id,
-        Source(row.source),
+        _SOURCE(row.source),
         row.collection_context,
     )
 

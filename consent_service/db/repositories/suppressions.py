@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import SuppressionRow
-from consent_service.db.repositories._sql import keyed, runs, suppressions_t
+from consent_service.db.repositories._sql import from_value, keyed, runs, suppressions_t
 from consent_service.domain.channels import Channel
 from consent_service.domain.suppressions import (
     LiftReason,
@@ -36,21 +36,28 @@ _SUPPRESSIONS_IN_FORCE = keyed(
 )
 
 
+_CHANNEL = from_value(Channel)
+_SCOPE = from_value(SuppressionScope)
+_REASON = from_value(SuppressionReason)
+_HOW = from_value(SuppressionHow)
+_LIFT_REASON = from_value(LiftReason)
+
+
 def _suppression(row: Row[Any]) -> Suppression:
     return Suppression(
         id=row.id,
         fingerprint=row.fingerprint,
-        channel=None if row.channel == "all" else Channel(row.channel),
-        scope=SuppressionScope(row.scope),
-        reason=SuppressionReason(row.reason),
+        channel=None if row.channel == "all" else _CHANNEL(row.channel),
+        scope=_SCOPE(row.scope),
+        reason=_REASON(row.reason),
         purpose=row.purpose,
         source=row.source,
         actor=row.actor,
         effective_at=row.effective_at,
         recorded_at=row.recorded_at,
-        how=SuppressionHow(row.how) if row.how else None,
+        how=_HOW(row.how) if row.how else None,
         lifted_at=row.lifted_at,
-        lift_reason=LiftReason(row.lift_reason) if row.lift_reason else None,
+        lift_reason=_LIFT_REASON(row.lift_reason) if row.lift_reason else None,
         lifted_by=row.lifted_by,
         evidence_gaps=tuple(row.evidence_gaps or ()),
     )
