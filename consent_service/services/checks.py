@@ -392,20 +392,23 @@ def _bulk_answers(
     """The answer for each fingerprint (None: an invalid address), each decided by ``_decide`` as a
     single check would be."""
     answers: dict[str | None, BulkAnswer] = {None: _bulk_answer(False, Reason.CONTACT_INVALID)}
+    # Facts are immutable, so the two screenings an address can have are made once.
+    listed, unlisted = Screening(True, facts.screened_on), Screening(False, facts.screened_on)
     nobody: BulkAnswer | None = None
     for fp in known:
         people = facts.linked.get(fp, [])
         entries = facts.suppressions.get(fp, [])
-        if not people and not entries and fp not in facts.listed:
+        on_register = fp in facts.listed
+        if not people and not entries and not on_register:
             # Held for nobody and on no list: the same facts, so the same answer, for every such address.
             if nobody is None:
-                none = _decide(
-                    purpose, channel, [], {}, [], [], [fp], now, org, {}, Screening(False, facts.screened_on)
-                )
+                none = _decide(purpose, channel, [], {}, [], [], [fp], now, org, {}, unlisted)
                 nobody = _bulk_answer(none.allowed, none.reason)
             answers[fp] = nobody
             continue
-        theirs = [r for pid, _ in people for r in facts.restrictions.get(pid, ())]
+        theirs = (
+            [r for pid, _ in people for r in facts.restrictions.get(pid, ())] if facts.restrictions else []
+        )
         answer = _decide(
             purpose,
             channel,
@@ -417,7 +420,7 @@ def _bulk_answers(
             now,
             org,
             facts.own_grants,
-            Screening(fp in facts.listed, facts.screened_on),
+            listed if on_register else unlisted,
         )
         answers[fp] = _bulk_answer(answer.allowed, answer.reason)
     return answers
