@@ -15,7 +15,6 @@ are written, so memory stays flat however long the stream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import parse_qs
 
 import msgspec
@@ -29,6 +28,7 @@ from consent_service.api import schemas as s
 from consent_service.api.context import context_of
 from consent_service.api.inputs import contact_value
 from consent_service.domain.channels import Channel
+from consent_service.domain.decision import Reason
 from consent_service.domain.keys import ApiKey, KeyScope
 from consent_service.services import checks, links
 from consent_service.services.context import Context
@@ -48,8 +48,25 @@ class Line(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     to: s.ContactValue
 
 
+class _Answered(msgspec.Struct, omit_defaults=True):
+    """An answer line; its fields in the order the lines have always had them."""
+
+    line: int
+    to: s.ContactValue
+    allowed: bool
+    reason: Reason
+    degraded: bool = False
+    links: s.UnsubscribeLinkOut | None = None
+
+
+class _Refused(msgspec.Struct):
+    line: int
+    error: str
+
+
 _decode_line = msgspec.json.Decoder(Line, strict=True).decode
-_encode = msgspec.json.Encoder().encode
+#: A batch's answers are encoded in one call, each line ended by a newline.
+_encode_lines = msgspec.json.Encoder().encode_lines
 
 
 def is_ndjson(scope: Scope) -> bool:
@@ -188,22 +205,20 @@ async def _answer(
         else [None] * len(checked)
     )
     answers = iter(zip(checked, minted, strict=True))
-    out = bytearray()
+    out: list[_Answered | _Refused] = []
     for number, to, error in parsed:
-        if error is not None:
-            out += _encode({"line": number, "error": error})
+        if error is not None or to is None:
+            out.append(_Refused(number, error or ""))
         else:
             answer, own = next(answers)
-            line: dict[str, Any] = {
-                "line": number,
-                "to": to,
-                "allowed": answer.allowed,
-                "reason": answer.reason,
-            }
-            if answer.degraded:
-                line["degraded"] = True
-            if own is not None:
-                line["links"] = presenters.links(own)
-            out += _encode(line)
-        out += b"\n"
-    return bytes(out)
+            out.append(
+                _Answered(
+                    number,
+                    to,
+                    answer.allowed,
+                    answer.reason,
+                    answer.degraded,
+                    presenters.links(own) if own is not None else None,
+                )
+            )
+    return _encode_lines(out)
