@@ -2,7 +2,7 @@
 
 ``bench/checks.py`` measures the bulk route through a real server under wrk; on a shared machine its
 wall-clock figures move by a third from run to run. This measures the same work as CPU time of this
-one process (``time.process_time``), which other workers on the machine do not inflate:
+one process (``time.process_time``), which other workers on the machine inflate far less:
 
 * the ceiling: the service's own ``normalise_email`` + ``Fingerprinter`` + one dict lookup per
   address, as issue 15 defines it;
