@@ -8,7 +8,7 @@ for one value, by equality, and for a batch of values, by IN.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, bindparam
@@ -51,6 +51,12 @@ def batches(values: Sequence[str]) -> list[Sequence[str]]:
 def dialect_insert(dialect: str, table: Any) -> Any:
     """An INSERT in the dialect's own form, which can say what to do on a conflict."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def upserts(table: Any, complete: Callable[[Any], Any]) -> dict[str, Any]:
+    """An INSERT of ``table`` per dialect, each completed by ``complete`` (what to do on a conflict),
+    built once at import so that a call only binds its values."""
+    return {dialect: complete(dialect_insert(dialect, table)) for dialect in ("postgresql", "sqlite")}
 
 
 Keyed = tuple[Select[Any], Select[Any]]
