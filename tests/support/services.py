@@ -179,6 +179,37 @@ def private_postgres(**settings: str) -> Iterator[PrivatePostgres]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@contextmanager
+def private_replica(primary: PrivatePostgres, **settings: str) -> Iterator[PrivatePostgres]:
+    """A hot standby of ``primary``, streaming from it: ``pg_basebackup -R`` into a data dir of its own,
+    started on a free port. The primary's default ``pg_hba.conf`` (``initdb -A trust``) already trusts
+    replication connections from 127.0.0.1, and ``wal_level = replica`` is PostgreSQL's default."""
+    directory = Path(tempfile.mkdtemp(prefix="consent-pg-replica-"))
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+    server = PrivatePostgres(directory=directory, port=free_port(), bin=primary.bin)
+    try:
+        server._run(
+            "pg_basebackup",
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(server.data), "-R", "-X", "stream", "--no-sync", "-c", "fast"),
+        )
+        lines = [
+            f"port = {server.port}",
+            f"unix_socket_directories = '{directory}'",
+            "hot_standby = on",
+            *(f"{name} = {value}" for name, value in settings.items()),
+        ]
+        with (server.data / "postgresql.conf").open("a") as conf:
+            conf.write("\n".join(lines) + "\n")
+        server.start()
+        yield server
+    finally:
+        server.thaw()
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @dataclass
 class PrivateRedis:
     """A Redis server of our own on a free port, keeping nothing on disk."""
