@@ -78,13 +78,14 @@ class RedisWatermark:
             url, max_connections=64, timeout=timeout, socket_timeout=timeout
         )
         self._redis = Redis(connection_pool=pool)
-        self._key = f"consent:{namespace}:replica-watermark"
+        #: The Redis key it is kept under (this deployment's namespace).
+        self.key = f"consent:{namespace}:replica-watermark"
         self._raise = self._redis.register_script(_RAISE)
         self._finish = self._redis.register_script(_FINISH)
 
     async def current(self) -> int | None:
         try:
-            value = await self._redis.get(self._key)
+            value = await self._redis.get(self.key)
         except (RedisError, OSError) as exc:
             log.warning("replica watermark unreadable (%s); checks go to the primary", type(exc).__name__)
             return None
@@ -96,7 +97,7 @@ class RedisWatermark:
     async def raise_to(self, position: int, primary: Position) -> bool:
         try:
             for _ in range(ATTEMPTS):
-                if await self._raise(keys=[self._key], args=[_text(position)]):
+                if await self._raise(keys=[self.key], args=[_text(position)]):
                     return True
                 if await self._rebuild(primary):
                     return True
@@ -111,10 +112,10 @@ class RedisWatermark:
         False if the marker is not ours (someone else is rebuilding: the caller raises again) or was
         lost before it could be replaced."""
         marker = f"?{secrets.token_hex(8)}:"
-        if not await self._redis.set(self._key, marker + _text(0), nx=True, px=MARKER_MS):
+        if not await self._redis.set(self.key, marker + _text(0), nx=True, px=MARKER_MS):
             return False
         now = await primary()
-        return bool(await self._finish(keys=[self._key], args=[marker, _text(now)]))
+        return bool(await self._finish(keys=[self.key], args=[marker, _text(now)]))
 
     async def close(self) -> None:
         await self._redis.aclose(close_connection_pool=True)

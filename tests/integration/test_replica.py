@@ -24,13 +24,16 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from consent_service.adapters.sealing import AesGcmSealer
+from consent_service.adapters.watermark import RedisWatermark
 from consent_service.api.app import create_app, shutdown
 from consent_service.bootstrap import build_context
 from consent_service.cli import migrate
 from consent_service.config import Settings
 from consent_service.db.engine import SqlStore
+from consent_service.db.replica import WatermarkingStore
 from consent_service.domain.channels import Channel
 from consent_service.domain.decision import Answer
+from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.keys import KeyScope
 from consent_service.services import checks
 from consent_service.services.catalogue import seed
@@ -41,6 +44,11 @@ from tests.integration.test_registrations import grant, register
 from tests.support.asgi import in_process
 from tests.support.services import PrivatePostgres, private_postgres, private_replica
 
+#: One set for the module: its tests share the cluster, whose records are sealed under the first.
+SECRETS = {
+    name: secrets.token_hex(32)
+    for name in ("CONSENT_FINGERPRINT_KEY", "CONSENT_LINK_SIGNING_KEY", "CONSENT_ENCRYPTION_KEY")
+}
 WITHDRAW = {"purpose": "marketing", "channel": "email", "decision": "withdrawn"}
 
 
@@ -79,9 +87,7 @@ async def cluster(
             "CONSENT_CHECK_CACHE": "off",
             "CONSENT_CHECK_TIMEOUT": "2",
             "CONSENT_PUBLIC_BASE_URL": "http://testserver",
-            "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
-            "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
-            "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
+            **SECRETS,
         }
     )
     await asyncio.to_thread(migrate, settings)  # alembic runs its own event loop
@@ -210,3 +216,83 @@ async def test_a_replica_answers_only_once_it_has_every_acknowledged_opt_out(clu
         assert [b.allowed for b in bulk_answers] == [False]
     finally:
         cluster.replica.start()
+
+
+async def test_the_watermark_only_rises_and_a_lost_one_is_rebuilt_past_every_commit(redis_url: str) -> None:
+    """Lost (flushed, evicted, restarted empty), it is unknown until a write rebuilds it from the
+    primary's position read after the loss, never from the writer's own older one."""
+    watermark = RedisWatermark(redis_url, f"test-{secrets.token_hex(6)}")
+    key = watermark.key
+    redis = Redis.from_url(redis_url)
+    primary_now = [500]
+
+    async def primary() -> int:
+        return primary_now[0]
+
+    try:
+        assert await watermark.current() is None
+        assert await watermark.raise_to(100, primary)
+        assert await watermark.current() == 500, "rebuilt from the primary's position, not the write's"
+        assert await watermark.raise_to(300, primary)
+        assert await watermark.current() == 500, "a watermark never falls"
+        assert await watermark.raise_to(900, primary)
+        assert await watermark.current() == 900
+
+        await redis.delete(key)
+        assert await watermark.current() is None
+        primary_now[0] = 1000
+        assert await watermark.raise_to(200, primary)
+        assert await watermark.current() == 1000
+
+        # A write arriving mid-rebuild (marker set, primary being asked) folds itself into the marker.
+        await redis.delete(key)
+
+        async def primary_while_another_writes() -> int:
+            assert await watermark.current() is None, "a marker reads as unknown"
+            assert await watermark.raise_to(2000, primary)
+            return 1500
+
+        assert await watermark.raise_to(1200, primary_while_another_writes)
+        assert await watermark.current() == 2000
+
+        # Lost again mid-rebuild: that rebuild proves nothing, and the next one reads the primary again.
+        await redis.delete(key)
+        asked = []
+
+        async def primary_then_lost() -> int:
+            asked.append(1)
+            if len(asked) == 1:
+                await redis.delete(key)
+                return 2100
+            return 2500
+
+        assert await watermark.raise_to(2050, primary_then_lost)
+        assert (await watermark.current(), len(asked)) == (2500, 2)
+    finally:
+        await redis.delete(key)
+        await redis.aclose()
+        await watermark.close()
+
+
+async def test_a_writer_that_cannot_raise_the_watermark_waits_for_the_replica_itself(
+    cluster: Cluster,
+) -> None:
+    """Redis unreachable from this writer (but maybe not from the others): acknowledged only once the
+    replica shows the write; with replay paused, never acknowledged (503), though committed."""
+    sealer = AesGcmSealer(cluster.api.settings.encryption_key)
+    primary = SqlStore(cluster.primary.database_url("postgres"), sealer=sealer)
+    replica = SqlStore(cluster.replica.database_url("postgres"), sealer=sealer)
+    cut_off = RedisWatermark("redis://127.0.0.1:9/0", "cut-off")
+    store = WatermarkingStore(primary, replica, cut_off, hold=0.5)
+    try:
+        await create_key(store, cluster.ctx.clock, "while the replica streams", frozenset(KeyScope), None)
+        await on_replica(cluster.replica, "SELECT pg_wal_replay_pause()")
+        try:
+            with pytest.raises(StoreUnavailable):
+                await create_key(
+                    store, cluster.ctx.clock, "while replay is paused", frozenset(KeyScope), None
+                )
+        finally:
+            await on_replica(cluster.replica, "SELECT pg_wal_replay_resume()")
+    finally:
+        await store.dispose()
