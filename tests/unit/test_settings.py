@@ -17,6 +17,7 @@ import pytest
 
 from consent_service.api.app import app_from_env
 from consent_service.config import (
+    SECRET_NAMES,
     VARIABLES,
     Checks,
     Limits,
@@ -106,10 +107,8 @@ def test_a_replica_is_a_postgresql_standby_beside_its_primary_and_redis(tmp_path
     production = {
         "CONSENT_DATA_DIR": str(tmp_path),
         "CONSENT_DATABASE_URL": "postgresql://postgres@db:5432/consent",
-        "CONSENT_FINGERPRINT_KEY": KEY,
-        "CONSENT_LINK_SIGNING_KEY": KEY,
-        "CONSENT_ENCRYPTION_KEY": KEY,
         "CONSENT_REDIS_URL": "redis://cache:6379/0",
+        **dict.fromkeys(SECRET_NAMES, KEY),
     }
     assert Settings.from_env(production).database.replica_url is None
     assert Settings.from_env(production | {"CONSENT_REPLICA_URL": ""}).database.replica_url is None
