@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from sqlalchemy import exc
 
@@ -38,8 +39,9 @@ POLL = 0.005
 class ReplicaReads:
     """The ``Reads`` of checks: the replica when it has replayed past the watermark, else the primary.
 
-    The replay position is asked on the connection the check then reads on, so a URL that reaches
-    several standbys (a balancer) still compares the position of the one read from."""
+    The replay position is asked on one pooled connection and the check reads on another: both must
+    reach the same server, so ``CONSENT_REPLICA_URL`` names one standby, not a balancer over several.
+    """
 
     def __init__(
         self,
@@ -53,8 +55,7 @@ class ReplicaReads:
         self._primary = primary
         self._replica = replica
         self._watermark = watermark
-        #: The replica (a connection and its replay position) and Redis must answer within this, or
-        #: the primary answers.
+        #: The replica and Redis must both answer within this, or the primary answers.
         self._probe_timeout = probe_timeout
         self._counted = counted
         self._resting_until = float("-inf")
@@ -64,31 +65,53 @@ class ReplicaReads:
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[UnitOfWork]:
+        if not await self._caught_up():
+            async with self._primary.reading() as uow:
+                yield uow
+            return
+        try:
+            async with self._replica.reading() as uow:
+                yield uow
+        except exc.DBAPIError as error:
+            if _cancelled_by_replay(error):
+                raise StoreUnavailable("replay cancelled the replica's read") from error
+            raise
+
+    async def _caught_up(self) -> bool:
+        """Asks the replica how far it has replayed and Redis for the watermark, side by side.
+
+        Waited for, never cancelled: cancelling a query on a hung server holds the caller while the
+        driver cleans up (about 2 s), so a replica that does not answer in time is left to finish on
+        its own (within the store's timeout) while the primary answers, and is not asked again for
+        ``REST`` seconds."""
         started = time.monotonic()
-        if started >= self._resting_until:
-            answered = False
-            try:
-                async with asyncio.timeout(self._probe_timeout) as budget, self._replica.reading() as uow:
-                    replayed, watermark = await asyncio.gather(uow.replayed(), self._watermark.current())
-                    if replica_may_answer(replayed, watermark):
-                        budget.reschedule(None)  # the budget was for the probe; the reads have the check's
-                        self._counted(REPLICA)
-                        answered = True
-                        yield uow
-                        return
-                self._counted(UNKNOWN if watermark is None or replayed is None else BEHIND)
-            except (StoreUnavailable, TimeoutError, exc.DBAPIError) as error:
-                if answered:
-                    if _cancelled_by_replay(error):
-                        raise StoreUnavailable("replay cancelled the replica's read") from error
-                    raise
-                log.warning("replica not answering (%s); checks go to the primary", type(error).__name__)
-                self._resting_until = started + REST
-                self._counted(AWAY)
-        else:
+        if started < self._resting_until:
             self._counted(AWAY)
-        async with self._primary.reading() as uow:
-            yield uow
+            return False
+        replayed = asyncio.ensure_future(self._replica.wal_position(replayed=True))
+        watermark = asyncio.ensure_future(self._watermark.current())
+        await asyncio.wait((replayed, watermark), timeout=self._probe_timeout)
+        replayed.add_done_callback(_settled)
+        watermark.add_done_callback(_settled)
+        if not replayed.done() or replayed.exception() is not None:
+            log.warning("replica not answering; checks go to the primary for %g s", REST)
+            self._resting_until = started + REST
+            self._counted(AWAY)
+            return False
+        position = replayed.result()
+        mark = watermark.result() if watermark.done() and watermark.exception() is None else None
+        if replica_may_answer(position, mark):
+            self._counted(REPLICA)
+            return True
+        self._counted(UNKNOWN if mark is None or position is None else BEHIND)
+        return False
+
+
+def _settled(task: asyncio.Future[Any]) -> None:
+    """A probe left to finish on its own: its outcome is no longer wanted, and asyncio would log an
+    error nobody retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _cancelled_by_replay(error: Exception) -> bool:

@@ -203,7 +203,16 @@ async def test_a_replica_answers_only_once_it_has_every_acknowledged_opt_out(clu
     assert granted.status_code == 201, granted.text
     assert (await from_replica(ctx, email)).allowed is True
 
-    # (c) The replica stopped: the primary answers, and answers right.
+    # (c) The replica hung (frozen): the primary answers within the probe's budget (a quarter of
+    # the check's), and answers right; then the replica stopped: the same.
+    cluster.replica.freeze()
+    try:
+        started = time.monotonic()
+        answer, source = await answered(ctx, email)
+        assert (answer.allowed, answer.degraded, source) == (True, False, "replica_away")
+        assert time.monotonic() - started < 1.0
+    finally:
+        cluster.replica.thaw()
     cluster.replica.stop("fast")
     try:
         withdrawn = await cluster.api.post(
