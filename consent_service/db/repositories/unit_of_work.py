@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consent_service.db import wal
 from consent_service.db.models import OutboxRow
 from consent_service.db.outbox import SqlOutbox, SqlWebhooks
 from consent_service.db.repositories.access import SqlAccessRequests, SqlLegalHolds
@@ -47,10 +46,6 @@ class SqlUnitOfWork:
         self.provider_events = SqlProviderEvents(connection, dialect)
         self.outbox = SqlOutbox(connection, dialect)
         self.webhooks = SqlWebhooks(connection)
-
-    async def replayed(self) -> int | None:
-        """How far this connection's server, a standby, has replayed the primary's WAL (db/replica.py)."""
-        return await wal.position(self._c, wal.REPLAYED)
 
     def emit(self, change: Change) -> None:
         self.changes.append(change)
