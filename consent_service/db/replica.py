@@ -90,9 +90,9 @@ class ReplicaReads:
             return False
         replayed = asyncio.ensure_future(self._replica.wal_position(replayed=True))
         watermark = asyncio.ensure_future(self._watermark.current())
-        await asyncio.wait((replayed, watermark), timeout=self._probe_timeout)
         replayed.add_done_callback(_settled)
         watermark.add_done_callback(_settled)
+        await asyncio.wait((replayed, watermark), timeout=self._probe_timeout)
         if not replayed.done() or replayed.exception() is not None:
             log.warning("replica not answering; checks go to the primary for %g s", REST)
             self._resting_until = started + REST
