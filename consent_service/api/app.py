@@ -18,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from litestar.stores.base import Store as LitestarStore
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
@@ -117,7 +118,7 @@ def only_probes_unguarded(app: Litestar) -> None:
     """Every route but the probes and the OpenAPI document passes ``guard``, so a route that forgets
     to declare its scope still fails closed; a route added beside the probes by mistake stops the app."""
     for route in app.routes:
-        for handler in route.route_handlers:
+        for handler in route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]:
             if guard in handler.resolve_guards() or route.path.startswith(("/schema", "/docs")):
                 continue
             if isinstance(handler, HTTPRouteHandler) and handler.http_methods == {"OPTIONS"}:
