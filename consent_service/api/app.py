@@ -109,14 +109,16 @@ async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
     await strict_inputs(connection, handler)
 
 
-#: Load balancers' and orchestrators' probes: public and taking no input, so they are left out of
-#: ``guard`` (the handler copy it costs was a quarter of a liveness answer's time).
+#: Load balancers' and orchestrators' probes: public, taking no input, neither counted nor rate
+#: limited, so they stand outside ``guard`` (its handler copy was a quarter of a liveness answer's
+#: time) and outside the middleware that would only look at them to let them by.
 PROBES = [HealthController]
 
 
 def only_probes_unguarded(app: Litestar) -> None:
-    """Every route but the probes and the OpenAPI document passes ``guard``, so a route that forgets
-    to declare its scope still fails closed; a route added beside the probes by mistake stops the app."""
+    """Every route but the probes and the OpenAPI document passes ``guard`` and the authentication,
+    metrics and rate-limit middleware, so a route that forgets to declare its scope still fails closed;
+    a route added beside the probes by mistake stops the app."""
     for route in app.routes:
         for handler in route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]:
             if guard in handler.resolve_guards() or route.path.startswith(("/schema", "/docs")):
@@ -169,6 +171,12 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             Router(
                 path="/",
                 guards=[guard],
+                # Inside the app's own middleware (client address, request id), in this order.
+                middleware=[
+                    PROMETHEUS.middleware,
+                    pages_config.rate_limit(settings.limits.public_rate_limit).middleware,
+                    authentication(),
+                ],
                 route_handlers=[
                     RegistrationController,
                     PeopleController,
@@ -197,13 +205,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
             "webhook_sender": Provide(lambda: relay.sender, use_cache=True, sync_to_thread=False),
         },
         state=state,
-        middleware=[
-            *client_behind_proxy(settings.limits.trusted_proxies),
-            RequestIds,
-            PROMETHEUS.middleware,
-            pages_config.rate_limit(settings.limits.public_rate_limit).middleware,
-            authentication(),
-        ],
+        middleware=[*client_behind_proxy(settings.limits.trusted_proxies), RequestIds],
         csrf_config=pages_config.csrf(
             hashlib.sha256(b"csrf:" + settings.links.signing_key).digest(),
             secure=settings.links.public_base_url.startswith("https://"),
