@@ -43,7 +43,7 @@ from consent_service.api.controllers.suppressions import SuppressionController
 from consent_service.api.inputs import strict_inputs
 from consent_service.api.logs import RequestIds
 from consent_service.api.proxies import client_behind_proxy
-from consent_service.api.security import PUBLIC_OPT, authentication, scope_guard
+from consent_service.api.security import PUBLIC_OPT, ApiKeyAuthentication, authentication, scope_guard
 from consent_service.api.stores import FallbackStore
 from consent_service.config import Settings, SettingsError
 from consent_service.services.context import Context
@@ -121,13 +121,19 @@ def only_probes_unguarded(app: Litestar) -> None:
     a route added beside the probes by mistake stops the app."""
     for route in app.routes:
         for handler in route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]:
-            if guard in handler.resolve_guards() or route.path.startswith(("/schema", "/docs")):
+            if _behind_the_guard(handler) or route.path.startswith(("/schema", "/docs")):
                 continue
             if isinstance(handler, HTTPRouteHandler) and handler.http_methods == {"OPTIONS"}:
                 continue  # Litestar's own answer, the Allow header, which ``scope_guard`` lets by too
             takes_input = bool(set(handler.parsed_fn_signature.parameters) - {"self", "ctx"})
             if not handler.opt.get(PUBLIC_OPT) or takes_input:
                 raise RuntimeError(f"{route.path} is outside the guard but is not a public probe")
+
+
+def _behind_the_guard(handler: BaseRouteHandler) -> bool:
+    """Passes ``guard`` and the API key's authentication (which comes with the other middleware)."""
+    middleware = {getattr(m, "middleware", None) for m in handler.resolve_middleware()}
+    return guard in handler.resolve_guards() and ApiKeyAuthentication in middleware
 
 
 def openapi_config(docs: bool = True) -> OpenAPIConfig:

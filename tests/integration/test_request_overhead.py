@@ -10,7 +10,7 @@ from litestar.connection import request as litestar_request
 from litestar.params import FromQuery
 
 from consent_service.api.app import guard, only_probes_unguarded
-from consent_service.api.security import PUBLIC
+from consent_service.api.security import PUBLIC, authentication
 from tests.integration.conftest import Api, fresh_email
 
 
@@ -48,7 +48,9 @@ def test_only_public_probes_without_input_may_be_left_outside_the_guard() -> Non
     def guarded() -> str:
         return "closed"
 
-    only_probes_unguarded(Litestar([probe, Router("/", guards=[guard], route_handlers=[guarded])]))
-    for outside in (takes_input, undeclared):
+    behind = Router("/", guards=[guard], middleware=[authentication()], route_handlers=[guarded])
+    only_probes_unguarded(Litestar([probe, behind]))
+    unauthenticated = Router("/", guards=[guard], route_handlers=[undeclared])
+    for outside in (takes_input, undeclared, unauthenticated):
         with pytest.raises(RuntimeError, match="outside the guard"):
             only_probes_unguarded(Litestar([probe, outside]))
