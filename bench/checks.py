@@ -146,13 +146,18 @@ class Addresses:
 
     @classmethod
     def make(cls, plan: Plan) -> Addresses:
-        people = [f"p{i}@{DOMAIN}" for i in range(plan.people)]
-        withdrawn = people[: plan.withdrawn]
-        granted = people[plan.withdrawn :]
-        suppressed = [f"s{i}@{DOMAIN}" for i in range(plan.suppressed)]
-        unknown = [f"u{i}@{DOMAIN}" for i in range(max(plan.unknown_single, BULK_SIZE))]
+        return cls.sized(plan.people, plan.withdrawn, plan.suppressed, plan.unknown_single)
+
+    @classmethod
+    def sized(cls, n_people: int, n_withdrawn: int, n_suppressed: int, n_unknown: int) -> Addresses:
+        """``n_people`` granted people, the first ``n_withdrawn`` withdrawn; the singles add ``n_unknown``."""
+        people = [f"p{i}@{DOMAIN}" for i in range(n_people)]
+        withdrawn = people[:n_withdrawn]
+        granted = people[n_withdrawn:]
+        suppressed = [f"s{i}@{DOMAIN}" for i in range(n_suppressed)]
+        unknown = [f"u{i}@{DOMAIN}" for i in range(max(n_unknown, BULK_SIZE))]
         rng = random.Random(20261122)
-        single = people + suppressed + unknown[: plan.unknown_single]
+        single = people + suppressed + unknown[:n_unknown]
         rng.shuffle(single)
         bulk = (people + suppressed + unknown)[:BULK_SIZE]
         rng.shuffle(bulk)

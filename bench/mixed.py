@@ -1,0 +1,237 @@
+"""Checks while writes run beside them, and the proof that no check answered a stale allow.
+
+A second client of the service's check load (issue 15, target 2): ``connections`` tasks send single
+checks; writer tasks send one write for every ``checks_per_write`` checks completed, alternating a
+withdrawal of a seeded, granted person's marketing-by-email consent and a registration of a new person.
+Every withdrawal's acknowledgement time and every check's start time and answer are recorded (one
+monotonic clock, this process); a check of a withdrawn address that *started after* that withdrawal
+was acknowledged and answered ``allowed`` is a stale allow. Half the checks go to addresses just
+withdrawn or about to be, so the proof is not vacuous: the report counts the checks it rests on.
+
+It runs as its own process (``python bench/mixed.py SPEC.json``), so the bench can sample the server
+while it runs, and prints one ``BENCH_JSON`` line in wrk's shape plus the proof. httpx, not wrk: wrk
+cannot say when each request started and what it answered; this client is slower than wrk, so the
+check rate it reports is a floor (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+import statistics
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from harness import DOMAIN, MARKER, registration, withdrawal
+
+#: How many just-withdrawn (and about-to-be-withdrawn) addresses the checkers aim at.
+HOT = 8
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSeen:
+    """One check of a withdrawal target: when it was sent and what it answered."""
+
+    address: str
+    started: float
+    allowed: bool
+
+
+def stale_allows(checks: Iterable[CheckSeen], acknowledged: Mapping[str, float]) -> list[CheckSeen]:
+    """The checks that started after their address's withdrawal was acknowledged and still allowed."""
+    return [
+        check
+        for check in checks
+        if check.allowed and check.address in acknowledged and check.started > acknowledged[check.address]
+    ]
+
+
+def checked_after_ack(checks: Iterable[CheckSeen], acknowledged: Mapping[str, float]) -> int:
+    """How many checks the proof rests on: of a withdrawn address, started after its acknowledgement."""
+    return sum(1 for c in checks if c.address in acknowledged and c.started > acknowledged[c.address])
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
+
+
+@dataclass(slots=True)
+class Spec:
+    """What to send, from the bench (a JSON file)."""
+
+    base_url: str
+    api_key: str
+    duration_s: float
+    connections: int
+    writers: int
+    checks_per_write: int
+    #: Addresses the checkers rotate through.
+    rotation: list[str]
+    #: Granted people to withdraw, in order: [address, person id].
+    targets: list[list[str]]
+    #: (purpose, channel) of each registration's choices.
+    choices: list[list[str | None]]
+
+
+@dataclass(slots=True)
+class Tally:
+    """What the run saw, filled by the tasks."""
+
+    latencies: list[float] = field(default_factory=list)
+    seen: list[CheckSeen] = field(default_factory=list)
+    acknowledged: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(
+        default_factory=lambda: {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
+    )
+    writes_due: int = 0
+
+    def bump(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+
+class Mixed:
+    """The checkers and the writers sharing one httpx client and one clock."""
+
+    def __init__(self, spec: Spec, client: httpx.AsyncClient) -> None:
+        self.spec, self.client, self.tally = spec, client, Tally()
+        self.deadline = 0.0
+        self.targets = deque((address, person) for address, person in spec.targets)
+        self.target_addresses = {address for address, _ in spec.targets}
+        # Just withdrawn, or next: each target is checked (allowed) before its withdrawal and after.
+        self.hot: deque[str] = deque([spec.targets[0][0]] if spec.targets else [], maxlen=HOT)
+        self.run = secrets.token_hex(3)
+        self.registered = itertools.count()
+
+    async def run_for(self, duration: float) -> None:
+        self.deadline = time.monotonic() + duration
+        checkers = [self.checker(i) for i in range(self.spec.connections)]
+        writers = [self.writer() for _ in range(self.spec.writers)]
+        await asyncio.gather(*checkers, *writers)
+
+    def pick(self, n: int) -> str:
+        """Every other check one of the hot addresses, the rest rotating through the seeded ones."""
+        if n % 2 and self.hot:
+            return self.hot[(n // 2) % len(self.hot)]
+        return self.spec.rotation[(n // 2) % len(self.spec.rotation)]
+
+    async def checker(self, offset: int) -> None:
+        for n in itertools.count(offset * 97 * 2):
+            if time.monotonic() >= self.deadline:
+                return
+            address = self.pick(n)
+            body = {"purpose": "marketing", "channel": "email", "to": address}
+            started = time.monotonic()
+            answer = await self.post("/v1/checks", body, 200)
+            if answer is None:
+                continue
+            self.tally.latencies.append(time.monotonic() - started)
+            allowed = bool(answer.get("allowed"))
+            self.tally.bump("allowed" if allowed else "denied")
+            if answer.get("degraded"):
+                self.tally.bump("degraded")
+            if address in self.target_addresses:
+                self.tally.seen.append(CheckSeen(address, started, allowed))
+
+    async def writer(self) -> None:
+        done = 0
+        while time.monotonic() < self.deadline:
+            checks = len(self.tally.latencies)
+            if checks < self.spec.checks_per_write * (self.tally.writes_due + 1):
+                await asyncio.sleep(0.002)
+                continue
+            self.tally.writes_due += 1
+            done += 1
+            if done % 2 and self.targets:
+                await self.withdraw(*self.targets.popleft())
+            else:
+                await self.register()
+
+    async def withdraw(self, address: str, person_id: str) -> None:
+        if self.targets:
+            self.hot.append(self.targets[0][0])
+        if await self.post(f"/v1/people/{person_id}/consents", withdrawal(), 201) is not None:
+            self.tally.acknowledged[address] = time.monotonic()
+            self.tally.bump("withdrawals")
+
+    async def register(self) -> None:
+        address = f"mixed-{self.run}-{next(self.registered)}@{DOMAIN}"
+        choices = [(str(purpose), channel) for purpose, channel in self.spec.choices]
+        if await self.post("/v1/registrations", registration(address, choices), 201) is not None:
+            self.tally.bump("registrations")
+
+    async def post(self, path: str, body: dict[str, Any], expected: int) -> dict[str, Any] | None:
+        try:
+            response = await self.client.post(path, json=body)
+        except httpx.TimeoutException:
+            self.tally.errors["timeout"] += 1
+            return None
+        except httpx.TransportError:
+            self.tally.errors["read"] += 1
+            return None
+        if response.status_code != expected:
+            self.tally.errors["status"] += 1
+            self.tally.bump(f"status_{response.status_code}_{path.split('/')[2]}")
+            return None
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+def summary(tally: Tally, elapsed: float) -> dict[str, Any]:
+    """wrk's shape (requests are the checks) plus the stale-allow proof."""
+    ordered = sorted(tally.latencies)
+    stale = stale_allows(tally.seen, tally.acknowledged)
+    return {
+        "requests": len(ordered),
+        "duration_us": elapsed * 1e6,
+        "errors": tally.errors,
+        "latency_us": {
+            "mean": statistics.fmean(ordered) * 1e6 if ordered else 0.0,
+            "stdev": statistics.pstdev(ordered) * 1e6 if len(ordered) > 1 else 0.0,
+            "max": (ordered[-1] if ordered else 0.0) * 1e6,
+            **{f"p{p}": percentile(ordered, p) * 1e6 for p in (50, 90, 99)},
+        },
+        "counts": tally.counts,
+        "proof": {
+            "withdrawals_acknowledged": len(tally.acknowledged),
+            "checks_of_withdrawn_after_ack": checked_after_ack(tally.seen, tally.acknowledged),
+            "stale_allows": len(stale),
+            "stale_examples": [
+                {
+                    "address": s.address,
+                    "started_after_ack_ms": 1000 * (s.started - tally.acknowledged[s.address]),
+                }
+                for s in stale[:10]
+            ],
+        },
+    }
+
+
+async def run(spec: Spec) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=spec.connections + spec.writers)
+    headers = {"Authorization": f"Bearer {spec.api_key}"}
+    async with httpx.AsyncClient(
+        base_url=spec.base_url, headers=headers, limits=limits, timeout=10
+    ) as client:
+        mixed = Mixed(spec, client)
+        started = time.monotonic()
+        await mixed.run_for(spec.duration_s)
+        return summary(mixed.tally, time.monotonic() - started)
+
+
+def main(spec_file: str) -> int:
+    spec = Spec(**json.loads(Path(spec_file).read_text()))
+    print(MARKER + json.dumps(asyncio.run(run(spec))), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
