@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -52,11 +53,9 @@ from harness import (
     drop_database,
     free_port,
     launch,
-    load_from,
     log_problems,
     lua_script,
     parse_marker,
-    run_measured,
     run_wrk,
     service_env,
     settle,
@@ -301,36 +300,57 @@ def withdrawal_requests(run: Run, ids_prefix: Path) -> Path:
     return path
 
 
-def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]], writers: int = 2) -> Load:
-    """Checks with one write per ``checks_per_write`` from a second client (bench/mixed.py), and the
-    stale-allow proof it returns. With no writers, the same client's check rate alone: what it can
-    drive, to read the rate under writes by."""
+#: The second client's own checks (the proof's), beside wrk's 32 connections; and its writer tasks,
+#: enough to keep the pace when a registration takes a third of a second.
+PROOF_CONNECTIONS = 8
+WRITERS = 8
+
+
+def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]], check: Path) -> Load:
+    """wrk's check load with a second client beside it (bench/mixed.py) writing one withdrawal or
+    registration per ``checks_per_write`` checks (paced from the check rate measured alone) and
+    checking the addresses it withdraws; the rate is both clients' checks, the proof the second's."""
     server.alive(key)
     plan = run.plan
     spec = {
         "base_url": server.base_url,
         "api_key": server.api_key,
         "duration_s": plan.load_s,
-        "connections": plan.read_connections,
-        "writers": writers,
+        "connections": PROOF_CONNECTIONS,
+        "writers": WRITERS,
         "checks_per_write": plan.checks_per_write,
+        "writes_per_s": run.loads["check"].rps / plan.checks_per_write,
         "rotation": run.addresses.single,
         "targets": targets,
         "choices": [list(c) for c in FIVE_CHOICES],
     }
     spec_file = run.workdir / f"{key}.json"
     spec_file.write_text(json.dumps(spec))
-    print(f"  {key}: {plan.load_s:.0f} s, {plan.read_connections} checking, {writers} writing", flush=True)
+    print(f"  {key}: {plan.load_s:.0f} s, {plan.read_connections} + {PROOF_CONNECTIONS} checking", flush=True)
     command = [sys.executable, str(Path(__file__).resolve().parent / "mixed.py"), str(spec_file)]
-    measured = run_measured(command, plan.load_s + 120, server.process.pid)
-    raw = parse_marker(measured.stdout)
-    load = load_from(key, raw, measured, plan.read_connections, 1)
-    if writers:
-        run.extra[f"{key}_proof"] = raw["proof"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as second:  # noqa: S603
+        wrk = Wrk(server.base_url + "/v1/checks", plan.load_s, plan.read_connections, plan.threads)
+        load = run_wrk(key, wrk, check, server.process.pid)
+        output, _ = second.communicate(timeout=plan.load_s + 120)
+    raw = parse_marker(output)
+    _add_second_client(load, raw)
+    run.extra[f"{key}_proof"] = {**raw["proof"], "second_client": raw}
     run.loads[key] = load
     _settled(server)
     _say_problems(load)
     return load
+
+
+def _add_second_client(load: Load, raw: dict[str, Any]) -> None:
+    """wrk's figures plus the second client's checks and errors (its latencies are kept apart)."""
+    load.requests += raw["requests"]
+    load.rps = load.requests / load.duration_s
+    for name, count in raw["errors"].items():
+        load.errors[name] = load.errors.get(name, 0) + count
+    for name, count in raw["counts"].items():
+        load.counts[name] = load.counts.get(name, 0) + count
+    writes = raw["counts"].get("withdrawals", 0) + raw["counts"].get("registrations", 0)
+    load.counts["checks_per_write"] = load.requests // writes if writes else 0
 
 
 def start_our_service(run: Run, database: str | None, workers: int, api_key: str = "") -> Server:
@@ -376,8 +396,7 @@ def measure_service(run: Run, database: str | None) -> None:
     measure_bulk(run, server)
     granted = [[a, seeded.person_ids[a]] for a in run.addresses.granted]
     half = len(granted) // 2
-    mixed_load(run, "check_python_client", server, [], writers=0)
-    mixed_load(run, "check_under_writes", server, granted[:half])
+    mixed_load(run, "check_under_writes", server, granted[:half], check)
     ids = run.workdir / "registered"
     register = register_script(run, "register", "/v1/registrations", key, ids=str(ids))
     run.measure("registration warm-up", server, "/v1/registrations", register, writes)
@@ -392,7 +411,7 @@ def measure_service(run: Run, database: str | None) -> None:
     register = register_script(run, "register-2w", "/v1/registrations", key)
     run.measure("registration_2w warm-up", two, "/v1/registrations", register, writes)
     run.measure("registration_2w", two, "/v1/registrations", register, writes)
-    mixed_load(run, "check_under_writes_2w", two, granted[half:])
+    mixed_load(run, "check_under_writes_2w", two, granted[half:], check)
     run.extra["server_log_problems_2w"] = log_problems(two)
     stop_server(two)
 
@@ -514,7 +533,6 @@ TARGETS = (
 CONTEXT = (
     ("check / plain asyncpg check", _ratio("check", "plain_check_pg")),
     ("check / plain Redis check", _ratio("check", "plain_check_redis")),
-    ("check under writes / same client's checks alone", _ratio("check_under_writes", "check_python_client")),
     ("check under writes 2w / health 1w", _ratio("check_under_writes_2w", "health")),
     ("health drift, after / before", _ratio("health_after", "health")),
 )
@@ -540,19 +558,19 @@ def evaluate(run: Run) -> list[dict[str, Any]]:
 def print_loads(runs: Sequence[Run]) -> None:
     header = (
         f"{'backend':<12}{'load':<24}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-        f"{'srv CPU':>9}{'ms CPU/req':>11}{'RSS MiB':>9}{'RSS +':>7}"
+        f"{'degr.':>7}{'srv CPU':>9}{'ms CPU/req':>11}{'RSS MiB':>9}{'RSS +':>7}"
     )
     print(header)
     print("-" * len(header))
     for run in runs:
         for load in run.loads.values():
             cpu = f"{load.server_cpu_pct:.0f}%" if load.server_cpu_pct is not None else "-"
-            per = load.cpu_ms_per_request
+            per = "-" if load.cpu_ms_per_request is None else f"{load.cpu_ms_per_request:.2f}"
             rss = load.server_rss_mib
             print(
                 f"{run.backend:<12}{load.name:<24}{load.connections:>6}{load.rps:>9,.0f}"
                 f"{load.latency_ms['p50']:>9.1f}{load.latency_ms['p99']:>9.1f}"
-                f"{load.non_2xx + load.socket_errors:>8}{cpu:>9}{'-' if per is None else f'{per:.2f}':>11}"
+                f"{load.non_2xx + load.socket_errors:>8}{load.counts.get('degraded', 0):>7}{cpu:>9}{per:>11}"
                 f"{rss.get('peak', 0):>9.0f}{rss.get('end', 0) - rss.get('start', 0):>+7.1f}"
             )
 
@@ -578,7 +596,8 @@ def print_targets(runs: Sequence[Run]) -> None:
                 proof, counts = run.extra[f"{key}_proof"], run.loads[key].counts
                 print(
                     f"      {key}: {counts.get('registrations', 0)} registrations,"
-                    f" {proof['withdrawals_acknowledged']} withdrawals,"
+                    f" {proof['withdrawals_acknowledged']} withdrawals (a write per"
+                    f" {counts.get('checks_per_write', 0)} checks),"
                     f" {proof['checks_of_withdrawn_after_ack']} checks of them after the ack,"
                     f" {proof['stale_allows']} stale allows {proof['stale_examples'][:3] or ''}"
                 )

@@ -1,17 +1,19 @@
 """Checks while writes run beside them, and the proof that no check answered a stale allow.
 
-A second client of the service's check load (issue 15, target 2): ``connections`` tasks send single
-checks; writer tasks send one write for every ``checks_per_write`` checks completed, alternating a
-withdrawal of a seeded, granted person's marketing-by-email consent and a registration of a new person.
+The second client beside the bench's wrk check load (issue 15, target 2): writer tasks send
+``writes_per_s`` writes a second (the bench sets it to the check rate / 20), alternating a withdrawal
+of a seeded, granted person's marketing-by-email consent and a registration of a new person with five
+choices; ``connections`` tasks send single checks of their own. Run alone (``writes_per_s`` 0), the
+writers send one write for every ``checks_per_write`` checks this client completed.
 Every withdrawal's acknowledgement time and every check's start time and answer are recorded (one
 monotonic clock, this process); a check of a withdrawn address that *started after* that withdrawal
-was acknowledged and answered ``allowed`` is a stale allow. Half the checks go to addresses just
-withdrawn or about to be, so the proof is not vacuous: the report counts the checks it rests on.
+was acknowledged and answered ``allowed`` is a stale allow. Half of this client's checks go to
+addresses just withdrawn or about to be, so the proof is not vacuous: the report counts the checks it
+rests on. (wrk's checks rotate through every seeded address and count towards the rate only: wrk
+cannot say when each request started and what it answered.)
 
-It runs as its own process (``python bench/mixed.py SPEC.json``), so the bench can sample the server
-while it runs, and prints one ``BENCH_JSON`` line in wrk's shape plus the proof. httpx, not wrk: wrk
-cannot say when each request started and what it answered; this client is slower than wrk, so the
-check rate it reports is a floor (see bench/README.md).
+It runs as its own process (``python bench/mixed.py SPEC.json``) and prints one ``BENCH_JSON`` line in
+wrk's shape plus the proof. httpx is far slower than wrk, so it carries the proof, not the rate.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class Spec:
     connections: int
     writers: int
     checks_per_write: int
+    #: Writes a second, paced by the clock; 0: one per ``checks_per_write`` checks of this client.
+    writes_per_s: float
     #: Addresses the checkers rotate through.
     rotation: list[str]
     #: Granted people to withdraw, in order: [address, person id].
@@ -103,7 +107,7 @@ class Mixed:
 
     def __init__(self, spec: Spec, client: httpx.AsyncClient) -> None:
         self.spec, self.client, self.tally = spec, client, Tally()
-        self.deadline = 0.0
+        self.started = self.deadline = 0.0
         self.targets = deque((address, person) for address, person in spec.targets)
         self.target_addresses = {address for address, _ in spec.targets}
         # Just withdrawn, or next: each target is checked (allowed) before its withdrawal and after.
@@ -112,7 +116,8 @@ class Mixed:
         self.registered = itertools.count()
 
     async def run_for(self, duration: float) -> None:
-        self.deadline = time.monotonic() + duration
+        self.started = time.monotonic()
+        self.deadline = self.started + duration
         checkers = [self.checker(i) for i in range(self.spec.connections)]
         writers = [self.writer() for _ in range(self.spec.writers)]
         await asyncio.gather(*checkers, *writers)
@@ -141,16 +146,19 @@ class Mixed:
             if address in self.target_addresses:
                 self.tally.seen.append(CheckSeen(address, started, allowed))
 
+    def write_due(self) -> bool:
+        next_write = self.tally.writes_due + 1
+        if self.spec.writes_per_s:
+            return time.monotonic() - self.started >= next_write / self.spec.writes_per_s
+        return len(self.tally.latencies) >= self.spec.checks_per_write * next_write
+
     async def writer(self) -> None:
-        done = 0
         while time.monotonic() < self.deadline:
-            checks = len(self.tally.latencies)
-            if checks < self.spec.checks_per_write * (self.tally.writes_due + 1):
+            if not self.write_due():
                 await asyncio.sleep(0.002)
                 continue
             self.tally.writes_due += 1
-            done += 1
-            if done % 2 and self.targets:
+            if self.tally.writes_due % 2 and self.targets:
                 await self.withdraw(*self.targets.popleft())
             else:
                 await self.register()
