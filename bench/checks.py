@@ -27,11 +27,9 @@ import platform
 import random
 import secrets
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,6 +46,7 @@ from harness import (
     ROOT,
     BenchError,
     Load,
+    RssSampler,
     Server,
     Setup,
     Wrk,
@@ -58,12 +57,12 @@ from harness import (
     lua_script,
     parse_marker,
     registration,
-    rss_kib,
     run_measured,
     service_env,
     settle,
     start_service,
     stop_server,
+    unwind_on_sigterm,
     withdrawal,
 )
 
@@ -277,17 +276,6 @@ def stream_check(server: Server, addresses: Sequence[str], lines: int) -> dict[s
         if batch:
             yield b"".join(batch)
 
-    pid = server.process.pid
-    rss_before = rss_kib(pid)
-    peak = [rss_before]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.2):
-            peak.append(rss_kib(pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
     headers = {"Authorization": f"Bearer {server.api_key}"}
     url = f"{server.base_url}/v1/checks/bulk?purpose=marketing&channel=email"
     counts = {"answered": 0, "allowed": 0}
@@ -297,11 +285,8 @@ def stream_check(server: Server, addresses: Sequence[str], lines: int) -> dict[s
         counts["allowed"] += b'"allowed":true' in line
 
     started = time.perf_counter()
-    try:
+    with RssSampler(server.process.pid) as rss:
         answer = asyncio.run(post_ndjson(url, body(), headers, on_line=count))
-    finally:
-        done.set()
-        sampler.join()
     if answer.status != 200:
         raise BenchError(f"NDJSON bulk answered {answer.status}: {answer.body[:500]!r}")
     answered, allowed = counts["answered"], counts["allowed"]
@@ -313,9 +298,9 @@ def stream_check(server: Server, addresses: Sequence[str], lines: int) -> dict[s
         "seconds": elapsed,
         "addresses_per_s": lines / elapsed,
         "allowed": allowed,
-        "server_rss_before_mib": rss_before / 1024,
-        "server_rss_peak_mib": max(peak) / 1024,
-        "server_rss_growth_mib": (max(peak) - rss_before) / 1024,
+        "server_rss_before_mib": rss.mib()["start"],
+        "server_rss_peak_mib": rss.mib()["peak"],
+        "server_rss_growth_mib": rss.mib()["peak"] - rss.mib()["start"],
     }
 
 
@@ -856,10 +841,6 @@ def _attempts(
     return last
 
 
-def _terminated(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -887,8 +868,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             " it limits the figures."
         )
 
-    # A SIGTERM (a timeout, a CI stop) unwinds like Ctrl-C: the finally blocks stop servers, drop databases.
-    signal.signal(signal.SIGTERM, _terminated)
+    unwind_on_sigterm()
     plan = Plan.quick() if args.quick else Plan.full()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     started = datetime.now(UTC)

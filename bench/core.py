@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -61,6 +60,7 @@ from harness import (
     settle,
     start_service,
     stop_server,
+    unwind_on_sigterm,
     withdrawal,
 )
 
@@ -303,7 +303,7 @@ def withdrawal_requests(run: Run, ids_prefix: Path) -> Path:
 #: The second client's own checks (the proof's), beside wrk's 32 connections; and its writer tasks,
 #: enough to keep the pace when a registration takes a third of a second.
 PROOF_CONNECTIONS = 8
-WRITERS = 8
+WRITERS = 16
 
 
 def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]], check: Path) -> Load:
@@ -630,10 +630,6 @@ def write_results(runs: Sequence[Run], failures: dict[str, str], plan: Plan, sta
 # --------------------------------------------------------------------------- main
 
 
-def _terminated(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -645,8 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         parser.error("wrk is not installed (apt-get install wrk)")
-    # A SIGTERM unwinds like Ctrl-C: the finally blocks stop servers and drop databases.
-    signal.signal(signal.SIGTERM, _terminated)
+    unwind_on_sigterm()
     plan = Plan.quick() if args.quick else Plan.full()
     started = datetime.now(UTC)
     runs: list[Run] = []

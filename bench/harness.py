@@ -149,27 +149,45 @@ class Measured:
     server_rss_mib: dict[str, float]
 
 
+class RssSampler:
+    """The server tree's resident memory, sampled every 0.2 s by a thread while a ``with`` block runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples = [rss_kib(pid)]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            self.samples.append(rss_kib(self.pid))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(rss_kib(self.pid))
+
+    def mib(self) -> dict[str, float]:
+        """At the start, at the peak and at the end, in MiB."""
+        return {
+            "start": self.samples[0] / 1024,
+            "peak": max(self.samples) / 1024,
+            "end": self.samples[-1] / 1024,
+        }
+
+
 def run_measured(command: Sequence[str], timeout: float, server_pid: int) -> Measured:
     """Run a load client to its end; sample the server tree's CPU (before/after) and RSS (every 0.2 s)."""
-    rss_start = rss_kib(server_pid)
-    samples = [rss_start]
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.2):
-            samples.append(rss_kib(server_pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
     ticks_before = cpu_ticks(server_pid)
     started = time.perf_counter()
-    sampler.start()
-    try:
+    with RssSampler(server_pid) as rss:
         done = subprocess.run(  # noqa: S603 - a fixed command line built by the bench
             list(command), capture_output=True, text=True, timeout=timeout, check=False
         )
-    finally:
-        stop.set()
-        sampler.join()
     wall = time.perf_counter() - started
     ticks_after = cpu_ticks(server_pid)
     if done.returncode != 0:
@@ -178,9 +196,7 @@ def run_measured(command: Sequence[str], timeout: float, server_pid: int) -> Mea
     cpu = None
     if ticks_before is not None and ticks_after is not None:
         cpu = 100 * (ticks_after - ticks_before) / os.sysconf("SC_CLK_TCK") / wall
-    samples.append(rss_kib(server_pid))
-    rss = {"start": rss_start / 1024, "peak": max(samples) / 1024, "end": samples[-1] / 1024}
-    return Measured(done.stdout, cpu, rss)
+    return Measured(done.stdout, cpu, rss.mib())
 
 
 def load_from(name: str, raw: dict[str, Any], measured: Measured, connections: int, per_request: int) -> Load:
@@ -376,6 +392,16 @@ def service_env(data_dir: Path, database: str | None) -> dict[str, str]:
         # Production's pairing: PostgreSQL with Redis for the check cache's change signal.
         env["CONSENT_REDIS_URL"] = REDIS_URL
     return env
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def unwind_on_sigterm() -> None:
+    """A SIGTERM (a timeout, a CI stop) unwinds like Ctrl-C: ``finally`` blocks stop servers, drop
+    databases."""
+    signal.signal(signal.SIGTERM, _terminated)
 
 
 def log_problems(server: Server) -> list[str]:
