@@ -318,7 +318,6 @@ def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]], che
         "duration_s": plan.load_s,
         "connections": PROOF_CONNECTIONS,
         "writers": WRITERS,
-        "checks_per_write": plan.checks_per_write,
         "writes_per_s": run.loads["check"].rps / plan.checks_per_write,
         "rotation": run.addresses.single,
         "targets": targets,
