@@ -248,7 +248,7 @@ def measure_baselines(run: Run) -> None:
         "BENCH_REDIS_URL": REDIS_URL,
         "BENCH_ADDRESSES": str(seeded),
     }
-    plan, reads = run.plan, run.plan.read_connections
+    reads = run.plan.read_connections
     bare = start_baseline(run, "bare", env)
     run.measure("bare", bare, "/json", run.script("bare", LUA_HEALTH), reads)
     stop_server(bare)
@@ -259,21 +259,29 @@ def measure_baselines(run: Run) -> None:
         run.measure(key, checks, path, script, reads)
     stop_server(checks)
     writes = start_baseline(run, "plain_write", env)
-    script = register_script(run, "plain_write", "/write", "-")
-    run.measure("plain_write warm-up", writes, "/write", script, plan.write_connections)
-    run.measure("plain_write", writes, "/write", script, plan.write_connections)
+    measure_registrations(run, "plain_write", writes, "/write")
     stop_server(writes)
 
 
-def register_script(run: Run, name: str, path: str, key: str, ids: str = "") -> Path:
+def measure_registrations(run: Run, key: str, server: Server, path: str, ids: str = "") -> None:
+    """A warm-up, then the load: each with its own script, so every request is a person never seen."""
+    connections = run.plan.write_connections
+    run.measure(
+        f"{key} warm-up", server, path, register_script(run, f"{key}-warm", path, server), connections
+    )
+    run.measure(key, server, path, register_script(run, key, path, server, ids), connections)
+
+
+def register_script(run: Run, name: str, path: str, server: Server, ids: str = "") -> Path:
+    """LUA_REGISTER with a fresh token for this run's addresses (and ``ids`` to write the new ids to)."""
     choices = json.dumps(consent_choices(FIVE_CHOICES), separators=(",", ":"))
     return run.script(
         name,
         LUA_REGISTER,
-        key=key,
+        key=server.api_key or "-",
         path=path,
         ids=ids,
-        run=secrets.token_hex(3),
+        run=secrets.token_hex(4),
         domain=DOMAIN,
         choices=choices,
     )
@@ -376,11 +384,22 @@ def _same_keys(env: dict[str, str], run: Run) -> dict[str, str]:
 
 
 def measure_service(run: Run, database: str | None) -> None:
+    """Our service with one worker, seeded and loaded; then restarted with two for the write loads."""
+    api_key, granted = measure_one_worker(run, database)
+    half = len(granted) // 2
+    two = start_our_service(run, database, workers=2, api_key=api_key)
+    measure_registrations(run, "registration_2w", two, "/v1/registrations")
+    mixed_load(run, "check_under_writes_2w", two, granted[half:], run.workdir / "check.lua")
+    run.extra["server_log_problems_2w"] = log_problems(two)
+    stop_server(two)
+
+
+def measure_one_worker(run: Run, database: str | None) -> tuple[str, list[list[str]]]:
+    """Every load on one worker; returns the API key and the granted people, ``[address, id]``, of
+    which the first half were withdrawn beside the checks under writes."""
     plan, reads, writes = run.plan, run.plan.read_connections, run.plan.write_connections
     server = start_our_service(run, database, workers=1)
-    print(
-        f"  server {server.base_url} (pid {server.process.pid}); seeding {plan.people} people ...", flush=True
-    )
+    print(f"  server {server.base_url} (pid {server.process.pid}); seeding {plan.people} people", flush=True)
     seeded = asyncio.run(seed(server, run.addresses, plan.seed_concurrency))
     run.extra["seed"] = seeded.stats
     run.extra["validation"] = asyncio.run(validate(server, run.addresses))
@@ -394,25 +413,16 @@ def measure_service(run: Run, database: str | None) -> None:
     run.measure("check", server, "/v1/checks", check, reads)
     measure_bulk(run, server)
     granted = [[a, seeded.person_ids[a]] for a in run.addresses.granted]
-    half = len(granted) // 2
-    mixed_load(run, "check_under_writes", server, granted[:half], check)
+    mixed_load(run, "check_under_writes", server, granted[: len(granted) // 2], check)
     ids = run.workdir / "registered"
-    register = register_script(run, "register", "/v1/registrations", key, ids=str(ids))
-    run.measure("registration warm-up", server, "/v1/registrations", register, writes)
-    run.measure("registration", server, "/v1/registrations", register, writes)
+    measure_registrations(run, "registration", server, "/v1/registrations", ids=str(ids))
     requests = str(withdrawal_requests(run, ids))
     replay = run.script("withdraw", LUA_REPLAY, key=key, requests=requests, threads=str(plan.threads))
     run.measure("withdrawal", server, "/v1/people", replay, writes)
     run.measure("health_after", server, "/health/live", run.script("health", LUA_HEALTH), reads)
     run.extra["server_log_problems_1w"] = log_problems(server)
     stop_server(server)
-    two = start_our_service(run, database, workers=2, api_key=key)
-    register = register_script(run, "register-2w", "/v1/registrations", key)
-    run.measure("registration_2w warm-up", two, "/v1/registrations", register, writes)
-    run.measure("registration_2w", two, "/v1/registrations", register, writes)
-    mixed_load(run, "check_under_writes_2w", two, granted[half:], check)
-    run.extra["server_log_problems_2w"] = log_problems(two)
-    stop_server(two)
+    return key, granted
 
 
 def measure_bulk(run: Run, server: Server) -> None:
