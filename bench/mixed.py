@@ -95,7 +95,7 @@ class Tally:
     errors: dict[str, int] = field(
         default_factory=lambda: {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
     )
-    writes_due: int = 0
+    writes_claimed: int = 0
 
     def bump(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -149,8 +149,8 @@ class Mixed:
     async def writer(self) -> None:
         """Claim the next write's slot, sleep until its time (``writes_per_s`` paces them), send it."""
         while True:
-            self.tally.writes_due += 1
-            slot = self.tally.writes_due
+            self.tally.writes_claimed += 1
+            slot = self.tally.writes_claimed
             due = self.started + slot / self.spec.writes_per_s
             if due >= self.deadline:
                 return
