@@ -63,6 +63,7 @@ from harness import (
     unwind_on_sigterm,
     withdrawal,
 )
+from mixed import PROGRESS_EVERY
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 #: A registration's five choices: marketing by email, text and phone; asking again by email and text.
@@ -132,6 +133,25 @@ function response(status, headers, body)
     local id = string.match(body, '"person_id":"([^"]+)"')
     if id then ids:write(id, "\n") end
   end
+end
+"""
+
+#: Appended to LUA_CHECK beside the proof client: each thread appends a byte to ``__PROGRESS__.<thread>``
+#: every ``__EVERY__`` answers, so the proof client can pace its writes by the checks answered.
+LUA_PROGRESS = r"""
+local check_init, check_response = init, response
+
+function init(args)
+  check_init(args)
+  answered = 0
+  progress = assert(io.open("__PROGRESS__." .. tid, "w"))
+  progress:setvbuf("no")
+end
+
+function response(status, headers, body)
+  check_response(status, headers, body)
+  answered = answered + 1
+  if answered % __EVERY__ == 0 then progress:write(".") end
 end
 """
 
@@ -314,19 +334,24 @@ PROOF_CONNECTIONS = 8
 WRITERS = 16
 
 
-def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]], check: Path) -> Load:
+def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]]) -> Load:
     """wrk's check load with a second client beside it (bench/mixed.py) writing one withdrawal or
-    registration per ``checks_per_write`` checks (paced from the check rate measured alone) and
+    registration per ``checks_per_write`` checks answered (wrk's counted from its progress files) and
     checking the addresses it withdraws; the rate is both clients' checks, the proof the second's."""
     server.alive(key)
     plan = run.plan
+    progress = run.workdir / f"{key}.progress"
+    single = str(run.workdir / "single.txt")
+    values = {"key": server.api_key, "addresses": single, "path": "/v1/checks", "progress": str(progress)}
+    check = run.script(key, LUA_CHECK + LUA_PROGRESS, every=str(PROGRESS_EVERY), **values)
     spec = {
         "base_url": server.base_url,
         "api_key": server.api_key,
         "duration_s": plan.load_s,
         "connections": PROOF_CONNECTIONS,
         "writers": WRITERS,
-        "writes_per_s": run.loads["check"].rps / plan.checks_per_write,
+        "checks_per_write": plan.checks_per_write,
+        "progress_files": [f"{progress}.{t}" for t in range(plan.threads)],
         "rotation": run.addresses.single,
         "targets": targets,
         "choices": [list(c) for c in FIVE_CHOICES],
@@ -389,7 +414,7 @@ def measure_service(run: Run, database: str | None) -> None:
     half = len(granted) // 2
     two = start_our_service(run, database, workers=2, api_key=api_key)
     measure_registrations(run, "registration_2w", two, "/v1/registrations")
-    mixed_load(run, "check_under_writes_2w", two, granted[half:], run.workdir / "check.lua")
+    mixed_load(run, "check_under_writes_2w", two, granted[half:])
     run.extra["server_log_problems_2w"] = log_problems(two)
     stop_server(two)
 
@@ -413,7 +438,7 @@ def measure_one_worker(run: Run, database: str | None) -> tuple[str, list[list[s
     run.measure("check", server, "/v1/checks", check, reads)
     measure_bulk(run, server)
     granted = [[a, seeded.person_ids[a]] for a in run.addresses.granted]
-    mixed_load(run, "check_under_writes", server, granted[: len(granted) // 2], check)
+    mixed_load(run, "check_under_writes", server, granted[: len(granted) // 2])
     ids = run.workdir / "registered"
     measure_registrations(run, "registration", server, "/v1/registrations", ids=str(ids))
     requests = str(withdrawal_requests(run, ids))
@@ -644,7 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--quick", action="store_true", help="short loads, a smaller seed (~2 minutes a backend)"
+        "--quick", action="store_true", help="short loads, a smaller seed (~3 minutes for both)"
     )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args(argv)

@@ -1,7 +1,8 @@
 """Checks while writes run beside them, and the proof that no check answered a stale allow.
 
-The second client beside the bench's wrk check load (issue 15, target 2): writer tasks send
-``writes_per_s`` writes a second (the bench sets it to the check rate / 20), alternating a withdrawal
+The second client beside the bench's wrk check load (issue 15, target 2): writer tasks send one write
+for every ``checks_per_write`` checks answered (wrk's, counted from the progress files its Lua script
+appends a byte to every ``PROGRESS_EVERY`` answers, and this client's own), alternating a withdrawal
 of a seeded, granted person's marketing-by-email consent and a registration of a new person with five
 choices; each withdrawal, once acknowledged, is followed at once by a check of that address, and
 ``connections`` tasks send single checks of their own.
@@ -19,6 +20,7 @@ wrk's shape plus the proof. httpx is far slower than wrk, so it carries the proo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import secrets
@@ -36,6 +38,8 @@ from harness import DOMAIN, MARKER, registration, withdrawal
 
 #: How many just-withdrawn (and about-to-be-withdrawn) addresses the checkers aim at.
 HOT = 8
+#: wrk's Lua script appends a byte to its progress file every so many checks answered.
+PROGRESS_EVERY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +78,10 @@ class Spec:
     duration_s: float
     connections: int
     writers: int
-    #: Writes a second, paced by the clock (the bench: its check rate measured alone / 20).
-    writes_per_s: float
+    #: One write for every so many checks answered.
+    checks_per_write: int
+    #: Files wrk's threads append a byte to every ``PROGRESS_EVERY`` checks answered.
+    progress_files: list[str]
     #: Addresses the checkers rotate through.
     rotation: list[str]
     #: Granted people to withdraw, in order: [address, person id].
@@ -107,6 +113,7 @@ class Mixed:
     def __init__(self, spec: Spec, client: httpx.AsyncClient) -> None:
         self.spec, self.client, self.tally = spec, client, Tally()
         self.started = self.deadline = 0.0
+        self.permits = asyncio.Semaphore(0)
         self.targets = deque((address, person) for address, person in spec.targets)
         self.target_addresses = {address for address, _ in spec.targets}
         # Just withdrawn, or next: each target is checked (allowed) before its withdrawal and after.
@@ -119,7 +126,25 @@ class Mixed:
         self.deadline = self.started + duration
         checkers = [self.checker(i) for i in range(self.spec.connections)]
         writers = [self.writer() for _ in range(self.spec.writers)]
-        await asyncio.gather(*checkers, *writers)
+        await asyncio.gather(self.pacer(), *checkers, *writers)
+
+    def checks_answered(self) -> int:
+        """wrk's checks (from its progress files) and this client's own, so far."""
+        total = len(self.tally.latencies)
+        for path in self.spec.progress_files:
+            with contextlib.suppress(FileNotFoundError):
+                total += PROGRESS_EVERY * Path(path).stat().st_size
+        return total
+
+    async def pacer(self) -> None:
+        """Every 5 ms, one permit to write for each ``checks_per_write`` checks answered since."""
+        released = 0
+        while time.monotonic() < self.deadline:
+            due = self.checks_answered() // self.spec.checks_per_write
+            for _ in range(due - released):
+                self.permits.release()
+            released = max(released, due)
+            await asyncio.sleep(0.005)
 
     def pick(self, n: int) -> str:
         """Every other check one of the hot addresses, the rest rotating through the seeded ones."""
@@ -147,15 +172,14 @@ class Mixed:
                 self.tally.seen.append(CheckSeen(address, started, allowed))
 
     async def writer(self) -> None:
-        """Claim the next write's slot, sleep until its time (``writes_per_s`` paces them), send it."""
+        """Take a permit from the pacer, then write: withdrawals and registrations in turn."""
         while True:
-            self.tally.writes_claimed += 1
-            slot = self.tally.writes_claimed
-            due = self.started + slot / self.spec.writes_per_s
-            if due >= self.deadline:
+            try:
+                await asyncio.wait_for(self.permits.acquire(), max(0.0, self.deadline - time.monotonic()))
+            except TimeoutError:
                 return
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            if slot % 2 and self.targets:
+            self.tally.writes_claimed += 1
+            if self.tally.writes_claimed % 2 and self.targets:
                 await self.withdraw(*self.targets.popleft())
             else:
                 await self.register()
