@@ -41,6 +41,7 @@ from harness import (
     REDIS_URL,
     RESULTS_DIR,
     ROOT,
+    SERVICE,
     VENV_BIN,
     BenchError,
     Load,
@@ -193,6 +194,8 @@ class Run:
     plan: Plan
     workdir: Path
     addresses: Addresses
+    #: What the run is called in the output: the backend, and which code it ran when comparing.
+    label: str = ""
     loads: dict[str, Load] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     databases: list[str] = field(default_factory=list)
@@ -390,7 +393,7 @@ def start_our_service(run: Run, database: str | None, workers: int, api_key: str
     setup = Setup(run.backend, "granian", workers)
     if api_key:  # a restart: the data folder or database holds the key made on the first start
         port = free_port()
-        command = [str(VENV_BIN / "consent-service"), "serve", "--host", HOST, "--port", str(port)]
+        command = [str(SERVICE["command"]), "serve", "--host", HOST, "--port", str(port)]
         command += ["--server", "granian", "--workers", str(workers)]
         server = launch(
             command, _same_keys(env, run), run.workdir, f"server-{workers}w", port, "/health/ready"
@@ -602,7 +605,7 @@ def print_loads(runs: Sequence[Run]) -> None:
             per = "-" if load.cpu_ms_per_request is None else f"{load.cpu_ms_per_request:.2f}"
             rss = load.server_rss_mib
             print(
-                f"{run.backend:<12}{load.name:<24}{load.connections:>6}{load.rps:>9,.0f}"
+                f"{run.label or run.backend:<12}{load.name:<24}{load.connections:>6}{load.rps:>9,.0f}"
                 f"{load.latency_ms['p50']:>9.1f}{load.latency_ms['p99']:>9.1f}"
                 f"{load.non_2xx + load.socket_errors:>8}{load.counts.get('degraded', 0):>7}{cpu:>9}{per:>11}"
                 f"{rss.get('peak', 0):>9.0f}{rss.get('end', 0) - rss.get('start', 0):>+7.1f}"
@@ -611,7 +614,7 @@ def print_loads(runs: Sequence[Run]) -> None:
 
 def print_targets(runs: Sequence[Run]) -> None:
     for run in runs:
-        print(f"\n{run.backend}: issue 15's targets (ratios within this run)")
+        print(f"\n{run.label or run.backend}: issue 15's targets (ratios within this run)")
         for row in run.extra["targets"]:
             if row["value"] is None:
                 print(f"  ({row['target']}) {row['name']:<48} not measured: {row['missing']}")
@@ -649,7 +652,7 @@ def write_results(runs: Sequence[Run], failures: dict[str, str], plan: Plan, sta
         "cores": os.cpu_count(),
         "plan": asdict(plan),
         "backends": {
-            run.backend: {
+            (run.label or run.backend): {
                 "loads": {k: {**asdict(v), "non_2xx": v.non_2xx} for k, v in run.loads.items()},
                 **{k: v for k, v in run.extra.items() if k != "service_env_keys"},
             }
@@ -672,7 +675,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--quick", action="store_true", help="short loads, a smaller seed (~3 minutes for both)"
     )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also run another checkout's service (its .venv, made by `make install`) before this one's,"
+        " backend by backend in this run, for a before/after table",
+    )
     args = parser.parse_args(argv)
+    services = [("", VENV_BIN / "consent-service")]
+    if args.compare is not None:
+        before = args.compare.resolve() / ".venv" / "bin" / "consent-service"
+        if not before.exists():
+            parser.error(f"{before} does not exist: run `make install` in {args.compare} first")
+        services = [("before", before), ("after", VENV_BIN / "consent-service")]
     if not shutil.which("wrk"):
         parser.error("wrk is not installed (apt-get install wrk)")
     unwind_on_sigterm()
@@ -681,15 +697,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[Run] = []
     failures: dict[str, str] = {}
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
-        print(f"{backend}:", flush=True)
-        try:
-            run = run_backend(backend, plan)
-        except (BenchError, httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
-            failures[backend] = f"{type(exc).__name__}: {exc}"
-            print(f"  {backend} failed: {failures[backend][:1500]}", file=sys.stderr)
-            continue
-        run.extra["targets"] = evaluate(run)
-        runs.append(run)
+        for which, command in services:
+            label = f"{backend} {which}".strip()
+            print(f"{label}:", flush=True)
+            SERVICE["command"] = command
+            try:
+                run = run_backend(backend, plan)
+            except (BenchError, httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
+                failures[label] = f"{type(exc).__name__}: {exc}"
+                print(f"  {label} failed: {failures[label][:1500]}", file=sys.stderr)
+                continue
+            run.label = label
+            run.extra["targets"] = evaluate(run)
+            runs.append(run)
     print()
     print_loads(runs)
     print_targets(runs)

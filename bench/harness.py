@@ -35,6 +35,9 @@ if str(ROOT) not in sys.path:
 from tests.support.processes import cpu_ticks, rss_kib, settle  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
+#: The ``consent-service`` command a load runs against: this checkout's unless the bench is comparing
+#: another one (``core.py --compare``), whose own environment then serves.
+SERVICE = {"command": VENV_BIN / "consent-service"}
 RESULTS_DIR = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -365,7 +368,7 @@ def start_service(env: dict[str, str], workdir: Path, setup: Setup, name: str = 
     """``consent-service serve`` on a free loopback port; returns once /health/ready answers 200."""
     port = free_port()
     command = [
-        str(VENV_BIN / "consent-service"),
+        str(SERVICE["command"]),
         "serve",
         "--host",
         HOST,
