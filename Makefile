@@ -61,7 +61,7 @@ openapi: $(RUNTIME_STAMP)
 	$(BIN)/consent-service openapi > openapi/openapi.json
 
 bench: $(DEV_STAMP)
-	$(BIN)/python bench/checks.py
+	$(BIN)/python bench/core.py
 
 # After changing a dependency in pyproject.toml: re-resolve both locks for every platform and every
 # Python >= 3.11 at once, keeping the pinned versions that still fit (`make lock UPGRADE=1` takes the

@@ -28,8 +28,10 @@ from consent_service.adapters.sealing import AesGcmSealer
 from consent_service.adapters.signals import HostSignal, RedisSignal
 from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
+from consent_service.adapters.watermark import RedisWatermark
 from consent_service.config import Settings
 from consent_service.db import SqlStore, connect
+from consent_service.db.replica import ReplicaReads, WatermarkingStore
 from consent_service.domain.absent import NoAnswerCache, NoSignal, NoSpool
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.feedback.facts import ProviderKeys
@@ -37,6 +39,7 @@ from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Answers, ChangeSignal, Store
 from consent_service.domain.purposes import Category, OrgType
 from consent_service.domain.receipts import DataController
+from consent_service.domain.replication import Reads
 from consent_service.domain.streams import Given, Stream, mail_streams
 from consent_service.domain.tokens import LinkSigner
 from consent_service.services import audit, spool
@@ -57,10 +60,12 @@ def build_context(settings: Settings) -> Context:
         timeout=settings.database.timeout,
         sealer=AesGcmSealer(settings.encryption_key),
     )
-    store, answers = _check_cache(settings, raw)
+    primary, check_reads = _replica(settings, raw, metrics)
+    store, answers = _check_cache(settings, primary)
     clock = SystemClock()
     return Context(
         store=store,
+        check_reads=check_reads if check_reads is not None else store,
         answers=answers,
         clock=clock,
         fingerprint=Fingerprinter(settings.fingerprint_key),
@@ -106,6 +111,26 @@ async def opened(settings: Settings) -> AsyncIterator[Context]:
     finally:
         await ctx.store.dispose()
         await ctx.key_ring.close()
+
+
+def _replica(settings: Settings, raw: SqlStore, metrics: PrometheusMetrics) -> tuple[Store, Reads | None]:
+    """With ``CONSENT_REPLICA_URL``: the primary, whose writes raise the replica watermark before they
+    are acknowledged, and the reads of checks, from the replica whenever it has replayed that far.
+    Without it, the primary as it was and no reads of their own (checks read the store)."""
+    url = settings.database.replica_url
+    if url is None or settings.redis_url is None:
+        return raw, None
+    replica = connect(url, timeout=settings.database.timeout, sealer=raw.sealer)
+    watermark = RedisWatermark(settings.redis_url, settings.namespace)
+    reads = ReplicaReads(
+        raw,
+        replica,
+        watermark,
+        # A replica slower than this is no faster than the primary, which then still has the rest.
+        probe_timeout=settings.checks.timeout / 4,
+        counted=metrics.check_read,
+    )
+    return WatermarkingStore(raw, replica, watermark, hold=settings.database.timeout), reads
 
 
 def _check_cache(settings: Settings, store: Store) -> tuple[Store, Answers]:

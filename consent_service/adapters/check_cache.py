@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
+from consent_service.domain.leases import LeasedToken
 from consent_service.domain.ports import AnswerKey, ChangeSignal, Store, UnitOfWork
 
 log = logging.getLogger("consent_service.answers")
@@ -46,22 +47,19 @@ class AnswerCache:
     _entries: OrderedDict[AnswerKey, tuple[str, float, Answer]] = field(default_factory=OrderedDict)
     #: Seconds an answer from memory is trusted after the database last answered this worker.
     trust: float = 0.25
-    _token: str | None = None
-    _token_until: float = float("-inf")
     _database_seen: float = float("-inf")
+    _token: LeasedToken = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._token = LeasedToken(self.signal.current, self.signal.lease)
 
     def database_answered(self) -> None:
         self._database_seen = time.monotonic()
 
     async def token(self) -> str | None:
-        """The signal's token, read again only once the last read's lease has run out."""
-        started = time.monotonic()
-        if started < self._token_until:
-            return self._token
-        token = await self.signal.current()
-        if self.signal.lease > 0:
-            self._token, self._token_until = token, started + self.signal.lease
-        return token
+        """The signal's token, read again only once the last read's lease has run out, and then by one
+        check for all that arrive while it is read (``domain/leases.py``)."""
+        return await self._token.current()
 
     def get(self, key: AnswerKey, token: str | None) -> Answer | None:
         if token is None or time.monotonic() - self._database_seen > self.trust:

@@ -34,6 +34,13 @@ OUTBOX_LAG = Gauge(
     multiprocess_mode="livemax",
 )
 
+REPLICA_READS = Counter(
+    "consent_check_reads_total",
+    "With a replica (CONSENT_REPLICA_URL): checks' reads by where they went and why "
+    "(replica; or the primary: behind, watermark_unknown, replica_away)",
+    ["source"],
+)
+
 SPOOLED = Gauge(
     "consent_optout_spool_waiting",
     "Opt-outs a family made while the database was away, on this host's disk, not yet applied",
@@ -69,6 +76,9 @@ class PrometheusMetrics:
 
     def outbox_lag(self, seconds: float) -> None:
         OUTBOX_LAG.set(seconds)
+
+    def check_read(self, source: str) -> None:
+        REPLICA_READS.labels(source).inc()
 
     def spooled(self, waiting: int) -> None:
         SPOOLED.set(waiting)

@@ -15,6 +15,7 @@ from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import ParameterKwarg
+from litestar.utils.scope.state import ScopeState
 
 from consent_service.api import schemas as s
 from consent_service.domain.keys import ApiKey
@@ -158,8 +159,8 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
     that has made a mistake we must name, not guess around, so JSON bodies are first decoded
     strictly against the handler's body type, and date-time query values must be RFC 3339 text.
     No text may hold a NUL character, in a JSON body or a documented route's query (``NUL_FREE``).
-    Costs one extra decode of the body (microseconds for a check; about a millisecond per 10,000
-    bulk addresses).
+    The body is decoded once: what the strict decode makes is handed to Litestar as the request's
+    JSON (``_hand_over``), so Litestar does not decode it again, leniently, to the same value.
     """
     if not isinstance(handler, HTTPRouteHandler):
         return
@@ -180,9 +181,10 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
                 raise ValidationException(extra=[error])
     if plan.body is None or not connection.headers.get("content-type", "").startswith("application/json"):
         return
-    body = await Request[Any, Any, Any](connection.scope, connection.receive).body()
+    request = connection if isinstance(connection, Request) else Request(connection.scope, connection.receive)
+    body = await request.body()
     try:
-        msgspec.json.decode(body, type=plan.body, strict=True)
+        decoded = msgspec.json.decode(body, type=plan.body, strict=True)
     except msgspec.ValidationError as exc:
         raise ValidationException(extra=[{"message": str(exc), "key": "data", "source": "body"}]) from exc
     except msgspec.DecodeError:
@@ -192,6 +194,20 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
     if b"\\u0000" in body and (where := _nul_in(msgspec.json.decode(body))) is not None:
         error = {"message": NUL_REFUSED, "key": f"data.{where}"}
         raise ValidationException(extra=[{**error, "source": "body"}])
+    _hand_over(connection, decoded)
+
+
+def _hand_over(connection: ASGIConnection[Any, Any, Any, Any], decoded: Any) -> None:
+    """Gives Litestar the body as decoded here, so it is not decoded a second time.
+
+    Litestar takes a handler's ``data`` from ``Request.json()``, which returns the value kept in the
+    request's ``ScopeState`` when there is one, and then converts it to the handler's type, which
+    passes an instance of that type through untouched (about 3 µs saved on a check, a millisecond
+    on 10,000 bulk addresses). Only a struct is handed over: it is exactly what the conversion would
+    have made. Were Litestar to stop reading the kept value, it would decode the body itself again.
+    """
+    if isinstance(decoded, msgspec.Struct):
+        ScopeState.from_scope(connection.scope).json = decoded
 
 
 def _nul_in(value: Any, path: str = "") -> str | None:

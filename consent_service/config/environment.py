@@ -209,6 +209,7 @@ VARIABLES: dict[str, Variable] = {
     "CONSENT_DATABASE_URL": Variable("database.url", _async_driver, secret=True),
     "CONSENT_DATABASE_TIMEOUT": Variable("database.timeout"),
     "CONSENT_LEDGER_CHECKPOINT_EVERY": Variable("database.checkpoint_every"),
+    "CONSENT_REPLICA_URL": Variable("database.replica_url", _async_driver, secret=True),
     "CONSENT_FINGERPRINT_KEY": Variable("fingerprint_key", hex_key, secret=True),
     "CONSENT_LINK_SIGNING_KEY": Variable("links.signing_key", hex_key, secret=True),
     "CONSENT_ENCRYPTION_KEY": Variable("encryption_key", aes_256_key, secret=True),
@@ -288,6 +289,15 @@ def disagreements(values: dict[str, dict[str, Any]], given: Mapping[str, str]) -
         )
     if values.get("checks", {}).get("cache") == "redis" and not values.get("", {}).get("redis_url"):
         problems.append("CONSENT_CHECK_CACHE=redis needs CONSENT_REDIS_URL")
+    if values.get("database", {}).get("replica_url"):
+        if not str(values["database"].get("url") or "").startswith("postgresql"):
+            problems.append(
+                "CONSENT_REPLICA_URL is a PostgreSQL standby: CONSENT_DATABASE_URL must be its primary"
+            )
+        if not values.get("", {}).get("redis_url"):
+            problems.append(
+                "CONSENT_REPLICA_URL needs CONSENT_REDIS_URL: every worker must share the replica watermark"
+            )
     feedback = values.get("feedback", {})
     if bool(feedback.get("ses_topic_arns")) != bool(feedback.get("ses_signing_cert")):
         problems.append(

@@ -50,6 +50,13 @@ DatabaseUrl = Annotated[
         description="a postgresql://, postgres:// or sqlite:/// URL",
     ),
 ]
+ReplicaUrl = Annotated[
+    str,
+    Meta(
+        pattern=r"^postgresql\+asyncpg://",
+        description="a postgresql:// or postgres:// URL of one hot standby",
+    ),
+]
 RedisUrl = Annotated[
     str, Meta(pattern=r"^(redis|rediss|unix)://", description="a redis://, rediss:// or unix:// URL")
 ]
@@ -89,6 +96,9 @@ class Database(Struct, frozen=True, kw_only=True):
     timeout: Seconds = 5.0
     #: Seconds between checkpoints of the ledger's person chains (``audit verify`` checks them).
     checkpoint_every: Seconds = 60.0
+    #: One PostgreSQL hot standby of ``url`` that checks may read from once it has replayed every
+    #: acknowledged write (db/replica.py); None: checks read the primary.
+    replica_url: ReplicaUrl | None = None
 
 
 class Checks(Struct, frozen=True, kw_only=True):

@@ -11,6 +11,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from consent_service.db import wal
 from consent_service.db.repositories import SqlUnitOfWork
 from consent_service.domain.changes import Change
 from consent_service.domain.errors import ConcurrentChange, InvalidInput, StoreUnavailable
@@ -147,6 +148,17 @@ class SqlStore:
         try:
             async with asyncio.timeout(self.timeout), self._reader.connect() as connection:
                 await connection.execute(text("SELECT 1"))
+        except (*UNAVAILABLE, TimeoutError, exc.DBAPIError) as error:
+            if isinstance(error, TimeoutError) or _away(error):
+                raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error
+            raise
+
+    async def wal_position(self, *, replayed: bool = False) -> int | None:
+        """The primary's WAL insert position now, or with ``replayed`` how far a standby has replayed
+        (``db/wal.py``)."""
+        try:
+            async with asyncio.timeout(self.timeout), self._reader.connect() as connection:
+                return await wal.position(connection, wal.REPLAYED if replayed else wal.INSERTED)
         except (*UNAVAILABLE, TimeoutError, exc.DBAPIError) as error:
             if isinstance(error, TimeoutError) or _away(error):
                 raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error

@@ -123,7 +123,7 @@ async def _check_in_store(
 ) -> Answer:
     channel = request.channel
     point_in_time = request.at is not None
-    async with ctx.store.reading() as uow:
+    async with ctx.check_reads.reading() as uow:
         if fingerprint is not None:
             linked = (await uow.people.linked([fingerprint])).get(fingerprint, [])
             people = [(pid, erased) for pid, erased in linked if request.person_id in (None, pid)]
@@ -334,7 +334,7 @@ async def _check_many(
     try:
         spooled = ctx.spool.pending()
         async with asyncio.timeout(max(ctx.check_timeout, ctx.check_timeout * len(known) / 500)):
-            async with ctx.store.reading() as uow:
+            async with ctx.check_reads.reading() as uow:
                 facts = await _bulk_facts(uow, purpose, channel, known, spooled, now)
     except (TimeoutError, StoreUnavailable):
         degraded = _degraded(purpose, channel)

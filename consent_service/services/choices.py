@@ -195,6 +195,7 @@ async def _record(
     current = {(c.purpose, c.channel): c for c in (await uow.ledger.current([person.id])).get(person.id, [])}
     evidence_hash = evidence_digest(request.evidence)
     events: list[ConsentEvent] = []
+    superseding: list[tuple[Checked, ConsentEvent]] = []
     for item, seq in zip(checked, seqs, strict=True):
         choice = item.choice
         evidence = _evidence_of(request, choice)
@@ -218,17 +219,20 @@ async def _record(
         )
         event = replace(draft, hash=event_digest(draft, prev))
         prev = event.hash
-        await uow.ledger.append(event)
         uow.emit(consent_recorded(event, person.reference))
         events.append(event)
         key = (choice.purpose, choice.channel)
-        if not supersedes(event, current.get(key)):
-            continue  # a late-arriving older choice goes into history only
-        current[key] = CurrentConsent.from_event(event)
-        await uow.ledger.save_current(person.id, current[key])
+        if supersedes(event, current.get(key)):  # a late-arriving older choice goes into history only
+            current[key] = CurrentConsent.from_event(event)
+            superseding.append((item, event))
+    if not events:
+        return Recorded(person.id, now, ())
+    # Each in one statement for the whole request: the events, then the choices they made current.
+    await uow.ledger.append(events)
+    await uow.ledger.save_current(person.id, [CurrentConsent.from_event(event) for _, event in superseding])
+    for item, event in superseding:
         await _update_suppressions(uow, ctx, person, item, event, request.objection)
-    if events:
-        await uow.ledger.move_head(ChainHead(person.id, events[-1].seq, prev))
+    await uow.ledger.move_head(ChainHead(person.id, events[-1].seq, prev))
     return Recorded(person.id, now, tuple(events))
 
 

@@ -15,6 +15,7 @@ from consent_service.domain.destinations import PUBLIC_HOSTS, Destinations
 from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.ports import Answers, Clock, Metrics, OptOutSpool, Results, Store
 from consent_service.domain.purposes import Category, OrgType
+from consent_service.domain.replication import Reads
 from consent_service.domain.staff import Passwords
 from consent_service.domain.streams import Stream, mail_streams
 from consent_service.domain.tokens import LinkSigner
@@ -37,6 +38,9 @@ class Context:
     bookkeeping: Store
     #: Use cases' results as text and back, kept under an idempotency key for its replays.
     results: Results
+    #: Where checks read: the store itself, or with ``CONSENT_REPLICA_URL`` the replica whenever it has
+    #: replayed every acknowledged write (domain/replication.py).
+    check_reads: Reads
     default_region: str = "GB"
     check_timeout: float = 0.2
     answers: Answers = field(default_factory=NoAnswerCache)

@@ -218,6 +218,10 @@ async def import_consents(
         try:
             session = ctx.store.reading() if options.dry_run else ctx.store.writing()
             async with session as uow:
+                if not options.dry_run:
+                    # The batch's people held at once, in order, as every write that holds several does:
+                    # two such writes never each wait for a person the other holds.
+                    await uow.ledger.hold_chains([key for _, key in batch if not key.startswith("new:")])
                 for row, key in batch:
                     await writer.apply(uow, row, key)
         except ImportStopped as exc:

@@ -21,6 +21,7 @@ from datetime import datetime
 from consent_service.domain.absent import NoSignal
 from consent_service.domain.errors import InvalidInput, NotFound, StoreUnavailable
 from consent_service.domain.keys import ApiKey, KeyScope, key_digest, may_grant, new_secret
+from consent_service.domain.leases import LeasedToken
 from consent_service.domain.ports import ChangeSignal, Clock, Store
 
 #: The longest a worker answers for a key from memory: the bound on a revocation reaching every worker.
@@ -104,11 +105,13 @@ class KeyRing:
     #: How long a lookup may take when a verdict this worker already holds could stand in for it.
     stale_timeout: float = 0.2
     _seen: dict[str, _Verdict] = field(default_factory=dict)
-    _token: str | None = None
-    _token_until: float = float("-inf")
     _away_until: float = float("-inf")
     #: Key id -> its latest use not yet written.
     _uses: dict[str, datetime] = field(default_factory=dict)
+    _token: LeasedToken = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._token = LeasedToken(self.revocations.current, self.revocations.lease)
 
     async def recognise(self, secret: str) -> ApiKey | None:
         digest = key_digest(secret)
@@ -126,14 +129,8 @@ class KeyRing:
 
     async def _current_token(self) -> str | None:
         """The signal's token, read again only once the last read's lease has run out (as the check
-        cache does: a revocation waits a lease after moving it)."""
-        started = time.monotonic()
-        if started < self._token_until:
-            return self._token
-        token = await self.revocations.current()
-        if self.revocations.lease > 0:
-            self._token, self._token_until = token, started + self.revocations.lease
-        return token
+        cache does: a revocation waits a lease after moving it), by one request for all waiting."""
+        return await self._token.current()
 
     async def _look_up(self, digest: str, token: str | None, stale: _Verdict | None) -> ApiKey | None:
         asked = time.monotonic()

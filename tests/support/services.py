@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,16 +92,31 @@ class PrivatePostgres:
 
     def init(self, **settings: str) -> None:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        lines = [
+        self._configure(
+            "listen_addresses = '127.0.0.1'", "max_connections = 100", "shared_buffers = 32MB", **settings
+        )
+
+    def follow(self, primary: PrivatePostgres, **settings: str) -> None:
+        """Become a hot standby of ``primary``, streaming from it: ``pg_basebackup -R``. The primary's
+        default ``pg_hba.conf`` (``initdb -A trust``) already trusts replication connections from
+        127.0.0.1, and ``wal_level = replica`` is PostgreSQL's default."""
+        self._run(
+            "pg_basebackup",
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(self.data), "-R", "-X", "stream", "--no-sync", "-c", "fast"),
+        )
+        self._configure("hot_standby = on", **settings)
+
+    def _configure(self, *lines: str, **settings: str) -> None:
+        """Appended to postgresql.conf, where a later line wins: this cluster's port and socket first."""
+        every = [
             f"port = {self.port}",
-            "listen_addresses = '127.0.0.1'",
             f"unix_socket_directories = '{self.directory}'",
-            "max_connections = 100",
-            "shared_buffers = 32MB",
+            *lines,
             *(f"{name} = {value}" for name, value in settings.items()),
         ]
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write("\n".join(lines) + "\n")
+            conf.write("\n".join(every) + "\n")
 
     def start(self, timeout: float = 30) -> None:
         self._run(
@@ -165,12 +180,28 @@ def _signal(pid: int, which: signal.Signals) -> None:
 @contextmanager
 def private_postgres(**settings: str) -> Iterator[PrivatePostgres]:
     """A started cluster of our own; `settings` are appended to postgresql.conf (e.g. fsync="off")."""
-    directory = Path(tempfile.mkdtemp(prefix="consent-pg-"))
+    with _cluster("consent-pg-", _postgres_bin(), lambda server: server.init(**settings)) as server:
+        yield server
+
+
+@contextmanager
+def private_replica(primary: PrivatePostgres, **settings: str) -> Iterator[PrivatePostgres]:
+    """A started hot standby of ``primary`` on a free port, in a data dir of its own
+    (``PrivatePostgres.follow``)."""
+    with _cluster(
+        "consent-pg-replica-", primary.bin, lambda server: server.follow(primary, **settings)
+    ) as server:
+        yield server
+
+
+@contextmanager
+def _cluster(prefix: str, bin: Path, make: Callable[[PrivatePostgres], None]) -> Iterator[PrivatePostgres]:
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
-    server = PrivatePostgres(directory=directory, port=free_port(), bin=_postgres_bin())
+    server = PrivatePostgres(directory=directory, port=free_port(), bin=bin)
     try:
-        server.init(**settings)
+        make(server)
         server.start()
         yield server
     finally:

@@ -17,6 +17,7 @@ import pytest
 
 from consent_service.api.app import app_from_env
 from consent_service.config import (
+    SECRET_NAMES,
     VARIABLES,
     Checks,
     Limits,
@@ -102,6 +103,31 @@ def test_a_redis_cache_without_redis_is_refused_not_silently_off(tmp_path: Path)
         Settings.from_env({"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_CHECK_CACHE": "redis"})
 
 
+def test_a_replica_is_a_postgresql_standby_beside_its_primary_and_redis(tmp_path: Path) -> None:
+    production = {
+        "CONSENT_DATA_DIR": str(tmp_path),
+        "CONSENT_DATABASE_URL": "postgresql://postgres@db:5432/consent",
+        "CONSENT_REDIS_URL": "redis://cache:6379/0",
+        **dict.fromkeys(SECRET_NAMES, KEY),
+    }
+    assert Settings.from_env(production).database.replica_url is None
+    assert Settings.from_env(production | {"CONSENT_REPLICA_URL": ""}).database.replica_url is None
+    standby = {"CONSENT_REPLICA_URL": "postgresql://postgres@standby:5432/consent"}
+    settings = Settings.from_env(production | standby)
+    assert settings.database.replica_url == "postgresql+asyncpg://postgres@standby:5432/consent"
+
+    without_redis = {k: v for k, v in production.items() if k != "CONSENT_REDIS_URL"}
+    with pytest.raises(SettingsError, match="CONSENT_REPLICA_URL needs CONSENT_REDIS_URL"):
+        Settings.from_env(without_redis | standby)
+    embedded = {"CONSENT_DATA_DIR": str(tmp_path), "CONSENT_REDIS_URL": "redis://cache:6379/0"}
+    with pytest.raises(SettingsError, match="CONSENT_DATABASE_URL must be its primary"):
+        Settings.from_env(embedded | standby)
+    with pytest.raises(
+        SettingsError, match=r"CONSENT_REPLICA_URL=<\d+ characters, not shown>: must be a postgres"
+    ):
+        Settings.from_env(production | {"CONSENT_REPLICA_URL": "sqlite:///standby.db"})
+
+
 def test_a_host_cache_beside_postgresql_makes_its_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / "not-yet"
     settings = Settings.from_env(
@@ -136,6 +162,7 @@ SECONDS = "must be a number of seconds > 0"
 NUMBERS = {
     "CONSENT_CHECK_TIMEOUT": SECONDS,
     "CONSENT_DATABASE_TIMEOUT": SECONDS,
+    "CONSENT_LEDGER_CHECKPOINT_EVERY": SECONDS,
     "CONSENT_CHECK_CACHE_TTL": SECONDS,
     "CONSENT_CHECK_CACHE_LEASE": "must be a number of seconds >= 0",
     "CONSENT_RELAY_INTERVAL": SECONDS,

@@ -72,6 +72,12 @@ def dialect_insert(dialect: str, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+def upserts(table: Any, complete: Callable[[Any], Any]) -> dict[str, Any]:
+    """An INSERT of ``table`` per dialect, each completed by ``complete`` (what to do on a conflict),
+    built once at import so that a call only binds its values."""
+    return {dialect: complete(dialect_insert(dialect, table)) for dialect in ("postgresql", "sqlite")}
+
+
 #: A statement for one value, and for many values in each dialect.
 Keyed = tuple[Select[Any], dict[str, Select[Any]]]
 

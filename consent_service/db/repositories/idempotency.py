@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import IdempotencyRow
-from consent_service.db.repositories._sql import dialect_insert
+from consent_service.db.repositories._sql import upserts
 from consent_service.db.sealed import answer_place
 from consent_service.domain.sealing import Sealer
 
 idempotency_t = IdempotencyRow.__table__
+
+
+# Built once and given their values as parameters (``_sql.py`` says why).
+_CLAIM = upserts(IdempotencyRow, lambda insert_: insert_.on_conflict_do_nothing())
+_COMPLETE = (
+    update(IdempotencyRow)
+    .where(IdempotencyRow.owner == bindparam("o"), IdempotencyRow.key == bindparam("k"))
+    .values(status=bindparam("status"), body=bindparam("body"))
+)
 
 
 class SqlIdempotency:
@@ -35,9 +44,15 @@ class SqlIdempotency:
     ) -> tuple[str, int, str] | None:
         # On PostgreSQL a concurrent claim of the same key waits here until the first one commits.
         inserted = await self._c.execute(
-            dialect_insert(self._dialect, IdempotencyRow)
-            .values(owner=owner, key=key, request_digest=request_digest, status=0, body="", created_at=at)
-            .on_conflict_do_nothing()
+            _CLAIM[self._dialect],
+            {
+                "owner": owner,
+                "key": key,
+                "request_digest": request_digest,
+                "status": 0,
+                "body": "",
+                "created_at": at,
+            },
         )
         if inserted.rowcount == 1:
             return None
@@ -46,11 +61,8 @@ class SqlIdempotency:
         return row.request_digest, row.status, self._body(owner, key, row.body)
 
     async def complete(self, owner: str, key: str, status: int, body: str) -> None:
-        await self._c.execute(
-            update(IdempotencyRow)
-            .where(IdempotencyRow.owner == owner, IdempotencyRow.key == key)
-            .values(status=status, body=self._sealer.seal(body, answer_place(owner, key)))
-        )
+        sealed = self._sealer.seal(body, answer_place(owner, key))
+        await self._c.execute(_COMPLETE, {"o": owner, "k": key, "status": status, "body": sealed})
 
     async def purge(self, before: datetime) -> int:
         gone = await self._c.execute(delete(IdempotencyRow).where(IdempotencyRow.created_at < before))

@@ -10,18 +10,18 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from consent_service.db.models import ConsentEventRow, CurrentConsentRow, LedgerHeadRow, PersonChainRow
+from consent_service.db.models import ConsentEventRow, LedgerHeadRow, PersonChainRow
 from consent_service.db.repositories._sql import (
     batches,
     channel_in,
     channel_out,
     current_t,
-    dialect_insert,
     events_t,
     from_value,
     keyed,
     people_t,
     runs,
+    upserts,
 )
 from consent_service.domain.channels import Channel
 from consent_service.domain.checkpoints import EMPTY_HEAD_HASH, EMPTY_HEAD_SEQ, ChainHead
@@ -46,10 +46,62 @@ def _hold(insert_: Any) -> Any:
     )
 
 
-_HOLD = {dialect: _hold(dialect_insert(dialect, chains_t)) for dialect in ("postgresql", "sqlite")}
+_HOLD = upserts(chains_t, _hold)
 _ADDRESS_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _NEXT_SEQS = text("SELECT nextval('consent_events_seq') FROM generate_series(1, :count)")
 _LAST_SEQ = select(func.coalesce(func.max(events_t.c.seq), 0))
+
+# Built once: a statement made per call (``.values(...)``) costs more in Python, in building it and its
+# cache key, than the database takes to run it; these take their values as parameters, many rows at once.
+_APPEND = insert(ConsentEventRow)
+_CURRENT_FACTS = ("decision", "effective_at", "event_id", "notice_id", "source", "collection_context")
+
+
+def _save_current(insert_: Any) -> Any:
+    return insert_.on_conflict_do_update(
+        index_elements=["person_id", "purpose", "channel"],
+        set_={name: insert_.excluded[name] for name in _CURRENT_FACTS},
+    )
+
+
+_SAVE_CURRENT = upserts(current_t, _save_current)
+
+
+def _event_row(event: ConsentEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "seq": event.seq,
+        "person_id": event.person_id,
+        "purpose": event.purpose,
+        "channel": channel_in(event.channel),
+        "decision": event.decision.value,
+        "effective_at": event.effective_at,
+        "recorded_at": event.recorded_at,
+        "source": event.source.value,
+        "actor": event.actor,
+        "notice_id": event.notice_id,
+        "evidence": event.evidence.as_dict(),
+        "evidence_hash": event.evidence_hash,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+        "evidence_gaps": list(event.evidence_gaps),
+        "basis": event.basis.value if event.basis else None,
+    }
+
+
+def _current_row(person_id: str, consent: CurrentConsent) -> dict[str, Any]:
+    return {
+        "person_id": person_id,
+        "purpose": consent.purpose,
+        "channel": channel_in(consent.channel),
+        "decision": consent.decision.value,
+        "effective_at": consent.effective_at,
+        "event_id": consent.event_id,
+        "notice_id": consent.notice_id,
+        "source": consent.source.value,
+        "collection_context": consent.collection_context,
+    }
+
 
 _CURRENT = keyed(select(current_t), current_t.c.person_id)
 _CURRENT_OF_PURPOSE = keyed(
@@ -133,28 +185,8 @@ class SqlLedger:
             .values(seq=head.seq, hash=head.hash, checkpointed=False)
         )
 
-    async def append(self, event: ConsentEvent) -> None:
-        await self._c.execute(
-            insert(ConsentEventRow).values(
-                id=event.id,
-                seq=event.seq,
-                person_id=event.person_id,
-                purpose=event.purpose,
-                channel=channel_in(event.channel),
-                decision=event.decision.value,
-                effective_at=event.effective_at,
-                recorded_at=event.recorded_at,
-                source=event.source.value,
-                actor=event.actor,
-                notice_id=event.notice_id,
-                evidence=event.evidence.as_dict(),
-                evidence_hash=event.evidence_hash,
-                prev_hash=event.prev_hash,
-                hash=event.hash,
-                evidence_gaps=list(event.evidence_gaps),
-                basis=event.basis.value if event.basis else None,
-            )
-        )
+    async def append(self, events: Sequence[ConsentEvent]) -> None:
+        await self._c.execute(_APPEND, [_event_row(event) for event in events])
 
     async def events(self, person_ids: Sequence[str], purpose: str | None = None) -> list[ConsentEvent]:
         found: list[ConsentEvent] = []
@@ -246,18 +278,11 @@ class SqlLedger:
         ).first()
         return ChainHead(row.person_id, row.seq, row.hash) if row else None
 
-    async def save_current(self, person_id: str, consent: CurrentConsent) -> None:
-        values = {
-            "decision": consent.decision.value,
-            "effective_at": consent.effective_at,
-            "event_id": consent.event_id,
-            "notice_id": consent.notice_id,
-            "source": consent.source.value,
-            "collection_context": consent.collection_context,
-        }
-        key = {"person_id": person_id, "purpose": consent.purpose, "channel": channel_in(consent.channel)}
-        statement = dialect_insert(self._dialect, CurrentConsentRow).values(**key, **values)
-        await self._c.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
+    async def save_current(self, person_id: str, consents: Sequence[CurrentConsent]) -> None:
+        if consents:
+            await self._c.execute(
+                _SAVE_CURRENT[self._dialect], [_current_row(person_id, c) for c in consents]
+            )
 
     async def current_page(
         self, after: tuple[str, str, str] | None, limit: int

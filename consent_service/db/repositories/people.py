@@ -38,6 +38,10 @@ _LINKED = keyed(
 )
 
 
+_ADD_PERSON = insert(PersonRow)
+_ADD_CONTACT = insert(ContactPointRow)
+
+
 class SqlPeople:
     def __init__(self, connection: AsyncConnection, sealer: Sealer) -> None:
         self._c = connection
@@ -57,8 +61,9 @@ class SqlPeople:
             row.id, row.person_id, ContactKind(row.kind), value, row.fingerprint, row.created_at
         )
 
-    async def _index_name(self, person: Person) -> None:
-        await self._c.execute(delete(PersonNameTermRow).where(PersonNameTermRow.person_id == person.id))
+    async def _index_name(self, person: Person, new: bool = False) -> None:
+        if not new:
+            await self._c.execute(delete(PersonNameTermRow).where(PersonNameTermRow.person_id == person.id))
         digests = name_digests(self._sealer, person.display_name)
         if digests:
             await self._c.execute(
@@ -66,17 +71,19 @@ class SqlPeople:
             )
 
     async def add(self, person: Person) -> None:
+        # Statements given their values as parameters, not built per call (``_sql.py`` says why).
         await self._c.execute(
-            insert(PersonRow).values(
-                id=person.id,
-                reference=person.reference,
-                household=person.household,
-                display_name=self._sealed_name(person),
-                created_at=person.created_at,
-                birth_month=person.birth_month,
-            )
+            _ADD_PERSON,
+            {
+                "id": person.id,
+                "reference": person.reference,
+                "household": person.household,
+                "display_name": self._sealed_name(person),
+                "created_at": person.created_at,
+                "birth_month": person.birth_month,
+            },
         )
-        await self._index_name(person)
+        await self._index_name(person, new=True)
 
     async def _person(self, row: Row[Any] | None) -> Person | None:
         if row is None:
@@ -125,15 +132,16 @@ class SqlPeople:
         if existing is not None:
             return self._contact(existing)
         await self._c.execute(
-            insert(ContactPointRow).values(
-                id=contact.id,
-                person_id=contact.person_id,
-                kind=contact.kind.value,
-                value=self._sealer.seal(contact.value, contact_place(contact.id)),
-                fingerprint=contact.fingerprint,
-                created_at=contact.created_at,
-                postcode_index=postcode_digest(self._sealer, contact.kind.value, contact.value),
-            )
+            _ADD_CONTACT,
+            {
+                "id": contact.id,
+                "person_id": contact.person_id,
+                "kind": contact.kind.value,
+                "value": self._sealer.seal(contact.value, contact_place(contact.id)),
+                "fingerprint": contact.fingerprint,
+                "created_at": contact.created_at,
+                "postcode_index": postcode_digest(self._sealer, contact.kind.value, contact.value),
+            },
         )
         return contact
 
