@@ -36,6 +36,7 @@ from consent_service.domain.ledger import (
     event_digest,
     evidence_digest,
 )
+from consent_service.domain.purposes import Basis
 from consent_service.services import audit, choices, people
 from consent_service.services.catalogue import seed
 from consent_service.services.choices import ChoiceInput, ChoicesInput
@@ -412,15 +413,16 @@ async def _single_chain_before_0019(settings: Settings) -> None:
                 draft = ConsentEvent(
                     f"00000000-0000-4000-8000-00000000002{seq}", seq, LEGACY_PERSON, "marketing", Channel.SMS,
                     decision, at, at, Source.PAPER_FORM, "office", None,
-                    evidence_hash=evidence_digest(Evidence()), prev_hash=prev,
+                    evidence_hash=evidence_digest(Evidence()), prev_hash=prev, basis=Basis.CONSENT,
                 )  # fmt: skip
                 event = replace(draft, hash=event_digest(draft, prev))
                 await connection.execute(
                     text(
                         "INSERT INTO consent_events (id, seq, person_id, purpose, channel, decision,"
                         " effective_at, recorded_at, source, actor, evidence, evidence_hash, prev_hash, hash,"
-                        " evidence_gaps) VALUES (:id, :seq, :person, 'marketing', 'sms', :decision, :at, :at,"
-                        " 'paper_form', 'office', '{}', :evidence_hash, :prev, :hash, '[]')"
+                        " evidence_gaps, basis) VALUES (:id, :seq, :person, 'marketing', 'sms', :decision,"
+                        " :at, :at, 'paper_form', 'office', '{}', :evidence_hash, :prev, :hash, '[]',"
+                        " 'consent')"
                     ),
                     {
                         "id": event.id, "seq": seq, "person": LEGACY_PERSON, "decision": decision.value,
@@ -461,3 +463,20 @@ def test_events_of_the_single_chain_stay_verified_and_a_persons_own_chain_starts
     assert report.intact and report.events == 3, report
     # Numbered after the single chain's end, and the first link of the person's own chain.
     assert event.seq == 3 and event.prev_hash == GENESIS_HASH
+
+
+def test_below_0012_is_refused_while_events_hold_the_basis_sealed_into_their_hashes(
+    settings: Settings,
+) -> None:
+    config = alembic(settings)
+    command.upgrade(config, "0018")
+    asyncio.run(_single_chain_before_0019(settings))  # events of the single chain, each with its basis
+    command.upgrade(config, "head")
+    before = asyncio.run(counts(settings))
+
+    with pytest.raises(RuntimeError, match=r"consent_events\.basis"):
+        command.downgrade(config, "0011")
+    # Later steps down, which hold nothing of the kind, may have run (SQLite); head restores them.
+    command.upgrade(config, "head")
+    assert asyncio.run(counts(settings)) == before
+    assert asyncio.run(chain_verifies(settings))
