@@ -155,6 +155,10 @@ class Checkpoints(Protocol):
         """Make checkpoints taken at once take turns, until the transaction ends."""
         ...
 
+    async def any_moved(self) -> bool:
+        """Whether any head moved since it was last checkpointed."""
+        ...
+
     async def moved_heads(self, limit: int) -> list[ChainHead]:
         """Up to ``limit`` heads that moved since they were last checkpointed, none of them being
         written now (a head a writer holds waits for the next checkpoint), each locked from writers."""

@@ -107,7 +107,12 @@ async def test_a_checkpoint_pins_a_chain_so_removing_it_with_its_head_is_found(f
     kept, removed = await _register(fresh), await _register(fresh)
     made = await audit.checkpoint(fresh.context)
     assert made is not None and {h.person_id for h in made.heads} == {kept, removed}
+    # Embedded, the check cache keeps answers under this host's change signal (this fixture gives
+    # PostgreSQL no Redis, so no cache): a quiet checkpoint writes nothing, and drops none of them.
+    token = await fresh.context.answers.token()
+    assert (token is not None) == ("sqlite" in fresh.url)
     assert await audit.checkpoint(fresh.context) is None  # nothing moved since
+    assert await fresh.context.answers.token() == token
     assert (await audit.verify(fresh.context)).checkpoints == 1
 
     await _sql(fresh, "DELETE FROM current_consents WHERE person_id = :p", p=removed)

@@ -35,6 +35,12 @@ class SqlCheckpoints:
         head = LedgerHeadRow.__table__
         await self._c.execute(select(head.c.id).where(head.c.id == 1).with_for_update())
 
+    async def any_moved(self) -> bool:
+        c = chains_t.c
+        return (
+            await self._c.execute(select(c.person_id).where(c.checkpointed.is_(False)).limit(1))
+        ).first() is not None
+
     async def moved_heads(self, limit: int) -> list[ChainHead]:
         c = chains_t.c
         rows = await self._c.execute(
