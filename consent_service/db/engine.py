@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, exc, text
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consent_service.db import wal
 from consent_service.db.repositories import SqlUnitOfWork
+from consent_service.db.turns import WriteTurn
 from consent_service.domain.changes import Change
 from consent_service.domain.errors import ConcurrentChange, InvalidInput, StoreUnavailable
 from consent_service.domain.sealing import Sealer
@@ -47,6 +49,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # connection, in order, instead of each taking a connection of their own and contending for the
     # file's lock: SQLite's busy handler retries on a back-off of up to 100 ms, so among many
     # contenders one can lose every retry until its transaction times out (503s under a sustained mix).
+    # Between workers the same holds, so their writers also take turns (``db/turns.py``).
     #
     # Readers keep a fixed set of connections: each has a thread of its own in aiosqlite, and opening
     # and closing overflow connections under load started and ended threads by the thousand, each
@@ -95,9 +98,14 @@ class SqlStore:
         self.timeout = timeout
         self.dialect = make_url(url).get_backend_name()
         self._writer_synchronous: int | None = None
+        #: Writers of every process take turns (``db/turns.py``); PostgreSQL needs none.
+        self._turn: WriteTurn | None = None
         if self.dialect == "sqlite":
             self._reader = _sqlite_engine(url, immediate=False)
             self._writer = _sqlite_engine(url, immediate=True)
+            database = make_url(url).database
+            if database and database != ":memory:" and "mode=memory" not in url:
+                self._turn = WriteTurn(Path(f"{database}.write-turn"))
         else:
             # No pre-ping: a connection the server dropped fails once (a degraded, closed answer) and
             # SQLAlchemy then replaces the whole pool. Readers run in autocommit: each statement sees
@@ -114,8 +122,9 @@ class SqlStore:
 
     @asynccontextmanager
     async def _transaction(self, engine: AsyncEngine, write: bool) -> AsyncIterator[SqlUnitOfWork]:
+        turn = self._turn.held() if write and self._turn is not None else nullcontext()
         try:
-            async with asyncio.timeout(self.timeout), engine.begin() as connection:
+            async with asyncio.timeout(self.timeout), turn, engine.begin() as connection:
                 if write and self.dialect == "postgresql":
                     # An acknowledged opt-out must survive a crash: never let a session relax this.
                     await connection.exec_driver_sql("SET LOCAL synchronous_commit = on")
@@ -208,6 +217,8 @@ class SqlStore:
         await self._writer.dispose()
         if self.dialect == "sqlite":
             await self._reader.dispose()
+        if self._turn is not None:
+            self._turn.close()
 
 
 def connect(
