@@ -25,7 +25,7 @@ from consent_service.adapters.metrics import PrometheusMetrics
 from consent_service.adapters.passwords import Argon2Passwords
 from consent_service.adapters.results import JsonResults
 from consent_service.adapters.sealing import AesGcmSealer
-from consent_service.adapters.signals import HostSignal, RedisSignal
+from consent_service.adapters.signals import GenerationFeed, HostSignal, RedisFeed, RedisSignal
 from consent_service.adapters.signatures import provider_keys
 from consent_service.adapters.spool import FileSpool
 from consent_service.adapters.watermark import RedisWatermark
@@ -36,7 +36,7 @@ from consent_service.domain.absent import NoAnswerCache, NoSignal, NoSpool
 from consent_service.domain.errors import StoreUnavailable
 from consent_service.domain.feedback.facts import ProviderKeys
 from consent_service.domain.fingerprints import Fingerprinter
-from consent_service.domain.ports import Answers, ChangeSignal, Store
+from consent_service.domain.ports import Answers, ChangeFeed, ChangeSignal, Store
 from consent_service.domain.purposes import Category, OrgType
 from consent_service.domain.receipts import DataController
 from consent_service.domain.replication import Reads
@@ -72,7 +72,7 @@ def build_context(settings: Settings) -> Context:
         catalogue=CatalogueView(store),
         links=LinkSigner(settings.links.signing_key, settings.links.retired_keys),
         passwords=Argon2Passwords(),
-        # Keys are read and written beside the change signal: no key changes what a check answers.
+        # Keys are read and written beside the change feed: no key changes what a check answers.
         key_ring=KeyRing(raw, clock, _revocations(settings)),
         default_region=settings.default_region,
         check_timeout=settings.checks.timeout,
@@ -134,19 +134,20 @@ def _replica(settings: Settings, raw: SqlStore, metrics: PrometheusMetrics) -> t
 
 
 def _check_cache(settings: Settings, store: Store) -> tuple[Store, Answers]:
-    """Answers may be kept in memory only under a change signal every writer moves before it
-    acknowledges (Redis for every host, a file for this one); the store that moves it, and the cache."""
+    """Answers may be kept in memory only under a change feed every writer publishes to before it
+    acknowledges (Redis for every host, naming what each write touched; a file for this one, where
+    every write makes every worker forget); the store that publishes, and the cache."""
     mode = settings.cache_mode
-    signal: ChangeSignal
+    feed: ChangeFeed
     if mode == "redis" and settings.redis_url:
-        signal = RedisSignal(settings.redis_url, settings.namespace, lease=settings.checks.cache_lease)
+        feed = RedisFeed(settings.redis_url, settings.namespace, lease=settings.checks.cache_lease)
     elif mode == "host":
-        signal = HostSignal(settings.data_dir / "generation")
+        feed = GenerationFeed(HostSignal(settings.data_dir / "generation"))
     else:
         return store, NoAnswerCache()
-    # A writer that cannot move the signal holds its acknowledgement until every kept answer expires.
+    # A writer that cannot publish holds its acknowledgement until every kept answer expires.
     ttl = settings.checks.cache_ttl
-    return SignallingStore(store, signal, hold=ttl), AnswerCache(signal, ttl=ttl)
+    return SignallingStore(store, feed, hold=ttl), AnswerCache(feed, ttl=ttl)
 
 
 def _revocations(settings: Settings) -> ChangeSignal:

@@ -1,17 +1,24 @@
-"""The check cache: answers kept in this worker's memory between checks, trusted only under the change
-signal they were stored with, and the store that moves that signal on every committed write.
+"""The check cache: answers kept in this worker's memory between checks, dropped when a committed write
+touches what they depend on, and the store that tells every worker so before it acknowledges.
 
 DESIGN §4.1: a marketing *allow* must never outlive an acknowledged opt-out. Every committed write
-changes the signal before it is acknowledged (see ``SignallingStore``), and a cached answer is used
-only if the signal it was stored under is still current, so no answer computed before an opt-out
-is served after its acknowledgement, on any worker sharing the signal. Entries also expire after
-``ttl`` seconds: that bounds how long a writer must hold its acknowledgement when it cannot change
-the signal (Redis unreachable from it but not from the readers).
+publishes what it touched to the change feed before it is acknowledged (see ``SignallingStore``):
+the topics of the people and addresses its changes name, or everything (``domain/invalidation.py``).
+Each worker follows the feed and drops the answers that depend on a touched topic; a write that
+touched everything (or a feed lost and made again) makes it forget them all. Entries also expire
+after ``ttl`` seconds: that bounds how long a writer must hold its acknowledgement when it cannot
+publish (Redis unreachable from it but not from the readers).
 
-A signal that costs a round trip to read (Redis) is read at most once per its ``lease`` by each
-worker: a token read at time t is trusted until t + lease, and every writer waits a lease after its
-change before acknowledging, so no lease taken before a change outlives the change's acknowledgement.
-The times are this host's monotonic clock; across hosts only the clocks' rates need agree.
+A feed that costs a round trip to read (Redis) is read at most once per its ``lease`` by each worker:
+a read begun at time t is trusted until t + lease, and every writer waits a lease after publishing
+before acknowledging, so no lease taken before a change outlives the change's acknowledgement. The
+times are this host's monotonic clock; across hosts only the clocks' rates need agree.
+
+An answer read from the database while a write commits may predate it, and the worker may already
+have dropped the topic before the answer comes back. So a check notes how far the worker had followed
+the feed before it asked the database (``Seen``), and its answer is kept only if none of the topics it
+depends on was touched after that; the worker remembers each touched topic for ``ttl`` seconds to
+tell.
 
 Answers are also trusted only while the database has answered this worker within ``trust``
 seconds: a worker answering from memory alone would not notice the database had gone, and while
@@ -33,57 +40,140 @@ from dataclasses import dataclass, field
 
 from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
+from consent_service.domain.invalidation import Seen, touched
 from consent_service.domain.leases import LeasedToken
-from consent_service.domain.ports import AnswerKey, ChangeSignal, Store, UnitOfWork
+from consent_service.domain.ports import AnswerKey, ChangeFeed, Store, UnitOfWork
 
 log = logging.getLogger("consent_service.answers")
 
 
 @dataclass(slots=True)
+class _Kept:
+    epoch: int
+    expires: float
+    answer: Answer
+    depends_on: frozenset[str]
+
+
+@dataclass(slots=True)
 class AnswerCache:
-    signal: ChangeSignal
+    feed: ChangeFeed
     ttl: float = 2.0
     capacity: int = 200_000
-    _entries: OrderedDict[AnswerKey, tuple[str, float, Answer]] = field(default_factory=OrderedDict)
     #: Seconds an answer from memory is trusted after the database last answered this worker.
     trust: float = 0.25
+    _entries: OrderedDict[AnswerKey, _Kept] = field(default_factory=OrderedDict)
+    #: The answers that depend on each topic, to drop them when it is touched.
+    _by_topic: dict[str, set[AnswerKey]] = field(default_factory=dict)
+    #: Topics touched in the last ``ttl`` seconds: the feed position each was touched at, and when
+    #: this worker read it, oldest first.
+    _touched: OrderedDict[str, tuple[int, float]] = field(default_factory=OrderedDict)
+    #: Moves whenever every answer is forgotten; an answer is kept and served only under the epoch
+    #: its check began in.
+    _epoch: int = 0
+    _generation: str | None = None
+    _position: int | None = None
+    #: When the last read of the feed that this worker applied began.
+    _followed_at: float = float("-inf")
     _database_seen: float = float("-inf")
-    _token: LeasedToken = field(init=False)
+    _token: LeasedToken[Seen] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._token = LeasedToken(self.signal.current, self.signal.lease)
+        self._token = LeasedToken(self._follow, self.feed.lease)
 
     def database_answered(self) -> None:
         self._database_seen = time.monotonic()
 
-    async def token(self) -> str | None:
-        """The signal's token, read again only once the last read's lease has run out, and then by one
-        check for all that arrive while it is read (``domain/leases.py``)."""
+    async def token(self) -> Seen | None:
+        """How far this worker has followed the feed; read again only once the last read's lease has
+        run out, and then by one check for all that arrive while it is read (``domain/leases.py``)."""
         return await self._token.current()
 
-    def get(self, key: AnswerKey, token: str | None) -> Answer | None:
-        if token is None or time.monotonic() - self._database_seen > self.trust:
+    async def _follow(self) -> Seen | None:
+        began = time.monotonic()
+        # A worker that has not followed the feed for ``ttl`` seconds holds no answer worth keeping,
+        # and what was published meanwhile may have been trimmed: it starts again from now.
+        following = self._generation is not None and began - self._followed_at < self.ttl
+        view = await self.feed.read(self._position if following else None)
+        if view is None:
             return None
-        entry = self._entries.get(key)
-        if entry is None or entry[0] != token or entry[1] < time.monotonic():
+        if began < self._followed_at:
+            # Overtaken by a read begun later and already applied: drop what it names (always
+            # safe), but neither its generation nor its position may stand.
+            for topic in view.topics:
+                self._drop(topic, view.position or 0, began)
             return None
-        return entry[2]
+        if not following or not view.complete or view.generation != self._generation:
+            self._forget()
+            self._generation, self._position = view.generation, view.position
+        else:
+            for topic in view.topics:
+                self._drop(topic, view.position or 0, began)
+            if view.position is not None:
+                self._position = view.position
+        self._followed_at = began
+        while self._touched and next(iter(self._touched.values()))[1] < began - self.ttl:
+            self._touched.popitem(last=False)
+        return Seen(self._epoch, self._position, began)
 
-    def put(self, key: AnswerKey, token: str | None, answer: Answer) -> None:
-        """Store under the token read *before* the database was asked, never one read after."""
-        if token is None or answer.degraded:
+    def _forget(self) -> None:
+        self._epoch += 1
+        self._entries.clear()
+        self._by_topic.clear()
+        self._touched.clear()
+
+    def _drop(self, topic: str, position: int, at: float) -> None:
+        for key in self._by_topic.pop(topic, ()):
+            self._remove(key)
+        self._touched[topic] = (position, at)
+        self._touched.move_to_end(topic)
+
+    def _remove(self, key: AnswerKey) -> None:
+        kept = self._entries.pop(key, None)
+        if kept is None:
+            return
+        for topic in kept.depends_on:
+            keys = self._by_topic.get(topic)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_topic[topic]
+
+    def get(self, key: AnswerKey, token: Seen | None) -> Answer | None:
+        if token is None or token.epoch != self._epoch:
+            return None
+        if time.monotonic() - self._database_seen > self.trust:
+            return None
+        kept = self._entries.get(key)
+        if kept is None or kept.epoch != token.epoch or kept.expires < time.monotonic():
+            return None
+        return kept.answer
+
+    def put(self, key: AnswerKey, token: Seen | None, answer: Answer, depends_on: frozenset[str]) -> None:
+        """Keep an answer read after ``token`` was taken, unless something it depends on was touched
+        since then: the database may have answered from before that write."""
+        if token is None or answer.degraded or token.epoch != self._epoch:
             return
         now = time.monotonic()
-        self._entries[key] = (token, now + self.ttl, answer)
+        if now - token.at >= self.ttl / 2:
+            return  # older than the memory of touched topics can vouch for
+        if token.position is not None:
+            for topic in depends_on:
+                seen = self._touched.get(topic)
+                if seen is not None and seen[0] > token.position:
+                    return
+        self._remove(key)
+        self._entries[key] = _Kept(self._epoch, now + self.ttl, answer, depends_on)
+        for topic in depends_on:
+            self._by_topic.setdefault(topic, set()).add(key)
         # Entries are kept in the order they expire (every one lives ``ttl``), so the expired ones are
         # at the front: dropping them here keeps the cache to the answers of the last ``ttl`` seconds
         # instead of letting it fill to ``capacity`` with answers nobody may use any more.
-        self._entries.move_to_end(key)
         while self._entries:
-            oldest = next(iter(self._entries.values()))
-            if oldest[1] >= now and len(self._entries) <= self.capacity:
+            oldest_key, oldest = next(iter(self._entries.items()))
+            if oldest.expires >= now and len(self._entries) <= self.capacity:
                 break
-            self._entries.popitem(last=False)
+            self._remove(oldest_key)
 
     def held(self) -> int:
         """How many answers are kept (not ``__len__``: an empty cache must not test false and go unused)."""
@@ -102,11 +192,12 @@ class AnswerCache:
 
 
 class SignallingStore:
-    """A store whose every committed write changes the signal before the caller can acknowledge it."""
+    """A store whose every committed write publishes what it touched before the caller can
+    acknowledge it."""
 
-    def __init__(self, inner: Store, signal: ChangeSignal, hold: float) -> None:
+    def __init__(self, inner: Store, feed: ChangeFeed, hold: float) -> None:
         self._inner = inner
-        self._signal = signal
+        self._feed = feed
         self._hold = hold
 
     def reading(self) -> AbstractAsyncContextManager[UnitOfWork]:
@@ -119,14 +210,14 @@ class SignallingStore:
     async def _writing(self) -> AsyncIterator[UnitOfWork]:
         async with self._inner.writing() as uow:
             yield uow
-        if await self._signal.bump():
-            if self._signal.lease > 0:
-                await asyncio.sleep(self._signal.lease)
+        if await self._feed.publish(touched(uow.changes)):
+            if self._feed.lease > 0:
+                await asyncio.sleep(self._feed.lease)
         else:
             # Readers may still trust answers from before this commit, but none for longer than the
             # cache's time to live: wait that out rather than acknowledge too early.
             log.error(
-                "holding a write's acknowledgement for %.1f s: the change signal is unreachable", self._hold
+                "holding a write's acknowledgement for %.1f s: the change feed is unreachable", self._hold
             )
             await asyncio.sleep(self._hold)
 
@@ -138,4 +229,4 @@ class SignallingStore:
 
     async def dispose(self) -> None:
         await self._inner.dispose()
-        await self._signal.close()
+        await self._feed.close()

@@ -109,7 +109,7 @@ class Checks(Struct, frozen=True, kw_only=True):
     cache: CacheMode = "auto"
     #: Seconds a cached answer lives at most, however quiet the ledger.
     cache_ttl: Seconds = 5.0
-    #: Seconds a worker trusts the Redis change signal between reads; each write waits this long.
+    #: Seconds a worker trusts its last read of the Redis change feed; each write waits this long.
     cache_lease: Wait = 0.02
 
 

@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 from consent_service.domain.changes import Change
 from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
+from consent_service.domain.invalidation import Seen
 from consent_service.domain.ports import AnswerKey, Store
 from consent_service.domain.spool import SpooledOptOut
 
@@ -57,13 +58,13 @@ class NoAnswerCache:
 
     It never holds an answer, so it never needs the database's word."""
 
-    async def token(self) -> str | None:
+    async def token(self) -> Seen | None:
         return None
 
-    def get(self, key: AnswerKey, token: str | None) -> Answer | None:
+    def get(self, key: AnswerKey, token: Seen | None) -> Answer | None:
         return None
 
-    def put(self, key: AnswerKey, token: str | None, answer: Answer) -> None:
+    def put(self, key: AnswerKey, token: Seen | None, answer: Answer, depends_on: frozenset[str]) -> None:
         pass
 
     def database_answered(self) -> None:

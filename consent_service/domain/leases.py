@@ -16,21 +16,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
-class LeasedToken:
+class LeasedToken(Generic[T]):
     """The signal's token as ``read`` gives it, read at most once per ``lease`` and by one caller at a
     time; with ``lease`` 0 (a signal that costs nothing to read), read on every call."""
 
-    def __init__(self, read: Callable[[], Awaitable[str | None]], lease: float) -> None:
+    def __init__(self, read: Callable[[], Awaitable[T | None]], lease: float) -> None:
         self._read = read
         self._lease = lease
-        self._token: str | None = None
+        self._token: T | None = None
         self._read_at = float("-inf")
-        self._reading: asyncio.Future[str | None] | None = None
+        self._reading: asyncio.Future[T | None] | None = None
         self._reading_at = float("-inf")
 
-    async def current(self) -> str | None:
+    async def current(self) -> T | None:
         now = time.monotonic()
         if self._lease <= 0:
             return await self._read()
@@ -42,11 +45,11 @@ class LeasedToken:
         # Shielded: one caller given up (a request cancelled) must not cancel the read the others wait on.
         return await asyncio.shield(reading)
 
-    def _start(self, at: float) -> asyncio.Future[str | None]:
+    def _start(self, at: float) -> asyncio.Future[T | None]:
         reading = asyncio.ensure_future(self._read())
         self._reading, self._reading_at = reading, at
 
-        def done(future: asyncio.Future[str | None]) -> None:
+        def done(future: asyncio.Future[T | None]) -> None:
             if self._reading is future:
                 self._reading = None
             if future.cancelled() or future.exception() is not None:

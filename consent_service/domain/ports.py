@@ -16,6 +16,7 @@ from consent_service.domain.change_ports import Outbox, Webhooks
 from consent_service.domain.changes import Change
 from consent_service.domain.decision import Answer
 from consent_service.domain.errors import StoreUnavailable
+from consent_service.domain.invalidation import FeedView, Seen
 from consent_service.domain.repositories import (
     AccessRequests,
     ApiKeys,
@@ -66,6 +67,29 @@ class ChangeSignal(Protocol):
     async def close(self) -> None: ...
 
 
+class ChangeFeed(Protocol):
+    """What committed writes touched, for the answers kept in memory (``domain/invalidation.py``).
+
+    A writer publishes the topics its commit touched (None: everything) before it acknowledges; a
+    worker reads what was published after the position it has followed to, and drops the answers that
+    depend on it. ``lease`` is as a ``ChangeSignal``'s: a reader may go on trusting a read for that
+    long, and a writer waits that long after publishing before it acknowledges.
+    """
+
+    lease: float
+
+    async def read(self, after: int | None) -> FeedView | None:
+        """What was published after ``after`` (None: only the generation and position now), or None
+        when the feed cannot be read (then nothing kept may be trusted)."""
+        ...
+
+    async def publish(self, topics: frozenset[str] | None) -> bool:
+        """Announce a committed write's topics; False when that could not be done."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class Results(Protocol):
     """A use case's result as text and back, so an idempotent write can replay it (adapters/results.py)."""
 
@@ -103,6 +127,11 @@ class UnitOfWork(Protocol):
     def emit(self, change: Change) -> None:
         """Announce ``change`` (outbox, feed, webhooks, stream) if, and only if, this transaction
         commits. Only a writing transaction announces anything."""
+        ...
+
+    @property
+    def changes(self) -> Sequence[Change]:
+        """What ``emit`` was given, in order."""
         ...
 
     @property
@@ -182,9 +211,9 @@ class Answers(Protocol):
     """What a check asks of the answers kept in memory: ``adapters.check_cache.AnswerCache``, or
     ``absent.NoAnswerCache``."""
 
-    async def token(self) -> str | None: ...
-    def get(self, key: AnswerKey, token: str | None) -> Answer | None: ...
-    def put(self, key: AnswerKey, token: str | None, answer: Answer) -> None: ...
+    async def token(self) -> Seen | None: ...
+    def get(self, key: AnswerKey, token: Seen | None) -> Answer | None: ...
+    def put(self, key: AnswerKey, token: Seen | None, answer: Answer, depends_on: frozenset[str]) -> None: ...
     def database_answered(self) -> None: ...
     def held(self) -> int: ...
     async def keep_trust(self, store: Store, every: float = 0.1) -> None: ...

@@ -121,13 +121,14 @@ async def checkpoint(ctx: Context) -> Checkpoint | None:
     """Record the heads that moved since the last checkpoint, chained to it; None when none moved.
 
     Heads being written at this moment are left for the next one, so a checkpoint never waits for a
-    write nor makes one wait longer than its own short transaction. Looked for first in a read: a
-    write, even one that records nothing, moves the change signal and so empties every worker's check
-    cache, which a quiet minute must not do."""
-    async with ctx.store.reading() as uow:
+    write nor makes one wait longer than its own short transaction. Written as bookkeeping, beside
+    the change feed: a checkpoint changes no answer, and a write through the store that announces
+    nothing makes every worker forget every answer it holds. Looked for first in a read all the
+    same, so a quiet minute opens no write at all."""
+    async with ctx.bookkeeping.reading() as uow:
         if not await uow.checkpoints.any_moved():
             return None
-    async with ctx.store.writing() as uow:
+    async with ctx.bookkeeping.writing() as uow:
         await uow.checkpoints.take_turn()
         moved = await uow.checkpoints.moved_heads(CHECKPOINT_HEADS)
         if not moved:

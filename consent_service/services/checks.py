@@ -18,6 +18,7 @@ from consent_service.domain.channels import CHANNEL_KIND, Channel
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.decision import Answer, Facts, Reason, all_of, may_contact
 from consent_service.domain.errors import InvalidContact, InvalidInput, NotFound, StoreUnavailable
+from consent_service.domain.invalidation import depends_on
 from consent_service.domain.ledger import FROM_THE_PERSON, CurrentConsent, Decision, fold
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Category, OrgType, Purpose
@@ -103,13 +104,14 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
         return cached
     try:
         async with asyncio.timeout(ctx.check_timeout):
-            answer = _with_notice(ctx, await _check_in_store(ctx, purpose, request, fingerprint, at, spooled))
+            answer, topics = await _check_in_store(ctx, purpose, request, fingerprint, at, spooled)
     except (TimeoutError, StoreUnavailable):
         # No distrust on one slow answer: under load a timeout is queueing, and sending every check
         # to the database then would only deepen the queue. Silence for ``trust`` seconds is enough.
         return _degraded(purpose, request.channel)
     ctx.answers.database_answered()
-    cache.put(key, token, answer)
+    answer = _with_notice(ctx, answer)
+    cache.put(key, token, answer, topics)
     return answer
 
 
@@ -120,7 +122,9 @@ async def _check_in_store(
     fingerprint: str | None,
     at: datetime,
     spooled: frozenset[SpooledOptOut],
-) -> Answer:
+) -> tuple[Answer, frozenset[str]]:
+    """The answer, and the topics it depends on (``domain/invalidation.py``): the addresses read and
+    the people they belong to."""
     channel = request.channel
     point_in_time = request.at is not None
     async with ctx.check_reads.reading() as uow:
@@ -145,7 +149,7 @@ async def _check_in_store(
         own_grants = await _own_grants(uow, person_ids, entries, at)
         listed, screened_on = await _screening(uow, purpose, channel, fingerprints)
     tps = Screening(bool(listed), screened_on)
-    return _decide(
+    answer = _decide(
         purpose,
         channel,
         people,
@@ -158,6 +162,7 @@ async def _check_in_store(
         own_grants,
         tps,
     )
+    return answer, depends_on(fingerprints, person_ids)
 
 
 def _decide(

@@ -33,7 +33,7 @@ class Context:
     passwords: Passwords
     #: Recognises the API key each request presents (the authentication middleware asks it).
     key_ring: KeyRing
-    #: The store without the change signal, for writes that change no answer (feed positions): the
+    #: The store without the change feed, for writes that change no answer (feed positions): the
     #: store itself where there is no signal.
     bookkeeping: Store
     #: Use cases' results as text and back, kept under an idempotency key for its replays.

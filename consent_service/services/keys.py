@@ -108,7 +108,7 @@ class KeyRing:
     _away_until: float = float("-inf")
     #: Key id -> its latest use not yet written.
     _uses: dict[str, datetime] = field(default_factory=dict)
-    _token: LeasedToken = field(init=False)
+    _token: LeasedToken[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self._token = LeasedToken(self.revocations.current, self.revocations.lease)

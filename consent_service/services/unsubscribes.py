@@ -104,7 +104,7 @@ async def unsubscribe(ctx: Context, token: str) -> UnsubscribePage:
             # Spooled and synced, every check on this host denies it from here (DESIGN §4.1).
             ctx.metrics.unsubscribe_took(time.monotonic() - arrived, "spool")
         return UnsubscribePage(claim, purpose, Addressee(None, ()), already=False, spooled=True)
-    if not already:  # committed, and the change signal moved: every check on every worker denies
+    if not already:  # committed, and published to the change feed: every check on every worker denies
         ctx.metrics.unsubscribe_took(time.monotonic() - arrived, "database")
     return UnsubscribePage(claim, purpose, addressee, already)
 

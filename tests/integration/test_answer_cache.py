@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from consent_service.adapters.check_cache import AnswerCache
+from consent_service.adapters.signals import RedisFeed
+from consent_service.domain.channels import ContactKind
+from consent_service.domain.contacts import contact_point
 from tests.integration.conftest import Api, fresh_email
 from tests.integration.test_registrations import grant, register
+
+
+async def withdraw_email(api: Api, person_id: str) -> None:
+    withdrawn = await api.post(
+        f"/v1/people/{person_id}/consents",
+        {
+            "choices": [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}],
+            "source": "web_form",
+        },
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
 
 
 async def test_a_repeated_check_is_answered_from_memory_until_an_opt_out(api: Api) -> None:
@@ -19,12 +33,34 @@ async def test_a_repeated_check_is_answered_from_memory_until_an_opt_out(api: Ap
     assert (await api.check("email", email))["allowed"] is True
     assert answers.held() >= 1, "the answer was not kept"
     assert (await api.check("email", email))["allowed"] is True
-    withdrawn = await api.post(
-        f"/v1/people/{registered['person_id']}/consents",
-        {
-            "choices": [{"purpose": "marketing", "channel": "email", "decision": "withdrawn"}],
-            "source": "web_form",
-        },
-    )
-    assert withdrawn.status_code == 201, withdrawn.text
+    await withdraw_email(api, registered["person_id"])
     assert (await api.check("email", email))["allowed"] is False
+
+
+async def test_a_withdrawal_drops_only_the_answers_it_changes_where_the_feed_names_them(api: Api) -> None:
+    """With Redis (production's pairing) a write names the people and addresses it touched, and every
+    worker drops only the answers about them: one family's withdrawal no longer empties the memory
+    that answers every other family's checks. The embedded default's file signal names nothing, so
+    there every write still makes every answer go."""
+    answers = api.context.answers
+    assert isinstance(answers, AnswerCache)
+    leaving, staying = fresh_email(), fresh_email()
+    registered = await register(api, leaving, choices=[grant("email")])
+    await register(api, staying, choices=[grant("email")])
+    for email in (leaving, staying):
+        assert (await api.check("email", email))["allowed"] is True
+    await withdraw_email(api, registered["person_id"])
+
+    def kept(email: str) -> tuple[str, str, str, str]:
+        fingerprint = api.context.fingerprint(contact_point(ContactKind.EMAIL, email, "GB"))
+        return (fingerprint, "", "marketing", "email")
+
+    seen = await answers.token()
+    answers.database_answered()
+    assert answers.get(kept(leaving), seen) is None
+    if isinstance(answers.feed, RedisFeed):
+        assert answers.get(kept(staying), seen) is not None, "another family's answer was dropped"
+    else:
+        assert answers.get(kept(staying), seen) is None
+    assert (await api.check("email", leaving))["allowed"] is False
+    assert (await api.check("email", staying))["allowed"] is True

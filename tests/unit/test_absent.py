@@ -10,6 +10,7 @@ from consent_service.domain.absent import NoAnswerCache, NoMetrics, NoSpool
 from consent_service.domain.channels import Channel
 from consent_service.domain.decision import Answer, Reason
 from consent_service.domain.errors import StoreUnavailable
+from consent_service.domain.invalidation import Seen
 from consent_service.domain.spool import SpooledOptOut
 
 KEY = ("fingerprint", "", "marketing", "email")
@@ -18,9 +19,10 @@ KEY = ("fingerprint", "", "marketing", "email")
 async def test_no_answer_cache_keeps_nothing() -> None:
     cache = NoAnswerCache()
     assert await cache.token() is None
-    cache.put(KEY, "token", Answer(True, Reason.CONSENT_GRANTED))
+    seen = Seen(0, None, 0.0)
+    cache.put(KEY, seen, Answer(True, Reason.CONSENT_GRANTED), frozenset())
     cache.database_answered()
-    assert cache.get(KEY, "token") is None
+    assert cache.get(KEY, seen) is None
     assert cache.held() == 0
     await cache.keep_trust(store=None)  # type: ignore[arg-type]  # returns at once, asks nothing
 
