@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -24,7 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -345,6 +346,11 @@ def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]]) -> 
     plan = run.plan
     progress = run.workdir / f"{key}.progress"
     single = str(run.workdir / "single.txt")
+    # Warmed as the check load is: without it the load starts with every answer expired (the bulk
+    # loads ran in between), and a miss-bound rate rotates too slowly through the addresses for any
+    # answer to be asked again within its lifetime, whatever the writes do.
+    warm = run.script(f"{key}-warm", LUA_CHECK, key=server.api_key, addresses=single, path="/v1/checks")
+    run.measure(f"{key} warm-up", server, "/v1/checks", warm, plan.read_connections)
     values = {"key": server.api_key, "addresses": single, "path": "/v1/checks", "progress": str(progress)}
     check = run.script(key, LUA_CHECK + LUA_PROGRESS, every=str(PROGRESS_EVERY), **values)
     spec = {
@@ -363,7 +369,10 @@ def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]]) -> 
     spec_file.write_text(json.dumps(spec))
     print(f"  {key}: {plan.load_s:.0f} s, {plan.read_connections} + {PROOF_CONNECTIONS} checking", flush=True)
     command = [sys.executable, str(Path(__file__).resolve().parent / "mixed.py"), str(spec_file)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as second:  # noqa: S603
+    with (
+        answered_from_memory(run, key, server),
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as second,  # noqa: S603
+    ):
         wrk = Wrk(server.base_url + "/v1/checks", plan.load_s, plan.read_connections, plan.threads)
         load = run_wrk(key, wrk, check, server.process.pid)
         output, _ = second.communicate(timeout=plan.load_s + 120)
@@ -374,6 +383,28 @@ def mixed_load(run: Run, key: str, server: Server, targets: list[list[str]]) -> 
     _settled(server)
     _say_problems(load)
     return load
+
+
+def _answers_by_source(server: Server) -> dict[str, float]:
+    """``consent_check_answers_total`` by source from the server's ``/metrics`` (none from a service
+    older than the metric, as ``--compare`` may run)."""
+    found: dict[str, float] = {}
+    for line in httpx.get(server.base_url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith("consent_check_answers_total{"):
+            found[line.split('source="')[1].split('"')[0]] = float(line.split()[-1])
+    return found
+
+
+@contextlib.contextmanager
+def answered_from_memory(run: Run, key: str, server: Server) -> Iterator[None]:
+    """The share of the single checks answered during the block from the workers' memory."""
+    before = _answers_by_source(server)
+    yield
+    after = _answers_by_source(server)
+    memory = after.get("memory", 0.0) - before.get("memory", 0.0)
+    database = after.get("database", 0.0) - before.get("database", 0.0)
+    if memory + database:
+        run.extra[f"{key}_from_memory"] = memory / (memory + database)
 
 
 def _add_second_client(load: Load, raw: dict[str, Any]) -> None:
@@ -438,7 +469,8 @@ def measure_one_worker(run: Run, database: str | None) -> tuple[str, list[list[s
     check = run.script("check", LUA_CHECK, key=key, addresses=single, path="/v1/checks")
     run.measure("health", server, "/health/live", run.script("health", LUA_HEALTH), reads)
     run.measure("check warm-up", server, "/v1/checks", check, reads)
-    run.measure("check", server, "/v1/checks", check, reads)
+    with answered_from_memory(run, "check", server):
+        run.measure("check", server, "/v1/checks", check, reads)
     measure_bulk(run, server)
     granted = [[a, seeded.person_ids[a]] for a in run.addresses.granted]
     mixed_load(run, "check_under_writes", server, granted[: len(granted) // 2])
@@ -628,6 +660,10 @@ def print_targets(runs: Sequence[Run]) -> None:
                 print(f"      {name:<48} {figure(run):>9.3f}")
             except (KeyError, ZeroDivisionError):
                 continue
+        for key in ("check", "check_under_writes", "check_under_writes_2w"):
+            if f"{key}_from_memory" in run.extra:
+                share = run.extra[f"{key}_from_memory"]
+                print(f"      {key}: {share:.0%} of the checks answered from memory")
         for key in ("check_under_writes", "check_under_writes_2w"):
             if f"{key}_proof" in run.extra:
                 proof, counts = run.extra[f"{key}_proof"], run.loads[key].counts

@@ -34,6 +34,12 @@ OUTBOX_LAG = Gauge(
     multiprocess_mode="livemax",
 )
 
+ANSWERED_FROM = Counter(
+    "consent_check_answers_total",
+    "Single checks answered, by where the answer came from: this worker's memory or the database",
+    ["source"],
+)
+
 REPLICA_READS = Counter(
     "consent_check_reads_total",
     "With a replica (CONSENT_REPLICA_URL): checks' reads by where they went and why "
@@ -73,6 +79,9 @@ class PrometheusMetrics:
                 OPT_OUTS.labels("withdrawal", str(change.data.get("source"))).inc()
             else:
                 OPT_OUTS.labels("suppression", str(change.data.get("reason"))).inc()
+
+    def answered_from(self, source: str) -> None:
+        ANSWERED_FROM.labels(source).inc()
 
     def outbox_lag(self, seconds: float) -> None:
         OUTBOX_LAG.set(seconds)

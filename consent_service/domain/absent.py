@@ -27,6 +27,9 @@ class NoMetrics:
     def committed(self, changes: Sequence[Change]) -> None:
         pass
 
+    def answered_from(self, source: str) -> None:
+        pass
+
     def outbox_lag(self, seconds: float) -> None:
         pass
 

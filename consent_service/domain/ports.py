@@ -107,6 +107,10 @@ class Metrics(Protocol):
         """Changes just committed: opt-outs among them are counted."""
         ...
 
+    def answered_from(self, source: str) -> None:
+        """A single check's answer came from this worker's ``memory`` or the ``database``."""
+        ...
+
     def outbox_lag(self, seconds: float) -> None: ...
     def spooled(self, waiting: int) -> None:
         """Opt-outs waiting in this host's spool for the database to return."""

@@ -101,6 +101,7 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
     key = (fingerprint or "", request.person_id or "", purpose.code, request.channel or "")
     token = await cache.token()
     if (cached := cache.get(key, token)) is not None:
+        ctx.metrics.answered_from("memory")
         return cached
     try:
         async with asyncio.timeout(ctx.check_timeout):
@@ -110,6 +111,7 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
         # to the database then would only deepen the queue. Silence for ``trust`` seconds is enough.
         return _degraded(purpose, request.channel)
     ctx.answers.database_answered()
+    ctx.metrics.answered_from("database")
     answer = _with_notice(ctx, answer)
     cache.put(key, token, answer, topics)
     return answer

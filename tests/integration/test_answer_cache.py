@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client import REGISTRY
+
 from consent_service.adapters.check_cache import AnswerCache
 from consent_service.adapters.signals import RedisFeed
 from consent_service.domain.channels import ContactKind
@@ -63,4 +65,11 @@ async def test_a_withdrawal_drops_only_the_answers_it_changes_where_the_feed_nam
     else:
         assert answers.get(kept(staying), seen) is None
     assert (await api.check("email", leaving))["allowed"] is False
+    before = answered_from("memory")
     assert (await api.check("email", staying))["allowed"] is True
+    # What an operator sees on /metrics: the other family's check was answered from memory.
+    assert answered_from("memory") - before == (1 if isinstance(answers.feed, RedisFeed) else 0)
+
+
+def answered_from(source: str) -> float:
+    return REGISTRY.get_sample_value("consent_check_answers_total", {"source": source}) or 0.0
