@@ -20,6 +20,7 @@ from consent_service.domain.repositories import (
     AccessRequests,
     ApiKeys,
     CatalogueRepository,
+    CheckFacts,
     Checkpoints,
     IdempotencyRecords,
     Ledger,
@@ -117,6 +118,8 @@ class UnitOfWork(Protocol):
     def suppressions(self) -> SuppressionList: ...
     @property
     def restrictions(self) -> Restrictions: ...
+    @property
+    def check_facts(self) -> CheckFacts: ...
     @property
     def tps(self) -> TpsScreenings: ...
     @property
