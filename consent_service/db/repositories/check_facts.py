@@ -20,8 +20,9 @@ column names, as ``suppressions.py`` reads it, and the other parts read by posit
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     CompoundSelect,
@@ -56,6 +57,7 @@ from consent_service.domain.repositories import AddressFacts
 from consent_service.domain.restrictions import Restriction
 from consent_service.domain.suppressions import Suppression
 
+T = TypeVar("T")
 SUPPRESSION, LINKED, CONSENT, RESTRICTION = 0, 1, 2, 3
 _NAMES = [c.name for c in suppressions_t.c]
 #: Where the other parts put their times and their JSON: where the suppressions table has them.
@@ -82,15 +84,19 @@ def _part(kind: int, texts: Sequence[Any], times: Sequence[Any] = (), json: Any 
 def _facts(form: str) -> CompoundSelect[Any]:
     s, p, cp, cc, r = suppressions_t.c, people_t.c, contacts_t.c, current_t.c, restrictions_t.c
     channel = bindparam("channel", type_=String)
-    holders = select(cp.person_id).where(matching(cp.fingerprint, form))
+    # Read once and kept (a CTE named more than once is materialised on both databases): the people's
+    # choices and restrictions are found from it, not by looking every address up again.
+    held = (
+        select(cp.fingerprint, cp.person_id, p.erased_at)
+        .join_from(contacts_t, people_t, cp.person_id == p.id)
+        .where(matching(cp.fingerprint, form))
+        .cte("held")
+    )
+    holders = select(held.c.person_id)
     suppressions = select(_kind(SUPPRESSION), *suppressions_t.c).where(
         matching(s.fingerprint, form), or_(s.channel == channel, s.channel == "all"), s.lifted_at.is_(None)
     )
-    linked = (
-        select(*_part(LINKED, [cp.fingerprint, p.id], [p.erased_at]))
-        .join_from(contacts_t, people_t, cp.person_id == p.id)
-        .where(matching(cp.fingerprint, form))
-    )
+    linked = select(*_part(LINKED, [held.c.fingerprint, held.c.person_id], [held.c.erased_at]))
     consents = select(
         *_part(
             CONSENT,
@@ -106,8 +112,9 @@ def _facts(form: str) -> CompoundSelect[Any]:
             [r.created_at, r.lifted_at],
         )
     ).where(r.person_id.in_(holders))
-    # Suppressions and restrictions oldest first, as each was read alone; the others in no order.
-    return union_all(suppressions, linked, consents, restrictions).order_by(literal_column("effective_at"))
+    # In no order: sorting every row in the database cost a bulk check more than sorting, here, the
+    # few lists that hold more than one entry (``_oldest_first``).
+    return union_all(suppressions, linked, consents, restrictions)
 
 
 _FACTS: Keyed = (_facts("one"), {form: _facts(form) for form in FORMS[1:]})
@@ -169,4 +176,22 @@ class SqlCheckFacts:
                     consents[row[1]] = _consent(row)
                 else:
                     restrictions[row[2]].append(_restriction(row))
+        _oldest_first(suppressions, _effective_at)
+        _oldest_first(restrictions, _created_at)
         return AddressFacts(linked, suppressions, consents, restrictions)
+
+
+def _effective_at(entry: Suppression) -> datetime:
+    return entry.effective_at
+
+
+def _created_at(restriction: Restriction) -> datetime:
+    return restriction.created_at
+
+
+def _oldest_first(groups: dict[str, list[T]], when: Callable[[T], datetime]) -> None:
+    """Each group in time order, as suppressions and restrictions were read alone (the order a single
+    check names the entries in)."""
+    for group in groups.values():
+        if len(group) > 1:
+            group.sort(key=when)
