@@ -30,7 +30,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ from consent_service.domain.fingerprints import Fingerprinter
 from consent_service.domain.keys import KeyScope
 from consent_service.services import checks
 from consent_service.services.catalogue import seed
+from consent_service.services.context import Context
 from consent_service.services.keys import create_key
 from tests.integration.test_registrations import grant
 from tests.support.asgi import in_process
@@ -205,23 +208,38 @@ async def acpu_ms(work: Callable[[], Awaitable[object]], repeats: int) -> list[f
     return runs
 
 
-async def measure(args: argparse.Namespace) -> None:
-    backend, repeats, profile, dump = args.backend, args.repeats, args.profile, args.dump
-    rng = random.Random(15)
-    kept = Path(args.keep) if args.keep else None
+@dataclass
+class Seeded:
+    """The app in this process over a store seeded through its API, and the addresses seeded."""
+
+    backend: str
+    settings: Settings
+    context: Context
+    client: httpx.AsyncClient
+    keys: dict[str, str]
+    known: list[str]
+
+
+@asynccontextmanager
+async def seeded(
+    backend: str, people: int, kept: Path | None, rng: random.Random, name: str, *, drop: bool = False
+) -> AsyncIterator[Seeded]:
+    """A store seeded by ``seed_people``, in a temporary folder or a throwaway PostgreSQL database
+    named after ``name``; with ``kept``, seeded once and named in that file for the next run (which
+    drops its database only with ``drop``)."""
     state: dict[str, Any] = json.loads(kept.read_text()) if kept and kept.exists() else {}
     environ = state.get("environ") or {
-        "CONSENT_DATA_DIR": tempfile.mkdtemp(prefix="bulk_cpu_"),
+        "CONSENT_DATA_DIR": tempfile.mkdtemp(prefix=f"{name}_"),
         "CONSENT_CHECK_TIMEOUT": "30",
         "CONSENT_PUBLIC_RATE_LIMIT": "1000000",
     }
-    name = state.get("database") or f"consent_bulk_{secrets.token_hex(5)}"
+    database = state.get("database") or f"consent_{name}_{secrets.token_hex(5)}"
     if backend == "postgresql" and not state:
         admin = await asyncpg.connect(PG_ADMIN_DSN)
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{database}"')
         await admin.close()
         environ |= {
-            "CONSENT_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
+            "CONSENT_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
             "CONSENT_FINGERPRINT_KEY": secrets.token_hex(32),
             "CONSENT_LINK_SIGNING_KEY": secrets.token_hex(32),
             "CONSENT_ENCRYPTION_KEY": secrets.token_hex(32),
@@ -245,95 +263,116 @@ async def measure(args: argparse.Namespace) -> None:
             known: list[str] = state.get("known", [])
             if not known:
                 started = time.perf_counter()
-                known = await seed_people(Seeder(client, keys), args.people, rng)
+                known = await seed_people(Seeder(client, keys), people, rng)
                 took = time.perf_counter() - started
                 print(f"{backend}: seeded {len(known):,} addresses in {took:.0f} s", file=sys.stderr)
                 if kept:
                     kept.write_text(
-                        json.dumps({"environ": environ, "database": name, "keys": keys, "known": known})
+                        json.dumps({"environ": environ, "database": database, "keys": keys, "known": known})
                     )
-            addresses = bulk_body(known, rng)
-            body = {"purpose": "marketing", "channel": "email", "to": addresses}
-            headers = {"Authorization": f"Bearer {keys['checks']}"}
-
-            async def over_http() -> Any:
-                response = await client.post("/v1/checks/bulk", json=body, headers=headers)
-                assert response.status_code == 200, response.text[:500]
-                return response
-
-            lines = b"".join(json.dumps({"to": a}).encode() + b"\n" for a in addresses)
-
-            async def as_ndjson() -> Any:
-                response = await client.post(
-                    "/v1/checks/bulk?purpose=marketing&channel=email",
-                    content=lines,
-                    headers={**headers, "Content-Type": "application/x-ndjson"},
-                )
-                assert response.status_code == 200, response.text[:500]
-                return response
-
-            async def direct() -> Any:
-                return await checks.check_many(context, "marketing", Channel.EMAIL, addresses)
-
-            first = (await over_http()).json()
-            if dump:
-                Path(dump).write_text("\n".join(f"{r['allowed']} {r['reason']}" for r in first["results"]))
-            reasons: dict[str, int] = {}
-            for result in first["results"]:
-                reasons[result["reason"]] = reasons.get(result["reason"], 0) + 1
-            print(f"{backend}: answers {dict(sorted(reasons.items()))}", file=sys.stderr)
-            for _ in range(2):
-                await over_http()  # warm
-            # As a serving worker does once it is ready (bootstrap.serving): the start-up heap, and
-            # here the seeding's, out of the collector's sight, so a full collection walks only what
-            # the bulk checks made.
-            freeze_start_up()
-            paused = _GcTime()
-            await over_http()
-            print(f"{backend}: garbage collection in one bulk call: {paused.ms():.1f} ms", file=sys.stderr)
-            top = ceiling(settings.fingerprint_key, addresses, set(known))
-            results = {
-                "ceiling": cpu_ms(top, repeats),
-                "check_many": await acpu_ms(direct, repeats),
-                "http": await acpu_ms(over_http, repeats),
-                "ndjson": await acpu_ms(as_ndjson, repeats),
-            }
-            results["ceiling"] += cpu_ms(top, repeats)
-            # The median, and the least disturbed run (the minimum): other work on a shared machine
-            # only ever adds CPU time (shared caches and cores), never takes it away.
-            for name, pick in (("median", statistics.median), ("min", min)):
-                ms = {what: pick(runs) for what, runs in results.items()}
-                floor = ms["ceiling"]
-                print(
-                    f"{backend}: CPU ms per 10k ({name} of {repeats}): ceiling {floor:.1f}"
-                    f" | check_many {ms['check_many']:.1f} (ratio {floor / ms['check_many']:.2f})"
-                    f" | POST /v1/checks/bulk {ms['http']:.1f} (ratio {floor / ms['http']:.2f})"
-                    f" | NDJSON {ms['ndjson']:.1f} (JSON ÷ NDJSON {ms['http'] / ms['ndjson']:.2f})"
-                )
-            if profile:
-                profiler = cProfile.Profile()
-                profiler.enable()
-                for _ in range(3):
-                    await over_http()
-                profiler.disable()
-                profiler.dump_stats(profile)
+            yield Seeded(backend, settings, context, client, keys, known)
         await shutdown(app, context)
     finally:
-        if backend == "postgresql" and not kept:
+        if backend == "postgresql" and (not kept or drop):
             admin = await asyncpg.connect(PG_ADMIN_DSN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             await admin.close()
 
 
-def main() -> None:
+async def measure(args: argparse.Namespace) -> None:
+    backend, repeats, profile, dump = args.backend, args.repeats, args.profile, args.dump
+    rng = random.Random(15)
+    kept = Path(args.keep) if args.keep else None
+    async with seeded(backend, args.people, kept, rng, "bulk") as bench:
+        settings, context, client, keys, known = (
+            bench.settings,
+            bench.context,
+            bench.client,
+            bench.keys,
+            bench.known,
+        )
+        addresses = bulk_body(known, rng)
+        body = {"purpose": "marketing", "channel": "email", "to": addresses}
+        headers = {"Authorization": f"Bearer {keys['checks']}"}
+
+        async def over_http() -> Any:
+            response = await client.post("/v1/checks/bulk", json=body, headers=headers)
+            assert response.status_code == 200, response.text[:500]
+            return response
+
+        lines = b"".join(json.dumps({"to": a}).encode() + b"\n" for a in addresses)
+
+        async def as_ndjson() -> Any:
+            response = await client.post(
+                "/v1/checks/bulk?purpose=marketing&channel=email",
+                content=lines,
+                headers={**headers, "Content-Type": "application/x-ndjson"},
+            )
+            assert response.status_code == 200, response.text[:500]
+            return response
+
+        async def direct() -> Any:
+            return await checks.check_many(context, "marketing", Channel.EMAIL, addresses)
+
+        first = (await over_http()).json()
+        if dump:
+            Path(dump).write_text("\n".join(f"{r['allowed']} {r['reason']}" for r in first["results"]))
+        reasons: dict[str, int] = {}
+        for result in first["results"]:
+            reasons[result["reason"]] = reasons.get(result["reason"], 0) + 1
+        print(f"{backend}: answers {dict(sorted(reasons.items()))}", file=sys.stderr)
+        for _ in range(2):
+            await over_http()  # warm
+        # As a serving worker does once it is ready (bootstrap.serving): the start-up heap, and
+        # here the seeding's, out of the collector's sight, so a full collection walks only what
+        # the bulk checks made.
+        freeze_start_up()
+        paused = _GcTime()
+        await over_http()
+        print(f"{backend}: garbage collection in one bulk call: {paused.ms():.1f} ms", file=sys.stderr)
+        top = ceiling(settings.fingerprint_key, addresses, set(known))
+        results = {
+            "ceiling": cpu_ms(top, repeats),
+            "check_many": await acpu_ms(direct, repeats),
+            "http": await acpu_ms(over_http, repeats),
+            "ndjson": await acpu_ms(as_ndjson, repeats),
+        }
+        results["ceiling"] += cpu_ms(top, repeats)
+        # The median, and the least disturbed run (the minimum): other work on a shared machine
+        # only ever adds CPU time (shared caches and cores), never takes it away.
+        for name, pick in (("median", statistics.median), ("min", min)):
+            ms = {what: pick(runs) for what, runs in results.items()}
+            floor = ms["ceiling"]
+            print(
+                f"{backend}: CPU ms per 10k ({name} of {repeats}): ceiling {floor:.1f}"
+                f" | check_many {ms['check_many']:.1f} (ratio {floor / ms['check_many']:.2f})"
+                f" | POST /v1/checks/bulk {ms['http']:.1f} (ratio {floor / ms['http']:.2f})"
+                f" | NDJSON {ms['ndjson']:.1f} (JSON ÷ NDJSON {ms['http'] / ms['ndjson']:.2f})"
+            )
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(3):
+                await over_http()
+            profiler.disable()
+            profiler.dump_stats(profile)
+
+
+def arguments(description: str | None, people: int, repeats: int) -> argparse.ArgumentParser:
+    """The arguments of a bench over a ``seeded`` store."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--people", type=int, default=3000)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--profile", help="write a cProfile of three bulk calls through the app here")
+    parser.add_argument("--people", type=int, default=people)
+    parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--keep", help="seed once and keep the store, named in this file, for the next run")
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__, people=3000, repeats=7)
+    parser.add_argument("--profile", help="write a cProfile of three bulk calls through the app here")
     parser.add_argument("--dump", help="write the first bulk answer's (allowed, reason) per address here")
     args = parser.parse_args()
     asyncio.run(measure(args))

@@ -21,6 +21,7 @@ from consent_service.domain.repositories import (
     AccessRequests,
     ApiKeys,
     CatalogueRepository,
+    CheckFacts,
     Checkpoints,
     IdempotencyRecords,
     Ledger,
@@ -150,6 +151,8 @@ class UnitOfWork(Protocol):
     def suppressions(self) -> SuppressionList: ...
     @property
     def restrictions(self) -> Restrictions: ...
+    @property
+    def check_facts(self) -> CheckFacts: ...
     @property
     def tps(self) -> TpsScreenings: ...
     @property

@@ -7,6 +7,7 @@ writes commits or fails together.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
@@ -223,6 +224,29 @@ class Restrictions(Protocol):
 
     async def for_people(self, person_ids: Sequence[str]) -> list[Restriction]: ...
     async def erase_reasons(self, person_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AddressFacts:
+    """What the store holds about some addresses for one purpose and channel, as a check reads it now."""
+
+    #: For each fingerprint, the people holding it as (person id, erased).
+    linked: Mapping[str, list[tuple[str, bool]]]
+    #: For each fingerprint, its entries in force on the channel or every channel, oldest first.
+    suppressions: Mapping[str, list[Suppression]]
+    #: Each of those people's current choice for the purpose and channel, if they made one.
+    consents: Mapping[str, CurrentConsent]
+    #: Each of those people's restrictions, lifted or not, oldest first.
+    restrictions: Mapping[str, list[Restriction]]
+
+
+class CheckFacts(Protocol):
+    async def about(self, fingerprints: Sequence[str], purpose: str, channel: Channel) -> AddressFacts:
+        """What a check of these addresses for ``purpose`` on ``channel`` decides on, read together.
+
+        A check's other reads are rarer and stay apart: a person's own grants (only at an erasure's
+        tombstone) and the TPS screening (only for a marketing call)."""
+        ...
 
 
 class AccessRequests(Protocol):

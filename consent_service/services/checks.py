@@ -22,6 +22,7 @@ from consent_service.domain.invalidation import depends_on
 from consent_service.domain.ledger import FROM_THE_PERSON, CurrentConsent, Decision, fold
 from consent_service.domain.ports import UnitOfWork
 from consent_service.domain.purposes import Category, OrgType, Purpose
+from consent_service.domain.repositories import AddressFacts
 from consent_service.domain.restrictions import Restriction, restricted
 from consent_service.domain.spool import SpooledOptOut, spooled_suppressions
 from consent_service.domain.streams import Stream
@@ -128,6 +129,18 @@ async def _check_in_store(
     """The answer, and the topics it depends on (``domain/invalidation.py``): the addresses read and
     the people they belong to."""
     channel = request.channel
+    if fingerprint is not None and channel is not None and request.at is None:
+        # A check of an address now is a bulk check of one: the same reads (one statement, most
+        # often), decided by the same code, so the two can never answer differently.
+        async with ctx.check_reads.reading() as uow:
+            facts = await _bulk_facts(uow, purpose, channel, [fingerprint], spooled, at)
+        tps = Screening(fingerprint in facts.listed, facts.screened_on)
+        answer = _address_answer(
+            purpose, channel, fingerprint, facts, at, ctx.org_type, tps, request.person_id
+        )
+        holders = [pid for pid, _ in facts.stored.linked.get(fingerprint, [])]
+        return answer, depends_on([fingerprint], holders)
+    # A person's check, or one as things stood at a past time: each table read in turn.
     point_in_time = request.at is not None
     async with ctx.check_reads.reading() as uow:
         if fingerprint is not None:
@@ -242,8 +255,10 @@ async def _own_grants(
 
 
 def _with_spooled(
-    suppressions: dict[str, list[Suppression]], spooled: frozenset[SpooledOptOut], fingerprints: Sequence[str]
-) -> dict[str, list[Suppression]]:
+    suppressions: Mapping[str, list[Suppression]],
+    spooled: frozenset[SpooledOptOut],
+    fingerprints: Sequence[str],
+) -> Mapping[str, list[Suppression]]:
     """A spooled opt-out counts as the suppression it will be once the database has it."""
     if not spooled:
         return suppressions
@@ -352,12 +367,10 @@ async def _check_many(
 
 @dataclass(frozen=True, slots=True)
 class _BulkFacts:
-    """What the store holds about a bulk check's addresses, each read once for all of them."""
+    """What the store holds about a bulk check's addresses, each read once for all of them: ``stored``
+    with the spooled opt-outs among its suppressions, and the rarer reads."""
 
-    linked: Mapping[str, list[tuple[str, bool]]]
-    suppressions: Mapping[str, list[Suppression]]
-    consents: Mapping[str, CurrentConsent]
-    restrictions: Mapping[str, list[Restriction]]
+    stored: AddressFacts
     own_grants: Mapping[str, datetime]
     listed: frozenset[str]
     screened_on: date | None
@@ -371,21 +384,14 @@ async def _bulk_facts(
     spooled: frozenset[SpooledOptOut],
     now: datetime,
 ) -> _BulkFacts:
-    linked = await uow.people.linked(known)
-    suppressions = _with_spooled(
-        await _suppressions(uow, known, channel, point_in_time=False), spooled, known
-    )
-    person_ids = list(dict.fromkeys(pid for group in linked.values() for pid, _ in group))
-    consents = await _consents(uow, person_ids, purpose, channel, None)
-    restrictions: dict[str, list[Restriction]] = {}
-    for restriction in await uow.restrictions.for_people(person_ids) if person_ids else ():
-        # By person: ``restricted`` then looks only at the people of each address.
-        restrictions.setdefault(restriction.person_id, []).append(restriction)
-    tombstoned = [e for es in suppressions.values() for e in es if e.reason is SuppressionReason.ERASED]
-    at_tombstones = {pid for e in tombstoned for pid, _ in linked.get(e.fingerprint, [])}
+    read = await uow.check_facts.about(known, purpose.code, channel)
+    if spooled:
+        read = replace(read, suppressions=_with_spooled(read.suppressions, spooled, known))
+    tombstoned = [e for es in read.suppressions.values() for e in es if e.reason is SuppressionReason.ERASED]
+    at_tombstones = {pid for e in tombstoned for pid, _ in read.linked.get(e.fingerprint, [])}
     own_grants = await _own_grants(uow, list(at_tombstones), tombstoned, now)
     listed, screened_on = await _screening(uow, purpose, channel, known)
-    return _BulkFacts(linked, suppressions, consents, restrictions, own_grants, listed, screened_on)
+    return _BulkFacts(read, own_grants, listed, screened_on)
 
 
 def _bulk_answers(
@@ -403,8 +409,8 @@ def _bulk_answers(
     listed, unlisted = Screening(True, facts.screened_on), Screening(False, facts.screened_on)
     nobody: BulkAnswer | None = None
     for fp in known:
-        people = facts.linked.get(fp, [])
-        entries = facts.suppressions.get(fp, [])
+        people = facts.stored.linked.get(fp, [])
+        entries = facts.stored.suppressions.get(fp, [])
         on_register = fp in facts.listed
         if not people and not entries and not on_register:
             # Held for nobody and on no list: the same facts, so the same answer, for every such address.
@@ -413,21 +419,38 @@ def _bulk_answers(
                 nobody = _bulk_answer(none.allowed, none.reason)
             answers[fp] = nobody
             continue
-        theirs = (
-            [r for pid, _ in people for r in facts.restrictions.get(pid, ())] if facts.restrictions else []
-        )
-        answer = _decide(
-            purpose,
-            channel,
-            people,
-            facts.consents,
-            entries,
-            theirs,
-            [fp],
-            now,
-            org,
-            facts.own_grants,
-            listed if on_register else unlisted,
-        )
+        answer = _address_answer(purpose, channel, fp, facts, now, org, listed if on_register else unlisted)
         answers[fp] = _bulk_answer(answer.allowed, answer.reason)
     return answers
+
+
+def _address_answer(
+    purpose: Purpose,
+    channel: Channel,
+    fingerprint: str,
+    facts: _BulkFacts,
+    now: datetime,
+    org: OrgType,
+    tps: Screening,
+    person_id: str | None = None,
+) -> Answer:
+    """The answer for one address of a bulk check, or a single check's (for one of its people, if it
+    names one), from the facts read for all of them."""
+    stored = facts.stored
+    people = stored.linked.get(fingerprint, [])
+    if person_id is not None:
+        people = [(pid, erased) for pid, erased in people if pid == person_id]
+    theirs = [r for pid, _ in people for r in stored.restrictions.get(pid, ())] if stored.restrictions else []
+    return _decide(
+        purpose,
+        channel,
+        people,
+        stored.consents,
+        stored.suppressions.get(fingerprint, []),
+        theirs,
+        [fingerprint],
+        now,
+        org,
+        facts.own_grants,
+        tps,
+    )

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Select, String, bindparam, func, literal_column, select
+from sqlalchemy import CompoundSelect, Select, String, bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -79,20 +79,31 @@ def upserts(table: Any, complete: Callable[[Any], Any]) -> dict[str, Any]:
 
 
 #: A statement for one value, and for many values in each dialect.
-Keyed = tuple[Select[Any], dict[str, Select[Any]]]
+Keyed = tuple[Select[Any] | CompoundSelect[Any], dict[str, Select[Any] | CompoundSelect[Any]]]
+#: How a statement is keyed: "one" (by equality), or by the values' one parameter in "postgresql" or "sqlite".
+FORMS = ("one", "postgresql", "sqlite")
+
+
+def matching(key: ColumnElement[str], form: str) -> ColumnElement[bool]:
+    """``key`` is the one value, or one of the values, as ``form`` (of ``FORMS``) takes them."""
+    if form == "one":
+        return key == bindparam("value")
+    values = bindparam("values", type_=String)
+    if form == "postgresql":
+        split: Select[Any] = select(func.unnest(func.string_to_array(values, literal_column("','"))))
+        return key.in_(split)
+    listed: Select[Any] = select(literal_column("value")).select_from(func.json_each(values))
+    return key.in_(listed)
 
 
 def keyed(statement: Select[Any], key: ColumnElement[str]) -> Keyed:
-    one = statement.where(key == bindparam("value"))
-    values = bindparam("values", type_=String)
-    split: Select[Any] = select(func.unnest(func.string_to_array(values, literal_column("','"))))
-    listed: Select[Any] = select(literal_column("value")).select_from(func.json_each(values))
-    return one, {"postgresql": statement.where(key.in_(split)), "sqlite": statement.where(key.in_(listed))}
+    one, postgresql, sqlite = (statement.where(matching(key, form)) for form in FORMS)
+    return one, {"postgresql": postgresql, "sqlite": sqlite}
 
 
 def runs(
     keyed: Keyed, values: Sequence[str], dialect: str, **fixed: Any
-) -> list[tuple[Select[Any], dict[str, Any]]]:
+) -> list[tuple[Select[Any] | CompoundSelect[Any], dict[str, Any]]]:
     """The statement to run for ``values``, with its parameters: none for no values, else one."""
     one, many = keyed
     if not values:

@@ -43,7 +43,7 @@ _HOW = from_value(SuppressionHow)
 _LIFT_REASON = from_value(LiftReason)
 
 
-def _suppression(row: Row[Any]) -> Suppression:
+def suppression_of(row: Row[Any]) -> Suppression:
     return Suppression(
         id=row.id,
         fingerprint=row.fingerprint,
@@ -92,7 +92,7 @@ class SqlSuppressions:
 
     async def get(self, entry_id: str) -> Suppression | None:
         row = (await self._c.execute(select(suppressions_t).where(suppressions_t.c.id == entry_id))).first()
-        return _suppression(row) if row else None
+        return suppression_of(row) if row else None
 
     async def lift(self, entry_id: str, at: datetime, reason: LiftReason, by: str) -> bool:
         lifted = await self._c.execute(
@@ -112,7 +112,7 @@ class SqlSuppressions:
             keyed, fingerprints, self._c.dialect.name, channel=channel.value if channel else "all"
         ):
             for row in await self._c.execute(statement, values):
-                found[row.fingerprint].append(_suppression(row))
+                found[row.fingerprint].append(suppression_of(row))
         return found
 
     async def page(
@@ -136,4 +136,4 @@ class SqlSuppressions:
                 )
             )
         query = query.order_by(suppressions_t.c.recorded_at, suppressions_t.c.id).limit(limit)
-        return [_suppression(row) for row in await self._c.execute(query)]
+        return [suppression_of(row) for row in await self._c.execute(query)]

@@ -9,6 +9,7 @@ from consent_service.db.models import OutboxRow
 from consent_service.db.outbox import SqlOutbox, SqlWebhooks
 from consent_service.db.repositories.access import SqlAccessRequests, SqlLegalHolds
 from consent_service.db.repositories.catalogue import SqlCatalogue
+from consent_service.db.repositories.check_facts import SqlCheckFacts
 from consent_service.db.repositories.checkpoints import SqlCheckpoints
 from consent_service.db.repositories.idempotency import SqlIdempotency
 from consent_service.db.repositories.keys import SqlApiKeys
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
         self.checkpoints = SqlCheckpoints(connection)
         self.suppressions = SqlSuppressions(connection)
         self.restrictions = SqlRestrictions(connection)
+        self.check_facts = SqlCheckFacts(connection, dialect)
         self.tps = SqlTps(connection, dialect)
         self.access_requests = SqlAccessRequests(connection)
         self.legal_holds = SqlLegalHolds(connection)
