@@ -119,6 +119,10 @@ def _position(entry_id: bytes | str) -> int:
     return int(ms) << 32 | int(seq or 0)
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _entry_id(position: int) -> str:
     return f"{position >> 32}-{position & 0xFFFFFFFF}"
 
@@ -132,6 +136,13 @@ class RedisFeed:
     tell what it missed, so it must forget everything. The stream keeps about ``KEEP`` entries; a
     worker more than a cache lifetime behind starts again from the end (``check_cache.py``), so one
     that is following never needs more than the last few seconds'.
+
+    Workers of an older version, met in a rolling upgrade, follow only the signal every write moved
+    before (``consent:<namespace>:generation``): they set it when they find it missing and move it
+    on every write. So every write here deletes it (an older worker then finds it missing and trusts
+    nothing it kept), and a worker here counts its value as part of the generation (an older
+    worker's write makes it forget everything). Once no older worker is left, the key stays deleted
+    and moves no more.
     """
 
     KEEP = 100_000
@@ -145,30 +156,32 @@ class RedisFeed:
             url, max_connections=10, timeout=timeout, socket_timeout=timeout
         )
         self._redis = Redis(connection_pool=pool)
-        self._generation = f"consent:{namespace}:generation"
+        self._generation = f"consent:{namespace}:feed-generation"
         self._stream = f"consent:{namespace}:changes"
+        self._legacy = f"consent:{namespace}:generation"
 
     async def read(self, after: int | None) -> FeedView | None:
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.get(self._generation)
+                pipe.get(self._legacy)
                 pipe.exists(self._stream)
                 pipe.xrevrange(self._stream, count=1)
                 if after is not None:
                     pipe.xrange(self._stream, min=f"({_entry_id(after)}", count=self.READ)
                 found = await pipe.execute()
-            generation, exists, last = found[0], found[1], found[2]
+            generation, legacy, exists, last = found[:4]
             if generation is None or not exists:
                 await self._remake()
                 return None
         except (RedisError, OSError) as exc:
             log.warning("change feed unreadable (%s); checks go to the database", type(exc).__name__)
             return None
-        token = generation.decode() if isinstance(generation, bytes) else str(generation)
+        token = f"{_text(generation)}/{_text(legacy) if legacy is not None else '-'}"
         latest = _position(last[0][0]) if last else 0
         if after is None:
             return FeedView(token, latest)
-        entries = found[3]
+        entries = found[4]
         if len(entries) >= self.READ:
             return FeedView(token, latest, complete=False)
         topics: list[str] = []
@@ -179,16 +192,19 @@ class RedisFeed:
 
     async def publish(self, topics: frozenset[str] | None) -> bool:
         try:
-            if topics is None:
-                await self._redis.set(self._generation, secrets.token_hex(8))
-                return True
-            added = await self._redis.xadd(
-                self._stream,
-                {self.FIELD: " ".join(sorted(topics))},
-                maxlen=self.KEEP,
-                approximate=True,
-                nomkstream=True,
-            )
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.delete(self._legacy)
+                if topics is None:
+                    pipe.set(self._generation, secrets.token_hex(8))
+                else:
+                    pipe.xadd(
+                        self._stream,
+                        {self.FIELD: " ".join(sorted(topics))},
+                        maxlen=self.KEEP,
+                        approximate=True,
+                        nomkstream=True,
+                    )
+                added = (await pipe.execute())[-1]
             if added is None:
                 await self._remake()
         except (RedisError, OSError) as exc:

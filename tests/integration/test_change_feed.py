@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from consent_service.adapters.check_cache import AnswerCache
-from consent_service.adapters.signals import RedisFeed
+from consent_service.adapters.signals import RedisFeed, RedisSignal
 from consent_service.domain.decision import Answer, Reason
 from consent_service.domain.invalidation import depends_on, person_topic
 
@@ -28,7 +28,7 @@ async def namespace(redis_url: str) -> AsyncIterator[str]:
     name = f"test-feed-{secrets.token_hex(4)}"
     yield name
     client = Redis.from_url(redis_url)
-    await client.delete(f"consent:{name}:generation", f"consent:{name}:changes")
+    await client.delete(*(f"consent:{name}:{key}" for key in ("feed-generation", "generation", "changes")))
     await client.aclose()
 
 
@@ -90,3 +90,28 @@ async def test_a_writer_that_finds_the_feed_lost_makes_every_worker_forget(
     assert await writer.publish(frozenset({person_topic("a")}))
     after = await reader.read(start.position)
     assert after is not None and after.generation != start.generation
+
+
+async def test_workers_of_the_older_version_and_of_this_one_never_trust_each_others_stale_answers(
+    feeds: tuple[RedisFeed, RedisFeed, Redis], redis_url: str, namespace: str
+) -> None:
+    """In a rolling upgrade, workers of the version before the feed follow one signal that every write
+    moved. A write here deletes it, so an older worker trusts nothing it kept; an older worker's write
+    moves it, and a worker here forgets everything."""
+    writer, reader, _ = feeds
+    older = RedisSignal(redis_url, namespace, lease=0)
+    try:
+        await older.current()  # the older worker makes its signal
+        kept_under = await older.current()
+        assert kept_under is not None
+        assert await writer.publish(frozenset({person_topic("a")}))
+        assert await older.current() != kept_under, "an older worker would keep answers a write changed"
+
+        await reader.read(None)
+        start = await reader.read(None)
+        assert start is not None and start.position is not None
+        assert await older.bump()  # an older worker's write names nothing
+        after = await reader.read(start.position)
+        assert after is not None and after.generation != start.generation
+    finally:
+        await older.close()
