@@ -29,33 +29,15 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
+from harness import registration, withdrawal
 
 LOAD_S, CONNECTIONS = 8, 32
 
 
-def registration(address: str) -> dict[str, Any]:
-    choice = {
-        "purpose": "marketing",
-        "channel": "email",
-        "decision": "granted",
-        "affirmative_action": "ticked_box",
-        "pre_ticked": False,
-        "notice": {"purpose": "marketing", "version": 1},
-    }
-    return {
-        "person": {"contacts": [{"kind": "email", "value": address}]},
-        "choices": [choice],
-        "source": "web_form",
-    }
-
-
-WITHDRAWAL = {
-    "choices": [{"purpose": "marketing", "channel": "sms", "decision": "withdrawn"}],
-    "source": "web_form",
-}
+#: A person's marketing by text withdrawn: their email's answer depends on them, so it is dropped.
+WITHDRAWAL = withdrawal(channel="sms")
 
 LUA = """
 local addresses = {}
