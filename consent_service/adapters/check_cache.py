@@ -110,7 +110,8 @@ class AnswerCache:
             for topic in view.topics:
                 self._drop(topic, view.position or 0, began)
             if view.position is not None:
-                self._position = view.position
+                # Two reads in flight may come back out of order: what was applied stays applied.
+                self._position = max(view.position, self._position or 0)
         self._followed_at = began
         while self._touched and next(iter(self._touched.values()))[1] < began - self.ttl:
             self._touched.popitem(last=False)
@@ -125,8 +126,12 @@ class AnswerCache:
     def _drop(self, topic: str, position: int, at: float) -> None:
         for key in self._by_topic.pop(topic, ()):
             self._remove(key)
-        self._touched[topic] = (position, at)
-        self._touched.move_to_end(topic)
+        # Never lowered (a read overtaken by a later one names an earlier position): ``put`` must
+        # still refuse an answer read before the later write.
+        seen = self._touched.get(topic)
+        if seen is None or seen[0] < position:
+            self._touched[topic] = (position, at)
+            self._touched.move_to_end(topic)
 
     def _remove(self, key: AnswerKey) -> None:
         kept = self._entries.pop(key, None)

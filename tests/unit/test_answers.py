@@ -273,3 +273,41 @@ async def test_a_leased_read_is_made_once_per_lease_and_never_outlives_an_acknow
         pass  # a withdrawal commits; leaving the block is its acknowledgement
     assert cache.get(KEY, await cache.token()) is None
     assert feed.reads == 2
+
+
+class SlowFeed(Feed):
+    """A feed whose next read is taken at once but answered only when ``answer`` is set, as a read
+    held up in the network is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold_next = False
+        self.answer = asyncio.Event()
+
+    async def read(self, after: int | None) -> FeedView | None:
+        view = await super().read(after)
+        if self.hold_next:
+            self.hold_next = False
+            await self.answer.wait()
+        return view
+
+
+async def test_a_read_of_the_feed_that_comes_back_late_cannot_let_a_stale_answer_in() -> None:
+    """Two reads of the feed in flight can come back out of order. The late one names a write at an
+    earlier point than the worker has already seen; it must not make the worker forget the later one,
+    or an answer read before that later write would be kept."""
+    feed = SlowFeed()
+    cache = answers(feed)
+    await cache.token()
+    await feed.publish(frozenset({person_topic("person-1")}))  # a first write for person-1
+    feed.hold_next = True
+    late = asyncio.create_task(cache.token())  # reads the feed now, answered later
+    await asyncio.sleep(0)
+    seen = await cache.token()  # another read, applied first
+    # A check begins under ``seen`` and asks the database; person-1 withdraws meanwhile.
+    await feed.publish(frozenset({person_topic("person-1")}))
+    await cache.token()  # the worker follows the feed: person-1 touched at the later point
+    feed.answer.set()
+    assert await late is None  # overtaken: it names person-1 at the earlier point only
+    cache.put(KEY, seen, ALLOW, DEPENDS)  # the answer from before the withdrawal
+    assert cache.get(KEY, await cache.token()) is None
