@@ -235,6 +235,7 @@ async def serving(settings: Settings, ctx: Context, relay: Relay) -> AsyncIterat
         # Done at once when there is no cache: nothing then trusts the database from memory.
         asyncio.create_task(ctx.answers.keep_trust(ctx.store), name="heartbeat"),
         asyncio.create_task(ctx.key_ring.record_uses(), name="key uses"),
+        asyncio.create_task(collector.keep_pauses_published(), name="gc pauses"),
     ]
     # The setting that chose the spool: an applier without one would still wake five times a second.
     if settings.optout_spool:
