@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -176,17 +177,9 @@ class SqlCheckFacts:
                     consents[row[1]] = _consent(row)
                 else:
                     restrictions[row[2]].append(_restriction(row))
-        _oldest_first(suppressions, _effective_at)
-        _oldest_first(restrictions, _created_at)
+        _oldest_first(suppressions, attrgetter("effective_at"))
+        _oldest_first(restrictions, attrgetter("created_at"))
         return AddressFacts(linked, suppressions, consents, restrictions)
-
-
-def _effective_at(entry: Suppression) -> datetime:
-    return entry.effective_at
-
-
-def _created_at(restriction: Restriction) -> datetime:
-    return restriction.created_at
 
 
 def _oldest_first(groups: dict[str, list[T]], when: Callable[[T], datetime]) -> None:
