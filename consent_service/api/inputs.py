@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -123,6 +123,16 @@ class _Strictly:
 NUL_FREE = r"^[^\u0000]*$"
 NUL_REFUSED = "holds a NUL character, which cannot be stored"
 
+#: A time whose offset carries it past the first or last instant a UTC time can name (midnight on
+#: 1 January of year 1 at +01:00 is in year 0): nothing can store or compare it, so, like any
+#: malformed time, it is refused by field rather than failing the request with a 500.
+BEYOND_UTC = (
+    "is not a time that can be stored: it must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+)
+
+#: Only a body that spells one of those years (or escapes a character) can hold such a time.
+_EDGE_YEARS = (b"0001-", b"9999-", b"\\u")
+
 #: Where a handler keeps its plan, in its own ``opt``.
 _PLAN = "consent_service.strict_inputs"
 
@@ -169,10 +179,12 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
         raw = connection.query_params.get(key)
         if raw is not None:
             try:
-                msgspec.convert(raw, datetime, strict=True)
+                moment = msgspec.convert(raw, datetime, strict=True)
             except msgspec.ValidationError as exc:
                 error = {"message": str(exc), "key": key, "source": "query"}
                 raise ValidationException(extra=[error]) from exc
+            if _beyond_utc(moment) is not None:
+                raise ValidationException(extra=[{"message": BEYOND_UTC, "key": key, "source": "query"}])
     # Percent-encoded, as an HTTP request line cannot carry the byte itself.
     if plan.documented and b"%00" in connection.scope.get("query_string", b""):
         for key, value in connection.query_params.multi_items():
@@ -194,6 +206,8 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
     if b"\\u0000" in body and (where := _nul_in(msgspec.json.decode(body))) is not None:
         error = {"message": NUL_REFUSED, "key": f"data.{where}"}
         raise ValidationException(extra=[{**error, "source": "body"}])
+    if any(edge in body for edge in _EDGE_YEARS) and (where := _beyond_utc(decoded)) is not None:
+        raise ValidationException(extra=[{"message": BEYOND_UTC, "key": f"data.{where}", "source": "body"}])
     _hand_over(connection, decoded)
 
 
@@ -208,6 +222,29 @@ def _hand_over(connection: ASGIConnection[Any, Any, Any, Any], decoded: Any) -> 
     """
     if isinstance(decoded, msgspec.Struct):
         ScopeState.from_scope(connection.scope).json = decoded
+
+
+def _beyond_utc(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first time in a decoded body that names no instant in UTC, if any."""
+    if isinstance(value, datetime):
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            return path
+        return None
+    if isinstance(value, msgspec.Struct):
+        items: Any = ((name, getattr(value, name)) for name in value.__struct_fields__)
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        inner = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip(".")
+        if (found := _beyond_utc(item, inner)) is not None:
+            return found
+    return None
 
 
 def _nul_in(value: Any, path: str = "") -> str | None:

@@ -104,7 +104,12 @@ def parse_time(value: str, column: str, now: datetime) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 at +01:00 is in year 0, 9999-12-31 at -01:00 in year 10000
+        raise ValueError(
+            f"{column}: {value!r} is outside the times that can be stored (years 1 to 9999 in UTC)"
+        ) from None
     if parsed > now + CLOCK_SKEW:
         raise ValueError(f"{column}: {value!r} is in the future")
     return parsed

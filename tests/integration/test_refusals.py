@@ -96,6 +96,11 @@ BAD_REGISTRATIONS = {
     ),
     "unknown source": (registration(source="carrier_pigeon"), "source"),
     "time without a zone": (registration(effective_at="2026-01-01T10:00:00"), "effective_at"),
+    # In year 0 once in UTC, so nothing could store it: a schemathesis run found it answered 500.
+    "time before the first UTC instant": (
+        registration(effective_at="0001-01-01T00:01:01+01:00"),
+        "effective_at",
+    ),
     "missing decision": (
         registration(choices=[{"purpose": "marketing", "channel": "email"}]),
         "choices[0].decision",
@@ -304,6 +309,58 @@ async def test_a_point_in_time_must_be_written_as_a_date_time(api: Api) -> None:
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.at"
     taken = await api.get(f"/v1/people/{person}/consents", at="2026-01-31T12:00:00Z")
     assert taken.status_code == 200, taken.text
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        (
+            "/v1/people/{person}/consents",
+            {
+                "choices": [{"purpose": "marketing", "decision": "withdrawn"}],
+                "source": "email",
+                "effective_at": "0001-01-01T00:01:01+01:00",
+            },
+            "effective_at",
+        ),
+        (
+            "/v1/people/{person}/objection",
+            {"source": "email", "effective_at": "0001-01-01T00:30:00+00:45"},
+            "effective_at",
+        ),
+        (
+            "/v1/checks",
+            {
+                "to": "jo@example.org",
+                "purpose": "marketing",
+                "channel": "email",
+                "at": "9999-12-31T23:00:00-05:00",
+            },
+            "at",
+        ),
+    ],
+)
+async def test_a_time_no_utc_instant_names_is_refused_by_field(
+    api: Api, database: AsyncEngine, path: str, body: dict[str, Any], field: str
+) -> None:
+    person = (await api.post("/v1/people", {}, scope="staff")).json()["id"]
+    before = await snapshot(database)
+    response = await api.post(path.format(person=person), body, scope="all")
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert await snapshot(database) == before
+    # The same instant written at UTC's own edge is a time like any other.
+    edge = {
+        **body,
+        field: "0001-01-01T00:00:00Z" if body[field].startswith("0001") else "9999-12-31T23:59:59Z",
+    }
+    assert (await api.post(path.format(person=person), edge, scope="all")).status_code in (200, 201)
+
+
+async def test_a_point_in_time_past_the_last_utc_instant_is_refused(api: Api) -> None:
+    person = (await api.post("/v1/people", {}, scope="staff")).json()["id"]
+    refused = await api.get(f"/v1/people/{person}/consents", at="9999-12-31T23:30:00-01:00")
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "query.at"
 
 
 async def test_an_idempotency_key_longer_than_can_be_stored_is_refused_by_name(

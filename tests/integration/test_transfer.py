@@ -160,9 +160,10 @@ async def test_a_file_with_a_bad_row_changes_nothing_and_names_each_bad_line(fre
         f"T-5,{fresh_email()},0791,,yes,\n"
         f"T-1,{a},,no,,\n"
         f"T-6,{fresh_email()},,yes,,2999-01-01\n"
+        f"T-7,{fresh_email()},,yes,,0001-01-01T00:30:00+01:00\n"
     )
     refused_consents = await imports.import_consents(ctx, consents, _consents())
-    assert [e.line for e in refused_consents.bad] == [3, 4, 5, 6, 7, 8]
+    assert [e.line for e in refused_consents.bad] == [3, 4, 5, 6, 7, 8, 9]
     messages = [e.message for e in refused_consents.bad]
     assert "unknown value 'maybe'" in messages[0]
     assert "is not a date" in messages[1]
@@ -170,6 +171,7 @@ async def test_a_file_with_a_bad_row_changes_nothing_and_names_each_bad_line(fre
     assert "phone: invalid phone" in messages[3]
     assert "given on line 2" in messages[4]
     assert "in the future" in messages[5]
+    assert "outside the times that can be stored" in messages[6]  # year 0 in UTC
     assert (await _event_count(ctx), await _people_count(ctx)) == (events, people)
 
     done = await imports.import_consents(ctx, consents, _consents(skip_bad_rows=True))

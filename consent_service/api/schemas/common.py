@@ -33,7 +33,10 @@ Code = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,63}$", examples=["marketi
 Uuid = Annotated[str, Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 
 
-Time = Annotated[datetime, Meta(tz=True, description="RFC 3339 with a time zone")]
+Time = Annotated[
+    datetime,
+    Meta(tz=True, description="RFC 3339 with a time zone, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"),
+]
 
 
 #: A suppression can name one channel or every channel.
