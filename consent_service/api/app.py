@@ -25,7 +25,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 
 from consent_service import __version__, bootstrap, logs
-from consent_service.api import contract, pages_config, problems, staff_config
+from consent_service.api import check_shortcut, contract, pages_config, problems, staff_config
 from consent_service.api.context import attach
 from consent_service.api.controllers.access import AccessController
 from consent_service.api.controllers.catalogue import CatalogueController
@@ -232,6 +232,7 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
     only_probes_unguarded(app)
     contract.conform(app)
     allow.learn(app)
+    check_shortcut.install(app)
     return app
 
 

@@ -130,8 +130,9 @@ BEYOND_UTC = (
     "is not a time that can be stored: it must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
 )
 
-#: Only a body that spells one of those years (or escapes a character) can hold such a time.
-_EDGE_YEARS = (b"0001-", b"9999-", b"\\u")
+#: Only a body that spells one of those years (or escapes a character) can hold such a time; a NUL
+#: character can only be spelled as an escape.
+EDGE_SPELLINGS = (b"0001-", b"9999-", b"\\u")
 
 #: Where a handler keeps its plan, in its own ``opt``.
 _PLAN = "consent_service.strict_inputs"
@@ -206,7 +207,7 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
     if b"\\u0000" in body and (where := _nul_in(msgspec.json.decode(body))) is not None:
         error = {"message": NUL_REFUSED, "key": f"data.{where}"}
         raise ValidationException(extra=[{**error, "source": "body"}])
-    if any(edge in body for edge in _EDGE_YEARS) and (where := _beyond_utc(decoded)) is not None:
+    if any(edge in body for edge in EDGE_SPELLINGS) and (where := _beyond_utc(decoded)) is not None:
         raise ValidationException(extra=[{"message": BEYOND_UTC, "key": f"data.{where}", "source": "body"}])
     _hand_over(connection, decoded)
 

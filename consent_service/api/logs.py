@@ -11,7 +11,16 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from consent_service.logs import request_id
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
-_HEADER = b"x-request-id"
+HEADER = b"x-request-id"
+
+
+def request_id_of(scope: Scope) -> tuple[str, bytes]:
+    """The caller's ``X-Request-ID`` if it is a usable one, else a new one; as text and as bytes."""
+    given = next((v for k, v in scope["headers"] if k == HEADER), None)
+    if given is not None and _REQUEST_ID.fullmatch(given):
+        return given.decode("ascii"), given
+    value = os.urandom(16).hex()
+    return value, value.encode("ascii")
 
 
 class RequestIds:
@@ -29,12 +38,7 @@ class RequestIds:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == _HEADER), None)
-        if given is not None and _REQUEST_ID.fullmatch(given):
-            value, encoded = given.decode("ascii"), given
-        else:
-            value = os.urandom(16).hex()
-            encoded = value.encode("ascii")
+        value, encoded = request_id_of(scope)
         token = request_id.set(value)
 
         async def send_with_id(message: Message) -> None:
@@ -43,7 +47,7 @@ class RequestIds:
                 headers = message.setdefault("headers", [])
                 if not isinstance(headers, list):
                     headers = message["headers"] = list(headers)
-                headers.append((_HEADER, encoded))
+                headers.append((HEADER, encoded))
             await send(message)
 
         try:

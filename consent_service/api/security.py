@@ -45,6 +45,11 @@ def authentication() -> DefineMiddleware:
     )
 
 
+def may_use(key: ApiKey, required: frozenset[KeyScope] | None) -> bool:
+    """Whether the key holds one of the scopes a route needs; a route that declares none admits no key."""
+    return bool(required and key.scopes & required)
+
+
 async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Async although it awaits nothing: Litestar would otherwise run it in a thread on every request."""
     if handler.opt.get(PUBLIC_OPT) or connection.url.path.startswith(("/schema", "/docs")):
@@ -55,7 +60,6 @@ async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: B
         # Methods the authentication middleware does not look at (HEAD) get no key, so no access.
         raise NotAuthorizedException("An API key is needed: Authorization: Bearer <key>")
     required: frozenset[KeyScope] | None = handler.opt.get(SCOPES_OPT)
-    key: ApiKey = connection.user
-    if not required or not (key.scopes & required):
+    if not may_use(connection.user, required):
         wanted = " or ".join(sorted(required or ())) or "(undeclared)"
         raise PermissionDeniedException(f"This route needs a key with scope {wanted}")

@@ -69,13 +69,17 @@ def _degraded(purpose: Purpose, channel: Channel | None) -> Answer:
 
 async def check(ctx: Context, request: CheckInput, *, counted: bool = True) -> Answer:
     """The answer, counted in the checks metric unless ``counted`` is False (a staff page showing it is
-    not a mailing tool asking)."""
+    not a mailing tool asking; the API counts it with ``count`` once the whole answer is made)."""
     answer = await _check(ctx, request)
-    if not counted:
-        return answer
+    if counted:
+        count(ctx, request, answer)
+    return answer
+
+
+def count(ctx: Context, request: CheckInput, answer: Answer) -> None:
+    """One answer given to a mailing tool, in the checks metric."""
     channel = request.channel.value if request.channel else ""
     ctx.metrics.checked(request.purpose, channel, answer.allowed, answer.reason.value, answer.degraded)
-    return answer
 
 
 async def _check(ctx: Context, request: CheckInput) -> Answer:

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from litestar import Litestar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -140,6 +141,8 @@ class Api:
     keys: dict[str, str]
     settings: Settings
     context: Context
+    #: The app itself, for a test that must reach past ``CheckShortcut`` (test_check_shortcut.py).
+    app: Litestar | None = None
 
     def headers(self, scope: str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[scope]}", **extra}
@@ -181,7 +184,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
                 context.store, context.clock, f"test {scope}", frozenset({scope}), None
             )
         _, keys["all"] = await create_key(context.store, context.clock, "test all", frozenset(KeyScope), None)
-        yield Api(client, keys, settings, context)
+        yield Api(client, keys, settings, context, app)
     await shutdown(app, context)
 
 

@@ -66,10 +66,24 @@ class RequestMetrics(PrometheusMiddleware):
         self._answered[method, path, status] = found
         return found
 
+    def in_progress(self, method: str, path: str) -> Any:
+        """The gauge of requests to this route under way."""
+        return self._in_progress.get((method, path)) or self._gauge(method, path)
+
+    def answered(self, method: str, path: str, status: int, seconds: float) -> None:
+        """One request to this route answered with ``status`` after ``seconds``."""
+        count, latency, errors = self._answered.get((method, path, status)) or self._series(
+            method, path, status
+        )
+        if errors is not None:
+            errors.inc()
+        count.inc()
+        latency.observe(seconds)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"] if scope["type"] == ScopeType.HTTP else scope["type"]
         path: str = scope["path_template"]
-        in_progress = self._in_progress.get((method, path)) or self._gauge(method, path)
+        in_progress = self.in_progress(method, path)
         #: The answer's status and when its last body part was sent (0: none was).
         span: list[Any] = [200, 0.0]
 
@@ -90,14 +104,7 @@ class RequestMetrics(PrometheusMiddleware):
             raise
         finally:
             in_progress.dec()
-            status: int = span[0]
-            count, latency, errors = self._answered.get((method, path, status)) or self._series(
-                method, path, status
-            )
-            if errors is not None:
-                errors.inc()
-            count.inc()
-            latency.observe((span[1] or time.perf_counter()) - started)
+            self.answered(method, path, span[0], (span[1] or time.perf_counter()) - started)
 
 
 #: Request counts and latency histograms by route template (a token in a path never becomes a label).
