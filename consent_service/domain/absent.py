@@ -9,6 +9,7 @@ every check is worked out from the database.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager, nullcontext
 
 from consent_service.domain.changes import Change
 from consent_service.domain.decision import Answer
@@ -69,6 +70,12 @@ class NoAnswerCache:
 
     def put(self, key: AnswerKey, token: Seen | None, answer: Answer, depends_on: frozenset[str]) -> None:
         pass
+
+    async def after_the_asker(self, key: AnswerKey) -> bool:
+        return False
+
+    def asking(self, key: AnswerKey) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def database_answered(self) -> None:
         pass

@@ -105,20 +105,23 @@ async def _check(ctx: Context, request: CheckInput) -> Answer:
     cache = ctx.answers if request.at is None and not spooled else NO_ANSWERS
     key = (fingerprint or "", request.person_id or "", purpose.code, request.channel or "")
     token = await cache.token()
-    if (cached := cache.get(key, token)) is not None:
+    if (cached := cache.get(key, token)) is not None or (
+        await cache.after_the_asker(key) and (cached := cache.get(key, token)) is not None
+    ):
         ctx.metrics.answered_from("memory")
         return cached
     try:
-        async with asyncio.timeout(ctx.check_timeout):
-            answer, topics = await _check_in_store(ctx, purpose, request, fingerprint, at, spooled)
+        with cache.asking(key):
+            async with asyncio.timeout(ctx.check_timeout):
+                answer, topics = await _check_in_store(ctx, purpose, request, fingerprint, at, spooled)
+            ctx.answers.database_answered()
+            answer = _with_notice(ctx, answer)
+            cache.put(key, token, answer, topics)
     except (TimeoutError, StoreUnavailable):
         # No distrust on one slow answer: under load a timeout is queueing, and sending every check
         # to the database then would only deepen the queue. Silence for ``trust`` seconds is enough.
         return _degraded(purpose, request.channel)
-    ctx.answers.database_answered()
     ctx.metrics.answered_from("database")
-    answer = _with_notice(ctx, answer)
-    cache.put(key, token, answer, topics)
     return answer
 
 

@@ -7,6 +7,7 @@ the hot path shows here before it shows as a slower service.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -49,3 +50,15 @@ async def test_a_check_that_misses_the_cache_sends_one_statement(api: Api) -> No
             await checks.check(uncached, checks.CheckInput("marketing", Channel.EMAIL, to=address))
         # At an erasure's tombstone, the person's own grants are read as well (LEGAL #16).
         assert len(sent) == (2 if address == back_after_erasure else 1), (address, sent)
+
+
+async def test_checks_of_one_address_arriving_together_ask_the_database_once(api: Api) -> None:
+    """A mailing run sends the same address from several threads; expiring answers are asked for
+    again together. One check asks the store, the others wait for its answer."""
+    [address] = [a for a in await every_kind_of_address(api) if isinstance(a, str) and "@" in a][:1]
+    request = checks.CheckInput("marketing", Channel.EMAIL, to=address)
+    api.context.answers.database_answered()
+    with statements() as sent:
+        answers = await asyncio.gather(*(checks.check(api.context, request) for _ in range(8)))
+    assert len({a.allowed for a in answers}) == 1
+    assert len(sent) == 1, sent

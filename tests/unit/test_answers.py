@@ -200,6 +200,54 @@ async def test_entries_expire_and_degraded_answers_are_never_kept() -> None:
     assert fresh.get(KEY, seen) is None
 
 
+async def test_answers_kept_together_do_not_all_expire_together() -> None:
+    """Answers kept in one burst (a warm-up, after a write that touched everything) expire over the
+    last fifth of their lifetime, not at one instant that would send every check to the database."""
+    cache = answers(Feed(), ttl=1.0)
+    seen = await cache.token()
+    keys = [(str(i), "", "marketing", "email") for i in range(200)]
+    for key in keys:
+        cache.put(key, seen, ALLOW, depends_on([key[0]], []))
+    await asyncio.sleep(0.9)
+    still = sum(cache.get(key, seen) is ALLOW for key in keys)
+    assert 0 < still < len(keys)
+    await asyncio.sleep(0.11)
+    assert sum(cache.get(key, seen) is ALLOW for key in keys) == 0  # none outlives ttl
+
+
+async def test_a_check_that_arrives_while_another_asks_the_database_waits_for_its_answer() -> None:
+    cache = answers(Feed())
+    seen = await cache.token()
+    assert not await cache.after_the_asker(KEY)  # no one asking: the caller asks itself
+    order: list[str] = []
+
+    async def waiter() -> Answer | None:
+        assert await cache.after_the_asker(KEY)
+        order.append("waited")
+        return cache.get(KEY, seen)
+
+    with cache.asking(KEY):
+        waiting = asyncio.create_task(waiter())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        order.append("answered")
+        cache.put(KEY, seen, ALLOW, DEPENDS)
+    assert await waiting is ALLOW
+    assert order == ["answered", "waited"]
+    # An asker whose answer may not be kept (degraded, or touched meanwhile) leaves the waiter with
+    # nothing from memory: it asks the database itself.
+    with cache.asking(OTHER):
+        waiting = asyncio.create_task(waiter_of(cache, OTHER, seen))
+        await asyncio.sleep(0)
+        cache.put(OTHER, seen, Answer(False, Reason.STORE_UNAVAILABLE, degraded=True), OTHER_DEPENDS)
+    assert await waiting is None
+
+
+async def waiter_of(cache: AnswerCache, key: Any, seen: Any) -> Answer | None:
+    await cache.after_the_asker(key)
+    return cache.get(key, seen)
+
+
 async def test_the_cache_is_bounded() -> None:
     cache = answers(Feed(), capacity=2)
     seen = await cache.token()
@@ -221,7 +269,7 @@ async def test_expired_answers_leave_memory_without_waiting_for_the_capacity() -
     cache.put(("fresh", "", "marketing", "email"), await cache.token(), ALLOW, DEPENDS)
     assert cache.held() == 1
     # An answer stored again moves behind the others, so it cannot hold expired ones in memory.
-    cache = answers(Feed(), ttl=0.2)
+    cache = answers(Feed(), ttl=0.2, spread=0.0)
     seen = await cache.token()
     for i in range(100):
         cache.put((str(i), "", "marketing", "email"), seen, ALLOW, depends_on([str(i)], []))
