@@ -170,7 +170,6 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
                     await sweeping
         await shutdown(app, ctx)
 
-    allow = contract.AllowHeader()
     config = AppConfig(
         route_handlers=[
             *PROBES,
@@ -226,12 +225,12 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         openapi_config=openapi_config(settings.docs),
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY_BYTES,
-        before_send=[allow],
     )
     app = Litestar.from_config(config)
     only_probes_unguarded(app)
     contract.conform(app)
-    allow.learn(app)
+    # Both wrap Litestar's own handler, inside its __call__: the app stays the Litestar object.
+    app.asgi_handler = contract.AllowHeader(app)
     check_shortcut.install(app)
     return app
 

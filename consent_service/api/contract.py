@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.openapi.spec import (
     OpenAPI,
     OpenAPIMediaType,
@@ -33,7 +34,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.routes import HTTPRoute
-from litestar.types import Message, Scope
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from consent_service.api import schemas
 from consent_service.api.inputs import NUL_FREE
@@ -287,21 +288,30 @@ class AllowHeader:
     Litestar makes the ``OPTIONS`` handler of a path when the path's first handlers are registered,
     and keeps it when more handlers join the path later, so its ``Allow`` lists only the first ones
     (``POST`` for ``/v1/notices``, which also answers ``GET``): litestar-org/litestar#4169, fixed
-    only in Litestar 3. This hook answers from the finished routes instead; drop it on Litestar 3.
+    only in Litestar 3. This wrapper of the app's handler answers from the finished routes instead;
+    drop it on Litestar 3. It wraps the handler rather than being a before-send hook, which Litestar
+    would call for every message of every answer: a twentieth of a liveness answer's time, for a
+    method that is seldom asked.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, app: Litestar) -> None:
+        self.inner: ASGIApp = app.asgi_handler
         self.allowed: dict[str, bytes] = {}
-
-    def learn(self, app: Litestar) -> None:
         for route in app.routes:
             if isinstance(route, HTTPRoute):
                 self.allowed[route.path_format] = ", ".join(sorted(route.methods)).encode()
 
-    async def __call__(self, message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "OPTIONS":
+            await self.inner(scope, receive, send)
             return
-        allowed = self.allowed.get(str(scope.get("path_template", "")))
-        if allowed is not None:
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-            message["headers"] = [*headers, (b"allow", allowed)]
+
+        async def send_allowed(message: Message) -> None:
+            # The router has named the route in this same scope by the time the answer starts.
+            allowed = self.allowed.get(str(scope.get("path_template", "")))
+            if message["type"] == "http.response.start" and allowed is not None:
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                message["headers"] = [*headers, (b"allow", allowed)]
+            await send(message)
+
+        await self.inner(scope, receive, send_allowed)
