@@ -196,7 +196,16 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
                     WebhookController,
                     MetricsController,
                     UnsubscribePages,
-                    PreferencePages,
+                    Router(
+                        path="/",
+                        middleware=[
+                            pages_config.csrf(
+                                hashlib.sha256(b"csrf:" + settings.links.signing_key).digest(),
+                                secure=settings.links.public_base_url.startswith("https://"),
+                            )
+                        ],
+                        route_handlers=[PreferencePages],
+                    ),
                     accessibility_statement,
                     staff_pages(settings),
                     pages_config.static_files(),
@@ -211,10 +220,6 @@ def create_app(settings: Settings, context: Context | None = None) -> Litestar:
         },
         state=state,
         middleware=[*client_behind_proxy(settings.limits.trusted_proxies), RequestIds],
-        csrf_config=pages_config.csrf(
-            hashlib.sha256(b"csrf:" + settings.links.signing_key).digest(),
-            secure=settings.links.public_base_url.startswith("https://"),
-        ),
         template_config=pages_config.templates(settings.organisation),
         stores={
             "rate_limit": rate_limit_store(settings),

@@ -8,6 +8,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.router import Router
@@ -39,17 +41,19 @@ def static_files() -> Router:
     return create_static_files_router(path="/static", directories=[HERE / "static"], opt=PUBLIC)
 
 
-def csrf(secret: bytes, secure: bool) -> CSRFConfig:
-    """Double-submit cookie for the preferences form only: the API uses keys, and the one-click
-    unsubscribe must work with no cookie at all (RFC 8058)."""
-    return CSRFConfig(
+def csrf(secret: bytes, secure: bool) -> DefineMiddleware:
+    """Double-submit cookie for the preferences form only, on its own routes: the API uses keys, the
+    one-click unsubscribe must work with no cookie at all (RFC 8058), and the staff pages have their
+    own (``staff_config.csrf``). On the preferences routes alone rather than app-wide (Litestar's
+    ``csrf_config``), where every request, the liveness probe's too, passed through it."""
+    config = CSRFConfig(
         secret=secret.hex(),
         cookie_path="/preferences",
         cookie_secure=secure,
         cookie_httponly=True,
         cookie_samesite="strict",
-        exclude=[*NOT_PAGES, r"^/unsubscribe/", r"^/staff(/|$)"],
     )
+    return DefineMiddleware(CSRFMiddleware, config=config)
 
 
 def _throttle(request: Request[Any, Any, Any]) -> bool:
