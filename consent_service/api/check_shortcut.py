@@ -51,6 +51,9 @@ LONGEST_BODY = 8 * 1024
 
 _decode = msgspec.json.Decoder(s.CheckIn, strict=True).decode
 
+#: The request headers the shortcut reads (and ``transfer-encoding``, which it leaves to Litestar).
+_READ = frozenset({b"authorization", b"content-length", b"content-type"})
+
 
 class CheckShortcut:
     """Wraps the app's ASGI handler (``install``); see the module's docstring for what it answers."""
@@ -128,11 +131,18 @@ def install(app: Litestar) -> None:
 
 
 def _ordinary(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int | None]:
-    """The bearer secret and the body's declared length, when the headers are as a mailing tool's are."""
+    """The bearer secret and the body's declared length, when the headers are as a mailing tool's are.
+
+    A header this reads that comes twice is left to Litestar, which may read another of the two."""
     secret: str | None = None
     length: int | None = None
     json = False
+    read: set[bytes] = set()
     for name, value in headers:
+        if name in _READ:
+            if name in read:
+                return None, None
+            read.add(name)
         if name == b"authorization":
             scheme, _, given = value.partition(b" ")
             secret = (

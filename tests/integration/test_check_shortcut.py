@@ -180,3 +180,17 @@ async def test_an_ordinary_check_never_reaches_litestar_and_a_refused_one_does(a
     assert unknown.status_code == 422
     # Handed on once, under the request id the shortcut's attempt logged with.
     assert handed_on == [unknown.headers["x-request-id"].encode()]
+
+
+async def test_a_header_sent_twice_is_left_to_the_route(api: Api) -> None:
+    """Two keys in one request: the shortcut must not pick another of them than Litestar would."""
+    headers = [
+        ("Authorization", f"Bearer {api.keys['forms']}"),
+        ("Authorization", f"Bearer {api.keys['checks']}"),
+        ("Content-Type", "application/json"),
+    ]
+    content = body(channel="email", to=fresh_email())
+    served = await api.client.post("/v1/checks", content=content, headers=headers)
+    async with litestar_only(api) as client:
+        routed = await client.post("/v1/checks", content=content, headers=headers)
+    same(served, routed)
