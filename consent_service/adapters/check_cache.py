@@ -50,7 +50,7 @@ log = logging.getLogger("consent_service.answers")
 #: Each answer lives between ``(1 - SPREAD) * ttl`` and ``ttl``, at random. Were every answer to live
 #: exactly ``ttl``, the answers kept together (a warm-up, a burst after a write that touched
 #: everything) would expire together, and every ``ttl`` the worker would answer all of them from the
-#: database at once: 2,000 addresses asked in turn gave 1.75 misses an address a lifetime, not 1,
+#: database at once: 2,000 addresses asked in turn missed about 1.8 times each a lifetime, not once,
 #: and a p99 of 27 ms. Shorter never longer, so no answer outlives what ``ttl`` promises.
 SPREAD = 0.2
 
@@ -197,8 +197,9 @@ class AnswerCache:
         """Wait for the check of this worker that is asking the database this question, if one is;
         True if one was. Its answer is then in memory if it could be kept (``put``'s rule), and the
         caller asks ``get`` again: checks of one address arriving together ask the database once.
-        Without this, the answers kept together expired together and each was asked for again
-        before the first asker was back: 2,000 addresses in turn missed 1.6 times a lifetime each."""
+        Without this, an answer that expired was asked for again by every check of it that came
+        before the first asker was back (with ``SPREAD``: 2,000 addresses in turn, database reads 720
+        a second before, 385 after)."""
         asked = self._asking.get(key)
         if asked is None:
             return False
