@@ -184,7 +184,7 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
             except msgspec.ValidationError as exc:
                 error = {"message": str(exc), "key": key, "source": "query"}
                 raise ValidationException(extra=[error]) from exc
-            if _beyond_utc(moment) is not None:
+            if _beyond_utc(moment):
                 raise ValidationException(extra=[{"message": BEYOND_UTC, "key": key, "source": "query"}])
     # Percent-encoded, as an HTTP request line cannot carry the byte itself.
     if plan.documented and b"%00" in connection.scope.get("query_string", b""):
@@ -204,10 +204,10 @@ async def strict_inputs(connection: ASGIConnection[Any, Any, Any, Any], handler:
         return  # not JSON at all: Litestar answers that itself, as a malformed request
     # A NUL character is valid JSON but no text PostgreSQL can store (SQLite would keep it): refused
     # here, by field, on either backend. Looked for only when the body spells one (``\u0000``).
-    if b"\\u0000" in body and (where := _nul_in(msgspec.json.decode(body))) is not None:
+    if b"\\u0000" in body and (where := _first(msgspec.json.decode(body), _holds_nul)) is not None:
         error = {"message": NUL_REFUSED, "key": f"data.{where}"}
         raise ValidationException(extra=[{**error, "source": "body"}])
-    if any(edge in body for edge in EDGE_SPELLINGS) and (where := _beyond_utc(decoded)) is not None:
+    if any(edge in body for edge in EDGE_SPELLINGS) and (where := _first(decoded, _beyond_utc)) is not None:
         raise ValidationException(extra=[{"message": BEYOND_UTC, "key": f"data.{where}", "source": "body"}])
     _hand_over(connection, decoded)
 
@@ -225,14 +225,25 @@ def _hand_over(connection: ASGIConnection[Any, Any, Any, Any], decoded: Any) -> 
         ScopeState.from_scope(connection.scope).json = decoded
 
 
-def _beyond_utc(value: Any, path: str = "") -> str | None:
-    """The dotted path of the first time in a decoded body that names no instant in UTC, if any."""
-    if isinstance(value, datetime):
-        try:
-            value.astimezone(UTC)
-        except OverflowError:
-            return path
-        return None
+def _beyond_utc(value: Any) -> bool:
+    """A time that names no instant in UTC."""
+    if not isinstance(value, datetime):
+        return False
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return True
+    return False
+
+
+def _holds_nul(value: Any) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+def _first(value: Any, bad: Callable[[Any], bool], path: str = "") -> str | None:
+    """The dotted path of the first value (or key) in a body, decoded or raw, that is ``bad``."""
+    if bad(value):
+        return path
     if isinstance(value, msgspec.Struct):
         items: Any = ((name, getattr(value, name)) for name in value.__struct_fields__)
     elif isinstance(value, dict):
@@ -243,20 +254,8 @@ def _beyond_utc(value: Any, path: str = "") -> str | None:
         return None
     for key, item in items:
         inner = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip(".")
-        if (found := _beyond_utc(item, inner)) is not None:
-            return found
-    return None
-
-
-def _nul_in(value: Any, path: str = "") -> str | None:
-    """The dotted path of the first text (value or key) in ``value`` holding a NUL character."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        inner = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip(".")
-        if isinstance(key, str) and "\x00" in key:
+        if bad(key):
             return inner
-        if (found := _nul_in(item, inner)) is not None:
+        if (found := _first(item, bad, inner)) is not None:
             return found
     return None

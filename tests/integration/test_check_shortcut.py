@@ -18,20 +18,30 @@ from tests.integration.conftest import Api, fresh_email, fresh_mobile
 from tests.integration.test_observability import metric
 from tests.integration.test_registrations import grant, register
 
+ASGI = Callable[[Any, Callable[[], Awaitable[Any]], Any], Awaitable[None]]
+
+
+def client_of(api: Api, handler: ASGI) -> httpx.AsyncClient:
+    """A client of the app whose own handler (inside its ``__call__``) is ``handler``."""
+    app = api.app
+    assert app is not None
+
+    async def called(scope: Any, receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+        scope["app"] = scope["litestar_app"] = app
+        scope.setdefault("state", {})
+        await handler(scope, receive, send)
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=called), base_url="http://testserver")
+
+
+def shortcut_of(api: Api) -> CheckShortcut:
+    assert api.app is not None and isinstance(api.app.asgi_handler, CheckShortcut)
+    return api.app.asgi_handler
+
 
 def litestar_only(api: Api) -> httpx.AsyncClient:
     """A client of the app with the shortcut stepped past: its route, as it answered before."""
-    app = api.app
-    assert app is not None
-    shortcut = app.asgi_handler
-    assert isinstance(shortcut, CheckShortcut)
-
-    async def route(scope: Any, receive: Callable[[], Awaitable[Any]], send: Any) -> None:
-        scope["app"] = scope["litestar_app"] = app
-        scope.setdefault("state", {})
-        await shortcut.inner(scope, receive, send)
-
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=route), base_url="http://testserver")
+    return client_of(api, shortcut_of(api).inner)
 
 
 async def both(api: Api, content: bytes, headers: dict[str, str]) -> tuple[httpx.Response, httpx.Response]:
@@ -151,26 +161,17 @@ async def test_the_shortcut_counts_as_the_route_did_and_echoes_the_request_id(ap
 
 
 async def test_an_ordinary_check_never_reaches_litestar_and_a_refused_one_does(api: Api) -> None:
-    app = api.app
-    assert app is not None and isinstance(app.asgi_handler, CheckShortcut)
-    routed = app.asgi_handler.inner
+    assert api.app is not None
+    routed = shortcut_of(api).inner
     handed_on: list[bytes] = []
 
     async def litestar(scope: Any, receive: Callable[[], Awaitable[Any]], send: Any) -> None:
         handed_on.append(dict(scope["headers"]).get(b"x-request-id", b""))
         await routed(scope, receive, send)
 
-    watched = CheckShortcut(app, litestar)
-
-    async def served(scope: Any, receive: Callable[[], Awaitable[Any]], send: Any) -> None:
-        scope["app"] = scope["litestar_app"] = app
-        scope.setdefault("state", {})
-        await watched(scope, receive, send)
-
     email = fresh_email()
     await register(api, email, None, [grant("email")])
-    transport = httpx.ASGITransport(app=served)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with client_of(api, CheckShortcut(api.app, litestar)) as client:
         key = api.headers("checks", **{"Content-Type": "application/json"})
         allowed = await client.post("/v1/checks", content=body(channel="email", to=email), headers=key)
         assert (allowed.status_code, allowed.json()["allowed"], handed_on) == (200, True, [])
