@@ -99,7 +99,8 @@ class Ledger(Protocol):
         ...
 
     async def move_head(self, head: ChainHead) -> None:
-        """The person's chain now ends at ``head`` (held by ``hold_chains`` in this transaction)."""
+        """The person's chain now ends at ``head``: held by ``hold_chains`` in this transaction, or the
+        person was made in it (their chain was empty, and nobody else can reach it before the commit)."""
         ...
 
     async def append(self, events: Sequence[ConsentEvent]) -> None: ...

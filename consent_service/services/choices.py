@@ -20,8 +20,8 @@ from consent_service.domain.changes import (
     suppression_added,
     suppression_lifted,
 )
-from consent_service.domain.channels import CHANNEL_KIND
-from consent_service.domain.checkpoints import ChainHead
+from consent_service.domain.channels import CHANNEL_KIND, Channel
+from consent_service.domain.checkpoints import EMPTY_HEAD_HASH, ChainHead
 from consent_service.domain.contacts import contact_point
 from consent_service.domain.errors import Conflict, FieldError, InvalidContact, InvalidInput, NotFound
 from consent_service.domain.evidence import Gap
@@ -160,10 +160,11 @@ async def register(uow: UnitOfWork, ctx: Context, command: Register) -> Recorded
     held = existing.birth_month if existing else None
     birth_month = max((m for m in (person.birth_month, held) if m), default=None)
     await check_children(uow, existing.id if existing else None, birth_month, checked, request, effective_at)
+    new = existing is None
     if existing is None:
         existing = await _new_person(uow, ctx, person)
     stored = await _add_contacts(uow, ctx, existing, contacts)
-    return await _record(uow, ctx, stored, checked, request, effective_at, provenance)
+    return await _record(uow, ctx, stored, checked, request, effective_at, provenance, new=new)
 
 
 @use_case(Recorded)
@@ -186,13 +187,22 @@ async def _record(
     request: ChoicesInput,
     effective_at: datetime,
     provenance: tuple[Gap, ...],
+    *,
+    new: bool = False,
 ) -> Recorded:
+    """The choices recorded for ``person``; ``new``: the person was made in this transaction."""
     now = ctx.clock.now()
-    # The person's own chain, held until commit: writes for other people go on beside this one.
-    head = (await uow.ledger.hold_chains([person.id]))[person.id]
-    prev = head.hash
+    current: dict[tuple[str, Channel | None], CurrentConsent] = {}
+    if new:
+        # Nobody else can reach a person before their first commit: their chain is empty and needs
+        # no holding, and they have made no choices yet.
+        prev = EMPTY_HEAD_HASH
+    else:
+        # The person's own chain, held until commit: writes for other people go on beside this one.
+        prev = (await uow.ledger.hold_chains([person.id]))[person.id].hash
+        for held in (await uow.ledger.current([person.id])).get(person.id, []):
+            current[(held.purpose, held.channel)] = held
     seqs = await uow.ledger.next_seqs(len(checked))
-    current = {(c.purpose, c.channel): c for c in (await uow.ledger.current([person.id])).get(person.id, [])}
     evidence_hash = evidence_digest(request.evidence)
     events: list[ConsentEvent] = []
     superseding: list[tuple[Checked, ConsentEvent]] = []
@@ -230,8 +240,9 @@ async def _record(
     # Each in one statement for the whole request: the events, then the choices they made current.
     await uow.ledger.append(events)
     await uow.ledger.save_current(person.id, [CurrentConsent.from_event(event) for _, event in superseding])
+    in_force: dict[Channel, list[Suppression]] = {}  # read once a channel, however many grants touch it
     for item, event in superseding:
-        await _update_suppressions(uow, ctx, person, item, event, request.objection)
+        await _update_suppressions(uow, ctx, person, item, event, request.objection, in_force)
     await uow.ledger.move_head(ChainHead(person.id, events[-1].seq, prev))
     return Recorded(person.id, now, tuple(events))
 
@@ -249,9 +260,16 @@ def _evidence_of(request: ChoicesInput, choice: ChoiceInput) -> Evidence:
 
 
 async def _update_suppressions(
-    uow: UnitOfWork, ctx: Context, person: Person, item: Checked, event: ConsentEvent, objection: bool
+    uow: UnitOfWork,
+    ctx: Context,
+    person: Person,
+    item: Checked,
+    event: ConsentEvent,
+    objection: bool,
+    in_force: dict[Channel, list[Suppression]],
 ) -> None:
-    """A withdrawal adds the person's addresses to the suppression list; their own re-grant lifts it."""
+    """A withdrawal adds the person's addresses to the suppression list; their own re-grant lifts it.
+    ``in_force``: the person's entries in force by channel, as read by an earlier grant of this request."""
     channel = event.channel
     if channel is None or item.purpose.category is not Category.MARKETING:
         return
@@ -259,6 +277,7 @@ async def _update_suppressions(
     if not fingerprints:
         return
     if event.decision is Decision.WITHDRAWN:
+        in_force.pop(channel, None)  # a grant after this one must see the entries it adds
         for fingerprint in fingerprints:
             entry = Suppression(
                 id=str(uuid.uuid4()),
@@ -276,9 +295,15 @@ async def _update_suppressions(
             await uow.suppressions.add(entry)
             uow.emit(suppression_added(entry))
         return
-    entries = await uow.suppressions.for_fingerprints(fingerprints, channel, include_lifted=False)
-    for entry in (e for group in entries.values() for e in group):
-        if lifted_by_grant(entry, event):
-            at = ctx.clock.now()
-            if await uow.suppressions.lift(entry.id, at, LiftReason.REGRANTED, event.actor):
-                uow.emit(suppression_lifted(entry.id, at))
+    if channel not in in_force:
+        entries = await uow.suppressions.for_fingerprints(fingerprints, channel, include_lifted=False)
+        in_force[channel] = [e for group in entries.values() for e in group]
+    kept = []
+    for entry in in_force[channel]:
+        if not lifted_by_grant(entry, event):
+            kept.append(entry)
+            continue
+        at = ctx.clock.now()
+        if await uow.suppressions.lift(entry.id, at, LiftReason.REGRANTED, event.actor):
+            uow.emit(suppression_lifted(entry.id, at))
+    in_force[channel] = kept

@@ -47,6 +47,20 @@ def _hold(insert_: Any) -> Any:
 
 
 _HOLD = upserts(chains_t, _hold)
+
+
+def _move(insert_: Any) -> Any:
+    # An upsert, so that a person made in the same transaction gets their head here, unheld: nobody
+    # else can see them before the commit.
+    return insert_.values(
+        person_id=bindparam("person_id"), seq=bindparam("seq"), hash=bindparam("hash"), checkpointed=False
+    ).on_conflict_do_update(
+        index_elements=["person_id"],
+        set_={"seq": insert_.excluded.seq, "hash": insert_.excluded.hash, "checkpointed": False},
+    )
+
+
+_MOVE = upserts(chains_t, _move)
 _ADDRESS_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _NEXT_SEQS = text("SELECT nextval('consent_events_seq') FROM generate_series(1, :count)")
 _LAST_SEQ = select(func.coalesce(func.max(events_t.c.seq), 0))
@@ -180,9 +194,7 @@ class SqlLedger:
 
     async def move_head(self, head: ChainHead) -> None:
         await self._c.execute(
-            update(PersonChainRow)
-            .where(PersonChainRow.person_id == head.person_id)
-            .values(seq=head.seq, hash=head.hash, checkpointed=False)
+            _MOVE[self._dialect], {"person_id": head.person_id, "seq": head.seq, "hash": head.hash}
         )
 
     async def append(self, events: Sequence[ConsentEvent]) -> None:

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent_service.db.models import ContactPointRow, PersonNameTermRow, PersonRow
-from consent_service.db.repositories._sql import contacts_t, events_t, keyed, people_t, runs
+from consent_service.db.repositories._sql import contacts_t, events_t, keyed, people_t, runs, upserts
 from consent_service.db.sealed import contact_place, name_digests, name_place, postcode_digest
 from consent_service.domain.channels import ContactKind
 from consent_service.domain.people import Person, RecordedContact
@@ -39,7 +39,21 @@ _LINKED = keyed(
 
 
 _ADD_PERSON = insert(PersonRow)
-_ADD_CONTACT = insert(ContactPointRow)
+#: A person and their contact points in one statement, a row a contact point (one with none if none).
+_PERSON_WITH_CONTACTS = (
+    select(people_t, *(column.label(f"contact_{column.name}") for column in contacts_t.c))
+    .outerjoin(contacts_t, contacts_t.c.person_id == people_t.c.id)
+    .where(people_t.c.id == bindparam("person_id"))
+    .order_by(contacts_t.c.created_at)
+)
+# One statement for the usual case, a contact point new to the person; one already held is left as
+# it is (and read back). A concurrent writer adding the same point is waited for, not an error.
+_ADD_CONTACT = upserts(
+    contacts_t,
+    lambda insert_: insert_.on_conflict_do_nothing(index_elements=["person_id", "fingerprint"]).returning(
+        contacts_t.c.id
+    ),
+)
 
 
 class SqlPeople:
@@ -56,10 +70,13 @@ class SqlPeople:
         return None if row.display_name is None else self._sealer.open(row.display_name, name_place(row.id))
 
     def _contact(self, row: Row[Any]) -> RecordedContact:
-        value = self._sealer.open(row.value, contact_place(row.id))
-        return RecordedContact(
-            row.id, row.person_id, ContactKind(row.kind), value, row.fingerprint, row.created_at
-        )
+        return self._opened(row.id, row.person_id, row.kind, row.value, row.fingerprint, row.created_at)
+
+    def _opened(
+        self, id_: str, person_id: str, kind: str, sealed: str, fingerprint: str, created_at: datetime
+    ) -> RecordedContact:
+        value = self._sealer.open(sealed, contact_place(id_))
+        return RecordedContact(id_, person_id, ContactKind(kind), value, fingerprint, created_at)
 
     async def _index_name(self, person: Person, new: bool = False) -> None:
         if not new:
@@ -91,6 +108,9 @@ class SqlPeople:
         contacts = await self._c.execute(
             select(contacts_t).where(contacts_t.c.person_id == row.id).order_by(contacts_t.c.created_at)
         )
+        return self._made(row, tuple(self._contact(c) for c in contacts))
+
+    def _made(self, row: Row[Any], contacts: tuple[RecordedContact, ...]) -> Person:
         return Person(
             row.id,
             row.created_at,
@@ -98,13 +118,27 @@ class SqlPeople:
             row.household,
             self._name(row),
             row.erased_at,
-            tuple(self._contact(c) for c in contacts),
+            contacts,
             row.birth_month,
         )
 
     async def get(self, person_id: str) -> Person | None:
-        row = (await self._c.execute(select(people_t).where(people_t.c.id == person_id))).first()
-        return await self._person(row)
+        rows = (await self._c.execute(_PERSON_WITH_CONTACTS, {"person_id": person_id})).all()
+        if not rows:
+            return None
+        contacts = tuple(
+            self._opened(
+                row.contact_id,
+                row.contact_person_id,
+                row.contact_kind,
+                row.contact_value,
+                row.contact_fingerprint,
+                row.contact_created_at,
+            )
+            for row in rows
+            if row.contact_id is not None
+        )
+        return self._made(rows[0], contacts)
 
     async def by_reference(self, reference: str) -> Person | None:
         row = (await self._c.execute(select(people_t).where(people_t.c.reference == reference))).first()
@@ -121,18 +155,8 @@ class SqlPeople:
         return [person for person in found if person is not None]
 
     async def add_contact(self, contact: RecordedContact) -> RecordedContact:
-        existing = (
-            await self._c.execute(
-                select(contacts_t).where(
-                    contacts_t.c.person_id == contact.person_id,
-                    contacts_t.c.fingerprint == contact.fingerprint,
-                )
-            )
-        ).first()
-        if existing is not None:
-            return self._contact(existing)
-        await self._c.execute(
-            _ADD_CONTACT,
+        added = await self._c.execute(
+            _ADD_CONTACT[self._c.dialect.name],
             {
                 "id": contact.id,
                 "person_id": contact.person_id,
@@ -143,7 +167,12 @@ class SqlPeople:
                 "postcode_index": postcode_digest(self._sealer, contact.kind.value, contact.value),
             },
         )
-        return contact
+        if added.first() is not None:
+            return contact
+        held = select(contacts_t).where(
+            contacts_t.c.person_id == contact.person_id, contacts_t.c.fingerprint == contact.fingerprint
+        )
+        return self._contact((await self._c.execute(held)).one())
 
     async def linked(self, fingerprints: Sequence[str]) -> dict[str, list[tuple[str, bool]]]:
         found: dict[str, list[tuple[str, bool]]] = defaultdict(list)
