@@ -77,6 +77,17 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+def _commits_wait_for_the_flush(dbapi_connection: Any, _record: Any) -> None:
+    """An acknowledged opt-out must survive a crash, so every commit on a connection of ours waits for
+    its WAL flush: a session's own setting outranks the server's default, a database's or a role's,
+    and a reload of the configuration. Set once a connection, outside any transaction (it would be
+    undone with one rolled back), rather than once a transaction (a round trip on every write).
+
+    ``durability`` still reads what the server itself says (``reset_val``), to name a server that
+    would lose others' commits."""
+    dbapi_connection.run_async(lambda connection: connection.execute("SET synchronous_commit = on"))
+
+
 CommitListener = Callable[[list[Change]], None]
 
 
@@ -119,15 +130,13 @@ class SqlStore:
                 url, pool_size=20, max_overflow=0, hide_parameters=HIDE_PARAMETERS
             )
             self._reader = self._writer.execution_options(isolation_level="AUTOCOMMIT")
+            event.listen(self._writer.sync_engine, "connect", _commits_wait_for_the_flush)
 
     @asynccontextmanager
     async def _transaction(self, engine: AsyncEngine, write: bool) -> AsyncIterator[SqlUnitOfWork]:
         turn = self._turn.held() if write and self._turn is not None else nullcontext()
         try:
             async with asyncio.timeout(self.timeout), turn, engine.begin() as connection:
-                if write and self.dialect == "postgresql":
-                    # An acknowledged opt-out must survive a crash: never let a session relax this.
-                    await connection.exec_driver_sql("SET LOCAL synchronous_commit = on")
                 uow = SqlUnitOfWork(connection, self.dialect, self.sealer)
                 yield uow
                 if write:
@@ -187,12 +196,13 @@ class SqlStore:
                     names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
                     return [] if level in (2, 3) else [f"synchronous={names.get(level, level)}"]
                 async with self._reader.connect() as connection:
-                    found = []
-                    for name in ("fsync", "synchronous_commit", "full_page_writes"):
-                        value = (await connection.exec_driver_sql(f"SHOW {name}")).scalar()
-                        if str(value).lower() == "off":
-                            found.append(f"{name}={value}")
-                    return found
+                    # The value a session gets without asking: ours ask for synchronous_commit.
+                    rows = await connection.exec_driver_sql(
+                        "SELECT name, reset_val FROM pg_settings"
+                        " WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes') ORDER BY name"
+                    )
+                    said = [(str(row["name"]), str(row["reset_val"])) for row in rows.mappings()]
+                    return [f"{name}={value}" for name, value in said if value.lower() == "off"]
         except (*UNAVAILABLE, TimeoutError, exc.DBAPIError) as error:
             if isinstance(error, TimeoutError) or _away(error):
                 raise StoreUnavailable(f"the database did not answer ({type(error).__name__})") from error

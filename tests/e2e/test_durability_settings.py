@@ -63,3 +63,18 @@ async def test_sqlite_below_synchronous_full_is_named(tmp_path: Path) -> None:
     finally:
         await store.dispose()
         await relaxed.dispose()
+
+
+async def test_our_commits_wait_for_the_flush_whatever_the_server_says() -> None:
+    """A server left at ``synchronous_commit=off`` is named (above), and our own commits wait for
+    their flush all the same: the setting is the connection's own, made once when it is opened."""
+    with private_postgres(synchronous_commit="off") as postgres:
+        store = connect(postgres.database_url("postgres"), sealer=SEALER)
+        try:
+            for _ in range(3):  # a connection just opened, then the same one back from the pool
+                async with store.writing() as uow:
+                    shown = (await uow._c.exec_driver_sql("SHOW synchronous_commit")).scalar()
+                assert shown == "on"
+            assert await store.durability() == ["synchronous_commit=off"]
+        finally:
+            await store.dispose()

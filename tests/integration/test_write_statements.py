@@ -27,8 +27,9 @@ FIVE = [
     *(grant(channel) for channel in ("email", "sms", "phone")),
     *(grant(channel, "consent_renewal") for channel in ("email", "sms")),
 ]
-#: Sent by the store around every write, not by the use case: SQLite's BEGIN, PostgreSQL's durability.
-AROUND = ("BEGIN IMMEDIATE", "SET LOCAL synchronous_commit = on")
+#: Sent by the store around every write on SQLite, not by the use case. (PostgreSQL's connections are
+#: made durable once, when opened: nothing is sent for it per write.)
+AROUND = ("BEGIN IMMEDIATE",)
 
 
 def _written(sent: list[str]) -> list[str]:
