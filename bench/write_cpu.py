@@ -9,7 +9,9 @@ transport: middleware, decoding, the use case, the commit):
 * a registration of a new person with the five choices ``bench/core.py`` sends;
 * a withdrawal of one of those choices (marketing by email) for each person registered;
 * the relay's step afterwards (positions given, the changes published to a Redis stream on
-  PostgreSQL, as in production), per write.
+  PostgreSQL, as in production), per write;
+* registrations sixteen at a time with the relay running beside them, woken by every commit, as in a
+  serving worker: the request's and the relay's cost together, per registration.
 
 It counts the statements each sends. PostgreSQL's own CPU is not in the figures (another process);
 SQLite's is (it runs in this process).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import random
 import secrets
@@ -112,6 +115,26 @@ async def measure(args: argparse.Namespace) -> None:
             rows["withdrawal"].append(await timed([withdraw(p) for p in people[first:]], statements))
             cost, sent = await timed([relay_step], statements)
             rows["relay"].append((cost / args.writes, sent / args.writes))
+
+        # As a serving worker runs: 16 registrations at a time, the relay beside them woken by every
+        # commit (``bootstrap.build_relay``), its steps counted in the registrations' cost.
+        async def sixteen_at_a_time() -> None:
+            left = iter(range(args.writes))
+
+            async def lane() -> None:
+                for _ in left:
+                    await register()
+
+            await asyncio.gather(*(lane() for _ in range(16)))
+
+        rows["registration, 16 at a time, relay running"] = []
+        running = asyncio.create_task(relay.run())
+        for _ in range(args.repeats):
+            cost, sent = await timed([sixteen_at_a_time], statements)
+            rows["registration, 16 at a time, relay running"].append((cost / args.writes, sent / args.writes))
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
         await relay.close()
         if args.backend == "postgresql":
             async with Redis.from_url(REDIS_URL) as redis:
@@ -119,9 +142,9 @@ async def measure(args: argparse.Namespace) -> None:
         print(f"{args.backend}: {args.writes} writes a run, {args.repeats} runs")
         for name, runs in rows.items():
             costs = [cost for cost, _ in runs]
-            what = "per write, after each run of writes" if name == "relay" else "per request"
+            what = {"relay": "per write, after each run of writes"}.get(name, "per request")
             print(
-                f"  {name:<13} CPU µs median {statistics.median(costs):,.0f}, min {min(costs):,.0f};"
+                f"  {name}: CPU µs median {statistics.median(costs):,.0f}, min {min(costs):,.0f};"
                 f" statements {statistics.median(sent for _, sent in runs):.2f} ({what})"
             )
 
