@@ -117,8 +117,18 @@ def suppression_added(entry: Suppression) -> Change:
     )
 
 
-def suppression_lifted(entry_id: str, at: datetime) -> Change:
-    return Change(ChangeType.SUPPRESSION_LIFTED, at, {"suppression_id": entry_id})
+def suppression_lifted(entry: Suppression, at: datetime) -> Change:
+    """Names the address it re-opens (as ``suppression.added`` does), so that only the answers about
+    that address are dropped, not every answer kept (``invalidation.touched``)."""
+    return Change(
+        ChangeType.SUPPRESSION_LIFTED,
+        at,
+        {
+            "suppression_id": entry.id,
+            "fingerprint": entry.fingerprint,
+            "channel": entry.channel.value if entry.channel else "all",
+        },
+    )
 
 
 def suppression_lift_refused(entry: Suppression, actor: str, reason: LiftReason, at: datetime) -> Change:

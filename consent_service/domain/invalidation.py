@@ -7,10 +7,10 @@ topics its changes name. A worker drops the answers that depend on a topic a wri
 the rest: a withdrawal for one family no longer empties every worker's memory.
 
 Where a change does not say enough to know every answer it moves, it touches everything (``None``):
-a lifted suppression names only its id, a person updated may have lost a contact point, an erased
-person's points are gone, and a write that announces nothing (a catalogue or TPS change, an
-idempotent replay) is not known to change no answer. Everything is always safe; a topic too few would
-be a stale allow.
+a person updated may have lost a contact point, an erased person's points are gone, a lift recorded
+before lifts named their address says only its id, and a write that announces nothing (a catalogue
+or TPS change, an idempotent replay) is not known to change no answer. Everything is always safe; a
+topic too few would be a stale allow.
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def touched(changes: Sequence[Change]) -> frozenset[str] | None:
             topics.add(person_topic(change.data["person_id"]))
             topics.add(fingerprint_topic(change.data["fingerprint"]))
         elif change.type is ChangeType.SUPPRESSION_ADDED:
+            topics.add(fingerprint_topic(change.data["fingerprint"]))
+        elif change.type is ChangeType.SUPPRESSION_LIFTED and "fingerprint" in change.data:
+            # A lift recorded before lifts named their address (in a feed read back) says only its id.
             topics.add(fingerprint_topic(change.data["fingerprint"]))
         else:
             return None

@@ -305,5 +305,5 @@ async def _update_suppressions(
             continue
         at = ctx.clock.now()
         if await uow.suppressions.lift(entry.id, at, LiftReason.REGRANTED, event.actor):
-            uow.emit(suppression_lifted(entry.id, at))
+            uow.emit(suppression_lifted(entry, at))
     in_force[channel] = kept

@@ -136,7 +136,7 @@ async def lift(uow: UnitOfWork, ctx: Context, command: LiftSuppression) -> Suppr
         uow.emit(suppression_lift_refused(entry, actor, reason, now))
         return entry
     if await uow.suppressions.lift(entry_id, now, reason, actor):
-        uow.emit(suppression_lifted(entry_id, now))
+        uow.emit(suppression_lifted(entry, now))
     return replace(entry, lifted_at=now, lift_reason=reason, lifted_by=actor)
 
 

@@ -73,3 +73,25 @@ async def test_a_withdrawal_drops_only_the_answers_it_changes_where_the_feed_nam
 
 def answered_from(source: str) -> float:
     return REGISTRY.get_sample_value("consent_check_answers_total", {"source": source}) or 0.0
+
+
+async def test_a_lifted_suppression_drops_only_the_answers_about_its_address(api: Api) -> None:
+    """A lift names the address it re-opens, as an entry added does: with Redis, the other families'
+    answers stay in memory, and the address's own answer is asked again and allows at once."""
+    answers = api.context.answers
+    assert isinstance(answers, AnswerCache)
+    bounced, staying = fresh_email(), fresh_email()
+    await register(api, bounced, choices=[grant("email")])
+    await register(api, staying, choices=[grant("email")])
+    entry = await api.post("/v1/suppressions", {"to": bounced, "channel": "email", "reason": "hard_bounce"})
+    assert entry.status_code == 201, entry.text
+    assert (await api.check("email", bounced))["reason"] == "contact_invalid"
+    assert (await api.check("email", staying))["allowed"] is True
+
+    lifted = await api.delete(f"/v1/suppressions/{entry.json()['id']}", {"reason": "confirmed_working"})
+    assert lifted.status_code == 200, lifted.text
+
+    assert (await api.check("email", bounced))["allowed"] is True
+    before = answered_from("memory")
+    assert (await api.check("email", staying))["allowed"] is True
+    assert answered_from("memory") - before == (1 if isinstance(answers.feed, RedisFeed) else 0)

@@ -84,7 +84,7 @@ def test_suppressions_are_announced_by_fingerprint_on_a_channel_or_all() -> None
     entry = unsubscribed("s-1", FINGERPRINT, Channel.SMS, "marketing", SAID, AT)
 
     added = changes.suppression_added(entry)
-    lifted = changes.suppression_lifted("s-1", AT + timedelta(hours=1))
+    lifted = changes.suppression_lifted(entry, AT + timedelta(hours=1))
 
     assert (added.type, added.occurred_at) == (ChangeType.SUPPRESSION_ADDED, AT)
     assert added.data == {
@@ -101,8 +101,9 @@ def test_suppressions_are_announced_by_fingerprint_on_a_channel_or_all() -> None
     assert (lifted.type, lifted.occurred_at, lifted.data) == (
         ChangeType.SUPPRESSION_LIFTED,
         AT + timedelta(hours=1),
-        {"suppression_id": "s-1"},
+        {"suppression_id": "s-1", "fingerprint": FINGERPRINT, "channel": "sms"},
     )
+    assert changes.suppression_lifted(replace(entry, channel=None), AT).data["channel"] == "all"
 
 
 def test_restrictions_name_the_person_and_the_address_they_cover() -> None:

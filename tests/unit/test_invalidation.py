@@ -27,9 +27,9 @@ def test_a_withdrawal_a_restriction_or_a_new_person_touches_only_that_person() -
 
 
 def test_a_suppression_touches_its_address_and_a_new_contact_point_its_address_and_person() -> None:
-    assert touched([change(ChangeType.SUPPRESSION_ADDED, fingerprint="f1")]) == frozenset(
-        {fingerprint_topic("f1")}
-    )
+    for kind in (ChangeType.SUPPRESSION_ADDED, ChangeType.SUPPRESSION_LIFTED):
+        named = change(kind, suppression_id="s1", fingerprint="f1")
+        assert touched([named]) == frozenset({fingerprint_topic("f1")}), kind
     added = change(ChangeType.CONTACT_ADDED, person_id="p1", fingerprint="f1")
     assert touched([added]) == frozenset({person_topic("p1"), fingerprint_topic("f1")})
     # A registration: a person, a contact point and a choice, in one write.
@@ -44,7 +44,7 @@ def test_a_suppression_touches_its_address_and_a_new_contact_point_its_address_a
 @pytest.mark.parametrize(
     "kind",
     [
-        ChangeType.SUPPRESSION_LIFTED,  # names only the entry's id
+        ChangeType.SUPPRESSION_LIFTED,  # recorded before lifts named their address: only its id
         ChangeType.SUPPRESSION_LIFT_REFUSED,
         ChangeType.PERSON_UPDATED,  # may have lost a contact point
         ChangeType.PERSON_ERASED,  # its points are gone
