@@ -17,6 +17,7 @@ It counts the statements each sends. PostgreSQL's own CPU is not in the figures 
 SQLite's is (it runs in this process).
 
     .venv/bin/python bench/write_cpu.py --backend sqlite|postgresql [--writes 300] [--repeats 3]
+    .venv/bin/python bench/write_cpu.py --profile out.prof   # a cProfile of the whole run
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ async def timed(calls: list[Callable[[], Awaitable[Any]]], statements: Statement
 
 
 async def measure(args: argparse.Namespace) -> None:
-    # No people seeded beyond the few ``seeded`` needs: a write's cost does not depend on the others.
+    # Ten people seeded, no more: a write's cost does not depend on how many others are held.
     async with seeded(args.backend, 10, None, random.Random(4), "write") as bench:
         client, keys = bench.client, bench.keys
         settings, stream = bench.settings, f"bench:write:{secrets.token_hex(4)}"
