@@ -110,17 +110,19 @@ async def add_contact(uow: UnitOfWork, contact: RecordedContact, reference: str 
 async def _add_contacts(
     uow: UnitOfWork, ctx: Context, person: Person, contacts: list[tuple[ContactInput, str, str]]
 ) -> Person:
-    """The person with these contact points added (one already held is kept, not repeated)."""
+    """The person with these contact points added (one already held is kept, not repeated).
+    ``person`` is as read in this transaction, with every contact point they hold."""
     now = ctx.clock.now()
     held = {c.id: c for c in person.contacts}
     before = [c.fingerprint for c in person.contacts]
     for contact, value, fingerprint in contacts:
-        stored = await add_contact(
-            uow,
-            RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now),
-            person.reference,
-        )
-        held[stored.id] = stored
+        if fingerprint not in before:
+            stored = await add_contact(
+                uow,
+                RecordedContact(str(uuid.uuid4()), person.id, contact.kind, value, fingerprint, now),
+                person.reference,
+            )
+            held[stored.id] = stored
         await carry_objection(uow, ctx, before, fingerprint)
     return replace(person, contacts=tuple(held.values()))
 

@@ -9,6 +9,7 @@ points. Everything they could have is checked to be there afterwards, as a later
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from sqlalchemy import text
@@ -70,6 +71,21 @@ async def test_a_withdrawal_reads_the_person_and_their_contact_points_in_one_sta
     # Both addresses were read with the person: the email's withdrawal suppressed the email only.
     assert (await api.check("email", email))["allowed"] is False
     assert (await api.check("sms", mobile))["allowed"] is True
+
+
+async def test_a_registration_found_by_reference_reads_the_person_and_their_contact_points_at_once(
+    api: Api,
+) -> None:
+    email, reference = fresh_email(), f"HS-{uuid.uuid4().hex[:8]}"
+    first = (await register(api, email, choices=[grant("email")], reference=reference))["person_id"]
+    with statements() as sent:
+        again = (await register(api, email, choices=[grant("sms")], reference=reference))["person_id"]
+    assert again == first
+    assert len(_reads_of(sent, "people")) == 1, sent
+    # The address they gave again is held already: kept, not added twice nor read on its own.
+    assert not _reads_of(sent, "contact_points"), sent
+    found = await api.get(f"/v1/people/{first}")
+    assert [c["value"] for c in found.json()["contacts"]] == [email]
 
 
 async def test_grants_on_one_channel_read_its_suppressions_once_and_lift_an_entry_once(

@@ -39,13 +39,22 @@ _LINKED = keyed(
 
 
 _ADD_PERSON = insert(PersonRow)
-#: A person and their contact points in one statement, a row a contact point (one with none if none).
-_PERSON_WITH_CONTACTS = (
-    select(people_t, *(column.label(f"contact_{column.name}") for column in contacts_t.c))
-    .outerjoin(contacts_t, contacts_t.c.person_id == people_t.c.id)
-    .where(people_t.c.id == bindparam("person_id"))
-    .order_by(contacts_t.c.created_at)
-)
+
+
+def _with_contacts(key: Any) -> Any:
+    """The person whose ``key`` is the bound ``key``, and their contact points, in one statement: a row
+    a contact point (one with none if they have none)."""
+    return (
+        select(people_t, *(column.label(f"contact_{column.name}") for column in contacts_t.c))
+        .outerjoin(contacts_t, contacts_t.c.person_id == people_t.c.id)
+        .where(key == bindparam("key"))
+        .order_by(contacts_t.c.created_at)
+    )
+
+
+_PERSON_BY_ID = _with_contacts(people_t.c.id)
+_PERSON_BY_REFERENCE = _with_contacts(people_t.c.reference)
+
 # One statement for the usual case, a contact point new to the person; one already held is left as
 # it is (and read back). A concurrent writer adding the same point is waited for, not an error.
 _ADD_CONTACT = upserts(
@@ -123,7 +132,13 @@ class SqlPeople:
         )
 
     async def get(self, person_id: str) -> Person | None:
-        rows = (await self._c.execute(_PERSON_WITH_CONTACTS, {"person_id": person_id})).all()
+        return await self._one(_PERSON_BY_ID, person_id)
+
+    async def by_reference(self, reference: str) -> Person | None:
+        return await self._one(_PERSON_BY_REFERENCE, reference)
+
+    async def _one(self, statement: Any, key: str) -> Person | None:
+        rows = (await self._c.execute(statement, {"key": key})).all()
         if not rows:
             return None
         contacts = tuple(
@@ -139,10 +154,6 @@ class SqlPeople:
             if row.contact_id is not None
         )
         return self._made(rows[0], contacts)
-
-    async def by_reference(self, reference: str) -> Person | None:
-        row = (await self._c.execute(select(people_t).where(people_t.c.reference == reference))).first()
-        return await self._person(row)
 
     async def by_fingerprint(self, fingerprint: str) -> list[Person]:
         rows = await self._c.execute(
